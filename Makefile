@@ -1,0 +1,27 @@
+# Two commands for a fresh machine with Python 3.11 (each creates or reuses .venv):
+#   make app    install and start the explorer on http://localhost:8501
+#   make test   install and run the whole test suite
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: app test lint bench assets
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+app: $(STAMP)
+	$(VENV)/bin/streamlit run app.py
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+bench: $(STAMP)
+	for f in bench/*.py; do $(VENV)/bin/python $$f; done

@@ -1,0 +1,9 @@
+"""ResNet Explorer: the Streamlit entry point. Routes to the pages; computation lives in explorer/."""
+
+import streamlit as st
+
+from explorer.ui.pages import PAGES
+
+st.set_page_config(page_title="ResNet Explorer", page_icon="🧭", layout="wide")
+pg = st.navigation(PAGES)
+pg.run()

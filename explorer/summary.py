@@ -1,0 +1,198 @@
+"""Model summary: layers in forward order with output shapes, parameters, multiply-accumulates
+(counted by torch's own ``torch.utils.flop_counter``) and the receptive field of each stage."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from explorer.models import ResidualBlock, ResNet
+
+
+@dataclass
+class LayerInfo:
+    """One named layer: what it is, what it outputs, what it costs."""
+
+    name: str
+    kind: str
+    out_shape: tuple[int, ...]
+    params: int
+    macs: int
+
+
+@dataclass
+class Summary:
+    """A network's totals, its layers in forward order and each stage's receptive field."""
+
+    name: str
+    input_size: int
+    params: int
+    macs: int
+    layers: list[LayerInfo]
+    receptive_field: dict[str, int]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_input_size(model: ResNet) -> int:
+    """224 for the ImageNet stem, 32 for the small one."""
+    return 224 if model.config.stem == "imagenet" else 32
+
+
+def is_named_layer(name: str, module: nn.Module) -> bool:
+    """Layers the explorer addresses by name: convs, BNs, pools, blocks, stages, shortcuts, fc."""
+    if not name or isinstance(module, nn.ReLU):
+        return False
+    parent = name.rsplit(".", 1)[0] if "." in name else ""
+    # the conv and BN inside a projection shortcut are reached through 'downsample'
+    return not parent.endswith("downsample")
+
+
+def layer_table(model: ResNet, input_size: int | None = None) -> list[LayerInfo]:
+    """Every named layer in forward order with its output shape for one image of ``input_size``.
+
+    MACs are filled only for leaf layers that compute them (convs, fc); blocks and stages carry
+    the sum of their children.
+    """
+    input_size = input_size or default_input_size(model)
+    order: list[str] = []
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+    modules = {n: m for n, m in model.named_modules() if is_named_layer(n, m)}
+
+    def pre_hook(name):
+        def hook(module, args):
+            if name not in order:
+                order.append(name)
+
+        return hook
+
+    def post_hook(name):
+        def hook(module, args, output):
+            shapes[name] = tuple(output.shape[1:])
+
+        return hook
+
+    try:
+        for name, m in modules.items():
+            handles.append(m.register_forward_pre_hook(pre_hook(name)))
+            handles.append(m.register_forward_hook(post_hook(name)))
+        macs = count_macs(model, input_size)
+    finally:
+        for h in handles:
+            h.remove()
+    rows = []
+    for name in order:
+        m = modules[name]
+        own = sum(v for k, v in macs.items() if k == name or k.startswith(name + "."))
+        rows.append(
+            LayerInfo(
+                name=name,
+                kind=type(m).__name__,
+                out_shape=shapes[name],
+                params=sum(p.numel() for p in m.parameters()),
+                macs=own,
+            )
+        )
+    return rows
+
+
+def _count(model: nn.Module, input_size: int) -> FlopCounterMode:
+    """Run one image through ``model`` under torch's FLOP counter, in eval mode, restoring the mode."""
+    cfg = getattr(model, "config", None)
+    x = torch.zeros(1, cfg.in_channels if cfg is not None else 3, input_size, input_size)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return counter
+
+
+def count_macs(model: nn.Module, input_size: int) -> dict[str, int]:
+    """Multiply-accumulates per leaf module name for one image (torch's FLOPs / 2)."""
+    root = type(model).__name__
+    per_module = {}
+    for key, ops in _count(model, input_size).get_flop_counts().items():
+        if key.startswith(root + "."):
+            per_module[key[len(root) + 1 :]] = sum(ops.values()) // 2
+    # keep leaves only: a module's count already includes its children's
+    return {k: v for k, v in per_module.items() if not any(o.startswith(k + ".") for o in per_module)}
+
+
+def total_macs(model: nn.Module, input_size: int) -> int:
+    """All multiply-accumulates of one forward pass of one image."""
+    return _count(model, input_size).get_total_flops() // 2
+
+
+def receptive_fields(model: ResNet) -> dict[str, int]:
+    """Theoretical receptive field (pixels) at the output of the stem and of each stage.
+
+    Follows the longest path (through the residual branches): rf += (k - 1) * jump; jump *= stride.
+    """
+    rf, jump = 1, 1
+
+    def step(k: int, s: int) -> None:
+        nonlocal rf, jump
+        rf += (k - 1) * jump
+        jump *= s
+
+    step(model.conv1.kernel_size[0], model.conv1.stride[0])
+    if model.config.stem == "imagenet":
+        step(model.maxpool.kernel_size, model.maxpool.stride)
+    out = {"stem": rf}
+    for stage in model.stages:
+        for block in getattr(model, stage):
+            for m in block.children():
+                if isinstance(m, nn.Conv2d):
+                    step(m.kernel_size[0], m.stride[0])
+        out[stage] = rf
+    return out
+
+
+def summarize(model: ResNet, input_size: int | None = None) -> Summary:
+    """The whole summary of ``model`` for square inputs of ``input_size`` pixels."""
+    input_size = input_size or default_input_size(model)
+    layers = layer_table(model, input_size)
+    leaf_macs = sum(r.macs for r in layers if not any(o.name.startswith(r.name + ".") for o in layers))
+    return Summary(
+        name=model.config.name,
+        input_size=input_size,
+        params=sum(p.numel() for p in model.parameters()),
+        macs=leaf_macs,
+        layers=layers,
+        receptive_field=receptive_fields(model),
+    )
+
+
+def block_names(model: ResNet) -> list[str]:
+    """Names of the residual blocks in forward order ('layer1.0', ...)."""
+    return [n for n, m in model.named_modules() if isinstance(m, ResidualBlock)]
+
+
+def human(n: float) -> str:
+    """12345678 -> '12.3M'."""
+    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{unit}" if n / div < 100 else f"{n / div:.0f}{unit}"
+    return str(int(n))
+
+
+def format_summary(s: Summary) -> str:
+    """A plain-text table for the terminal."""
+    lines = [
+        f"{s.name}  input {s.input_size}x{s.input_size}  params {s.params:,}  MACs {s.macs:,} ({human(s.macs)})",
+        "receptive field: " + ", ".join(f"{k} {v}px" for k, v in s.receptive_field.items()),
+        "",
+        f"{'layer':<24}{'type':<14}{'output':<18}{'params':>12}{'MACs':>16}",
+    ]
+    for r in s.layers:
+        shape = "x".join(map(str, r.out_shape))
+        lines.append(f"{r.name:<24}{r.kind:<14}{shape:<18}{r.params:>12,}{r.macs:>16,}")
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""Shared fixtures: tiny, seeded, offline."""
+
+import pytest
+import torch
+
+from explorer.models import ResNetConfig, build_resnet
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_config() -> ResNetConfig:
+    return ResNetConfig(family="cifar", depth=8, width=8)
+
+
+@pytest.fixture
+def tiny_model(tiny_config):
+    return build_resnet(tiny_config, seed=0)
+
+
+@pytest.fixture
+def cifar_batch() -> torch.Tensor:
+    return torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))

@@ -1,0 +1,57 @@
+"""Summary: torch's FLOP counter, per-layer sums, receptive fields."""
+
+import pytest
+import torch
+import torchvision
+
+from explorer.models import ResNetConfig, build_resnet
+from explorer.summary import count_macs, summarize, total_macs
+
+
+def test_resnet50_totals_match_torchvision():
+    ours = build_resnet(ResNetConfig("imagenet", 50))
+    s = summarize(ours)
+    ref = torchvision.models.resnet50(weights=None)
+    assert s.params == sum(p.numel() for p in ref.parameters()) == 25_557_032
+    assert s.macs == total_macs(ref, 224)
+    assert s.macs / 1e9 == pytest.approx(4.09, abs=0.01)  # torchvision's documented 4.09 GFLOPS (MACs)
+
+
+@pytest.mark.parametrize("family,depth,residual", [("cifar", 20, True), ("cifar", 32, False), ("imagenet", 18, True)])
+def test_per_layer_macs_sum_to_total(family, depth, residual):
+    model = build_resnet(ResNetConfig(family, depth, residual))
+    s = summarize(model, 64 if family == "imagenet" else 32)
+    leaves = [r for r in s.layers if not any(o.name.startswith(r.name + ".") for o in s.layers)]
+    assert sum(r.macs for r in leaves) == s.macs == total_macs(model, s.input_size)
+    assert sum(count_macs(model, s.input_size).values()) == s.macs
+    stages = [r for r in s.layers if r.name in ("conv1", "fc") or r.name.startswith("layer") and "." not in r.name]
+    assert sum(r.macs for r in stages) == s.macs
+    assert sum(r.params for r in stages) + 2 * model.bn1.num_features == s.params
+
+
+def test_output_shapes_in_table():
+    s = summarize(build_resnet(ResNetConfig(depth=20)))
+    shapes = {r.name: r.out_shape for r in s.layers}
+    assert shapes["conv1"] == (16, 32, 32)
+    assert shapes["layer2.0"] == (32, 16, 16)
+    assert shapes["layer3"] == (64, 8, 8)
+    assert shapes["fc"] == (10,)
+
+
+def test_receptive_fields_grow_and_match_hand_values():
+    rf = summarize(build_resnet(ResNetConfig(depth=20))).receptive_field
+    # stem 3; layer1: +6 convs*2 = 15; layer2: first conv stride2 at jump1 (+2), then 5 convs at jump 2 (+20) = 37
+    assert rf == {"stem": 3, "layer1": 15, "layer2": 37, "layer3": 81}
+    rf50 = summarize(build_resnet(ResNetConfig("imagenet", 50))).receptive_field
+    assert rf50["layer4"] == 427  # the commonly quoted ResNet-50 theoretical receptive field
+
+
+def test_summary_restores_training_mode():
+    model = build_resnet(ResNetConfig(depth=8))
+    summarize(model)
+    assert model.training
+    assert all(len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in model.modules())
+    model.eval()
+    summarize(model)
+    assert not model.training
+    assert torch.equal(model.bn1.running_mean, torch.zeros(16))  # no statistics were updated
