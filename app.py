@@ -2,8 +2,10 @@
 
 import streamlit as st
 
+from explorer.ui import state
 from explorer.ui.pages import PAGES
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧭", layout="wide")
+state.init()
 pg = st.navigation(PAGES)
 pg.run()

@@ -11,6 +11,6 @@ def test_build_page_renders_and_reacts():
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     assert not at.exception
     assert at.metric[0].value == "269,722"
-    at.toggle(key="build_residual").set_value(False).run()
+    at.toggle(key="net_residual").set_value(False).run()
     assert not at.exception
     assert at.metric[0].value == "269,722"  # option A: the plain twin has the same parameters

@@ -1,25 +1,66 @@
-"""Build: pick a network, see its summary and layer table."""
+"""Build: pick a network; its diagram with the skip edges, summary, layer table, shortcut scale."""
 
 import pandas as pd
 import streamlit as st
 
-from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
-from explorer.ui.cache import cached_summary
+from explorer.charts.model import architecture_figure
+from explorer.summary import human
+from explorer.ui import state
+from explorer.ui.cache import cached_model, cached_summary
+from explorer.ui.widgets import network_ui, show_chart
 
+config = network_ui()
 st.title("Build a ResNet")
-with st.sidebar:
-    family = st.radio("Family", ["cifar", "imagenet"], key="build_family", horizontal=True)
-    depths = CIFAR_PRESETS if family == "cifar" else tuple(IMAGENET_BLOCKS)
-    depth = st.selectbox("Depth", depths, key=f"build_depth_{family}")
-    residual = st.toggle("Residual connections", value=True, key="build_residual")
-
-config = ResNetConfig(family=family, depth=depth, residual=residual)
-s = cached_summary(config)
-c1, c2, c3 = st.columns(3)
-c1.metric("Parameters", f"{s.params:,}")
-c2.metric("Multiply-accumulates", f"{s.macs:,}")
-c3.metric("Input", f"{s.input_size}x{s.input_size}")
-st.dataframe(
-    pd.DataFrame([{**vars(r), "out_shape": "x".join(map(str, r.out_shape))} for r in s.layers]),
-    hide_index=True,
+st.caption(
+    "Pick a family and a depth in the sidebar. Switch residual connections off to get the plain twin: "
+    "the same layers in the same order, without the additions."
 )
+
+s = cached_summary(config)
+twin = cached_summary(config.twin())
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Parameters", f"{s.params:,}", help="Counted from the built model.")
+c2.metric("Multiply-accumulates", human(s.macs), help=f"{s.macs:,}, counted by torch's FLOP counter for one image.")
+c3.metric("Input", f"{s.input_size}x{s.input_size}")
+c4.metric(
+    f"{config.twin().name} parameters",
+    f"{twin.params:,}",
+    delta=f"{twin.params - s.params:+,}",
+    delta_color="off",
+    help="Option A shortcuts have no parameters, so the twins match exactly.",
+)
+
+st.subheader("Architecture")
+scale = st.slider(
+    "Shortcut scale s:  out = F(x) + s · shortcut(x)",
+    0.0,
+    1.0,
+    step=0.05,
+    key=state.SCALE,
+    disabled=not config.residual,
+    help="s = 0 computes exactly what the plain twin computes; s = 1 is the residual network.",
+)
+show_chart(architecture_figure(cached_model(config), s.layers, scale), key="build_arch")
+st.caption(
+    "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
+    "Dotted: option A (stride 2, zero-padded channels). Thick: option B (1x1 projection)."
+)
+
+st.subheader("Receptive field")
+st.write(", ".join(f"**{k}** {v} px" for k, v in s.receptive_field.items()))
+
+st.subheader("Layers")
+table = pd.DataFrame(
+    [
+        {
+            "layer": r.name,
+            "type": r.kind,
+            "output": "x".join(map(str, r.out_shape)),
+            "parameters": r.params,
+            "multiply-accumulates": r.macs,
+        }
+        for r in s.layers
+    ]
+)
+st.dataframe(table, hide_index=True, key="build_layers", height=420)
+state.write_url()

@@ -1,0 +1,27 @@
+"""One look for every chart: projector-readable fonts and the app's plain/residual colours."""
+
+import plotly.graph_objects as go
+
+RESIDUAL = "#0072B2"  # blue (Okabe-Ito, colourblind-safe)
+PLAIN = "#D55E00"  # vermillion
+STAGE_COLOURS = ("#56B4E9", "#009E73", "#E69F00", "#CC79A7")
+FONT_SIZE = 18
+
+
+def colour(residual: bool) -> str:
+    """The app's colour for a residual or a plain network."""
+    return RESIDUAL if residual else PLAIN
+
+
+def apply_style(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    """Large fonts, white background, legend on top."""
+    fig.update_layout(
+        template="plotly_white",
+        font={"size": FONT_SIZE},
+        title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
+        margin={"l": 60, "r": 20, "t": 80 if title else 40, "b": 60},
+    )
+    if height:
+        fig.update_layout(height=height)
+    return fig

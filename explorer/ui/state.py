@@ -1,0 +1,102 @@
+"""Session-state keys, their defaults, and the URL (query parameters) that carries the main choices.
+
+Widget values live under these keys; ``init()`` runs first on every page so choices survive page
+switches (Streamlit drops a widget's state when a page without it runs) and a shared link opens the
+same view.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# the network the user is looking at (shared by every page)
+FAMILY = "net_family"
+DEPTH = "net_depth"
+RESIDUAL = "net_residual"
+SHORTCUT = "net_shortcut"
+WIDTH = "net_width"
+SCALE = "net_shortcut_scale"
+SIDE_BY_SIDE = "net_side_by_side"
+SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+
+# per-page widgets
+TRAIN_PRESET = "train_preset"
+TRAIN_DATASET = "train_dataset"
+TRAIN_STEPS = "train_steps"
+TRAIN_DEPTHS = "train_depths"
+TRAIN_TWINS = "train_twins"
+TRAIN_JOB = "train_job"  # the Job of this session's latest training
+TRAINED = "trained_models"  # {name: (ResNetConfig, state_dict, DatasetInfo)} trained in this session
+IMAGE_CHOICE = "image_choice"
+UPLOAD = "image_upload"
+CAMERA = "image_camera"
+LAYER = "inside_layer"
+TOPK = "inside_topk"
+CAM_LAYER = "explain_layer"
+CAM_TARGET = "explain_target"
+CAM_OPACITY = "explain_opacity"
+CAM_RAW = "explain_raw"
+CAM_METHODS = "explain_methods"
+
+DEFAULTS = {
+    FAMILY: "cifar",
+    DEPTH: 20,
+    RESIDUAL: True,
+    SHORTCUT: "A",
+    WIDTH: 16,
+    SCALE: 1.0,
+    SIDE_BY_SIDE: True,
+    CAM_OPACITY: 0.5,
+    CAM_RAW: False,
+}
+
+# query parameter -> (state key, parser)
+URL_KEYS = {
+    "family": (FAMILY, str),
+    "depth": (DEPTH, int),
+    "residual": (RESIDUAL, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "shortcut": (SHORTCUT, str),
+    "width": (WIDTH, int),
+    "twins": (SIDE_BY_SIDE, lambda v: v.lower() in ("1", "true", "yes", "on")),
+}
+
+
+def init() -> None:
+    """Defaults, then the URL on a session's first run, then keep every known key alive."""
+    ss = st.session_state
+    if "_url_read" not in ss:
+        ss["_url_read"] = True
+        for param, (key, parse) in URL_KEYS.items():
+            if param in st.query_params:
+                try:
+                    ss[key] = parse(st.query_params[param])
+                except ValueError:
+                    pass  # a mistyped link falls back to the default
+    for key, value in DEFAULTS.items():
+        ss.setdefault(key, value)
+    for key in list(DEFAULTS) + [
+        TRAIN_PRESET,
+        TRAIN_DATASET,
+        TRAIN_STEPS,
+        TRAIN_DEPTHS,
+        TRAIN_TWINS,
+        SOURCE,
+        IMAGE_CHOICE,
+        LAYER,
+        CAM_LAYER,
+        CAM_TARGET,
+        CAM_METHODS,
+    ]:
+        if key in ss:
+            ss[key] = ss[key]  # re-assigning keeps a widget's value across pages
+
+
+def write_url() -> None:
+    """Put the main choices in the URL so the link reproduces the view."""
+    ss = st.session_state
+    for param, (key, _) in URL_KEYS.items():
+        if key in ss:
+            value = ss[key]
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            if st.query_params.get(param) != text:
+                st.query_params[param] = text

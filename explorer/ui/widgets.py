@@ -1,0 +1,65 @@
+"""Widgets that return the user's choices (``*_ui`` functions); keys come from ``state``."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer.models import IMAGENET_BLOCKS, ResNetConfig
+from explorer.ui import state
+
+CIFAR_DEPTHS = (8, 14, 20, 32, 44, 56, 110)
+WIDTHS = {"cifar": (4, 8, 16, 32), "imagenet": (16, 32, 64)}
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def _keep_valid(key: str, options) -> None:
+    """A value left over from the other family falls back to a valid default."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[min(2, len(options) - 1)] if key == state.DEPTH else options[-1]
+
+
+def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
+    """Sidebar controls naming a network; returns its config."""
+    box = container or st.sidebar
+    with box:
+        st.subheader("Network")
+        if family_lock:
+            st.session_state[state.FAMILY] = family_lock
+        family = st.radio(
+            "Family",
+            ["cifar", "imagenet"],
+            key=state.FAMILY,
+            horizontal=True,
+            format_func={"cifar": "CIFAR (6n+2)", "imagenet": "ImageNet"}.get,
+            disabled=family_lock is not None,
+            help="CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them.",
+        )
+        depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)
+        _keep_valid(state.DEPTH, depths)
+        depth = st.select_slider("Depth (layers)", depths, key=state.DEPTH)
+        residual = st.toggle(
+            "Residual connections",
+            key=state.RESIDUAL,
+            help="Off: the plain twin, the same layers without any shortcut.",
+        )
+        if st.session_state.get(state.SHORTCUT) not in ("A", "B"):
+            st.session_state[state.SHORTCUT] = "A"
+        shortcut = st.radio(
+            "Shortcut where the shape changes",
+            ["A", "B"],
+            key=state.SHORTCUT,
+            horizontal=True,
+            format_func={"A": "A: zero-pad", "B": "B: 1x1 projection"}.get,
+            disabled=not residual,
+            help="A has no parameters (the paper's CIFAR choice); B adds a 1x1 conv + BN (torchvision's).",
+        )
+        widths = WIDTHS[family]
+        _keep_valid(state.WIDTH, widths)
+        width = st.select_slider("Width (channels of the first stage)", widths, key=state.WIDTH)
+    return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
+
+
+def show_chart(fig: go.Figure, key: str) -> None:
+    """A plotly chart in our style (not Streamlit's theme), downloadable as PNG from its toolbar."""
+    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
