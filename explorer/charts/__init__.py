@@ -1,0 +1,1 @@
+"""Plotly figures from plain arrays: pure functions, no Streamlit."""
