@@ -1,0 +1,365 @@
+"""Grad-CAM (Selvaraju et al. 2017) and other attribution methods, all computed by captum.
+
+Grad-CAM weights each channel k of a layer's output A by the spatial mean of the gradient of the target logit,
+alpha_k = mean_ij dy/dA_kij, and shows relu(sum_k alpha_k A_k), upsampled bilinearly to the input size.
+``raw=True`` keeps the signed, unnormalised map (relu off) so plain and residual twins compare on magnitude.
+
+Every function runs the model in eval mode with its parameters frozen (only the activations need gradients,
+which also makes the backward pass short) and puts ``model.training`` and every ``requires_grad`` back,
+even after an exception; captum registers its hooks inside ``try/finally`` and removes them itself.
+The model must run each target layer once per forward, with no in-place ops (captum FAQ); ours do.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from captum.attr import (
+    GuidedGradCam,
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    Occlusion,
+    Saliency,
+)
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+# module kinds whose output is a (B, C, h, w) map a user may pick as the Grad-CAM layer
+_LAYER_KINDS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
+
+
+@dataclass
+class CamResult:
+    """One Grad-CAM map.
+
+    ``map`` is (H, W): in [0, 1] (divided by its max) unless ``raw``, then signed and unscaled.
+    ``low_res`` is the map at the layer's resolution (h, w), before upsampling and scaling.
+    ``peak`` is the largest value before scaling; ``has_positive_evidence`` is False when nothing in
+    the layer speaks for the target (the map is then all zeros, never NaN).
+    """
+
+    map: np.ndarray
+    low_res: np.ndarray
+    target: int
+    layer: str
+    has_positive_evidence: bool
+    peak: float
+    raw: bool
+    probability: float
+
+
+@contextmanager
+def eval_view(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and frozen parameters inside the block; the flags come back exactly as they were."""
+    was_training = model.training
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _is_block(module: nn.Module) -> bool:
+    return hasattr(module, "branch") and hasattr(module, "can_bypass")
+
+
+def target_layers(model: nn.Module) -> list[str]:
+    """Names a Grad-CAM layer may take, in forward order: stages, blocks, convs, BNs, ReLUs, pools."""
+    names = []
+    for name, m in model.named_modules():
+        if not name:
+            continue
+        is_stage = isinstance(m, nn.Sequential) and any(_is_block(c) for c in m.children())
+        if is_stage or _is_block(m) or isinstance(m, _LAYER_KINDS):
+            names.append(name)
+    return names
+
+
+def block_names(model: nn.Module) -> list[str]:
+    """Residual block names in forward order ('layer1.0', ...)."""
+    return [name for name, m in model.named_modules() if _is_block(m)]
+
+
+def default_layer(model: nn.Module) -> str:
+    """The last residual block, e.g. 'layer3.2' or 'layer4.1'."""
+    blocks = block_names(model)
+    if not blocks:
+        raise ValueError("this model has no residual blocks: name the Grad-CAM layer, e.g. layer='conv1'")
+    return blocks[-1]
+
+
+def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
+    """(name, module) for a layer name; ValueError listing valid names if it is not one."""
+    name = default_layer(model) if layer is None else layer
+    valid = target_layers(model)
+    if name not in valid:
+        shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
+        raise ValueError(f"{name!r} is not a conv layer or block of this model; valid names ({len(valid)}): {shown}")
+    return name, model.get_submodule(name)
+
+
+def as_batch(x: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image of shape (C, H, W) or (1, C, H, W), got {tuple(x.shape)}")
+    return x.detach().float()
+
+
+class _Head(nn.Module):
+    """forward_fn for captum: runs the model, keeps the logits, returns the target's logit (B,).
+
+    With ``target=None`` it explains the predicted class, so Grad-CAM needs one forward, not two.
+    A bad index raises ValueError inside captum's forward, where its hooks are live (tests rely on that).
+    """
+
+    def __init__(self, model: nn.Module, target: int | None) -> None:
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int | np.integer) or target < 0):
+            raise ValueError(f"target must be a non-negative class index, got {target!r}")
+        super().__init__()
+        self.model, self.target = model, target
+        self.logits: torch.Tensor | None = None
+        self.chosen: int | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(x)  # (B, classes)
+        n = logits.shape[1]
+        if self.target is not None and self.target >= n:
+            raise ValueError(f"target must be a class index in [0, {n - 1}], got {self.target}")
+        t = logits.argmax(dim=1) if self.target is None else torch.full((len(x),), int(self.target))
+        self.logits, self.chosen = logits.detach(), int(t[0])
+        return logits.gather(1, t[:, None])[:, 0]  # (B,)
+
+
+def _check_target(model: nn.Module, x: torch.Tensor, target: int | None) -> int:
+    """The target class: the predicted one for None; ValueError when out of range."""
+    head = _Head(model, target)
+    with torch.no_grad():
+        head(x)
+    return head.chosen
+
+
+def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Class probabilities (softmax) for one image, shape (num_classes,)."""
+    x = as_batch(x)
+    with eval_view(model), torch.no_grad():
+        return torch.softmax(model(x), dim=1)[0].numpy()
+
+
+def top_k(model: nn.Module, x: torch.Tensor, k: int = 5, classes: list[str] | None = None) -> list[tuple[str, float]]:
+    """The k most probable classes as (class name, probability), best first; names are indices without ``classes``."""
+    probs = predict(model, x)
+    if classes is not None and len(classes) != len(probs):
+        raise ValueError(f"{len(classes)} class names for a model with {len(probs)} outputs")
+    order = np.argsort(-probs, kind="stable")[: max(1, min(k, len(probs)))]
+    return [(classes[i] if classes else str(i), float(probs[i])) for i in order]
+
+
+def grad_cam(
+    model: nn.Module, x: torch.Tensor, layer: str | None = None, target: int | None = None, raw: bool = False
+) -> CamResult:
+    """Grad-CAM of one image.
+
+    Args:
+        model: any classifier; the layer defaults to its last residual block.
+        x: the preprocessed image, (C, H, W) or (1, C, H, W).
+        layer: a name from ``target_layers(model)``.
+        target: the class to explain; None explains the predicted class.
+        raw: keep the signed map, no relu and no scaling.
+    Returns:
+        a ``CamResult`` with the (H, W) map.
+    """
+    x = as_batch(x)
+    name, module = resolve_layer(model, layer)
+    head = _Head(model, target)
+    with eval_view(model):
+        attr = LayerGradCam(head, module).attribute(x, relu_attributions=not raw).detach()  # (1, 1, h, w)
+    target = head.chosen
+    prob = float(torch.softmax(head.logits, dim=1)[0, target])
+    up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), "bilinear")[0, 0]  # (H, W)
+    up = up.numpy().astype(np.float32)
+    peak = float(up.max())
+    positive = peak > 0
+    if not raw:
+        up = up / peak if positive else np.zeros_like(up)
+    return CamResult(
+        map=up,
+        low_res=attr[0, 0].numpy().astype(np.float32),
+        target=target,
+        layer=name,
+        has_positive_evidence=positive,
+        peak=peak,
+        raw=raw,
+        probability=prob,
+    )
+
+
+def filmstrip(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: int | None = None,
+    raw: bool = False,
+    progress: Progress | None = None,
+    stop=None,
+) -> list[tuple[str, np.ndarray]]:
+    """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
+
+    Stops early, returning what it has, when the ``threading.Event`` ``stop`` is set.
+    """
+    x = as_batch(x)
+    names = block_names(model)
+    if not names:
+        raise ValueError("this model has no residual blocks")
+    with eval_view(model):
+        target = _check_target(model, x, target)
+    out = []
+    for i, name in enumerate(names):
+        if stop is not None and stop.is_set():
+            break
+        out.append((name, grad_cam(model, x, name, target, raw).map))
+        if progress is not None:
+            progress(i + 1, len(names))
+    return out
+
+
+def _scaled(a: np.ndarray) -> np.ndarray:
+    """Divide a non-negative map by its max when the max is positive (never NaN)."""
+    peak = float(a.max())
+    return (a / peak if peak > 0 else np.zeros_like(a)).astype(np.float32)
+
+
+def _input(x: torch.Tensor) -> torch.Tensor:
+    """A copy of the input that asks for its gradient (captum warns, and would set it itself)."""
+    return x.clone().requires_grad_(True)
+
+
+def _pixel_map(attr: torch.Tensor) -> np.ndarray:
+    """(1, C, H, W) pixel attributions -> (H, W): sum of absolute values over colour channels, scaled to [0, 1]."""
+    return _scaled(attr.detach()[0].abs().sum(dim=0).numpy())
+
+
+def _gradcam_method(model, x, layer, target) -> np.ndarray:
+    return grad_cam(model, x, layer, target).map
+
+
+def _guided_gradcam_method(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    _, module = resolve_layer(model, layer)
+    head = _Head(model, target)  # a module, so guided backprop finds the model's ReLUs through it
+    with eval_view(model), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+        attr = GuidedGradCam(head, module).attribute(_input(x), interpolate_mode="bilinear")
+    return _pixel_map(attr)
+
+
+def _integrated_gradients_method(model, x, layer, target, n_steps: int = 32) -> np.ndarray:
+    x = as_batch(x)
+    with eval_view(model):
+        target = _check_target(model, x, target)
+        # baseline 0 is the mean colour for normalised inputs; 32 steps keeps a CPU under a few seconds
+        attr = IntegratedGradients(model).attribute(
+            x, baselines=0.0, target=target, n_steps=n_steps, internal_batch_size=16
+        )
+    return _pixel_map(attr)
+
+
+def _saliency_method(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    with eval_view(model):
+        target = _check_target(model, x, target)
+        attr = Saliency(model).attribute(_input(x), target=target, abs=True)
+    return _pixel_map(attr)
+
+
+def occlusion_window(size: int) -> tuple[int, int]:
+    """(window, stride) for Occlusion: a quarter of the side, half-overlapping, so 7x7 positions at any size."""
+    window = max(2, size // 4)
+    return window, max(1, window // 2)
+
+
+def _occlusion_method(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    c, h, w = x.shape[1:]
+    wh, sh = occlusion_window(h)
+    ww, sw = occlusion_window(w)
+    with eval_view(model), torch.no_grad():
+        target = _check_target(model, x, target)
+        attr = Occlusion(model).attribute(
+            x,
+            sliding_window_shapes=(c, wh, ww),
+            strides=(c, sh, sw),
+            baselines=0.0,
+            target=target,
+            perturbations_per_eval=16,
+        )
+    # the window spans all channels, so they agree; keep positive evidence (the score fell when hidden)
+    return _scaled(np.maximum(attr[0].mean(dim=0).numpy(), 0.0))
+
+
+# name -> (model, x, layer, target) -> (H, W) map in [0, 1]; ``layer`` is used by the CAM methods only
+METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
+    "gradcam": _gradcam_method,
+    "guided_gradcam": _guided_gradcam_method,
+    "integrated_gradients": _integrated_gradients_method,
+    "saliency": _saliency_method,
+    "occlusion": _occlusion_method,
+}
+
+METHOD_LABELS = {
+    "gradcam": "Grad-CAM",
+    "guided_gradcam": "Guided Grad-CAM",
+    "integrated_gradients": "Integrated Gradients",
+    "saliency": "Saliency",
+    "occlusion": "Occlusion",
+}
+
+
+def attribute(
+    model: nn.Module, x: torch.Tensor, method: str = "gradcam", layer: str | None = None, target: int | None = None
+) -> np.ndarray:
+    """Run one method of ``METHODS`` by name: an (H, W) map in [0, 1]."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    return METHODS[method](model, x, layer, target)
+
+
+def compare_methods(
+    model: nn.Module,
+    x: torch.Tensor,
+    layer: str | None = None,
+    target: int | None = None,
+    methods: list[str] | None = None,
+    progress: Progress | None = None,
+    stop=None,
+) -> dict[str, np.ndarray]:
+    """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
+    names = list(METHODS) if methods is None else methods
+    x = as_batch(x)
+    with eval_view(model):
+        target = _check_target(model, x, target)
+    out = {}
+    for i, name in enumerate(names):
+        if stop is not None and stop.is_set():
+            break
+        out[name] = attribute(model, x, name, layer, target)
+        if progress is not None:
+            progress(i + 1, len(names))
+    return out

@@ -1,0 +1,207 @@
+"""Grad-CAM against a hand-computed map, the method registry, hook removal and restored model state."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.attribution import (
+    METHODS,
+    attribute,
+    compare_methods,
+    filmstrip,
+    grad_cam,
+    target_layers,
+    top_k,
+)
+from explorer.models import build_resnet
+
+# a 4x4 one-channel image and two hand-set 2x2 filters (no padding): the conv output is 3x3
+IMAGE = np.array(
+    [
+        [1.0, 2.0, 0.0, 1.0],
+        [0.0, 1.0, 3.0, 1.0],
+        [2.0, 0.0, 1.0, 0.0],
+        [1.0, 1.0, 0.0, 2.0],
+    ]
+)
+FILTERS = np.array(
+    [
+        [[1.0, 0.0], [0.0, 1.0]],  # sums the diagonal
+        [[0.0, 1.0], [-1.0, 0.0]],  # anti-diagonal difference: negative in places
+    ]
+)
+FC = np.array([[2.0, 3.0], [-1.0, -2.0]])  # class 0 likes both channels; class 1 dislikes both
+
+
+class ToyNet(nn.Module):
+    """conv (fixed weights) -> relu -> global average pool -> linear (fixed weights), like captum's one-conv net."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, kernel_size=2, bias=False)
+        self.relu = nn.ReLU()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(2, 2)
+        with torch.no_grad():
+            self.conv.weight.copy_(torch.tensor(FILTERS, dtype=torch.float32)[:, None])
+            self.fc.weight.copy_(torch.tensor(FC, dtype=torch.float32))
+            self.fc.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.flatten(self.pool(self.relu(self.conv(x))), 1))
+
+
+def hand_acts(k: int) -> np.ndarray:
+    """relu(conv) for filter k, by loops."""
+    acts = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            acts[i, j] = max(0.0, float((IMAGE[i : i + 2, j : j + 2] * FILTERS[k]).sum()))
+    return acts
+
+
+def hand_cam(target: int) -> np.ndarray:
+    """Grad-CAM by hand: A = relu(conv), alpha_k = w_fc[t, k] / (h * w) (the gradient through the mean), sum."""
+    acts = np.stack([hand_acts(k) for k in range(2)])
+    alpha = FC[target] / 9.0
+    return np.tensordot(alpha, acts, axes=1)  # (3, 3), signed
+
+
+def toy_input() -> torch.Tensor:
+    return torch.tensor(IMAGE, dtype=torch.float32)[None]  # (1, 4, 4)
+
+
+def test_grad_cam_equals_hand_computed_map():
+    expected = hand_cam(0)
+    assert expected.max() > 0 and expected.min() == 0  # evidence for class 0, and a few silent positions
+    res = grad_cam(ToyNet(), toy_input(), layer="relu", target=0)
+    np.testing.assert_allclose(res.low_res, expected, rtol=1e-6)
+    assert res.target == 0 and res.layer == "relu" and res.has_positive_evidence
+    # bilinear upsampling 3x3 -> 4x4 (half-pixel centres): the corner keeps its value, pixel (1, 1)
+    # sits at source (0.625, 0.625) and mixes four cells; then the map is divided by its max
+    up = np.zeros((4, 4))
+    up[0, 0] = expected[0, 0]
+    up[1, 1] = (
+        0.375 * 0.375 * expected[0, 0]
+        + 0.375 * 0.625 * (expected[0, 1] + expected[1, 0])
+        + 0.625 * 0.625 * expected[1, 1]
+    )
+    peak = F.interpolate(torch.tensor(expected)[None, None], (4, 4), mode="bilinear")[0, 0].max().item()
+    assert res.peak == pytest.approx(peak, rel=1e-6)
+    assert res.map[0, 0] == pytest.approx(up[0, 0] / peak, rel=1e-6)
+    assert res.map[1, 1] == pytest.approx(up[1, 1] / peak, rel=1e-6)
+    assert res.map.max() == pytest.approx(1.0)
+
+
+def test_no_positive_evidence_is_reported_not_nan():
+    expected = hand_cam(1)
+    assert expected.max() <= 0  # class 1 dislikes every channel
+    res = grad_cam(ToyNet(), toy_input(), layer="relu", target=1)
+    assert not res.has_positive_evidence
+    assert np.all(res.map == 0) and not np.isnan(res.map).any()
+    raw = grad_cam(ToyNet(), toy_input(), layer="relu", target=1, raw=True)
+    np.testing.assert_allclose(raw.low_res, expected, rtol=1e-6)  # signed, unscaled
+    assert raw.map.min() < 0 and not raw.has_positive_evidence
+
+
+def test_default_target_is_prediction_and_probability():
+    res = grad_cam(ToyNet(), toy_input(), layer="relu")
+    assert res.target == 0  # class 0's logit is positive, class 1's negative
+    acts_mean = np.array([hand_acts(k).mean() for k in range(2)])
+    logits = FC @ acts_mean
+    assert res.probability == pytest.approx(np.exp(logits[0]) / np.exp(logits).sum(), rel=1e-5)
+
+
+def all_hooks(model: nn.Module) -> int:
+    n = 0
+    for m in model.modules():
+        n += len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+        n += len(m._backward_pre_hooks)
+    g = torch.nn.modules.module
+    n += len(g._global_forward_hooks) + len(g._global_forward_pre_hooks) + len(g._global_backward_hooks)
+    return n
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_methods_shapes_range_and_state_restored(tiny_config, cifar_batch, residual):
+    model = build_resnet(tiny_config, residual=residual)
+    model.train()
+    model.conv1.weight.requires_grad_(False)  # a flag the views must put back as it was
+    maps = compare_methods(model, cifar_batch[0], target=3)
+    assert list(maps) == list(METHODS)
+    for name, m in maps.items():
+        assert m.shape == (32, 32), name
+        assert np.isfinite(m).all() and m.min() >= 0 and m.max() == pytest.approx(1.0), name
+    assert model.training
+    assert not model.conv1.weight.requires_grad and model.fc.weight.requires_grad
+    assert all(p.grad is None for p in model.parameters())
+    assert all_hooks(model) == 0
+
+
+def test_methods_differ_from_each_other(tiny_model, cifar_batch):
+    maps = compare_methods(tiny_model, cifar_batch[0], target=2)
+    for a in maps:
+        for b in maps:
+            if a < b:
+                assert not np.allclose(maps[a], maps[b]), (a, b)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_no_hooks_after_exception(tiny_model, cifar_batch, method):
+    with pytest.raises(ValueError, match="class index"):
+        attribute(tiny_model, cifar_batch[0], method, target=10)  # 10 classes: 0..9
+    bad = torch.zeros(4, 32, 32)  # four channels: the stem conv fails mid-forward, with hooks registered
+    with pytest.raises(RuntimeError):
+        attribute(tiny_model, bad, method, target=1)
+    assert all_hooks(tiny_model) == 0
+    assert tiny_model.training and all(p.requires_grad for p in tiny_model.parameters())
+
+
+def test_layers_default_and_errors(tiny_model, cifar_batch):
+    assert grad_cam(tiny_model, cifar_batch[0]).layer == "layer3.0"  # depth 8: one block per stage
+    for name in ("conv1", "layer1", "layer2.0.conv2", "layer2.0.relu2"):
+        res = grad_cam(tiny_model, cifar_batch[0], layer=name, target=0)
+        assert res.map.shape == (32, 32) and res.layer == name
+    with pytest.raises(ValueError, match="valid names"):
+        grad_cam(tiny_model, cifar_batch[0], layer="fc")
+    with pytest.raises(ValueError, match="valid names"):
+        grad_cam(tiny_model, cifar_batch[0], layer="layer9")
+    with pytest.raises(ValueError, match="name the Grad-CAM layer"):
+        grad_cam(ToyNet(), toy_input())
+    with pytest.raises(ValueError, match="one image"):
+        grad_cam(tiny_model, cifar_batch)
+    assert "layer3.0" in target_layers(tiny_model) and "fc" not in target_layers(tiny_model)
+
+
+def test_raw_maps_are_signed_and_unscaled(tiny_model, cifar_batch):
+    raw = grad_cam(tiny_model, cifar_batch[0], target=4, raw=True)
+    plain = grad_cam(tiny_model, cifar_batch[0], target=4)
+    assert raw.map.min() < 0 < raw.map.max()
+    np.testing.assert_allclose(np.maximum(raw.low_res, 0), plain.low_res, rtol=1e-5, atol=1e-7)
+    assert plain.has_positive_evidence and plain.map.max() == pytest.approx(1.0)
+    # bilinear weights are non-negative, so upsampling the signed map never exceeds the relu'd one
+    assert raw.map.max() <= plain.peak + 1e-7
+
+
+def test_top_k_matches_softmax(tiny_model, cifar_batch):
+    classes = [f"c{i}" for i in range(10)]
+    top = top_k(tiny_model, cifar_batch[0], k=3, classes=classes)
+    tiny_model.eval()
+    with torch.no_grad():
+        probs = torch.softmax(tiny_model(cifar_batch[:1]), 1)[0]
+    best = torch.argsort(probs, descending=True)[:3]
+    assert [n for n, _ in top] == [classes[i] for i in best]
+    np.testing.assert_allclose([p for _, p in top], probs[best].numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="class names"):
+        top_k(tiny_model, cifar_batch[0], classes=["a"])
+
+
+def test_filmstrip_one_map_per_block(cifar_batch):
+    model = build_resnet(depth=14, width=8)
+    strip = filmstrip(model, cifar_batch[0], target=1)
+    assert [n for n, _ in strip] == [n for n, _ in model.blocks()]
+    for name, m in strip:
+        np.testing.assert_allclose(m, grad_cam(model, cifar_batch[0], name, 1).map)
+    assert all_hooks(model) == 0
