@@ -25,7 +25,7 @@ c3.metric("Input", f"{s.input_size}x{s.input_size}")
 c4.metric(
     f"{config.twin().name} parameters",
     f"{twin.params:,}",
-    delta=f"{twin.params - s.params:+,}",
+    delta=f"{twin.params - s.params:+,}" if twin.params != s.params else None,
     delta_color="off",
     help="Option A shortcuts have no parameters, so the twins match exactly.",
 )
