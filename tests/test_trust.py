@@ -1,0 +1,120 @@
+"""Trust checks: rank statistics against hand values, the randomisation curve, localisation scores."""
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.models import build_resnet
+from explorer.trust import (
+    cascading_randomisation,
+    energy_inside,
+    localisation,
+    pearson,
+    pointing_hit,
+    randomisation_steps,
+    rank,
+    spearman,
+    top_overlap,
+)
+
+
+def test_rank_averages_ties():
+    np.testing.assert_array_equal(rank(np.array([3.0, 1.0, 2.0, 2.0])), [4.0, 1.0, 2.5, 2.5])
+    np.testing.assert_array_equal(rank(np.zeros((2, 2))), [2.5, 2.5, 2.5, 2.5])
+
+
+def test_spearman_hand_values():
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    b = np.array([5.0, 6.0, 7.0, 8.0, 7.0])  # ranks 1, 2, 3.5, 5, 3.5
+    # rank deviations (-2, -1, 0, 1, 2) and (-2, -1, 0.5, 2, 0.5): 8 / sqrt(10 * 9.5)
+    assert spearman(a, b) == pytest.approx(8 / np.sqrt(95))
+    assert spearman(a, a**3) == pytest.approx(1.0)  # any increasing transform
+    assert spearman(a, -a) == pytest.approx(-1.0)
+    assert spearman(a, np.ones(5)) == 0.0  # constant: defined as 0, never NaN
+    assert pearson(a, 2 * a + 1) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="shape"):
+        spearman(np.zeros((2, 2)), np.zeros(4))
+
+
+def test_top_overlap():
+    a = np.arange(10.0)
+    assert top_overlap(a, a, share=0.2) == 1.0
+    assert top_overlap(a, -a, share=0.2) == 0.0
+    assert top_overlap(a, np.array([0, 0, 0, 0, 0, 0, 0, 0, 9, 0.0]), share=0.2) == pytest.approx(1 / 3)
+
+
+def test_energy_inside_hand_mask():
+    sal = np.array([[1.0, 2.0, -5.0], [0.0, 3.0, 0.0], [4.0, 0.0, 0.0]])
+    mask = np.zeros((3, 3), bool)
+    mask[1, 1] = mask[0, 1] = True  # holds 2 + 3 of the positive 1 + 2 + 3 + 4
+    assert energy_inside(sal, mask) == pytest.approx(0.5)
+    assert energy_inside(-np.abs(sal), mask) is None  # no positive evidence: reported, not NaN
+    assert energy_inside(np.ones((3, 3)), mask) == pytest.approx(mask.mean())  # a flat map scores chance
+    with pytest.raises(ValueError, match="same shape"):
+        energy_inside(sal, mask[:2])
+
+
+def test_pointing_game_tolerance():
+    mask = np.zeros((32, 32), bool)
+    mask[10:14, 10:14] = True
+    sal = np.zeros((32, 32))
+    sal[12, 12] = 1.0
+    assert pointing_hit(sal, mask)
+    sal = np.zeros((32, 32))
+    sal[12, 16] = 1.0  # 3 pixels right of the mask's edge (column 13)
+    assert pointing_hit(sal, mask, tolerance=3)
+    assert not pointing_hit(sal, mask, tolerance=2)
+    assert not pointing_hit(sal, mask)  # default tolerance at 32 pixels: 2
+    assert not pointing_hit(np.zeros((32, 32)), mask)  # a blank map points nowhere
+
+
+def test_randomisation_steps_top_down(tiny_model):
+    assert [s for s, _ in randomisation_steps(tiny_model)] == ["fc", "layer3.0", "layer2.0", "layer1.0", "stem"]
+
+
+@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+def test_randomisation_curve_falls_and_model_untouched(cifar_batch, method):
+    model = build_resnet(depth=14, width=8)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    calls = []
+    res = cascading_randomisation(model, cifar_batch[0], method=method, progress=lambda d, t: calls.append((d, t)))
+    assert res.steps[0] == "original" and res.spearman[0] == 1.0
+    assert len(res.steps) == len(res.spearman) == len(res.maps) == 1 + 1 + 6 + 1  # fc, 6 blocks, stem
+    assert calls[-1] == (8, 8)
+    assert all(np.isfinite(res.spearman))
+    # the map must move away from the original as the weights go (Adebayo et al. Fig. 2)
+    assert max(res.spearman[1:]) < 0.9
+    assert np.mean(res.spearman[-3:]) < 0.5
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert model.training
+
+
+def test_randomisation_stop_returns_partial(tiny_model, cifar_batch):
+    import threading
+
+    stop = threading.Event()
+    done = []
+
+    def progress(d, t):
+        done.append(d)
+        if d == 2:
+            stop.set()
+
+    res = cascading_randomisation(tiny_model, cifar_batch[0], progress=progress, stop=stop)
+    assert not res.complete and res.steps == ["original", "fc", "layer3.0"]
+
+
+def test_localisation_with_hand_masks(tiny_model):
+    images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    masks = np.zeros((3, 32, 32), bool)
+    masks[:, 8:24, 8:24] = True
+    res = localisation(tiny_model, images, masks, labels=torch.tensor([0, 1, 2]), method="gradcam")
+    assert len(res.energy) == len(res.hits) == 3 and res.complete
+    assert res.mean_chance == pytest.approx(0.25)
+    assert 0.0 <= res.mean_energy <= 1.0 and 0.0 <= res.pointing_accuracy <= 1.0
+    with pytest.raises(ValueError, match="masks"):
+        localisation(tiny_model, images, masks[:2])
+    with pytest.raises(ValueError, match="unknown method"):
+        localisation(tiny_model, images, masks, method="lime")
