@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.models import ResidualBlock, ResNet
+from explorer.models import ResidualBlock, ResNet, ResNetConfig
 
 
 @dataclass
@@ -104,7 +104,8 @@ def layer_table(model: ResNet, input_size: int | None = None) -> list[LayerInfo]
 def _count(model: nn.Module, input_size: int) -> FlopCounterMode:
     """Run one image through ``model`` under torch's FLOP counter, in eval mode, restoring the mode."""
     cfg = getattr(model, "config", None)
-    x = torch.zeros(1, cfg.in_channels if cfg is not None else 3, input_size, input_size)
+    device = next(model.parameters()).device
+    x = torch.zeros(1, cfg.in_channels if cfg is not None else 3, input_size, input_size, device=device)
     was_training = model.training
     model.eval()
     try:
@@ -169,6 +170,13 @@ def summarize(model: ResNet, input_size: int | None = None) -> Summary:
         layers=layers,
         receptive_field=receptive_fields(model),
     )
+
+
+def summarize_config(config: ResNetConfig, input_size: int | None = None) -> Summary:
+    """The summary of the network ``config`` names, built on the meta device: no weights, no compute."""
+    with torch.device("meta"):
+        model = ResNet(config)
+    return summarize(model, input_size)
 
 
 def block_names(model: ResNet) -> list[str]:

@@ -55,3 +55,11 @@ def test_summary_restores_training_mode():
     summarize(model)
     assert not model.training
     assert torch.equal(model.bn1.running_mean, torch.zeros(16))  # no statistics were updated
+
+
+@pytest.mark.parametrize("family,depth", [("cifar", 56), ("imagenet", 152)])
+def test_summary_on_meta_device_equals_real_summary(family, depth):
+    from explorer.summary import summarize_config
+
+    cfg = ResNetConfig(family, depth, width=8 if family == "imagenet" else 16)
+    assert summarize_config(cfg, 64) == summarize(build_resnet(cfg), 64)

@@ -8,12 +8,12 @@ import streamlit as st
 
 from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig, build_resnet
-from explorer.summary import Summary, summarize
+from explorer.summary import Summary, summarize_config
 
 
 @st.cache_data(show_spinner="Counting parameters and multiply-accumulates…", max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
-    return summarize(build_resnet(config), input_size)
+    return summarize_config(config, input_size)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Building the network…")
