@@ -101,3 +101,95 @@ def architecture_figure(
     apply_style(fig, f"{model.config.name}: {len(blocks)} blocks, {len(model.stages)} stages", height=330)
     fig.update_layout(width=width if len(nodes) > 22 else None, hovermode="closest")
     return fig
+
+
+def block_figure(
+    kind: str = "basic", shortcut: str = "identity", residual: bool = True, channels: int = 64
+) -> go.Figure:
+    """One block drawn as in the paper's Fig. 2 and 5: the branch F(x) left to right, the shortcut above.
+
+    Args:
+        kind: "basic" (3x3, 3x3) or "bottleneck" (1x1, 3x3, 1x1, expansion 4).
+        shortcut: "identity", "A" (stride 2 + zero-padded channels) or "B" (1x1 projection + BN).
+        residual: False draws the plain block: no shortcut, no addition.
+    """
+    if kind == "basic":
+        ops = [f"3x3 conv, {channels}", "BN", "ReLU", f"3x3 conv, {channels}", "BN"]
+    else:
+        ops = [
+            f"1x1 conv, {channels}",
+            "BN",
+            "ReLU",
+            f"3x3 conv, {channels}",
+            "BN",
+            "ReLU",
+            f"1x1 conv, {channels * 4}",
+            "BN",
+        ]
+    fig = go.Figure()
+    xs = list(range(1, len(ops) + 1))
+    end = len(ops) + 1
+    main_colour = "#333333"
+    fig.add_shape(type="line", x0=0, x1=end + 1.4, y0=0, y1=0, line={"color": main_colour, "width": 2}, layer="below")
+    for x, op in zip(xs, ops, strict=True):
+        wide = "conv" in op
+        fill = "#56B4E9" if wide else ("#F0E442" if op == "BN" else "#E5E5E5")
+        fig.add_shape(
+            type="rect",
+            x0=x - 0.42,
+            x1=x + 0.42,
+            y0=-0.45 if wide else -0.3,
+            y1=0.45 if wide else 0.3,
+            fillcolor=fill,
+            line={"color": main_colour, "width": 1},
+        )
+        fig.add_annotation(x=x, y=0, text=op.replace(", ", "<br>"), showarrow=False, font={"size": 14})
+    fig.add_annotation(x=-0.1, y=0, text="<b>x</b>", showarrow=False, font={"size": 20}, xanchor="right")
+    if residual:
+        fig.add_shape(
+            type="circle",
+            x0=end - 0.25,
+            x1=end + 0.25,
+            y0=-0.25,
+            y1=0.25,
+            fillcolor="white",
+            line={"color": RESIDUAL, "width": 3},
+        )
+        fig.add_annotation(x=end, y=0, text="<b>+</b>", showarrow=False, font={"size": 22, "color": RESIDUAL})
+        label = {
+            "identity": "identity: x",
+            "A": "option A: stride 2, zero-pad channels (no parameters)",
+            "B": "option B: 1x1 conv + BN (projection)",
+        }[shortcut]
+        dash = "dot" if shortcut == "A" else "solid"
+        fig.add_shape(
+            type="path",
+            path=f"M 0.1,0.1 C 0.1,1.5 {end},1.5 {end},0.26",
+            line={"color": RESIDUAL, "width": 5 if shortcut == "B" else 3, "dash": dash},
+        )
+        fig.add_annotation(
+            x=end / 2, y=1.2, text=label, showarrow=False, font={"size": 15, "color": RESIDUAL}, bgcolor="white"
+        )
+        fig.add_annotation(x=end / 2, y=-0.75, text="F(x): the residual branch", showarrow=False, font={"size": 15})
+    else:
+        fig.add_annotation(
+            x=end / 2, y=1.0, text="plain: no shortcut, no addition", showarrow=False, font={"size": 15, "color": PLAIN}
+        )
+        fig.add_annotation(
+            x=end / 2, y=-0.75, text="H(x): the block must learn the whole mapping", showarrow=False, font={"size": 15}
+        )
+    fig.add_shape(
+        type="rect",
+        x0=end + 0.55,
+        x1=end + 1.35,
+        y0=-0.3,
+        y1=0.3,
+        fillcolor="#E5E5E5",
+        line={"color": main_colour, "width": 1},
+    )
+    fig.add_annotation(x=end + 0.95, y=0, text="ReLU", showarrow=False, font={"size": 14})
+    fig.add_annotation(x=end + 1.5, y=0, text="<b>out</b>", showarrow=False, font={"size": 20}, xanchor="left")
+    fig.update_xaxes(visible=False, range=[-0.7, end + 2.3])
+    fig.update_yaxes(visible=False, range=[-1.0, 1.6], fixedrange=True)
+    title = f"{'Basic' if kind == 'basic' else 'Bottleneck'} block" + ("" if residual else " (plain)")
+    return apply_style(fig, title, height=300)
