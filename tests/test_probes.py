@@ -1,0 +1,116 @@
+"""Activation capture and feature maps: values against direct computation, hooks removed, modes restored."""
+
+import copy
+
+import pytest
+import torch
+
+from explorer.models import build_resnet
+from explorer.probes import (
+    all_feature_maps,
+    feature_layers,
+    feature_maps,
+    record_activations,
+    residual_decomposition,
+)
+
+
+def _hook_count(model) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def _stem(model, x):
+    return model.relu(model.bn1(model.conv1(x)))
+
+
+def test_record_activations_values(tiny_model, cifar_batch):
+    model = tiny_model.eval()
+    with record_activations(model, ["relu", "layer1", "layer2.0", "fc"]) as acts:
+        logits = model(cifar_batch)
+    with torch.no_grad():
+        stem = _stem(model, cifar_batch)
+        l1 = model.layer1(stem)
+        torch.testing.assert_close(acts["relu"], stem)
+        torch.testing.assert_close(acts["layer1"], l1)
+        torch.testing.assert_close(acts["layer2.0"], model.layer2[0](l1))
+    torch.testing.assert_close(acts["fc"], logits.detach())
+    assert not acts["fc"].requires_grad and acts["fc"].data_ptr() != logits.data_ptr()  # a detached clone
+
+
+def test_unknown_name_lists_valid(tiny_model):
+    with (
+        pytest.raises(ValueError, match=r"no layer named 'layer9'.*layer1\.0"),
+        record_activations(tiny_model, ["layer1", "layer9"]),
+    ):
+        pass
+    assert _hook_count(tiny_model) == 0  # the hook on layer1 was not left behind either
+
+
+def test_no_hooks_after_exception(tiny_model, cifar_batch):
+    assert _hook_count(tiny_model) == 0
+    with pytest.raises(RuntimeError, match="boom"), record_activations(tiny_model, ["layer1.0", "layer2", "fc"]):
+        tiny_model(cifar_batch)
+        assert _hook_count(tiny_model) == 3
+        raise RuntimeError("boom")
+    assert _hook_count(tiny_model) == 0
+
+
+def test_views_restore_mode_and_leave_model_untouched(tiny_model, cifar_batch):
+    model = tiny_model.train()
+    model.layer2.eval()  # a mixed state must come back exactly
+    before = copy.deepcopy(model.state_dict())
+    flags = [m.training for m in model.modules()]
+    feature_maps(model, "layer1.0", cifar_batch)
+    residual_decomposition(model, "layer2.0", cifar_batch)
+    all_feature_maps(model, cifar_batch)
+    assert [m.training for m in model.modules()] == flags
+    for k, v in model.state_dict().items():  # eval mode: BN running stats not updated either
+        torch.testing.assert_close(v, before[k])
+    assert all(p.requires_grad for p in model.parameters()) and all(p.grad is None for p in model.parameters())
+    assert _hook_count(model) == 0
+
+
+def test_feature_maps_top_channels_and_stats(tiny_model, cifar_batch):
+    model = tiny_model.eval()
+    fm = feature_maps(model, "layer1.0", cifar_batch, k=4)
+    with torch.no_grad():
+        a = model.layer1[0](_stem(model, cifar_batch))[0]  # (C, H, W)
+    flat = a.flatten(1)
+    expected = torch.argsort(flat.clamp(min=0).mean(1), descending=True)[:4]
+    assert fm.channels.tolist() == expected.tolist()
+    torch.testing.assert_close(torch.from_numpy(fm.maps), a[expected])
+    torch.testing.assert_close(torch.from_numpy(fm.mean), flat.mean(1))
+    torch.testing.assert_close(torch.from_numpy(fm.active), (flat > 0).float().mean(1))
+    assert fm.shape == tuple(a.shape) and fm.maps.shape == (4, 32, 32)
+    assert (fm.active >= 0).all() and (fm.active <= 1).all() and (fm.max >= fm.mean).all()
+
+
+def test_all_feature_maps_one_pass(tiny_model, cifar_batch):
+    out = all_feature_maps(tiny_model, cifar_batch[0])
+    assert list(out) == feature_layers(tiny_model) == ["relu", "layer1.0", "layer2.0", "layer3.0"]
+    assert out["layer3.0"].maps.shape == (16, 8, 8) and out["layer3.0"].shape == (32, 8, 8)
+    fc = all_feature_maps(tiny_model, cifar_batch, ["fc"], k=3)["fc"]  # a vector becomes (C, 1, 1)
+    assert fc.maps.shape == (3, 1, 1)
+
+
+@pytest.mark.parametrize("block", ["layer1.0", "layer2.0"])
+def test_residual_decomposition_residual(tiny_model, cifar_batch, block):
+    d = residual_decomposition(tiny_model, block, cifar_batch)
+    assert d["residual"] and d["shortcut"] is not None
+    torch.testing.assert_close(torch.from_numpy(d["sum"]), torch.from_numpy(d["branch"] + d["shortcut"]))
+    torch.testing.assert_close(torch.from_numpy(d["out"]), torch.from_numpy(d["sum"]).clamp(min=0))
+    if block == "layer1.0":  # identity shortcut: the shortcut is x itself
+        torch.testing.assert_close(torch.from_numpy(d["shortcut"]), torch.from_numpy(d["x"]))
+    else:  # option A: every other pixel, channels zero-padded
+        assert d["x"].shape == (8, 32, 32) and d["shortcut"].shape == (16, 16, 16) and "changes shape" in d["note"]
+    assert d["ratio"] == pytest.approx(d["norms"]["branch"] / d["norms"]["shortcut"])
+
+
+def test_residual_decomposition_plain(tiny_config, cifar_batch):
+    plain = build_resnet(tiny_config.twin())
+    d = residual_decomposition(plain, "layer1.0", cifar_batch)
+    assert not d["residual"] and d["shortcut"] is None and d["sum"] is None and d["ratio"] is None
+    assert "no shortcut" in d["note"]
+    torch.testing.assert_close(torch.from_numpy(d["out"]), torch.from_numpy(d["branch"]).clamp(min=0))
+    with pytest.raises(ValueError, match="not a residual block"):
+        residual_decomposition(plain, "layer1.0.conv1", cifar_batch)
