@@ -1,0 +1,1 @@
+"""Experiments on trained networks: lesion study and friends, each a pure function with progress and stop."""
