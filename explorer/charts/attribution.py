@@ -1,0 +1,298 @@
+"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, randomisation curve, lesion plots.
+
+Colour maps are plotly's own lists (inferno and cividis by default: perceptually uniform and colourblind-safe;
+RdBu for signed raw maps, centred on 0), interpolated here with numpy, so no matplotlib is needed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.colors as pc
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.attribution import METHOD_LABELS
+from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style, colour
+from explorer.experiments.lesion import LesionResult
+from explorer.trust import RandomisationResult
+
+COLOURMAPS = {
+    "inferno": pc.sequential.Inferno,
+    "viridis": pc.sequential.Viridis,
+    "cividis": pc.sequential.Cividis,
+    "turbo": pc.sequential.Turbo,
+    "rdbu": pc.diverging.RdBu[::-1],  # blue negative, red positive
+}
+
+
+def _anchors(name: str) -> np.ndarray:
+    """(n, 3) anchor colours in [0, 255] for a colour map name."""
+    if name not in COLOURMAPS:
+        raise ValueError(f"unknown colour map {name!r}; choose one of {list(COLOURMAPS)}")
+    out = []
+    for c in COLOURMAPS[name]:
+        rgb = pc.hex_to_rgb(c) if c.startswith("#") else pc.unlabel_rgb(c)
+        out.append(rgb)
+    return np.asarray(out, dtype=np.float64)
+
+
+def colourise(values: np.ndarray, colourmap: str = "inferno", vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """Map an (H, W) array through a colour map: (H, W, 3) uint8; values outside [vmin, vmax] are clipped."""
+    anchors = _anchors(colourmap)
+    span = vmax - vmin if vmax > vmin else 1.0
+    t = np.clip((np.nan_to_num(np.asarray(values, dtype=np.float64)) - vmin) / span, 0.0, 1.0)
+    pos = t * (len(anchors) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(anchors) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = anchors[lo] * (1 - frac) + anchors[lo + 1] * frac
+    return np.round(rgb).astype(np.uint8)
+
+
+def to_rgb_uint8(image) -> np.ndarray:
+    """(H, W, 3) uint8 from (H, W, 3) or (3, H, W), uint8 or float in [0, 1] (a tensor is fine), or (H, W) grey."""
+    a = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
+        a = np.moveaxis(a, 0, -1)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.shape[-1] not in (1, 3):
+        raise ValueError(f"expected an (H, W, 3) or (3, H, W) image, got shape {a.shape}")
+    if a.shape[-1] == 1:
+        a = np.repeat(a, 3, axis=-1)
+    if a.dtype != np.uint8:
+        a = np.round(np.clip(a.astype(np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+    return a
+
+
+def overlay_rgb(
+    image,
+    cam: np.ndarray,
+    opacity: float = 0.5,
+    colourmap: str = "inferno",
+    signed: bool = False,
+    vmax: float | None = None,
+) -> np.ndarray:
+    """Blend a colour-mapped map over the image: (H, W, 3) uint8.
+
+    ``signed`` maps (raw Grad-CAM) use a diverging map centred on 0 over [-vmax, vmax]; pass the same ``vmax`` to
+    two maps to compare their magnitudes (plain vs residual). Otherwise the map is shown over [0, vmax or 1].
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    img = to_rgb_uint8(image)
+    cam = np.asarray(cam, dtype=np.float64)
+    if cam.shape != img.shape[:2]:
+        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
+    if signed:
+        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
+        colours = colourise(cam, "rdbu" if colourmap == "inferno" else colourmap, -peak, peak)
+    else:
+        colours = colourise(cam, colourmap, 0.0, vmax or 1.0)
+    out = (1 - opacity) * img.astype(np.float64) + opacity * colours
+    return np.round(out).astype(np.uint8)
+
+
+def _image_axes(fig: go.Figure) -> None:
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+
+
+def overlay_figure(
+    image,
+    cam: np.ndarray,
+    opacity: float = 0.5,
+    title: str | None = None,
+    colourmap: str = "inferno",
+    signed: bool = False,
+    vmax: float | None = None,
+) -> go.Figure:
+    """The image with the map on top (opacity adjustable), a colour bar, and the map's value on hover."""
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    img = to_rgb_uint8(image)
+    cam = np.asarray(cam, dtype=np.float64)
+    if cam.shape != img.shape[:2]:
+        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
+    if signed:
+        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
+        zmin, zmax, scale = -peak, peak, COLOURMAPS["rdbu"]
+    else:
+        zmin, zmax, scale = 0.0, vmax or 1.0, COLOURMAPS[colourmap]
+    fig = go.Figure(go.Image(z=img, hoverinfo="skip"))
+    fig.add_trace(
+        go.Heatmap(
+            z=cam,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=scale,
+            opacity=opacity,
+            colorbar={"title": {"text": "evidence" if not signed else "signed"}, "thickness": 18},
+            hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    _image_axes(fig)
+    apply_style(fig, title, height=520)
+    return fig
+
+
+def _grid(titles: list[str], cols: int, rows: int, height_per_row: int) -> go.Figure:
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01, vertical_spacing=0.08)
+    fig.update_annotations(font_size=FONT_SIZE - 2)
+    fig.update_layout(height=max(260, height_per_row * rows + 80))
+    return fig
+
+
+def filmstrip_figure(
+    image, strip: list[tuple[str, np.ndarray]], opacity: float = 0.5, columns: int = 6, title: str | None = None
+) -> go.Figure:
+    """Grad-CAM at every block, left to right then down, each titled with its block name."""
+    if not strip:
+        raise ValueError("the film-strip is empty")
+    cols = min(columns, len(strip))
+    rows = -(-len(strip) // cols)
+    fig = _grid([n for n, _ in strip], cols, rows, 200)
+    for i, (_, cam) in enumerate(strip):
+        fig.add_trace(
+            go.Image(z=overlay_rgb(image, cam, opacity), hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1
+        )
+    _image_axes(fig)
+    apply_style(fig, title or "Grad-CAM at every block: where the evidence for the class gathers")
+    return fig
+
+
+def method_grid_figure(
+    image, rows: dict[str, dict[str, np.ndarray]], opacity: float = 0.6, title: str | None = None
+) -> go.Figure:
+    """One row per model (e.g. 'ResNet-20', 'Plain-20'), one column per method, the image first."""
+    if not rows:
+        raise ValueError("no maps to show")
+    methods = list(next(iter(rows.values())))
+    cols = 1 + len(methods)
+    titles = []
+    for r, label in enumerate(rows):
+        titles += [label] + ([METHOD_LABELS.get(m, m) for m in methods] if r == 0 else [""] * len(methods))
+    fig = _grid(titles, cols, len(rows), 230)
+    for r, maps in enumerate(rows.values(), start=1):
+        fig.add_trace(go.Image(z=to_rgb_uint8(image), hoverinfo="skip"), row=r, col=1)
+        for c, m in enumerate(methods, start=2):
+            fig.add_trace(go.Image(z=overlay_rgb(image, maps[m], opacity), hoverinfo="skip"), row=r, col=c)
+    _image_axes(fig)
+    apply_style(fig, title or "Attribution methods compared")
+    return fig
+
+
+def _line_colour(label: str, i: int) -> str:
+    if label.startswith("Plain"):
+        return PLAIN
+    if label.startswith("ResNet"):
+        return RESIDUAL
+    return pc.qualitative.Safe[i % len(pc.qualitative.Safe)]
+
+
+def randomisation_figure(results: dict[str, RandomisationResult], metric: str = "spearman") -> go.Figure:
+    """Rank correlation with the original map as layers are re-randomised from the top down, one line per result.
+
+    Labels starting 'ResNet'/'Plain' get the app's residual/plain colours.
+    """
+    if metric not in ("spearman", "pearson", "top_overlap"):
+        raise ValueError(f"metric must be spearman, pearson or top_overlap, got {metric!r}")
+    fig = go.Figure()
+    longest: list[str] = []
+    for i, (label, res) in enumerate(results.items()):
+        ys = getattr(res, metric)
+        longest = res.steps if len(res.steps) > len(longest) else longest
+        fig.add_trace(
+            go.Scatter(
+                x=list(range(len(ys))),
+                y=ys,
+                mode="lines+markers",
+                name=label,
+                text=res.steps,
+                line={"color": _line_colour(label, i), "width": 3},
+                marker={"size": 9},
+                hovertemplate="%{text}: %{y:.2f}<extra>" + label + "</extra>",
+            )
+        )
+    fig.add_hline(y=0, line={"color": "grey", "dash": "dot"})
+    ticks = list(range(len(longest)))
+    step = max(1, len(ticks) // 14)
+    fig.update_xaxes(
+        title="layers re-randomised (top down, cumulative)", tickvals=ticks[::step], ticktext=longest[::step]
+    )
+    name = {"spearman": "Spearman rank correlation", "pearson": "Pearson correlation", "top_overlap": "top-10% overlap"}
+    fig.update_yaxes(
+        title=f"{name[metric]} with original", range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05]
+    )
+    return apply_style(fig, "Sanity check: does the map change when the model's weights do?", height=520)
+
+
+def lesion_figure(results: list[LesionResult]) -> go.Figure:
+    """Accuracy drop when each single block is removed, one bar group per network (plain vs residual)."""
+    if not results:
+        raise ValueError("no lesion results")
+    fig = go.Figure()
+    for res in results:
+        names = [b.name for b in res.blocks]
+        drops = [100 * b.drop if b.removable else 0.0 for b in res.blocks]
+        text = ["" if b.removable else "cannot<br>remove" for b in res.blocks]
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=drops,
+                name=f"{res.model_name} (baseline {100 * res.baseline:.1f}%)",
+                marker={
+                    "color": colour(res.residual),
+                    "pattern": {"shape": ["" if b.removable else "x" for b in res.blocks]},
+                },
+                text=text,
+                textposition="outside",
+                textfont={"size": FONT_SIZE - 2, "color": colour(res.residual)},
+                cliponaxis=False,
+                hovertemplate="%{x}: %{y:.1f} points<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="removed block")
+    fig.update_yaxes(title="accuracy drop (percentage points)")
+    return apply_style(fig, "Lesion study: remove one block at test time", height=520)
+
+
+def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
+    """Accuracy against the number of blocks removed: mean over random sets, band from worst to best."""
+    if not results:
+        raise ValueError("no lesion results")
+    fig = go.Figure()
+    for res in results:
+        c = colour(res.residual)
+        ks = [0] + [p.k for p in res.removed]
+        mean = [res.baseline] + [p.mean for p in res.removed]
+        low = [res.baseline] + [p.low for p in res.removed]
+        high = [res.baseline] + [p.high for p in res.removed]
+        r, g, b = pc.hex_to_rgb(c)
+        fig.add_trace(
+            go.Scatter(
+                x=ks + ks[::-1],
+                y=[100 * v for v in high + low[::-1]],
+                mode="lines",
+                fill="toself",
+                fillcolor=f"rgba({r},{g},{b},0.18)",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=[100 * v for v in mean],
+                mode="lines+markers",
+                name=res.model_name,
+                line={"color": c, "width": 3},
+                marker={"size": 9},
+                hovertemplate="%{x} removed: %{y:.1f}%<extra>" + res.model_name + "</extra>",
+            )
+        )
+    fig.update_xaxes(title="blocks removed", rangemode="tozero")
+    fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
+    return apply_style(fig, "Removing several blocks: residual nets degrade smoothly", height=520)
