@@ -5,7 +5,7 @@ import streamlit as st
 from explorer.ui import state
 from explorer.ui.pages import PAGES
 
-st.set_page_config(page_title="ResNet Explorer", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="ResNet Explorer", page_icon=":material/hub:", layout="wide")
 state.init()
 pg = st.navigation(PAGES)
 pg.run()

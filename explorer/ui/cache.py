@@ -4,11 +4,17 @@ Cached models are shared by every session: callers never train, re-randomise or 
 that need a switch work on a copy.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
+from explorer import zoo
+from explorer.data import Shapes, make_shapes
 from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig, build_resnet
 from explorer.summary import Summary, summarize_config
+
+ASSET_RUNS = Path(__file__).resolve().parents[2] / "assets" / "runs"
 
 
 @st.cache_data(show_spinner="Counting parameters and multiply-accumulates…", max_entries=64)
@@ -25,3 +31,24 @@ def cached_model(config: ResNetConfig, seed: int = 0) -> ResNet:
 def job_queue() -> JobQueue:
     """One queue per server: one training job at a time, because the CPU is shared."""
     return JobQueue()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the network…")
+def cached_card_model(card: zoo.ModelCard, download: bool = False) -> ResNet:
+    """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
+    return zoo.load_model(card, download=download)
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_cards() -> list[zoo.ModelCard]:
+    """Networks trained by `make assets` and shipped in assets/runs."""
+    cards: list[zoo.ModelCard] = []
+    for run in zoo.find_runs(ASSET_RUNS):
+        cards += zoo.run_cards(run)
+    return cards
+
+
+@st.cache_data(show_spinner=False)
+def shapes_samples(size: int = 32, n: int = 60) -> Shapes:
+    """Held-out shapes for the image pickers (a seed no training run uses)."""
+    return make_shapes(n, size=size, seed=12345)

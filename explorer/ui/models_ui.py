@@ -1,0 +1,176 @@
+"""Picking the network a page looks at (and its twin), and the image it looks at."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+import torch
+from PIL import Image
+
+from explorer import zoo
+from explorer.images import ACCEPTED, ImageError, load_image, sample_images
+from explorer.models import ResNet
+from explorer.pretrained import WeightsError, WeightsUnavailable, load_local_weights, weights_info
+from explorer.ui import state
+from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
+from explorer.ui.widgets import network_ui
+
+PRETRAINED_DEPTHS = (18, 34, 50, 101, 152)
+
+
+def session_models() -> dict[str, tuple[zoo.ModelCard, ResNet]]:
+    """Networks trained or uploaded in this session: label -> (card, model)."""
+    return st.session_state.setdefault(state.TRAINED, {})
+
+
+def _choices() -> dict[str, zoo.ModelCard]:
+    """Every network the user can pick, by label."""
+    choices: dict[str, zoo.ModelCard] = {}
+    for label, (card, _) in reversed(list(session_models().items())):
+        choices[f"{label} (trained in this session)"] = card
+    for card in precomputed_cards():
+        choices[f"{card.label}"] = card
+    choices["The network in the sidebar, untrained"] = None  # resolved from the sidebar
+    for depth in PRETRAINED_DEPTHS:
+        cached = weights_info(depth)["cached"]
+        choices[f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")] = zoo.pretrained_card(
+            depth
+        )
+    return choices
+
+
+def get_model(card: zoo.ModelCard) -> ResNet:
+    """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
+    if card.source == zoo.SESSION:
+        return session_models()[card.label][1]
+    return cached_card_model(card, download=st.session_state.get("allow_download", False))
+
+
+def model_picker_ui(allow_twin: bool = True) -> tuple[zoo.ModelCard, ResNet, zoo.ModelCard | None, ResNet | None]:
+    """Sidebar: which network (and whether to show its twin). Returns (card, model, twin card, twin model).
+
+    Stops the page with a plain message when the chosen network cannot be had (no weights offline).
+    """
+    choices = _choices()
+    labels = list(choices)
+    if st.session_state.get(state.SOURCE) not in labels:
+        st.session_state[state.SOURCE] = labels[0]
+    with st.sidebar:
+        st.subheader("Network to look at")
+        label = st.selectbox("Network", labels, key=state.SOURCE, label_visibility="collapsed")
+        card = choices[label]
+        if card is None:
+            config = network_ui()
+            card = zoo.untrained_card(config)
+        twin = None
+        all_cards = [c for c in choices.values() if c is not None]
+        if allow_twin:
+            twin = zoo.twin_card(card, all_cards)
+            show = st.toggle(
+                "Show its twin side by side",
+                key=state.SIDE_BY_SIDE,
+                disabled=twin is None,
+                help="The same network with residual connections switched the other way.",
+            )
+            if twin is None:
+                st.caption(
+                    "No twin for this network: "
+                    + (
+                        "plain ImageNet networks have no pretrained weights."
+                        if card.source == zoo.PRETRAINED
+                        else "train one on the Train page."
+                    )
+                )
+            elif not show:
+                twin = None
+        if card.source == zoo.PRETRAINED:
+            st.checkbox(
+                "Allow downloading ImageNet weights",
+                key="allow_download",
+                help="Fetches torchvision's weights once (45-230 MB); needs the internet.",
+            )
+            weights_file_ui()
+    try:
+        model = get_model(card)
+    except WeightsUnavailable as e:
+        st.info(f"**These weights are not available here.** {e}")
+        st.stop()
+    twin_model = get_model(twin) if twin is not None else None
+    return card, model, twin, twin_model
+
+
+def weights_file_ui() -> None:
+    """Upload a torchvision-format .pth for an ImageNet ResNet; it becomes a session network."""
+    up = st.file_uploader(
+        "…or your own .pth (torchvision's ImageNet ResNet format)",
+        type=["pth", "pt"],
+        key="weights_upload",
+        max_upload_size=300,
+    )
+    if up is None:
+        return
+    digest = hashlib.sha1(up.getvalue()).hexdigest()[:8]
+    if st.session_state.get("_weights_digest") == digest:
+        return
+    try:
+        model = load_local_weights(up.getvalue())
+    except WeightsError as e:
+        st.error(f"Could not use {up.name}: {e}")
+        return
+    st.session_state["_weights_digest"] = digest
+    card = zoo.pretrained_card(model.config.depth)
+    label = f"ResNet-{model.config.depth} from {up.name}"
+    card = zoo.ModelCard(
+        label,
+        model.config,
+        zoo.SESSION,
+        card.classes,
+        card.mean,
+        card.std,
+        card.image_size,
+        card.resize,
+        card.resize_size,
+    )
+    session_models()[label] = (card, model)
+    st.session_state[state.SOURCE] = f"{label} (trained in this session)"
+    st.rerun()
+
+
+def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
+    """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
+    kinds = ["Shapes sample", "Photo sample", "Upload", "Camera"]
+    kind = st.radio("Image", kinds, key=state.IMAGE_CHOICE, horizontal=True, help=f"Uploads: {ACCEPTED}, up to 20 MB.")
+    if kind == "Shapes sample":
+        samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
+        i = st.slider("Sample", 0, len(samples.labels) - 1, key="image_shape_index")
+        from explorer.data import SHAPE_CLASSES
+
+        arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        return (
+            Image.fromarray(arr),
+            samples.masks[i].numpy(),
+            f"shapes sample {i}: {SHAPE_CLASSES[int(samples.labels[i])]}",
+        )
+    if kind == "Photo sample":
+        photos = sample_images()
+        name = st.selectbox("Photo", list(photos), key="image_photo")
+        return load_image(photos[name]), None, name
+    up = (
+        st.file_uploader(f"Upload an image ({ACCEPTED})", key=state.UPLOAD)
+        if kind == "Upload"
+        else st.camera_input("Take a photo", key=state.CAMERA)
+    )
+    if up is None:
+        st.info("Choose a file to upload, or pick a sample above.")
+        return None
+    try:
+        return load_image(up.getvalue()), None, up.name
+    except ImageError as e:
+        st.error(f"Could not use {up.name}: {e}")
+        return None
+
+
+def prepared(card: zoo.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
+    """The image as this card's network takes it, and the pixels it was made from."""
+    return zoo.prepare_image(card, img)

@@ -1,0 +1,148 @@
+"""Explain: what does the network look at? Top-5, Grad-CAM with a layer scrubber, other methods, trust checks."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import attribution as attr
+from explorer import trust
+from explorer.charts.attribution import (
+    filmstrip_figure,
+    method_grid_figure,
+    overlay_figure,
+    randomisation_figure,
+)
+from explorer.ui import state
+from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.widgets import show_chart
+
+st.title("Explain a prediction")
+st.caption(
+    "Grad-CAM weighs each channel of a layer by how much the chosen class's score grows with it, and "
+    "shows where the weighted channels fire. Pick a network in the sidebar, then an image."
+)
+card, model, twin_card, twin_model = model_picker_ui()
+pairs = [(card, model)] + ([(twin_card, twin_model)] if twin_model is not None else [])
+
+picked = image_ui(card)
+if picked is None:
+    st.stop()
+img, mask, name = picked
+
+layers = attr.target_layers(model)
+default = attr.default_layer(model)
+if st.session_state.get(state.CAM_LAYER) not in layers:
+    st.session_state[state.CAM_LAYER] = default
+c1, c2, c3 = st.columns([3, 1, 1])
+layer = c1.select_slider("Layer (scrub from the stem to the last block)", layers, key=state.CAM_LAYER)
+opacity = c2.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.CAM_OPACITY)
+raw = c3.toggle(
+    "Raw (signed, unscaled)",
+    key=state.CAM_RAW,
+    help="Keeps negative evidence and the map's real magnitude, so plain and residual maps compare.",
+)
+
+x, display = prepared(card, img)
+probs = attr.predict(model, x)
+order = np.argsort(-probs)
+target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]
+choice = st.selectbox("Explain which class", target_options, key=state.CAM_TARGET)
+target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
+
+results = []
+cols = st.columns(len(pairs))
+for col, (c, m) in zip(cols, pairs, strict=True):
+    with col:
+        xi, disp = prepared(c, img)
+        st.subheader(c.label)
+        top = attr.top_k(m, xi, 5, list(c.classes))
+        st.dataframe(
+            {"class": [t[0] for t in top], "probability": [f"{t[1]:.1%}" for t in top]},
+            hide_index=True,
+            key=f"explain_top_{c.label}",
+        )
+        lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
+        res = attr.grad_cam(m, xi, lay, target, raw=raw)
+        results.append((c, m, xi, disp, res))
+if raw:  # one colour scale for both, so magnitudes compare
+    vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
+for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
+    with col:
+        title = f"{c.config.name}: {c.classes[res.target]} ({res.probability:.0%}) at {res.layer}"
+        show_chart(
+            overlay_figure(disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            key=f"explain_overlay_{c.label}",
+        )
+        if not res.has_positive_evidence:
+            st.warning(
+                "No positive evidence: nothing in this layer raises the score of this class, so the map "
+                "is empty (that is a result, not an error)."
+            )
+        if mask is not None and not raw:
+            inside = trust.energy_inside(res.map, mask)
+            hit = trust.pointing_hit(res.map, mask)
+            st.caption(
+                f"Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
+                f"(the shape covers {mask.mean():.0%} of the image); the peak is "
+                f"{'inside' if hit else 'outside'} it."
+            )
+
+st.header("Every block: a film-strip")
+if st.toggle("Show Grad-CAM at every residual block", key="explain_filmstrip"):
+    for c, m, xi, disp, res in results:
+        bar = st.progress(0.0, text=f"{c.config.name}: Grad-CAM at each block…")
+        strip = attr.filmstrip(
+            m, xi, res.target, raw=False, progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}")
+        )
+        bar.empty()
+        show_chart(
+            filmstrip_figure(disp, strip, title=f"{c.config.name}: Grad-CAM for '{c.classes[res.target]}'"),
+            key=f"explain_strip_{c.label}",
+        )
+
+st.header("Other methods")
+methods = st.multiselect(
+    "Methods",
+    list(attr.METHODS),
+    format_func=attr.METHOD_LABELS.get,
+    key=state.CAM_METHODS,
+    help="Occlusion and Integrated Gradients take longest.",
+)
+if methods and st.button("Compare methods", key="explain_compare"):
+    st.button("Stop", key="explain_compare_stop")
+    rows = {}
+    for c, m, xi, disp, res in results:
+        bar = st.progress(0.0, text=f"{c.config.name}: running {len(methods)} methods…")
+        rows[c.config.name] = attr.compare_methods(
+            m,
+            xi,
+            layer=res.layer,
+            target=res.target,
+            methods=methods,
+            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
+        )
+        bar.empty()
+    show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
+
+st.header("Can we trust the map?")
+st.markdown(
+    "**Model randomisation** (Adebayo et al. 2018): re-randomise the network's layers from the top down. "
+    "If the map still looks the same, it was showing the image, not what the network learned. A "
+    "trustworthy map's similarity to the original falls as layers are randomised."
+)
+if st.button("Run the randomisation check", key="explain_randomise"):
+    st.button("Stop", key="explain_randomise_stop")
+    curves = {}
+    for c, m, xi, disp, res in results:
+        bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
+        curves[c.config.name] = trust.cascading_randomisation(
+            m,
+            xi,
+            "gradcam",
+            layer=res.layer,
+            target=res.target,
+            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
+        )
+        bar.empty()
+    show_chart(randomisation_figure(curves), key="explain_randomisation")
+    if not card.trained:
+        st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
