@@ -178,7 +178,7 @@ def test_plain_block_that_changes_shape_cannot_be_bypassed():
 
 def test_zero_init_residual_zeroes_last_bn():
     model = build_resnet(ResNetConfig(depth=20, zero_init_residual=True))
-    assert all(float(b.bn2.weight.abs().sum()) == 0 for _, b in model.blocks())
+    assert all(float(b.bn2.weight.detach().abs().sum()) == 0 for _, b in model.blocks())
     assert float(model.layer1[0].bn1.weight.sum()) == 16
 
 
