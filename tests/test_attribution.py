@@ -205,3 +205,36 @@ def test_filmstrip_one_map_per_block(cifar_batch):
     for name, m in strip:
         np.testing.assert_allclose(m, grad_cam(model, cifar_batch[0], name, 1).map)
     assert all_hooks(model) == 0
+
+
+def test_overlay_blends_colour_map_exactly():
+    from explorer.charts.attribution import COLOURMAPS, colourise, overlay_rgb
+
+    img = np.full((3, 2, 4), 0.5)  # (3, H, W) float in [0, 1]: grey 128
+    cam = np.array([[0.0, 0.5, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    first = np.array([int(COLOURMAPS["inferno"][0][i : i + 2], 16) for i in (1, 3, 5)])
+    last = np.array([int(COLOURMAPS["inferno"][-1][i : i + 2], 16) for i in (1, 3, 5)])
+    colours = colourise(cam)
+    np.testing.assert_array_equal(colours[0, 0], first)
+    np.testing.assert_array_equal(colours[0, 2], last)
+    np.testing.assert_array_equal(overlay_rgb(img, cam, opacity=0.0), np.full((2, 4, 3), 128))
+    out = overlay_rgb(np.full((2, 4, 3), 128, np.uint8), cam, opacity=0.25)
+    np.testing.assert_array_equal(out[0, 2], np.round(0.75 * 128 + 0.25 * last))
+    signed = colourise(np.array([[-1.0, 0.0, 1.0]]), "rdbu", -1.0, 1.0)[0]
+    assert signed[0, 2] > signed[0, 0] and signed[2, 0] > signed[2, 2]  # blue for negative, red for positive
+    with pytest.raises(ValueError, match="differ in size"):
+        overlay_rgb(np.zeros((4, 4, 3)), cam)
+    with pytest.raises(ValueError, match="colour map"):
+        colourise(cam, "jet")
+
+
+def test_figures_build(tiny_model, cifar_batch):
+    from explorer.charts.attribution import filmstrip_figure, method_grid_figure, overlay_figure
+
+    img = cifar_batch[0].sigmoid()
+    cam = grad_cam(tiny_model, cifar_batch[0], target=1)
+    fig = overlay_figure(img, cam.map, opacity=0.4, title="t")
+    assert fig.data[1].opacity == 0.4 and fig.layout.font.size >= 16
+    strip = filmstrip(tiny_model, cifar_batch[0], target=1)
+    assert len(filmstrip_figure(img, strip).data) == 3
+    assert len(method_grid_figure(img, {"ResNet-8": {"gradcam": cam.map, "saliency": cam.map}}).data) == 3

@@ -118,3 +118,16 @@ def test_localisation_with_hand_masks(tiny_model):
         localisation(tiny_model, images, masks[:2])
     with pytest.raises(ValueError, match="unknown method"):
         localisation(tiny_model, images, masks, method="lime")
+
+
+def test_localisation_on_built_in_shapes(tiny_model):
+    data = pytest.importorskip("explorer.data")
+    s = data.make_shapes(6, size=32, seed=0)
+    masks = s.masks.numpy()
+    for m in masks:  # the mask itself is a perfect map; its complement the worst
+        assert energy_inside(m.astype(float), m) == 1.0 and pointing_hit(m.astype(float), m)
+        assert energy_inside((~m).astype(float), m) == 0.0
+    res = localisation(tiny_model, s.images, s.masks, labels=s.labels, method="saliency")
+    assert len(res.hits) == 6 and res.no_evidence == 0
+    assert res.mean_chance == pytest.approx(masks.mean(), rel=1e-6)
+    assert 0.0 < res.mean_energy < 1.0
