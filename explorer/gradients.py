@@ -1,0 +1,244 @@
+"""Gradient flow and shattered gradients, plain nets against their residual twins.
+
+``gradient_norms``: the norm of the loss gradient of every conv/linear weight for one batch, in
+forward order. He et al. 2015, section 4.1: with batch normalisation a plain network's gradients do
+not vanish; its training degrades anyway. ``shattered_gradients``: Balduzzi et al. 2017, "The
+Shattered Gradients Problem": along a line of inputs the derivative of a deep plain network's output
+looks like white noise, a residual network's stays correlated.
+
+Batch norm in the shattered-gradients probe: the points of the line must not share batch statistics
+(train-mode BN would mix their gradients), and at initialisation the running statistics are 0/1, so
+eval-mode BN would be the identity and the network unnormalised. We therefore *calibrate*: on a copy,
+the running statistics are set from one data batch in train mode, then the copy runs in eval mode.
+That is the network at initialisation as batch norm normalises it, with each point's gradient its own.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.models import ResNetConfig, build_resnet
+from explorer.probes import forward_hooks
+
+Progress = Callable[[int, int], None] | None
+
+NO_VANISHING_NOTE = (
+    "With batch normalisation a plain network's gradients need not vanish: He et al. (2015, section 4.1) "
+    "checked that their plain nets' forward signals keep non-zero variances and their backward gradients "
+    "keep healthy norms, yet the deeper plain nets train worse. The degradation is an optimisation "
+    "difficulty, not vanishing gradients; shattered gradients (Balduzzi et al. 2017) are one explanation."
+)
+SHATTERED_NOTE = (
+    "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
+    "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
+    "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
+    "data batch (eval mode), so every point's gradient is its own."
+)
+
+
+def _weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
+
+
+def gradient_norms(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True
+) -> list[tuple[str, float]]:
+    """Norm of d(cross-entropy)/d(weight) for every conv and linear layer, in the order the forward calls them.
+
+    Works on a copy, so the model's ``.grad``, BN statistics, mode and ``requires_grad`` are untouched.
+    ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation).
+    """
+    work = copy.deepcopy(model)
+    work.train(train_mode)
+    layers = _weighted_layers(work)
+    order: list[str] = []
+
+    def make(name: str) -> Callable:
+        def hook(module, inputs, output):
+            if name not in order:
+                order.append(name)
+
+        return hook
+
+    for p in work.parameters():
+        p.requires_grad_(True)
+    with forward_hooks(work, {n: make(n) for n in layers}):
+        loss = F.cross_entropy(work(x), y)
+    grads = torch.autograd.grad(loss, [layers[n].weight for n in order])
+    return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
+
+
+def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A normalised batch of the built-in shapes dataset, or seeded random data if it is unavailable."""
+    try:
+        from explorer.data import SHAPES_MEAN, SHAPES_STD, make_shapes
+    except ImportError:  # the dataset module is optional for these probes
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)
+    s = make_shapes(n, size=size, seed=seed)
+    mean = torch.tensor(SHAPES_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(SHAPES_STD).view(1, 3, 1, 1)
+    return (s.images - mean) / std, s.labels
+
+
+@dataclass
+class SweepResult:
+    """One network of a sweep: its name, depth, kind and per-layer values (forward order)."""
+
+    name: str
+    depth: int
+    residual: bool
+    layers: list[str]
+    values: list[float]
+
+
+def depth_sweep(
+    depths: Sequence[int] = (20, 32, 44, 56, 110),
+    residual: Sequence[bool] = (True, False),
+    seed: int = 0,
+    batch: int = 64,
+    progress: Progress = None,
+    stop: threading.Event | None = None,
+) -> list[SweepResult]:
+    """Per-layer gradient norms at initialisation for CIFAR-style nets of several depths, plain and residual.
+
+    One shapes batch (``batch`` images) for all; twins share weights (same seed). Stops early on ``stop``.
+    """
+    x, y = shapes_batch(batch, seed=seed)
+    jobs = [(d, r) for d in depths for r in residual]
+    out = []
+    for i, (d, r) in enumerate(jobs):
+        if stop is not None and stop.is_set():
+            break
+        model = build_resnet(ResNetConfig("cifar", d, residual=r), seed=seed)
+        norms = gradient_norms(model, x, y)
+        out.append(SweepResult(model.config.name, d, r, [n for n, _ in norms], [v for _, v in norms]))
+        if progress:
+            progress(i + 1, len(jobs))
+    return out
+
+
+def calibrate_bn(model: nn.Module, batch: torch.Tensor) -> nn.Module:
+    """A copy in eval mode whose BN running statistics are those of ``batch`` (one train-mode pass)."""
+    work = copy.deepcopy(model)
+    for m in work.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average: after one pass, exactly this batch's statistics
+    work.train()
+    with torch.no_grad():
+        work(batch)
+    return work.eval()
+
+
+def autocorrelation(g: np.ndarray, max_lag: int) -> np.ndarray:
+    """Normalised autocorrelation of a series at lags 0..max_lag (1 at lag 0; ~0 beyond for white noise)."""
+    g = np.asarray(g, dtype=np.float64) - np.mean(g)
+    denom = float(np.dot(g, g))
+    if denom == 0.0:
+        return np.zeros(max_lag + 1)
+    return np.array([np.dot(g[: len(g) - k], g[k:]) / denom for k in range(max_lag + 1)])
+
+
+@dataclass
+class ShatteredResult:
+    """``t`` (n,) line positions; ``grad`` (n,) the derivative of the output along the line;
+    ``acf`` (max_lag+1,) its autocorrelation; ``cosine`` (max_lag+1,) mean cosine similarity of the full
+    input gradients k points apart; ``lag1`` = acf[1]."""
+
+    name: str
+    t: np.ndarray
+    grad: np.ndarray
+    acf: np.ndarray
+    cosine: np.ndarray
+
+    @property
+    def lag1(self) -> float:
+        return float(self.acf[1])
+
+
+def shattered_gradients(
+    model: nn.Module,
+    x0: torch.Tensor,
+    calibration: torch.Tensor | None = None,
+    n_points: int = 256,
+    span: float = 1.0,
+    max_lag: int = 32,
+    seed: int = 0,
+    direction: torch.Tensor | None = None,
+    projection: torch.Tensor | None = None,
+    chunk: int = 64,
+    progress: Progress = None,
+    stop: threading.Event | None = None,
+) -> ShatteredResult | None:
+    """Derivative of a fixed random projection of the logits along x(t) = x0 + t d, t in [-span, span].
+
+    Args:
+        model: any classifier; it is copied, never changed.
+        x0: (C, H, W) a normalised image.
+        direction: d, (C, H, W); default a seeded Gaussian (unit variance per pixel).
+        projection: u, (num_classes,): the output is logits @ u; default seeded Gaussian.
+        calibration: a data batch to set BN statistics (see the module docstring); None keeps the model's
+            own running statistics (right for a trained network).
+    Returns:
+        ShatteredResult, or None if stopped.
+    """
+    if n_points < max_lag + 2:
+        raise ValueError(f"n_points must exceed max_lag + 1, got {n_points} and {max_lag}")
+    work = calibrate_bn(model, calibration) if calibration is not None else copy.deepcopy(model).eval()
+    for p in work.parameters():
+        p.requires_grad_(False)  # only input gradients are needed
+    g = torch.Generator().manual_seed(seed)
+    d = torch.randn(x0.shape, generator=g) if direction is None else direction  # (C, H, W)
+    if projection is None:
+        with torch.no_grad():
+            projection = torch.randn(work(x0[None]).shape[1], generator=g)  # fixed random projection of logits
+    d, u = d.to(x0.dtype), projection.to(x0.dtype)
+    t = torch.linspace(-span, span, n_points, dtype=x0.dtype)
+    grads = []
+    for i in range(0, n_points, chunk):
+        if stop is not None and stop.is_set():
+            return None
+        xs = (x0[None] + t[i : i + chunk, None, None, None] * d[None]).requires_grad_(True)  # (b, C, H, W)
+        (gx,) = torch.autograd.grad((work(xs) @ u).sum(), xs)
+        grads.append(gx.flatten(1))
+        if progress:
+            progress(min(i + chunk, n_points), n_points)
+    full = torch.cat(grads)  # (n, C*H*W)
+    along = (full @ d.flatten()).numpy()  # directional derivative df/dt
+    unit = F.normalize(full, dim=1)
+    cosine = np.array([1.0] + [float((unit[:-k] * unit[k:]).sum(1).mean()) for k in range(1, max_lag + 1)])
+    name = getattr(getattr(model, "config", None), "name", type(model).__name__)
+    return ShatteredResult(name, t.numpy(), along, autocorrelation(along, max_lag), cosine)
+
+
+def shattered_sweep(
+    depths: Sequence[int] = (20, 56, 110),
+    residual: Sequence[bool] = (True, False),
+    seed: int = 0,
+    n_points: int = 256,
+    max_lag: int = 32,
+    progress: Progress = None,
+    stop: threading.Event | None = None,
+) -> list[ShatteredResult]:
+    """``shattered_gradients`` at initialisation for CIFAR-style nets, plain and residual, on one shapes image."""
+    x, _ = shapes_batch(128, seed=seed)
+    jobs = [(d, r) for d in depths for r in residual]
+    out = []
+    for i, (d, r) in enumerate(jobs):
+        model = build_resnet(ResNetConfig("cifar", d, residual=r), seed=seed)
+        res = shattered_gradients(model, x[0], calibration=x, n_points=n_points, max_lag=max_lag, seed=seed, stop=stop)
+        if res is None:
+            break
+        out.append(res)
+        if progress:
+            progress(i + 1, len(jobs))
+    return out
