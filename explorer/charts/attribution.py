@@ -259,7 +259,7 @@ def lesion_figure(results: list[LesionResult]) -> go.Figure:
 
 
 def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
-    """Accuracy against the number of blocks removed: mean over random sets, band from worst to best."""
+    """Accuracy against the number of blocks removed: mean over random sets, bars from worst to best."""
     if not results:
         raise ValueError("no lesion results")
     fig = go.Figure()
@@ -269,23 +269,18 @@ def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
         mean = [res.baseline] + [p.mean for p in res.removed]
         low = [res.baseline] + [p.low for p in res.removed]
         high = [res.baseline] + [p.high for p in res.removed]
-        r, g, b = pc.hex_to_rgb(c)
-        fig.add_trace(
-            go.Scatter(
-                x=ks + ks[::-1],
-                y=[100 * v for v in high + low[::-1]],
-                mode="lines",
-                fill="toself",
-                fillcolor=f"rgba({r},{g},{b},0.18)",
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
         fig.add_trace(
             go.Scatter(
                 x=ks,
                 y=[100 * v for v in mean],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [100 * (h - m) for h, m in zip(high, mean, strict=True)],
+                    "arrayminus": [100 * (m - lo) for lo, m in zip(low, mean, strict=True)],
+                    "thickness": 2,
+                    "width": 6,
+                },
                 mode="lines+markers",
                 name=res.model_name,
                 line={"color": c, "width": 3},
@@ -295,4 +290,4 @@ def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
         )
     fig.update_xaxes(title="blocks removed", rangemode="tozero")
     fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
-    return apply_style(fig, "Removing several blocks: residual nets degrade smoothly", height=520)
+    return apply_style(fig, "Removing several blocks at test time (Veit et al. 2016)", height=520)
