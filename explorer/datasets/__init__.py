@@ -1,0 +1,1 @@
+"""Dataset back ends; import from ``explorer.data``, which re-exports the public names."""

@@ -1,0 +1,140 @@
+"""What the training engine records: per-model histories, gradient norms, and block responses.
+
+Thread safety: a ``History`` is appended to in place while training runs, so another thread (a
+Streamlit fragment) may read it at any time. Every list is append-only; within one step each model's
+``step`` list is appended last, so reading ``n = len(h.step)`` first and slicing the other per-step
+lists to ``[:n]`` always gives aligned values. The same holds for ``response_step`` and ``eval_step``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+
+def weight_layers(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """(module name, weight) of every conv and linear layer, in registration order.
+
+    For these ResNets registration order is forward order (a block's projection shortcut comes
+    after its branch convolutions).
+    """
+    return [(name, m.weight) for name, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+
+
+def grad_norms(weights: list[torch.Tensor]) -> list[float]:
+    """L2 norm of each weight's ``.grad`` (0.0 where a layer got no gradient), one sync for all."""
+    grads = [w.grad if w.grad is not None else torch.zeros(1) for w in weights]
+    return torch.stack(torch._foreach_norm(grads)).tolist()
+
+
+def _branch_output_module(block: nn.Module) -> nn.Module:
+    """The last BN of a residual branch: its output is F(x), the branch before the addition."""
+    return block.bn3 if hasattr(block, "bn3") else block.bn2
+
+
+@contextmanager
+def record_responses(model: nn.Module) -> Iterator[dict[str, dict[str, float]]]:
+    """Record each block's output norm and its branch F(x)'s norm during the forward passes inside.
+
+    Yields ``{"output": {block: norm}, "branch": {block: norm}}``: the mean over the batch of each
+    sample's L2 norm (He et al. 2015, Fig. 7 uses the std of the branch responses). A bypassed block
+    has no branch norm. Hooks are removed on exit, even through an exception.
+    """
+    found: dict[str, dict[str, float]] = {"output": {}, "branch": {}}
+    handles = []
+
+    def hook(kind: str, name: str):
+        def fn(_module, _inputs, output):
+            with torch.no_grad():
+                found[kind][name] = output.detach().flatten(1).norm(dim=1).mean().item()
+
+        return fn
+
+    try:
+        for name, block in model.blocks():
+            handles.append(block.register_forward_hook(hook("output", name)))
+            handles.append(_branch_output_module(block).register_forward_hook(hook("branch", name)))
+        yield found
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@dataclass
+class ModelHistory:
+    """One network's records. Per-step lists align with ``step``; see the module docstring on threads."""
+
+    name: str
+    config: dict
+    layers: list[str]
+    blocks: list[str]
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norms: list[list[float]] = field(default_factory=list)  # [step][layer]
+    response_step: list[int] = field(default_factory=list)
+    block_output_norms: list[list[float]] = field(default_factory=list)  # [record][block]
+    branch_norms: list[list[float]] = field(default_factory=list)  # [record][block]; nan where bypassed
+    eval_step: list[int] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    stopped_reason: str | None = None
+    stopped_step: int | None = None
+
+    @property
+    def residual(self) -> bool:
+        return bool(self.config.get("residual", True))
+
+    @property
+    def depth(self) -> int:
+        return int(self.config.get("depth", 0))
+
+    def final_loss(self, window: int = 10) -> float:
+        """Mean training loss over the last ``window`` recorded steps (nan if none)."""
+        tail = self.loss[-window:]
+        return sum(tail) / len(tail) if tail else math.nan
+
+    def append_responses(self, step: int, found: dict[str, dict[str, float]]) -> None:
+        self.block_output_norms.append([found["output"].get(b, math.nan) for b in self.blocks])
+        self.branch_norms.append([found["branch"].get(b, math.nan) for b in self.blocks])
+        self.response_step.append(step)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelHistory:
+        return cls(**d)
+
+
+@dataclass
+class History:
+    """Records of a lock-step run: one ``ModelHistory`` per network, plus run-level state."""
+
+    models: dict[str, ModelHistory] = field(default_factory=dict)
+    step: int = 0  # completed lock-steps (all runs so far, when extended)
+    total_steps: int = 0
+    wall_s: float = 0.0
+    images_per_s: float = 0.0
+    stopped_reason: str | None = None  # "cancelled" when the stop flag ended it
+    finished: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            **{k: v for k, v in asdict(self).items() if k != "models"},
+            "models": {k: m.to_dict() for k, m in self.models.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        models = {k: ModelHistory.from_dict(m) for k, m in d["models"].items()}
+        return cls(models=models, **{k: v for k, v in d.items() if k != "models"})
+
+    def final_losses(self, window: int = 10) -> dict[str, float]:
+        return {k: m.final_loss(window) for k, m in self.models.items()}

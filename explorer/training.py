@@ -1,0 +1,375 @@
+"""Lock-step training: several networks on the same batches in the same order, recording how gradients flow.
+
+A plain network and its residual twin (He et al. 2015, section 4.2 and Fig. 6), or a depth sweep, see
+identical batches, so their curves can be compared step by step. Per step each network records loss,
+accuracy, learning rate and the L2 norm of every conv/linear weight's gradient (read from ``p.grad``
+after backward, no hooks); every ``record_every`` steps also each block's output and branch norms
+(Fig. 7); every ``eval_every`` steps held-out accuracy. See ``explorer.recorders`` on reading a
+``History`` from another thread while it grows.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer.data import ImageDataset, load_dataset
+from explorer.models import ResNetConfig, build_resnet
+from explorer.recorders import History, ModelHistory, grad_norms, record_responses, weight_layers
+
+log = logging.getLogger(__name__)
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("constant", "cosine", "step")
+EVAL_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (and on what data). Frozen and hashable; ``replace(config, steps=...)`` to vary.
+
+    ``warmup`` steps start the schedule: a linear ramp from 0 to ``lr``, or, with ``warmup_lr`` set,
+    a constant ``warmup_lr`` (the paper's 0.01 for ResNet-110). ``schedule="step"`` divides the lr by 10
+    at each of ``milestones``. ``record_every``/``eval_every`` of 0 switch those records off.
+    """
+
+    steps: int = 250
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    schedule: str = "cosine"
+    milestones: tuple[int, ...] = ()
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    warmup: int = 0
+    warmup_lr: float | None = None
+    eval_every: int = 50
+    record_every: int = 10
+    seed: int = 0
+    channels_last: bool = False
+    augment: bool = False  # the paper's 4-pixel pad + random crop + horizontal flip
+    dataset: str = "shapes"
+    train_size: int | None = 10_000
+    eval_size: int = 1_000
+    image_size: int | None = None  # None: the dataset's native size
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        for name in ("warmup", "eval_every", "record_every", "eval_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{**d, "milestones": tuple(d.get("milestones", ()))})
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The classroom demo: see PRESET_MODELS; tuned to finish in about 2 minutes on 2 CPU cores.
+    "degradation": TrainConfig(
+        steps=160,
+        batch_size=32,
+        optimizer="adamw",
+        lr=3e-3,
+        schedule="cosine",
+        warmup=10,
+        weight_decay=5e-4,
+        eval_every=40,
+        record_every=10,
+        seed=0,
+        dataset="shapes",
+        train_size=6_000,
+        eval_size=500,
+        image_size=24,
+    ),
+    # He et al. 2015, section 4.2: SGD 0.1, momentum 0.9, wd 1e-4, batch 128, /10 at 32k and 48k, stop at 64k,
+    # flip + crop augmentation (warm-up at 0.01 for ResNet-110: set warmup=400, warmup_lr=0.01).
+    "paper": TrainConfig(
+        steps=64_000,
+        batch_size=128,
+        optimizer="sgd",
+        lr=0.1,
+        schedule="step",
+        milestones=(32_000, 48_000),
+        weight_decay=1e-4,
+        momentum=0.9,
+        eval_every=1_000,
+        record_every=100,
+        augment=True,
+        dataset="cifar10",
+        train_size=None,
+        eval_size=10_000,
+    ),
+    # A gentle default for a page's "train briefly" button.
+    "quick": TrainConfig(steps=100, batch_size=32, lr=2e-3, warmup=5, eval_every=25, train_size=3_000, eval_size=500),
+}
+PRESET_MODELS: dict[str, tuple[ResNetConfig, ...]] = {
+    "degradation": tuple(ResNetConfig(depth=d, residual=r) for d in (20, 56) for r in (False, True)),
+    "paper": tuple(ResNetConfig(depth=d, residual=r) for d in (20, 56) for r in (False, True)),
+    "quick": (ResNetConfig(depth=20, residual=False), ResNetConfig(depth=20, residual=True)),
+}
+
+
+@dataclass
+class Progress:
+    """What the progress callback gets after each lock-step."""
+
+    step: int
+    total: int
+    images_per_s: float
+    eta_s: float
+    elapsed_s: float
+    metrics: dict[str, dict[str, float]]  # model -> {"loss", "accuracy", "lr"} of this step (absent: stopped)
+    history: History = field(repr=False)
+
+
+def build_models(configs: list[ResNetConfig] | tuple[ResNetConfig, ...], seed: int = 0) -> dict[str, nn.Module]:
+    """Build each config with one seed (twins then share their weights); keys are ``config.name``."""
+    models = {c.name: build_resnet(c, seed=seed) for c in configs}
+    if len(models) != len(configs):
+        raise ValueError(f"configs must have distinct names, got {[c.name for c in configs]}")
+    return models
+
+
+def models_for_preset(name: str, seed: int = 0, num_classes: int = 10, in_channels: int = 3) -> dict[str, nn.Module]:
+    """The networks a preset trains, freshly initialised."""
+    if name not in PRESET_MODELS:
+        raise ValueError(f"unknown preset {name!r}; presets are {list(PRESET_MODELS)}")
+    configs = [replace(c, num_classes=num_classes, in_channels=in_channels) for c in PRESET_MODELS[name]]
+    return build_models(configs, seed)
+
+
+def load_train_data(config: TrainConfig, root=None, download: bool = False) -> tuple[ImageDataset, ImageDataset]:
+    """The (train, held-out) datasets a TrainConfig names."""
+    kw = dict(root=root, download=download, size=config.image_size, seed=config.seed)
+    train = load_dataset(config.dataset, "train", n=config.train_size, **kw)
+    held_out = load_dataset(config.dataset, "test", n=config.eval_size or None, **kw)
+    return train, held_out
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Learning rate for 0-based ``step`` of a run of ``config.steps``."""
+    if step < config.warmup:
+        return config.warmup_lr if config.warmup_lr is not None else config.lr * (step + 1) / config.warmup
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "step":
+        return config.lr * 0.1 ** sum(step >= m for m in config.milestones)
+    t = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def augment_batch(x: torch.Tensor, g: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """The paper's augmentation, vectorised: zero-pad by ``pad``, random crop back, random horizontal flip."""
+    b, c, h, w = x.shape
+    xp = F.pad(x, (pad, pad, pad, pad))
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b), generator=g)
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :]  # (B, 1, 1, W)
+    out = xp[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+    flip = torch.rand(b, generator=g) < 0.5
+    return torch.where(flip[:, None, None, None], out.flip(-1), out)
+
+
+def batch_indices(n: int, batch_size: int, seed: int, start_step: int = 0):
+    """Endless batches of indices: a fresh seeded permutation each epoch, batches never straddle epochs."""
+    g = torch.Generator().manual_seed(int(seed) * 7919 + start_step)
+    per_epoch = max(1, n // batch_size)
+    while True:
+        perm = torch.randperm(n, generator=g)
+        for i in range(per_epoch):
+            yield perm[i * batch_size : (i + 1) * batch_size]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageDataset, channels_last: bool = False) -> tuple[float, float]:
+    """(accuracy, mean loss) on ``data`` in eval mode; the model's mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    correct, total_loss = 0, 0.0
+    try:
+        for idx in torch.arange(len(data)).split(EVAL_CHUNK):
+            x, y = data.batch(idx)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            out = model(x)
+            total_loss += F.cross_entropy(out, y, reduction="sum").item()
+            correct += (out.argmax(1) == y).sum().item()
+    finally:
+        model.train(was_training)
+    return correct / len(data), total_loss / len(data)
+
+
+def _new_history(name: str, model: nn.Module) -> ModelHistory:
+    config = asdict(model.config) if hasattr(model, "config") else {}
+    blocks = [b for b, _ in model.blocks()] if hasattr(model, "blocks") else []
+    return ModelHistory(name, config, [n for n, _ in weight_layers(model)], blocks)
+
+
+def train_lockstep(
+    models: dict[str, nn.Module],
+    data: ImageDataset,
+    config: TrainConfig,
+    eval_data: ImageDataset | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    history: History | None = None,
+    optimizers: dict[str, torch.optim.Optimizer] | None = None,
+) -> History:
+    """Train ``models`` (in place) for ``config.steps`` lock-steps on identical batches.
+
+    Args:
+        models: name -> network (trained in place: pass copies to keep the originals).
+        data: training images; eval_data: held-out images (None: no held-out accuracy).
+        progress: called after every step with a ``Progress``.
+        stop: checked before every step; when set, training ends with ``stopped_reason="cancelled"``.
+        history: append to this one (live polling from another thread, or extending a run); step
+            numbers continue from ``history.step``.
+        optimizers: name -> optimizer to continue with (from a checkpoint); new ones otherwise.
+    Returns:
+        the ``History``; a network whose loss or gradients go non-finite stops with a reason, the others go on.
+    """
+    if not models:
+        raise ValueError("models must name at least one network")
+    history = history if history is not None else History()
+    offset = history.step
+    history.total_steps = offset + config.steps
+    history.finished, history.stopped_reason = False, None
+    optimizers = dict(optimizers or {})
+    state = {}
+    for name, model in models.items():
+        h = history.models.setdefault(name, _new_history(name, model))
+        if h.stopped_reason is not None:
+            continue
+        if config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.train()
+        opt = optimizers.get(name) or make_optimizer(model, config)
+        state[name] = (model, opt, [w for _, w in weight_layers(model)], h)
+    batches = batch_indices(len(data), config.batch_size, config.seed, offset)
+    aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
+    start = time.perf_counter()
+    for i in range(config.steps):
+        if stop is not None and stop.is_set():
+            history.stopped_reason = "cancelled"
+            log.info("training cancelled after %d steps", i)
+            break
+        step = offset + i + 1
+        x, y = data.batch(next(batches))
+        if config.augment:
+            x = augment_batch(x, aug_gen)
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        lr = lr_at(i, config)
+        record = config.record_every > 0 and (i % config.record_every == 0 or i == config.steps - 1)
+        metrics = {}
+        for name, (model, opt, weights, h) in list(state.items()):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            with record_responses(model) if record else nullcontext() as found:
+                out = model(x)
+            loss = F.cross_entropy(out, y)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                _stop_model(state, name, h, step, f"non-finite loss ({loss_value}) at step {step}")
+                continue
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norms = grad_norms(weights)
+            if not all(map(math.isfinite, norms)):
+                _stop_model(state, name, h, step, f"non-finite gradient at step {step}")
+                continue
+            opt.step()
+            acc = (out.argmax(1) == y).float().mean().item()
+            h.loss.append(loss_value)
+            h.accuracy.append(acc)
+            h.lr.append(lr)
+            h.grad_norms.append(norms)
+            if record:
+                h.append_responses(step, found)
+            h.step.append(step)  # last: readers align on len(step)
+            metrics[name] = {"loss": loss_value, "accuracy": acc, "lr": lr}
+        if (
+            eval_data is not None
+            and config.eval_every > 0
+            and ((i + 1) % config.eval_every == 0 or i + 1 == config.steps)
+        ):
+            for model, _, _, h in state.values():
+                acc, loss_value = evaluate(model, eval_data, config.channels_last)
+                h.eval_loss.append(loss_value)
+                h.eval_accuracy.append(acc)
+                h.eval_step.append(step)
+        elapsed = time.perf_counter() - start
+        history.step = step
+        history.images_per_s = (i + 1) * config.batch_size / elapsed if elapsed > 0 else 0.0
+        if progress is not None:
+            eta = elapsed / (i + 1) * (config.steps - i - 1)
+            progress(Progress(step, history.total_steps, history.images_per_s, eta, elapsed, metrics, history))
+        if not state:
+            log.warning("every network stopped at step %d", step)
+            break
+    history.wall_s += time.perf_counter() - start
+    history.finished = True
+    if config.channels_last:
+        for model in models.values():
+            model.to(memory_format=torch.contiguous_format)
+    return history
+
+
+def _stop_model(state: dict, name: str, h: ModelHistory, step: int, reason: str) -> None:
+    log.warning("%s stopped: %s", name, reason)
+    h.stopped_reason, h.stopped_step = reason, step
+    del state[name]
+
+
+def train_preset(
+    name: str,
+    seed: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    stop: threading.Event | None = None,
+    **overrides,
+) -> tuple[dict[str, nn.Module], History, TrainConfig]:
+    """Build a preset's networks and data and train them; ``overrides`` replace TrainConfig fields."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; presets are {list(PRESETS)}")
+    config = replace(PRESETS[name], **overrides, **({} if seed is None else {"seed": seed}))
+    train, held_out = load_train_data(config)
+    models = models_for_preset(name, config.seed, train.info.num_classes, train.info.in_channels)
+    history = train_lockstep(models, train, config, held_out, progress, stop)
+    return models, history, config
+
+
+def copy_models(models: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """Deep copies, for training without touching shared (cached) networks."""
+    return {k: copy.deepcopy(m) for k, m in models.items()}
