@@ -152,13 +152,14 @@ def autocorrelation(g: np.ndarray, max_lag: int) -> np.ndarray:
 class ShatteredResult:
     """``t`` (n,) line positions; ``grad`` (n,) the derivative of the output along the line;
     ``acf`` (max_lag+1,) its autocorrelation; ``cosine`` (max_lag+1,) mean cosine similarity of the full
-    input gradients k points apart; ``lag1`` = acf[1]."""
+    input gradients k points apart; ``lag1`` = acf[1]; ``residual`` None for a model without a config."""
 
     name: str
     t: np.ndarray
     grad: np.ndarray
     acf: np.ndarray
     cosine: np.ndarray
+    residual: bool | None = None
 
     @property
     def lag1(self) -> float:
@@ -216,8 +217,10 @@ def shattered_gradients(
     along = (full @ d.flatten()).numpy()  # directional derivative df/dt
     unit = F.normalize(full, dim=1)
     cosine = np.array([1.0] + [float((unit[:-k] * unit[k:]).sum(1).mean()) for k in range(1, max_lag + 1)])
-    name = getattr(getattr(model, "config", None), "name", type(model).__name__)
-    return ShatteredResult(name, t.numpy(), along, autocorrelation(along, max_lag), cosine)
+    config = getattr(model, "config", None)
+    name = getattr(config, "name", type(model).__name__)
+    residual = getattr(config, "residual", None)
+    return ShatteredResult(name, t.numpy(), along, autocorrelation(along, max_lag), cosine, residual)
 
 
 def shattered_sweep(

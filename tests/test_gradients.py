@@ -114,3 +114,15 @@ def test_shattered_stop_and_model_untouched(tiny_model, cifar_batch):
 
 def test_note_cites_he_et_al():
     assert "section 4.1" in NO_VANISHING_NOTE and "vanish" in NO_VANISHING_NOTE
+
+
+def test_gradient_charts_build(tiny_model, cifar_batch):
+    from explorer.charts.inside import gradient_norms_figure, shattered_figure
+    from explorer.charts.style import PLAIN, RESIDUAL
+
+    sweep = depth_sweep(depths=(8,), batch=4)
+    fig = gradient_norms_figure(sweep)
+    assert fig.layout.yaxis.type == "log" and [t.line.color for t in fig.data] == [RESIDUAL, PLAIN]
+    res = shattered_gradients(tiny_model, cifar_batch[0], calibration=cifar_batch, n_points=40, max_lag=4)
+    fig = shattered_figure([res, res])
+    assert len(fig.data) == 4 and fig.data[1].name.startswith("ResNet-8 (lag 1:")

@@ -114,3 +114,16 @@ def test_residual_decomposition_plain(tiny_config, cifar_batch):
     torch.testing.assert_close(torch.from_numpy(d["out"]), torch.from_numpy(d["branch"]).clamp(min=0))
     with pytest.raises(ValueError, match="not a residual block"):
         residual_decomposition(plain, "layer1.0.conv1", cifar_batch)
+
+
+def test_inside_charts_build(tiny_model, tiny_config, cifar_batch):
+    from explorer.charts.inside import channel_stats_figure, feature_map_figure, residual_figure
+
+    fm = feature_maps(tiny_model, "layer1.0", cifar_batch, k=6)
+    fig = feature_map_figure(fm, cols=3)
+    assert len(fig.data) == 6 and fig.data[0].z.shape == (32, 32) and "top 6 of 8" in fig.layout.title.text
+    assert len(channel_stats_figure(fm).data) == 2
+    res = residual_figure(residual_decomposition(tiny_model, "layer2.0", cifar_batch))
+    assert len(res.data) == 5 and "‖F(x)‖ / ‖shortcut‖" in res.layout.title.text  # x, F(x), shortcut, sum, out
+    plain = residual_figure(residual_decomposition(build_resnet(tiny_config.twin()), "layer1.0", cifar_batch))
+    assert len(plain.data) == 3 and "plain block" in plain.layout.title.text

@@ -1,0 +1,61 @@
+"""All feature maps of one image (one hooked forward pass) divided by one plain forward pass; goal <= 1.2x.
+
+.venv/bin/python bench/bench_inside.py            # ResNet-20 at 32x32 and ResNet-50 at 224x224
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from explorer.models import ResNetConfig, build_resnet
+from explorer.probes import all_feature_maps, feature_layers
+
+GOAL = 1.2
+
+
+def _best(fn, repeats: int) -> float:
+    """Best of ``repeats`` wall-clock times after one warm-up (the least disturbed by other processes)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench(config: ResNetConfig, size: int, repeats: int) -> None:
+    model = build_resnet(config).eval()
+    x = torch.randn(1, config.in_channels, size, size, generator=torch.Generator().manual_seed(0))
+
+    @torch.no_grad()
+    def forward():
+        model(x)
+
+    every = [n for n, m in model.named_modules() if n and len(list(m.children())) == 0 and n != "fc"]
+    floor = _best(forward, repeats)
+    blocks = _best(lambda: all_feature_maps(model, x), repeats)
+    leaves = _best(lambda: all_feature_maps(model, x, every), repeats)
+    print(f"{config.name} at {size}x{size}: forward {floor * 1e3:.1f} ms")
+    print(f"  stem + {len(feature_layers(model)) - 1} blocks:  {blocks * 1e3:.1f} ms  ratio {blocks / floor:.2f}x")
+    print(
+        f"  every layer ({len(every)} modules): {leaves * 1e3:.1f} ms  ratio {leaves / floor:.2f}x  (goal <= {GOAL}x)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bench(ResNetConfig("cifar", 20), 32, args.repeats)
+    bench(ResNetConfig("imagenet", 50), 224, max(3, args.repeats // 2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+"""Seeing inside: feature-map grids, a residual block taken apart, gradient norms per layer, shattered gradients.
+
+Pure functions from the plain arrays of ``explorer.probes`` and ``explorer.gradients`` to plotly figures.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.charts.style import FONT_SIZE, apply_style, colour
+
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
+MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
+SIGNED_SCALE = "RdBu_r"
+
+
+def _image_axes(fig: go.Figure, rows: int, cols: int) -> None:
+    """Square pixels, row 0 on top, no tick clutter."""
+    for i in range(1, rows * cols + 1):
+        suffix = "" if i == 1 else str(i)
+        fig.update_layout(
+            {
+                f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
+                f"yaxis{suffix}": {
+                    "visible": False,
+                    "autorange": "reversed",
+                    "scaleanchor": f"x{suffix}",
+                    "constrain": "domain",
+                },
+            }
+        )
+
+
+def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str | None = None) -> go.Figure:
+    """A grid of the k most active channels (``probes.FeatureMaps``), each titled with its index and mean.
+
+    ``shared_scale`` puts every map on one colour scale, so strong and weak channels compare.
+    """
+    k = len(fm.channels)
+    cols = max(1, min(cols, k))
+    rows = math.ceil(k / cols)
+    titles = [f"ch {c}: mean {fm.mean[c]:.2f}" for c in fm.channels]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08)
+    lo, hi = (float(fm.maps.min()), float(fm.maps.max())) if shared_scale else (None, None)
+    signed = lo is not None and lo < 0 < hi
+    if signed:
+        lo, hi = -max(-lo, hi), max(-lo, hi)
+    for i in range(k):
+        fig.add_trace(
+            go.Heatmap(
+                z=fm.maps[i],
+                zmin=lo,
+                zmax=hi,
+                colorscale=SIGNED_SCALE if signed else MAP_SCALE,
+                showscale=i == 0,
+                colorbar={"title": "activation", "len": 0.9},
+                hovertemplate=f"channel {fm.channels[i]}<br>x %{{x}}, y %{{y}}<br>%{{z:.3f}}<extra></extra>",
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
+    _image_axes(fig, rows, cols)
+    c, h, w = fm.shape
+    apply_style(fig, title or f"{fm.layer}: top {k} of {c} channels ({h}x{w})", height=80 + 230 * rows)
+    fig.update_annotations(font_size=FONT_SIZE - 2)
+    return fig
+
+
+def channel_stats_figure(fm) -> go.Figure:
+    """Per-channel mean activation (bars, the top-k highlighted) and fraction of active positions."""
+    idx = np.arange(len(fm.mean))
+    top = set(int(c) for c in fm.channels)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    fig.add_trace(
+        go.Bar(
+            x=idx,
+            y=fm.mean,
+            marker_color=["#0072B2" if i in top else "#BBBBBB" for i in idx],
+            name="mean",
+            error_y={"type": "data", "array": fm.std, "visible": True, "thickness": 1},
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name="fraction > 0"), row=2, col=1)
+    fig.update_yaxes(title_text="mean ± std", row=1, col=1)
+    fig.update_yaxes(title_text="fraction > 0", range=[0, 1], row=2, col=1)
+    fig.update_xaxes(title_text="channel", row=2, col=1)
+    apply_style(fig, f"{fm.layer}: statistics of all {len(idx)} channels (blue: shown above)", height=520)
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def _magnitude(a: np.ndarray | None, channel: int | None) -> np.ndarray | None:
+    """(C, H, W) -> (H, W): one channel, or the L2 norm over channels at each position."""
+    if a is None:
+        return None
+    return a[channel] if channel is not None else np.sqrt((a.astype(np.float64) ** 2).sum(0))
+
+
+def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
+    """x, F(x), shortcut, x + F(x) and the block output side by side, norms in the titles, one colour scale.
+
+    ``d`` is ``probes.residual_decomposition``'s result. Maps show the norm over channels at each position
+    (or one ``channel``); a plain block shows x, F(x) and relu(F(x)).
+    """
+    parts = [("x", "input x"), ("branch", "branch F(x)")]
+    if d["residual"]:
+        if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
+            parts.append(("shortcut", "shortcut(x)"))
+        parts.append(("sum", "F(x) + shortcut"))
+    parts.append(("out", "output relu(...)"))
+    maps = {k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _ in parts}
+    titles = [f"{label}<br>‖·‖ = {d['norms'][k]:.1f}" for k, label in parts]
+    fig = make_subplots(rows=1, cols=len(parts), subplot_titles=titles, horizontal_spacing=0.03)
+    hi = max(float(np.max(m)) for m in maps.values())
+    lo = min(float(np.min(m)) for m in maps.values())
+    signed = channel is not None and lo < 0
+    for i, (k, label) in enumerate(parts):
+        fig.add_trace(
+            go.Heatmap(
+                z=maps[k],
+                zmin=-max(hi, -lo) if signed else 0,
+                zmax=max(hi, -lo) if signed else hi,
+                colorscale=SIGNED_SCALE if signed else MAP_SCALE,
+                showscale=i == len(parts) - 1,
+                colorbar={"title": "value" if signed else "norm"},
+                hovertemplate=f"{label}<br>%{{z:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=i + 1,
+        )
+    _image_axes(fig, 1, len(parts))
+    what = f"channel {channel}" if channel is not None else "norm over channels"
+    kind = "residual" if d["residual"] else "plain"
+    ratio = f", ‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
+    apply_style(fig, f"{d['block']} ({kind} block, {what}){ratio}", height=400)
+    fig.update_annotations(font_size=FONT_SIZE - 1)
+    fig.update_layout(margin={"t": 130})
+    return fig
+
+
+def gradient_norms_figure(results: Sequence, title: str = "Gradient norm per layer") -> go.Figure:
+    """Per-layer weight-gradient norms (log scale) for several networks (``gradients.SweepResult``-like:
+    ``name``, ``depth``, ``residual``, ``values``); colour = plain/residual, dash = depth."""
+    fig = go.Figure()
+    depths = sorted({r.depth for r in results})
+    for r in results:
+        dash = DASHES[depths.index(r.depth) % len(DASHES)]
+        layers = getattr(r, "layers", None)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(r.values) + 1),
+                y=r.values,
+                mode="lines",
+                name=r.name,
+                line={"color": colour(r.residual), "dash": dash, "width": 3},
+                text=layers,
+                hovertemplate="%{text}<br>norm %{y:.3g}<extra>" + r.name + "</extra>",
+            )
+        )
+    fig.update_yaxes(type="log", title_text="‖∂loss/∂W‖ (log scale)", exponentformat="power")
+    fig.update_xaxes(title_text="layer (forward order: input → output)")
+    apply_style(fig, title, height=520)
+    return fig
+
+
+def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
+    """Left: the derivative along the line for each network (scaled to unit std); right: autocorrelation vs lag.
+
+    ``results`` are ``gradients.ShatteredResult``; plain nets vermillion, residual blue, dash by name order.
+    """
+    results = list(results)[:max_traces]
+    n = len(results)
+    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _ in range(n - 1)]
+    fig = make_subplots(
+        rows=n,
+        cols=2,
+        specs=specs,
+        column_widths=[0.55, 0.45],
+        shared_xaxes="columns",
+        horizontal_spacing=0.1,
+        vertical_spacing=0.03,
+        subplot_titles=[results[0].name, "autocorrelation of d output / dt"] + [r.name for r in results[1:]],
+    )
+    depth_order = sorted({r.name.split("-")[-1] for r in results})
+    for i, r in enumerate(results):
+        col = colour(r.residual if r.residual is not None else not r.name.startswith("Plain"))
+        dash = DASHES[depth_order.index(r.name.split("-")[-1]) % len(DASHES)]
+        g = r.grad / (np.std(r.grad) or 1.0)
+        fig.add_trace(
+            go.Scatter(
+                x=r.t,
+                y=g,
+                mode="lines",
+                line={"color": col, "width": 1.5},
+                showlegend=False,
+                hovertemplate="t %{x:.3f}<br>%{y:.2f}<extra>" + r.name + "</extra>",
+            ),
+            row=i + 1,
+            col=1,
+        )
+        fig.update_yaxes(showticklabels=False, row=i + 1, col=1)
+        lags = np.arange(len(r.acf))
+        fig.add_trace(
+            go.Scatter(
+                x=lags,
+                y=r.acf,
+                mode="lines+markers",
+                name=f"{r.name} (lag 1: {r.lag1:.2f})",
+                line={"color": col, "dash": dash, "width": 3},
+                marker={"size": 5},
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(title_text="position t along the line", row=n, col=1)
+    fig.update_xaxes(title_text="lag (points)", row=1, col=2)
+    fig.update_yaxes(title_text="autocorrelation", range=[-0.3, 1.02], row=1, col=2)
+    fig.add_hline(y=0, line={"color": "#777777", "width": 1}, row=1, col=2)
+    apply_style(fig, "Shattered gradients: d output / dt along x0 + t·d", height=max(560, 130 * n + 200))
+    fig.update_layout(margin={"t": 150})
+    fig.update_annotations(font_size=FONT_SIZE - 2)
+    return fig
