@@ -8,12 +8,16 @@ Every function runs the model in eval mode with its parameters frozen (only the 
 which also makes the backward pass short) and puts ``model.training`` and every ``requires_grad`` back,
 even after an exception; captum registers its hooks inside ``try/finally`` and removes them itself.
 The model must run each target layer once per forward, with no in-place ops (captum FAQ); ours do.
+Views of one model object are serialised by a per-model re-entrant lock: a model cached for every session can
+be explained from several threads without one view's eval switch or captum hooks leaking into another.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,20 +62,34 @@ class CamResult:
     probability: float
 
 
+_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The re-entrant lock that serialises attribution views of one model object."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def eval_view(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and frozen parameters inside the block; the flags come back exactly as they were."""
-    was_training = model.training
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    try:
-        model.eval()
-        for p, _ in flags:
-            p.requires_grad_(False)
-        yield model
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        model.train(was_training)
+    """Eval mode and frozen parameters inside the block, holding the model's lock; flags come back as they were."""
+    with model_lock(model):
+        was_training = model.training
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        try:
+            model.eval()
+            for p, _ in flags:
+                p.requires_grad_(False)
+            yield model
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
+            model.train(was_training)
 
 
 def _is_block(module: nn.Module) -> bool:
@@ -270,11 +288,17 @@ def _guided_gradcam_method(model, x, layer, target) -> np.ndarray:
     return _pixel_map(attr)
 
 
-def _integrated_gradients_method(model, x, layer, target, n_steps: int = 32) -> np.ndarray:
+def ig_steps(size: int) -> int:
+    """Integration steps: 32 for small images, 16 from 128 pixels (each step is a forward and backward pass)."""
+    return 32 if size < 128 else 16
+
+
+def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
     x = as_batch(x)
+    n_steps = ig_steps(max(x.shape[-2:]))
     with eval_view(model):
         target = _check_target(model, x, target)
-        # baseline 0 is the mean colour for normalised inputs; 32 steps keeps a CPU under a few seconds
+        # baseline 0 is the mean colour for normalised inputs
         attr = IntegratedGradients(model).attribute(
             x, baselines=0.0, target=target, n_steps=n_steps, internal_batch_size=16
         )

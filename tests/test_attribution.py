@@ -238,3 +238,22 @@ def test_figures_build(tiny_model, cifar_batch):
     strip = filmstrip(tiny_model, cifar_batch[0], target=1)
     assert len(filmstrip_figure(img, strip).data) == 3
     assert len(method_grid_figure(img, {"ResNet-8": {"gradcam": cam.map, "saliency": cam.map}}).data) == 3
+
+
+def test_threads_share_a_model_safely(tiny_model, cifar_batch):
+    import threading
+
+    expected = [grad_cam(tiny_model, cifar_batch[i % 2], target=i).map for i in range(4)]
+    got = [None] * 4
+
+    def work(i):
+        got[i] = grad_cam(tiny_model, cifar_batch[i % 2], target=i).map
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e, g in zip(expected, got, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5)
+    assert tiny_model.training and all(p.requires_grad for p in tiny_model.parameters()) and all_hooks(tiny_model) == 0
