@@ -256,7 +256,8 @@ def train_lockstep(
         stop: checked before every step; when set, training ends with ``stopped_reason="cancelled"``.
         history: append to this one (live polling from another thread, or extending a run); step
             numbers continue from ``history.step``.
-        optimizers: name -> optimizer to continue with (from a checkpoint); new ones otherwise.
+        optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
+            and added to this dict, so a caller can save their state afterwards.
     Returns:
         the ``History``; a network whose loss or gradients go non-finite stops with a reason, the others go on.
     """
@@ -266,7 +267,7 @@ def train_lockstep(
     offset = history.step
     history.total_steps = offset + config.steps
     history.finished, history.stopped_reason = False, None
-    optimizers = dict(optimizers or {})
+    optimizers = optimizers if optimizers is not None else {}
     state = {}
     for name, model in models.items():
         h = history.models.setdefault(name, _new_history(name, model))
@@ -276,6 +277,7 @@ def train_lockstep(
             model.to(memory_format=torch.channels_last)
         model.train()
         opt = optimizers.get(name) or make_optimizer(model, config)
+        optimizers[name] = opt
         state[name] = (model, opt, [w for _, w in weight_layers(model)], h)
     batches = batch_indices(len(data), config.batch_size, config.seed, offset)
     aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
