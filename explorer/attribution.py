@@ -215,7 +215,7 @@ def grad_cam(
     up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), "bilinear")[0, 0]  # (H, W)
     up = up.numpy().astype(np.float32)
     peak = float(up.max())
-    positive = peak > 0
+    positive = float(attr.max()) > 0  # at the layer's resolution: upsampling a signed map can hide a small peak
     if not raw:
         up = up / peak if positive else np.zeros_like(up)
     return CamResult(
