@@ -17,7 +17,6 @@ import csv
 import json
 import logging
 import math
-import pickle
 import re
 import threading
 import time
@@ -144,7 +143,9 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """A state_dict of tensors, loaded with ``weights_only=True``; ValueError for anything else."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError, TypeError) as e:
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # the weights-only unpickler raises UnpicklingError, KeyError, EOFError... on junk
         raise ValueError(
             f"{path} is not a checkpoint this explorer loads (a state_dict of tensors saved with torch.save): "
             f"{str(e).splitlines()[0]}"
@@ -161,7 +162,9 @@ def load_optimizer_state(path: str | Path) -> dict:
     """An optimizer state_dict ({'state', 'param_groups'}), loaded with ``weights_only=True``."""
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as e:
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # as in load_checkpoint
         raise ValueError(f"{path} is not an optimizer state_dict: {str(e).splitlines()[0]}") from e
     if not isinstance(obj, dict) or set(obj) != {"state", "param_groups"}:
         raise ValueError(f"{path} is not an optimizer state_dict")

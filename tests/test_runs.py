@@ -1,0 +1,84 @@
+"""Run directories: save, list, load, extend; checkpoints refuse anything that is not a state_dict."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from explorer.data import load_dataset
+from explorer.models import ResNetConfig
+from explorer.runs import list_runs, load_checkpoint, load_run, save_run
+from explorer.training import TrainConfig, build_models, train_lockstep
+
+CFG = TrainConfig(steps=3, batch_size=8, eval_every=3, record_every=2, train_size=32, eval_size=8, image_size=16)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    data = load_dataset("shapes", "train", n=32, size=16)
+    models = build_models([ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)])
+    optimizers = {}
+    history = train_lockstep(models, data, CFG, optimizers=optimizers)
+    path = save_run(models, history, CFG, root=tmp_path_factory.mktemp("runs"), name="unit test", optimizers=optimizers,
+                    dataset_info=data.info)  # fmt: skip
+    return path, models, history
+
+
+def test_save_and_load_round_trip(saved):
+    path, models, history = saved
+    assert path.name.endswith("unit-test")
+    run = load_run(path)
+    assert run.train == CFG and run.history.to_dict() == history.to_dict()
+    assert run.model_configs["Plain-8"] == ResNetConfig(depth=8, width=4, residual=False)
+    reloaded = run.load_models()
+    x = torch.randn(2, 3, 16, 16)
+    for name, model in models.items():
+        model.eval()
+        reloaded[name].eval()
+        assert torch.equal(model(x), reloaded[name](x))
+
+
+def test_list_runs_finds_runs_and_skips_junk(saved):
+    path = saved[0]
+    (path.parent / "not-a-run").mkdir()
+    broken = path.parent / "broken-run"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    runs = list_runs(path.parent)
+    assert [r.path for r in runs] == [path]
+    assert list_runs(path.parent / "missing") == []
+
+
+def test_checkpoint_is_a_plain_state_dict(saved):
+    path = saved[0]
+    sd = load_checkpoint(path / "checkpoints" / "resnet-8.pt")
+    assert "fc.weight" in sd and all(isinstance(v, torch.Tensor) for v in sd.values())
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_checkpoint_refuses_arbitrary_pickles(tmp_path):
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as f:
+        pickle.dump({"fc.weight": Payload()}, f)
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        load_checkpoint(evil)
+
+
+def test_checkpoint_refuses_things_that_are_not_state_dicts(tmp_path):
+    p = tmp_path / "list.pt"
+    torch.save([torch.zeros(2)], p)
+    with pytest.raises(ValueError, match="state_dict"):
+        load_checkpoint(p)
+    p = tmp_path / "mixed.pt"
+    torch.save({"w": torch.zeros(2), "epoch": 3}, p)
+    with pytest.raises(ValueError, match="state_dict of tensors"):
+        load_checkpoint(p)
+    p = tmp_path / "text.pt"
+    p.write_text("hello")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        load_checkpoint(p)
