@@ -16,15 +16,18 @@ from explorer.probes import all_feature_maps, feature_layers
 GOAL = 1.2
 
 
-def _best(fn, repeats: int) -> float:
-    """Best of ``repeats`` wall-clock times after one warm-up (the least disturbed by other processes)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def _best(fns: dict, repeats: int) -> dict[str, float]:
+    """Best wall-clock time of each function, run in interleaved rounds after a warm-up, so that load from
+    other processes hits all of them alike."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in times.items()}
 
 
 def bench(config: ResNetConfig, size: int, repeats: int) -> None:
@@ -36,9 +39,15 @@ def bench(config: ResNetConfig, size: int, repeats: int) -> None:
         model(x)
 
     every = [n for n, m in model.named_modules() if n and len(list(m.children())) == 0 and n != "fc"]
-    floor = _best(forward, repeats)
-    blocks = _best(lambda: all_feature_maps(model, x), repeats)
-    leaves = _best(lambda: all_feature_maps(model, x, every), repeats)
+    t = _best(
+        {
+            "forward": forward,
+            "blocks": lambda: all_feature_maps(model, x),
+            "every": lambda: all_feature_maps(model, x, every),
+        },
+        repeats,
+    )
+    floor, blocks, leaves = t["forward"], t["blocks"], t["every"]
     print(f"{config.name} at {size}x{size}: forward {floor * 1e3:.1f} ms")
     print(f"  stem + {len(feature_layers(model)) - 1} blocks:  {blocks * 1e3:.1f} ms  ratio {blocks / floor:.2f}x")
     print(

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.models import ResidualBlock
+from explorer.models import ResidualBlock, ResNet
 
 
 def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
@@ -35,8 +35,9 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
 @contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """model.eval() inside the block; every module's own training flag restored afterwards."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
+    flags = [(m, m.training) for m in model.modules() if m.training]  # a shared model is usually in eval already
+    for m, _ in flags:
+        m.training = False
     try:
         yield model
     finally:
@@ -114,27 +115,42 @@ class FeatureMaps:
     shape: tuple[int, ...]
 
 
-def summarize_activation(layer: str, a: torch.Tensor, k: int = 16) -> FeatureMaps:
-    """FeatureMaps from one image's activation (C, H, W), (C,) or (C, 1, 1)."""
-    a = a.detach().float()
+def _as_map(layer: str, a: torch.Tensor) -> torch.Tensor:
+    """One image's activation as (C, H, W): vectors become (C, 1, 1)."""
+    a = a.detach()
+    if a.dtype != torch.float32:
+        a = a.float()
     if a.ndim == 1:
         a = a[:, None, None]
     if a.ndim != 3:
         raise ValueError(f"layer {layer!r} gives shape {tuple(a.shape)}, not a (C, H, W) feature map")
-    flat = a.flatten(1)  # (C, H*W)
-    score = flat.clamp(min=0).mean(1)
-    k = min(k, a.shape[0])
-    order = torch.topk(score, k).indices
-    return FeatureMaps(
-        layer=layer,
-        maps=a[order].cpu().numpy().copy(),
-        channels=order.cpu().numpy(),
-        mean=flat.mean(1).cpu().numpy(),
-        std=flat.std(1, correction=0).cpu().numpy(),
-        max=flat.amax(1).cpu().numpy(),
-        active=(flat > 0).float().mean(1).cpu().numpy(),
-        shape=tuple(a.shape),
-    )
+    return a
+
+
+def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list[FeatureMaps]:
+    """FeatureMaps for same-shaped activations at once: a handful of batched ops instead of many per layer."""
+    c, h, w = acts[0].shape
+    flat = torch.stack(acts).flatten(2)  # (L, C, H*W), a copy
+    n = flat.shape[2]
+    # cheap reductions only (torch.var_mean and bool reductions are several times slower on CPU)
+    mean = flat.mean(2)  # (L, C)
+    std = (torch.linalg.vector_norm(flat, dim=2).square() / n - mean.square()).clamp(min=0).sqrt()
+    positive = flat.relu()
+    score = positive.mean(2)  # mean positive activation ranks the channels
+    active = positive.sign().sum(2) / n  # fraction of positions > 0
+    k = min(k, c)
+    order = torch.topk(score, k, dim=1).indices  # (L, k)
+    maps = flat[torch.arange(len(acts))[:, None], order].view(len(acts), k, h, w)
+    arrays = [t.cpu().numpy() for t in (maps, order, mean, std, flat.amax(2), active)]
+    return [
+        FeatureMaps(name, *(a[i] for a in arrays), shape=(c, h, w))  # views into one array per group
+        for i, name in enumerate(names)
+    ]
+
+
+def summarize_activation(layer: str, a: torch.Tensor, k: int = 16) -> FeatureMaps:
+    """FeatureMaps from one image's activation (C, H, W), (C,) or (C, 1, 1)."""
+    return _summarize_group([layer], [_as_map(layer, a)], k)[0]
 
 
 @torch.no_grad()
@@ -150,19 +166,30 @@ def all_feature_maps(
         layer name -> FeatureMaps, in forward order.
     """
     layers = list(layers) if layers is not None else feature_layers(model)
-    out: dict[str, FeatureMaps] = {}
+    captured: dict[str, torch.Tensor] = {}
+    # the explorer's ResNet computes nothing in place, so the stack below is the only copy needed;
+    # any other model (torchvision's does `out += identity`) gets a clone in the hook
+    clone = not isinstance(model, ResNet)
 
     def make(name: str) -> Callable:
-        def hook(module, inputs, output):  # reduce inside the hook: no clone of every activation is kept
+        def hook(module, inputs, output):
             if isinstance(output, torch.Tensor):
-                out[name] = summarize_activation(name, output[0], k)
+                a = _as_map(name, output[0])
+                captured[name] = a.clone() if clone else a
 
         return hook
 
     x = _as_batch(image).to(_device(model))
     with eval_mode(model), forward_hooks(model, {n: make(n) for n in layers}):
         model(x)
-    return out
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, a in captured.items():
+        groups.setdefault(tuple(a.shape), []).append(name)
+    out: dict[str, FeatureMaps] = {}
+    for names in groups.values():
+        for fm in _summarize_group(names, [captured[n] for n in names], k):
+            out[fm.layer] = fm
+    return {n: out[n] for n in captured}
 
 
 def feature_maps(model: nn.Module, layer: str, image: torch.Tensor, k: int = 16) -> FeatureMaps:
