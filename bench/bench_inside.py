@@ -1,6 +1,6 @@
 """All feature maps of one image (one hooked forward pass) divided by one plain forward pass; goal <= 1.2x.
 
-.venv/bin/python bench/bench_inside.py            # ResNet-20 at 32x32 and ResNet-50 at 224x224
+.venv/bin/python -m bench.bench_inside --threads 1   # ResNet-20 at 32x32 and ResNet-50 at 224x224
 """
 
 from __future__ import annotations
