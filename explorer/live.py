@@ -18,6 +18,7 @@ from explorer.data import DatasetInfo, ImageDataset
 from explorer.jobs import Job, JobQueue
 from explorer.models import ResNetConfig, replace_config
 from explorer.recorders import History
+from explorer.runs import save_run
 from explorer.training import TrainConfig, build_models, load_train_data, train_lockstep
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,6 @@ def training_work(
     live: LiveRun,
     runs_root: Path | None,
     data: tuple[ImageDataset, ImageDataset] | None = None,
-    save: Callable | None = None,
 ) -> Callable:
     """The job body: load data, build the networks, train them in lock-step, save the run."""
 
@@ -57,9 +57,11 @@ def training_work(
         live.phase = "training"
         train_lockstep(models, train, live.train_config, held_out, progress=report, stop=stop, history=live.history)
         live.models = models
-        if save is not None and runs_root is not None:
+        if runs_root is not None:
             live.phase = "saving"
-            live.run_dir = save(runs_root, models, live.history, live.train_config, train.info, live.title)
+            live.run_dir = save_run(
+                models, live.history, live.train_config, root=runs_root, name=live.title, dataset_info=train.info
+            )
         live.phase = "finished"
         return live
 
@@ -74,11 +76,10 @@ def start_training(
     runs_root: Path | None = None,
     owner: str = "",
     data: tuple[ImageDataset, ImageDataset] | None = None,
-    save: Callable | None = None,
 ) -> tuple[Job, LiveRun]:
     """Queue a lock-step training run; returns the job and the live view of its records."""
     if not configs:
         raise ValueError("choose at least one network to train")
     live = LiveRun(title, tuple(configs), train_config)
-    job = queue.submit(title, training_work(live, runs_root, data, save), owner=owner)
+    job = queue.submit(title, training_work(live, runs_root, data), owner=owner)
     return job, live

@@ -143,12 +143,44 @@ def prepare_image(card: ModelCard, img: Image.Image) -> tuple[torch.Tensor, obje
     )
 
 
-def find_runs(*roots: Path | str) -> list[Path]:
-    """Run directories under the given roots, newest first (missing roots are skipped)."""
+def find_runs(*roots: Path | str) -> list:
+    """Runs (``explorer.runs.Run``) under the given roots, newest first; missing roots are skipped."""
     found = []
     for root in roots:
         if Path(root).is_dir():
             from explorer.runs import list_runs
 
-            found += [Path(r.path) if hasattr(r, "path") else Path(r) for r in list_runs(root)]
+            found += list_runs(root)
     return found
+
+
+def run_cards(run) -> list[ModelCard]:
+    """A card per network of a saved run (``explorer.runs.Run``), labelled with the run's name."""
+    info = run.dataset or shapes_info(run.train.image_size or 32)
+    cards = []
+    for name, config in run.model_configs.items():
+        checkpoint = str(run.path / run.meta["models"][name]["checkpoint"])
+        card = card_for_dataset(config, info, PRECOMPUTED, path=checkpoint, run=str(run.path))
+        cards.append(replace(card, label=f"{config.name}, trained ({run.name}, {run.history.step} steps)"))
+    return cards
+
+
+def probe_batch(card: ModelCard, model: ResNet, n: int = 32, seed: int = 12345) -> tuple[torch.Tensor, torch.Tensor]:
+    """A small batch for gradient probes: held-out shapes with their labels for shapes-class networks,
+    otherwise the built-in photos labelled by the network's own predictions."""
+    if card.classes == SHAPE_CLASSES:
+        from explorer.data import make_shapes, normalize_images
+
+        s = make_shapes(n, size=card.image_size, seed=seed)
+        info = replace(shapes_info(card.image_size), mean=card.mean, std=card.std)
+        return normalize_images(s.images, info), s.labels
+    from explorer.images import load_image, sample_images
+
+    x = torch.cat([prepare_image(card, load_image(p))[0] for p in sample_images().values()])
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            y = model.eval()(x).argmax(1)
+    finally:
+        model.train(was_training)
+    return x, y

@@ -44,7 +44,7 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
     k = len(fm.channels)
     cols = max(1, min(cols, k))
     rows = math.ceil(k / cols)
-    titles = [f"ch {c}: mean {fm.mean[c]:.2f}" for c in fm.channels]
+    titles = [f"ch {c}" for c in fm.channels]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08)
     lo, hi = (float(fm.maps.min()), float(fm.maps.max())) if shared_scale else (None, None)
     signed = lo is not None and lo < 0 < hi
@@ -59,7 +59,7 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
                 colorscale=SIGNED_SCALE if signed else MAP_SCALE,
                 showscale=i == 0,
                 colorbar={"title": "activation", "len": 0.9},
-                hovertemplate=f"channel {fm.channels[i]}<br>x %{{x}}, y %{{y}}<br>%{{z:.3f}}<extra></extra>",
+                hovertemplate=f"channel {fm.channels[i]} (mean {fm.mean[fm.channels[i]]:.2f})<br>x %{{x}}, y %{{y}}<br>%{{z:.3f}}<extra></extra>",
             ),
             row=i // cols + 1,
             col=i % cols + 1,
@@ -138,8 +138,8 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
     _image_axes(fig, 1, len(parts))
     what = f"channel {channel}" if channel is not None else "norm over channels"
     kind = "residual" if d["residual"] else "plain"
-    ratio = f", ‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
-    apply_style(fig, f"{d['block']} ({kind} block, {what}){ratio}", height=400)
+    ratio = f"<br>‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
+    apply_style(fig, f"{d['block']}: {kind} block, {what}{ratio}", height=400)
     fig.update_annotations(font_size=FONT_SIZE - 1)
     fig.update_layout(margin={"t": 130})
     return fig

@@ -14,7 +14,9 @@ from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig, build_resnet
 from explorer.summary import Summary, summarize_config
 
-ASSET_RUNS = Path(__file__).resolve().parents[2] / "assets" / "runs"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSET_RUNS = ASSETS / "runs"
+ASSET_EXPERIMENTS = ASSETS / "experiments"
 
 
 @st.cache_data(show_spinner="Counting parameters and multiply-accumulates…", max_entries=64)
@@ -52,3 +54,20 @@ def precomputed_cards() -> list[zoo.ModelCard]:
 def shapes_samples(size: int = 32, n: int = 60) -> Shapes:
     """Held-out shapes for the image pickers (a seed no training run uses)."""
     return make_shapes(n, size=size, seed=12345)
+
+
+@st.cache_resource(show_spinner=False)
+def precomputed_run(name: str):
+    """The run ``assets/runs/<name>`` (an ``explorer.runs.Run``, shared read-only), or None if absent."""
+    from explorer.runs import load_run
+
+    path = ASSET_RUNS / name
+    return load_run(path) if (path / "config.json").is_file() else None
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_sweeps() -> tuple[list | None, list | None]:
+    """(gradient-norm depth sweep, shattered-gradients sweep) from assets/experiments, None where missing."""
+    from explorer.experiments.precompute import load_shattered, load_sweep
+
+    return load_sweep(ASSET_EXPERIMENTS), load_shattered(ASSET_EXPERIMENTS)

@@ -155,7 +155,9 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
     if kind == "Photo sample":
         photos = sample_images()
         name = st.selectbox("Photo", list(photos), key="image_photo")
-        return load_image(photos[name]), None, name
+        img = load_image(photos[name])
+        st.image(img, width=240, caption=name)
+        return img, None, name
     up = (
         st.file_uploader(f"Upload an image ({ACCEPTED})", key=state.UPLOAD)
         if kind == "Upload"
@@ -165,7 +167,9 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
         st.info("Choose a file to upload, or pick a sample above.")
         return None
     try:
-        return load_image(up.getvalue()), None, up.name
+        img = load_image(up.getvalue())
+        st.image(img, width=240, caption=up.name)
+        return img, None, up.name
     except ImageError as e:
         st.error(f"Could not use {up.name}: {e}")
         return None

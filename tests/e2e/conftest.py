@@ -110,8 +110,8 @@ def page(browser):
 def wait_idle(page, timeout: float = 120) -> None:
     """Until the app has rendered and no script run is in progress."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
-    # every page starts with a title: wait until the script has drawn it
-    page.wait_for_selector('[data-testid="stMain"] h1', timeout=timeout * 1000)
+    # every page starts with a title: wait until the script has drawn it (or failed)
+    page.wait_for_selector('[data-testid="stMain"] h1, [data-testid="stException"]', timeout=timeout * 1000)
     t0 = time.time()
     idle_since = None
     while time.time() - t0 < timeout:

@@ -3,7 +3,12 @@
 import streamlit as st
 
 _DIR = "explorer/ui/pages"
-BUILD = st.Page(f"{_DIR}/build.py", title="Build", icon=":material/construction:", url_path="build", default=True)
+LEARN = st.Page(f"{_DIR}/learn.py", title="Learn", icon=":material/school:", url_path="learn", default=True)
+BUILD = st.Page(f"{_DIR}/build.py", title="Build", icon=":material/construction:", url_path="build")
+TRAIN = st.Page(f"{_DIR}/train.py", title="Train", icon=":material/model_training:", url_path="train")
+INSIDE = st.Page(f"{_DIR}/inside.py", title="Inside", icon=":material/layers:", url_path="inside")
+GRADIENTS = st.Page(f"{_DIR}/gradients.py", title="Gradients", icon=":material/show_chart:", url_path="gradients")
 EXPLAIN = st.Page(f"{_DIR}/explain.py", title="Explain", icon=":material/visibility:", url_path="explain")
+EXPERIMENTS = st.Page(f"{_DIR}/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments")
 
-PAGES = [BUILD, EXPLAIN]
+PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS]

@@ -1,0 +1,82 @@
+"""Experiments: classroom presets, one click each; precomputed results at once, live re-runs on demand."""
+
+import streamlit as st
+
+from explorer.charts.attribution import lesion_figure, removal_curve_figure
+from explorer.data import load_dataset
+from explorer.experiments.lesion import lesion_study
+from explorer.training import PRESET_MODELS, PRESETS
+from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_run
+from explorer.ui.learn_figures import degradation_summary, shattered_section
+from explorer.ui.training_view import current, history_charts, live_panel, start_ui
+from explorer.ui.widgets import show_chart
+
+JOB_KEY = "experiments_live"
+
+st.title("Experiments")
+st.caption("Classroom presets. Each shows results computed in advance at once; re-run any of them live.")
+
+tab_deg, tab_lesion, tab_shatter = st.tabs(["Degradation", "Lesion study", "Shattered gradients"])
+
+with tab_deg:
+    st.markdown(
+        "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
+        "residual twins, trained in lock-step on the built-in shapes. The deeper plain network ends with a "
+        "*higher training loss* than the shallower one: more layers made it harder to optimise. The residual "
+        "56-layer network does not suffer from this."
+    )
+    run = precomputed_run("degradation")
+    live = current(JOB_KEY)
+    if live is None:
+        if run is None:
+            st.info("No precomputed run ships with this copy (see `make assets`): run it live below.")
+        else:
+            st.subheader("Computed in advance")
+            degradation_summary(run.history)
+            history_charts(run.history, "exp_deg_pre")
+    preset = PRESETS["degradation"]
+    if st.button(
+        f"Re-run live ({preset.steps} steps, about 2 minutes)",
+        key="exp_deg_run",
+        disabled=live is not None and live[0].active,
+    ):
+        start_ui(JOB_KEY, "degradation", list(PRESET_MODELS["degradation"]), preset)
+        st.rerun()
+    if live is not None:
+        st.subheader("Live")
+        live_panel(JOB_KEY)
+        if not live[0].active and live[1].history.step:
+            degradation_summary(live[1].history)
+
+with tab_lesion:
+    st.markdown(
+        "**Veit et al. 2016: residual networks behave like ensembles of shallower paths.** Remove one block "
+        "from a trained residual network (keep its shortcut) and the accuracy barely moves; remove a layer "
+        "from a plain network and it collapses. Blocks that change the shape cannot be removed from a plain "
+        "network at all: nothing would carry the signal past them."
+    )
+    cards = [c for c in precomputed_cards() if c.run and c.run.endswith("degradation")]
+    depth = st.radio("Depth", sorted({c.config.depth for c in cards}) or [56], key="exp_lesion_depth", horizontal=True)
+    chosen = [c for c in cards if c.config.depth == depth]
+    if not chosen:
+        st.info("Train the degradation preset first: the lesion study needs trained networks.")
+    elif st.button("Run the lesion study", key="exp_lesion_run"):
+        st.button("Stop", key="exp_lesion_stop")
+        test = load_dataset("shapes", "test", n=500, size=chosen[0].image_size)
+        x, y = test.batch(range(len(test)))
+        results = []
+        for card in sorted(chosen, key=lambda c: not c.config.residual):
+            bar = st.progress(0.0, text=f"{card.config.name}: removing blocks…")
+            results.append(
+                lesion_study(
+                    cached_card_model(card),
+                    (x, y),
+                    progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"{i} of {n}"),
+                )
+            )
+            bar.empty()
+        show_chart(lesion_figure(results), key="exp_lesion_bars")
+        show_chart(removal_curve_figure(results), key="exp_lesion_curve")
+
+with tab_shatter:
+    shattered_section("exp")

@@ -1,0 +1,43 @@
+"""Gradients: per-layer gradient norms, the depth sweep, and the shattered-gradients probe."""
+
+import streamlit as st
+
+from explorer import zoo
+from explorer.charts.inside import gradient_norms_figure
+from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
+from explorer.ui.learn_figures import depth_sweep_section, shattered_section
+from explorer.ui.models_ui import model_picker_ui
+from explorer.ui.widgets import show_chart
+
+st.title("How gradients flow")
+st.caption(
+    "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
+    "one batch. A vanishing gradient would fall towards the left."
+)
+card, model, twin_card, twin_model = model_picker_ui()
+pairs = [(card, model)] + ([(twin_card, twin_model)] if twin_model is not None else [])
+
+st.header("This network, one batch")
+mode = st.radio(
+    "Batch norm",
+    ["batch statistics (as in training)", "running statistics (as in evaluation)"],
+    key="grad_bn_mode",
+    horizontal=True,
+)
+results = []
+for c, m in pairs:
+    x, y = zoo.probe_batch(c, m)
+    norms = gradient_norms(m, x, y, train_mode=mode.startswith("batch"))
+    results.append(
+        SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
+    )
+show_chart(gradient_norms_figure(results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
+first_last = [f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}" for r in results]
+st.markdown(" · ".join(first_last))
+st.caption(NO_VANISHING_NOTE)
+
+st.header("Across depths, at initialisation")
+depth_sweep_section("grad")
+
+st.header("Shattered gradients")
+shattered_section("grad")
