@@ -42,13 +42,16 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--depth", type=int, default=20)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--record-every", type=int, default=1, help="block responses every N steps")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"os.cpu_count()={os.cpu_count()} torch threads={torch.get_num_threads()} load={os.getloadavg()[0]:.2f}")
     data = load_dataset("shapes", "train", n=2_000)
     # record_every=1: block responses every step as well, the heaviest recording there is
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, record_every=1, eval_every=0, warmup=0)
+    config = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, record_every=args.record_every, eval_every=0, warmup=0
+    )
     engine_model = build_resnet(ResNetConfig(depth=args.depth))
     bare_model = copy.deepcopy(engine_model)
     bare_opt = make_optimizer(bare_model, config)
