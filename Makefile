@@ -23,5 +23,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
+# what the app shows at once, made by the project's own CLI (a few minutes on 2 CPU cores)
+assets: $(STAMP)
+	rm -rf assets/runs/degradation
+	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
+	$(VENV)/bin/python -m explorer precompute --out assets/experiments
+
 bench: $(STAMP)
-	for f in bench/*.py; do $(VENV)/bin/python $$f; done
+	for f in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$f .py); done

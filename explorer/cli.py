@@ -149,6 +149,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_precompute(args: argparse.Namespace) -> int:
+    from explorer.experiments.precompute import save_sweeps
+
+    def progress(i: int, n: int) -> None:
+        print(f"  network {i} of {n}", flush=True)
+
+    print("gradient norms across depths, then shattered gradients, at initialisation")
+    for path in save_sweeps(args.out, seed=args.seed, progress=progress):
+        print(f"wrote {path}")
+    return 0
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """Flags of ``train``; unset ones take the preset's value (or TrainConfig's default)."""
     from explorer.training import OPTIMIZERS, PRESETS, SCHEDULES
@@ -197,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list saved runs")
     p.add_argument("--root", default="runs", help="folder of run directories (precomputed: assets/runs)")
     p.set_defaults(func=cmd_runs)
+    p = sub.add_parser("precompute", help="the gradient-norm depth sweep and shattered-gradients probe, as JSON")
+    p.add_argument("--out", default="assets/experiments", help="folder to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_precompute)
     return parser
 
 
