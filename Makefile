@@ -27,6 +27,7 @@ lint: $(STAMP)
 assets: $(STAMP)
 	rm -rf assets/runs/degradation
 	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
+	rm -f assets/runs/degradation/checkpoints/*.optim.pt  # only the weights ship
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments
 
 bench: $(STAMP)
