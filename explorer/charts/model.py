@@ -143,7 +143,7 @@ def block_figure(
             fillcolor=fill,
             line={"color": main_colour, "width": 1},
         )
-        fig.add_annotation(x=x, y=0, text=op.replace(", ", "<br>"), showarrow=False, font={"size": 14})
+        fig.add_annotation(x=x, y=0, text=op.replace(" conv, ", "<br>"), showarrow=False, font={"size": 13})
     fig.add_annotation(x=-0.1, y=0, text="<b>x</b>", showarrow=False, font={"size": 20}, xanchor="right")
     if residual:
         fig.add_shape(

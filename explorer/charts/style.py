@@ -14,13 +14,13 @@ def colour(residual: bool) -> str:
 
 
 def apply_style(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    """Large fonts, white background, legend on top."""
+    """Large fonts, white background, the legend under the plot (it never covers the title or the data)."""
     fig.update_layout(
         template="plotly_white",
         font={"size": FONT_SIZE},
         title={"text": title, "font": {"size": FONT_SIZE + 4}} if title else None,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
-        margin={"l": 60, "r": 20, "t": 80 if title else 40, "b": 60},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.18, "xanchor": "left", "x": 0},
+        margin={"l": 60, "r": 20, "t": 70 if title else 30, "b": 60},
     )
     if height:
         fig.update_layout(height=height)

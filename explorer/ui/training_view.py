@@ -20,6 +20,8 @@ from explorer.ui.cache import job_queue
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
+POLL_S = 2.0  # seconds between redraws of a running job: each redraw takes CPU from training
+
 
 def runs_root() -> Path:
     """Where this server saves runs: $EXPLORER_RUNS or ./runs."""
@@ -44,7 +46,11 @@ def current(key: str) -> tuple[Job, LiveRun] | None:
 
 
 def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
-    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network."""
+    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
+
+    While training runs, the page redraws these every couple of seconds on the same two cores that
+    train, so the heat-map (the heaviest figure) waits until training ends.
+    """
     if not history.models or not any(m.step for m in history.models.values()):
         return
     c1, c2 = st.columns(2)
@@ -98,7 +104,7 @@ def live_panel(key: str) -> None:
     job, live = entry
     active = job.active
 
-    @st.fragment(run_every=1.0 if active else None)
+    @st.fragment(run_every=POLL_S if active else None)
     def panel() -> None:
         job, live = current(key)
         c1, c2 = st.columns([5, 1])
@@ -107,7 +113,9 @@ def live_panel(key: str) -> None:
         with c2:
             if job.active and st.button("Stop", key=f"{key}_stop", type="primary", width="stretch"):
                 job.cancel()
-        history_charts(live.history, key)
+        history_charts(live.history, key, heatmap_choice=not job.active)
+        if job.active:
+            st.caption("The gradient-norm heat-map appears when training ends (drawing it live would slow training).")
         if active and not job.active:
             st.rerun(scope="app")  # the job ended: let the whole page show the results
 

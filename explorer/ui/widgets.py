@@ -19,6 +19,20 @@ def _keep_valid(key: str, options) -> None:
         st.session_state[key] = options[min(2, len(options) - 1)] if key == state.DEPTH else options[-1]
 
 
+FAMILY_DEFAULTS = {
+    "cifar": {"depth": 20, "width": 16, "shortcut": "A"},
+    "imagenet": {"depth": 50, "width": 64, "shortcut": "B"},
+}
+
+
+def _family_changed() -> None:
+    """A new family starts from its own defaults (the paper's CIFAR net, torchvision's ResNet-50)."""
+    d = FAMILY_DEFAULTS[st.session_state[state.FAMILY]]
+    st.session_state[state.DEPTH] = d["depth"]
+    st.session_state[state.WIDTH] = d["width"]
+    st.session_state[state.SHORTCUT] = d["shortcut"]
+
+
 def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
     """Sidebar controls naming a network; returns its config."""
     box = container or st.sidebar
@@ -33,6 +47,7 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
             horizontal=True,
             format_func={"cifar": "CIFAR (6n+2)", "imagenet": "ImageNet"}.get,
             disabled=family_lock is not None,
+            on_change=_family_changed,
             help="CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them.",
         )
         depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)

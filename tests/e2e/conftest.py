@@ -130,7 +130,8 @@ def wait_idle(page, timeout: float = 120) -> None:
 def no_exception(page) -> None:
     """No Streamlit exception box and no traceback text on the page."""
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert "Traceback" not in page.inner_text("body")
+    body = page.inner_text("body")
+    assert "Traceback" not in body and "Page not found" not in body
 
 
 def shot(page, name: str) -> Path:

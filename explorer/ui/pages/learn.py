@@ -31,7 +31,7 @@ st.markdown(
     "Below, plain and residual networks of 20 and 56 layers trained side by side on the same batches."
 )
 degradation_section()
-st.page_link(pages.EXPERIMENTS, label="Re-run this experiment live", icon="🧪")
+st.page_link(pages.EXPERIMENTS, label="Re-run this experiment live", icon=":material/science:")
 
 st.header("2. The residual block: out = x + F(x)")
 st.markdown(
@@ -44,7 +44,7 @@ with c1:
     show_chart(block_figure("basic", "identity", residual=True), key="learn_block_res")
 with c2:
     show_chart(block_figure("basic", "identity", residual=False), key="learn_block_plain")
-st.page_link(pages.BUILD, label="Build one and switch its shortcuts off", icon="🧱")
+st.page_link(pages.BUILD, label="Build one and switch its shortcuts off", icon=":material/construction:")
 
 st.header("3. Basic and bottleneck blocks")
 basic = cached_summary(ResNetConfig("imagenet", 34))
@@ -83,7 +83,7 @@ st.markdown(
     "the identity is hard to represent. Shortcuts keep a clean path for both the signal and its gradient."
 )
 gradients_section()
-st.page_link(pages.GRADIENTS, label="Measure gradients yourself", icon="📉")
+st.page_link(pages.GRADIENTS, label="Measure gradients yourself", icon=":material/show_chart:")
 
 st.header("6. The family")
 rows = []
