@@ -6,9 +6,13 @@ RdBu for signed raw maps, centred on 0), interpolated here with numpy, so no mat
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import plotly.colors as pc
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
@@ -23,6 +27,16 @@ COLOURMAPS = {
     "turbo": pc.sequential.Turbo,
     "rdbu": pc.diverging.RdBu[::-1],  # blue negative, red positive
 }
+
+
+def image_trace(rgb: np.ndarray) -> go.Image:
+    """An RGB uint8 array as a plotly image sent as a PNG (a few KB instead of a JSON list of every pixel)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
+    return go.Image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), hoverinfo="skip")
+
+
+MAX_HEATMAP_SIDE = 112  # the hover/colour layer of an overlay; Grad-CAM itself is 7x7 to 14x14 upsampled
 
 
 def _anchors(name: str) -> np.ndarray:
@@ -118,10 +132,16 @@ def overlay_figure(
         zmin, zmax, scale = -peak, peak, COLOURMAPS["rdbu"]
     else:
         zmin, zmax, scale = 0.0, vmax or 1.0, COLOURMAPS[colourmap]
-    fig = go.Figure(go.Image(z=img, hoverinfo="skip"))
+    fig = go.Figure(image_trace(img))
+    step = max(1, int(np.ceil(max(cam.shape) / MAX_HEATMAP_SIDE)))
+    cam = cam[step // 2 :: step, step // 2 :: step]  # centre samples, drawn at the image's coordinates
     fig.add_trace(
         go.Heatmap(
             z=cam,
+            x0=step // 2,
+            dx=step,
+            y0=step // 2,
+            dy=step,
             zmin=zmin,
             zmax=zmax,
             colorscale=scale,
@@ -153,9 +173,7 @@ def filmstrip_figure(
     rows = -(-len(strip) // cols)
     fig = _grid([n for n, _ in strip], cols, rows, 200)
     for i, (_, cam) in enumerate(strip):
-        fig.add_trace(
-            go.Image(z=overlay_rgb(image, cam, opacity), hoverinfo="skip"), row=i // cols + 1, col=i % cols + 1
-        )
+        fig.add_trace(image_trace(overlay_rgb(image, cam, opacity)), row=i // cols + 1, col=i % cols + 1)
     _image_axes(fig)
     apply_style(fig, title or "Grad-CAM at every block: where the evidence for the class gathers")
     return fig
@@ -174,9 +192,9 @@ def method_grid_figure(
         titles += [label] + ([METHOD_LABELS.get(m, m) for m in methods] if r == 0 else [""] * len(methods))
     fig = _grid(titles, cols, len(rows), 230)
     for r, maps in enumerate(rows.values(), start=1):
-        fig.add_trace(go.Image(z=to_rgb_uint8(image), hoverinfo="skip"), row=r, col=1)
+        fig.add_trace(image_trace(to_rgb_uint8(image)), row=r, col=1)
         for c, m in enumerate(methods, start=2):
-            fig.add_trace(go.Image(z=overlay_rgb(image, maps[m], opacity), hoverinfo="skip"), row=r, col=c)
+            fig.add_trace(image_trace(overlay_rgb(image, maps[m], opacity)), row=r, col=c)
     _image_axes(fig)
     apply_style(fig, title or "Attribution methods compared")
     return fig

@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import zoo
 from explorer.data import Shapes, make_shapes
 from explorer.jobs import JobQueue
-from explorer.models import ResNet, ResNetConfig, build_resnet
+from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -24,9 +24,13 @@ def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summa
     return summarize_config(config, input_size)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Building the network…")
-def cached_model(config: ResNetConfig, seed: int = 0) -> ResNet:
-    return build_resnet(config, seed=seed).eval()
+@st.cache_resource(max_entries=32)
+def cached_structure(config: ResNetConfig) -> ResNet:
+    """The network's modules on the meta device: its shape without weights, for diagrams."""
+    import torch
+
+    with torch.device("meta"):
+        return ResNet(config)
 
 
 @st.cache_resource
@@ -47,7 +51,7 @@ def precomputed_cards() -> list[zoo.ModelCard]:
     cards: list[zoo.ModelCard] = []
     for run in zoo.find_runs(ASSET_RUNS):
         cards += zoo.run_cards(run)
-    return cards
+    return sorted(cards, key=lambda c: (c.run or "", c.config.depth, not c.config.residual))
 
 
 @st.cache_data(show_spinner=False)

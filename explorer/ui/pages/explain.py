@@ -54,12 +54,10 @@ for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
         st.subheader(c.label)
-        top = attr.top_k(m, xi, 5, list(c.classes))
-        st.dataframe(
-            {"class": [t[0] for t in top], "probability": [f"{t[1]:.1%}" for t in top]},
-            hide_index=True,
-            key=f"explain_top_{c.label}",
-        )
+        p = probs if m is model else attr.predict(m, xi)  # one forward per network for the top-5
+        best = np.argsort(-p, kind="stable")[:5]
+        top = [(c.classes[i], float(p[i])) for i in best]
+        st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
         lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
         res = attr.grad_cam(m, xi, lay, target, raw=raw)
         results.append((c, m, xi, disp, res))
