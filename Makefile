@@ -30,7 +30,7 @@ assets: $(STAMP)
 	rm -rf assets/runs/degradation
 	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
 	rm -f assets/runs/degradation/checkpoints/*.optim.pt  # only the weights ship
-	$(VENV)/bin/python -m explorer precompute --out assets/experiments
+	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$f .py); done

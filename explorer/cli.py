@@ -150,7 +150,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
-    from explorer.experiments.precompute import save_sweeps
+    from explorer.experiments.precompute import save_lesions, save_sweeps
 
     def progress(i: int, n: int) -> None:
         print(f"  network {i} of {n}", flush=True)
@@ -158,6 +158,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     print("gradient norms across depths, then shattered gradients, at initialisation")
     for path in save_sweeps(args.out, seed=args.seed, progress=progress):
         print(f"wrote {path}")
+    if args.lesion_run:
+        print(f"lesion study of every network in {args.lesion_run}")
+        print(f"wrote {save_lesions(args.lesion_run, args.out)}")
     return 0
 
 
@@ -212,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("precompute", help="the gradient-norm depth sweep and shattered-gradients probe, as JSON")
     p.add_argument("--out", default="assets/experiments", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
     p.set_defaults(func=cmd_precompute)
     return parser
 

@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from explorer.gradients import ShatteredResult, SweepResult, depth_sweep, shattered_sweep
 
@@ -63,4 +64,45 @@ def load_shattered(folder: str | Path) -> list[ShatteredResult] | None:
     for r in json.loads(path.read_text())["results"]:
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in r.items() if k != "name"}
         out.append(ShatteredResult(name=r["name"], **arrays))
+    return out
+
+
+LESION_FILE = "lesion.json"
+LESION_TEST_SIZE = 500
+
+
+def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
+    """Held-out shapes for the lesion study, normalised as the degradation run was trained."""
+    from explorer.data import load_dataset
+
+    test = load_dataset("shapes", "test", n=n, size=image_size)
+    return test.batch(torch.arange(len(test)))
+
+
+def save_lesions(run_dir: str | Path, out: str | Path, progress=None, stop=None) -> Path:
+    """Lesion studies (Veit et al. 2016) of every network of a saved run, as JSON under ``out``."""
+    from explorer.experiments.lesion import lesion_study
+    from explorer.runs import load_run
+
+    run = load_run(run_dir)
+    x, y = lesion_data(run.train.image_size or 32)
+    results = [lesion_study(model, (x, y), progress=progress, stop=stop) for model in run.load_models().values()]
+    path = Path(out) / LESION_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"run": str(run_dir), "results": [_plain(asdict(r)) for r in results]}))
+    return path
+
+
+def load_lesions(folder: str | Path) -> list | None:
+    """The precomputed lesion studies (``LesionResult`` list), or None if they are not there."""
+    from explorer.experiments.lesion import BlockLesion, LesionResult, RemovalPoint
+
+    path = Path(folder) / LESION_FILE
+    if not path.is_file():
+        return None
+    out = []
+    for r in json.loads(path.read_text())["results"]:
+        blocks = [BlockLesion(**b) for b in r.pop("blocks")]
+        removed = [RemovalPoint(p["k"], [tuple(s) for s in p["subsets"]], p["accuracies"]) for p in r.pop("removed")]
+        out.append(LesionResult(**r, blocks=blocks, removed=removed))
     return out

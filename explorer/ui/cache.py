@@ -75,3 +75,11 @@ def precomputed_sweeps() -> tuple[list | None, list | None]:
     from explorer.experiments.precompute import load_shattered, load_sweep
 
     return load_sweep(ASSET_EXPERIMENTS), load_shattered(ASSET_EXPERIMENTS)
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_lesions() -> list | None:
+    """Lesion studies of the degradation run's networks from assets/experiments, or None."""
+    from explorer.experiments.precompute import load_lesions
+
+    return load_lesions(ASSET_EXPERIMENTS)

@@ -47,8 +47,8 @@ def get_model(card: zoo.ModelCard) -> ResNet:
     return cached_card_model(card, download=st.session_state.get("allow_download", False))
 
 
-def model_picker_ui(allow_twin: bool = True) -> tuple[zoo.ModelCard, ResNet, zoo.ModelCard | None, ResNet | None]:
-    """Sidebar: which network (and whether to show its twin). Returns (card, model, twin card, twin model).
+def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet]]:
+    """Sidebar: which network (and whether to show its twin). Returns [(card, model)], the twin second.
 
     Stops the page with a plain message when the chosen network cannot be had (no weights offline).
     """
@@ -96,8 +96,7 @@ def model_picker_ui(allow_twin: bool = True) -> tuple[zoo.ModelCard, ResNet, zoo
     except WeightsUnavailable as e:
         st.info(f"**These weights are not available here.** {e}")
         st.stop()
-    twin_model = get_model(twin) if twin is not None else None
-    return card, model, twin, twin_model
+    return [(card, model)] + ([(twin, get_model(twin))] if twin is not None else [])
 
 
 def weights_file_ui() -> None:

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from explorer.charts.attribution import lesion_figure, removal_curve_figure
-from explorer.data import load_dataset
 from explorer.experiments.lesion import lesion_study
+from explorer.experiments.precompute import lesion_data
 from explorer.training import PRESET_MODELS, PRESETS
-from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_run
+from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.learn_figures import degradation_summary, shattered_section
 from explorer.ui.training_view import current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
@@ -50,33 +50,36 @@ with tab_deg:
 
 with tab_lesion:
     st.markdown(
-        "**Veit et al. 2016: residual networks behave like ensembles of shallower paths.** Remove one block "
-        "from a trained residual network (keep its shortcut) and the accuracy barely moves; remove a layer "
-        "from a plain network and it collapses. Blocks that change the shape cannot be removed from a plain "
-        "network at all: nothing would carry the signal past them."
+        "**Veit et al. 2016: residual networks behave like ensembles of shallower paths.** They found that "
+        "removing one block from a trained residual network (keeping its shortcut) barely moves its accuracy, "
+        "while removing a layer from a plain network is disastrous. Here is what happens to this app's "
+        "trained networks. Blocks that change the shape cannot be removed from a plain network at all: nothing "
+        "would carry the signal past them."
     )
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith("degradation")]
-    depth = st.radio("Depth", sorted({c.config.depth for c in cards}) or [56], key="exp_lesion_depth", horizontal=True)
-    chosen = [c for c in cards if c.config.depth == depth]
-    if not chosen:
-        st.info("Train the degradation preset first: the lesion study needs trained networks.")
-    elif st.button("Run the lesion study", key="exp_lesion_run"):
+    depths = sorted({c.config.depth for c in cards}) or [20, 56]
+    depth = st.radio("Depth", depths, index=len(depths) - 1, key="exp_lesion_depth", horizontal=True)
+    chosen = sorted((c for c in cards if c.config.depth == depth), key=lambda c: not c.config.residual)
+    results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
+    if chosen and st.button("Re-run the lesion study live", key="exp_lesion_run"):
         st.button("Stop", key="exp_lesion_stop")
-        test = load_dataset("shapes", "test", n=500, size=chosen[0].image_size)
-        x, y = test.batch(range(len(test)))
+        x, y = lesion_data(chosen[0].image_size)
         results = []
-        for card in sorted(chosen, key=lambda c: not c.config.residual):
+        for card in chosen:
             bar = st.progress(0.0, text=f"{card.config.name}: removing blocks…")
-            results.append(
-                lesion_study(
-                    cached_card_model(card),
-                    (x, y),
-                    progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"{i} of {n}"),
-                )
-            )
+            progress = lambda i, n, bar=bar: bar.progress(i / n, text=f"{i} of {n} evaluations")  # noqa: E731
+            results.append(lesion_study(cached_card_model(card), (x, y), progress=progress))
             bar.empty()
+    if not results:
+        st.info(
+            "No lesion results ship with this copy (`make assets`), and there are no trained networks to "
+            "run it on: train the degradation preset first."
+        )
+    else:
         show_chart(lesion_figure(results), key="exp_lesion_bars")
         show_chart(removal_curve_figure(results), key="exp_lesion_curve")
+        if any(r.baseline < 0.2 for r in results):
+            st.caption("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
 
 with tab_shatter:
     shattered_section("exp")

@@ -20,8 +20,8 @@ st.caption(
     "Grad-CAM weighs each channel of a layer by how much the chosen class's score grows with it, and "
     "shows where the weighted channels fire. Pick a network in the sidebar, then an image."
 )
-card, model, twin_card, twin_model = model_picker_ui()
-pairs = [(card, model)] + ([(twin_card, twin_model)] if twin_model is not None else [])
+pairs = model_picker_ui()
+card, model = pairs[0]
 
 picked = image_ui(card)
 if picked is None:

@@ -14,8 +14,8 @@ st.caption(
     "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
     "one batch. A vanishing gradient would fall towards the left."
 )
-card, model, twin_card, twin_model = model_picker_ui()
-pairs = [(card, model)] + ([(twin_card, twin_model)] if twin_model is not None else [])
+pairs = model_picker_ui()
+card, model = pairs[0]
 
 st.header("This network, one batch")
 mode = st.radio(

@@ -14,8 +14,8 @@ st.caption(
     "What each layer computes for one image. Pick a layer: the grid shows its most active channels. "
     "Pick a block: see its input x, its residual branch F(x), and their sum."
 )
-card, model, twin_card, twin_model = model_picker_ui()
-pairs = [(card, model)] + ([(twin_card, twin_model)] if twin_model is not None else [])
+pairs = model_picker_ui()
+card, model = pairs[0]
 picked = image_ui(card)
 if picked is None:
     st.stop()
