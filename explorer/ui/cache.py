@@ -40,9 +40,9 @@ def job_queue() -> JobQueue:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: zoo.ModelCard, download: bool = False) -> ResNet:
-    """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    return zoo.load_model(card, download=download)
+def cached_card_model(card: zoo.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
+    """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
+    return zoo.load_model(card, download=download).to(device)
 
 
 @st.cache_data(show_spinner=False)

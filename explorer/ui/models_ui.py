@@ -14,7 +14,7 @@ from explorer.models import ResNet
 from explorer.pretrained import WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
-from explorer.ui.widgets import network_ui
+from explorer.ui.widgets import device_ui, network_ui
 
 PRETRAINED_DEPTHS = (18, 34, 50, 101, 152)
 
@@ -42,9 +42,10 @@ def _choices() -> dict[str, zoo.ModelCard]:
 
 def get_model(card: zoo.ModelCard) -> ResNet:
     """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
+    device = st.session_state.get(state.DEVICE, "cpu")
     if card.source == zoo.SESSION:
-        return session_models()[card.label][1]
-    return cached_card_model(card, download=st.session_state.get("allow_download", False))
+        return session_models()[card.label][1].to(device)  # this session's own network: moved in place
+    return cached_card_model(card, download=st.session_state.get("allow_download", False), device=device)
 
 
 def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet]]:
@@ -91,6 +92,7 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet
                 help="Fetches torchvision's weights once (45-230 MB); needs the internet.",
             )
             weights_file_ui()
+    device_ui()
     try:
         model = get_model(card)
     except WeightsUnavailable as e:
