@@ -280,16 +280,21 @@ def grad_cams(
         score = head(x)[0]
         grads = torch.autograd.grad(score, [acts[n] for n in names], allow_unused=True)
     prob = float(torch.softmax(head.logits, dim=1)[0, head.chosen])
-    groups: dict[tuple[int, ...], list[int]] = {}  # same-shaped layers are weighted and upsampled together
-    for i, name in enumerate(names):
-        groups.setdefault(tuple(acts[name].shape), []).append(i)
+    cams: dict[str, torch.Tensor] = {}
+    for name, grad in zip(names, grads, strict=True):
+        a = acts[name].detach()  # (1, C, h, w): a reference, no copy
+        if grad is None:  # the layer does not reach the target logit
+            cam = torch.zeros_like(a[:, :1])
+        else:  # sum_k alpha_k A_k as one matrix-vector product, alpha_k = mean_ij dy/dA_kij
+            cam = (grad.mean(dim=(2, 3)) @ a.flatten(2)[0]).view(1, 1, *a.shape[2:])
+        cams[name] = cam if raw else F.relu(cam)
+    groups: dict[tuple[int, ...], list[str]] = {}  # same-sized maps are upsampled together
+    for name, cam in cams.items():
+        groups.setdefault(tuple(cam.shape), []).append(name)
     out: dict[str, CamResult] = {}
-    for idx in groups.values():
-        a = torch.cat([acts[names[i]].detach() for i in idx])  # (L, C, h, w)
-        g = torch.cat([grads[i] if grads[i] is not None else torch.zeros_like(acts[names[i]]) for i in idx])
-        cam = ((g.mean(dim=(2, 3), keepdim=True)) * a).sum(dim=1, keepdim=True)  # (L, 1, h, w)
-        cams = _cam_results(cam if raw else F.relu(cam), tuple(x.shape[-2:]), [names[i] for i in idx], head, raw, prob)
-        out.update(zip((names[i] for i in idx), cams, strict=True))
+    for group in groups.values():
+        batch = torch.cat([cams[n] for n in group])  # (L, 1, h, w)
+        out.update(zip(group, _cam_results(batch, tuple(x.shape[-2:]), group, head, raw, prob), strict=True))
     return {name: out[name] for name in names}
 
 

@@ -10,7 +10,6 @@ import streamlit as st
 
 from explorer import model_cards, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -34,8 +33,10 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
 
 @st.cache_resource
-def job_queue() -> JobQueue:
+def job_queue():
     """One queue per server: one training job at a time, because the CPU is shared."""
+    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
+
     return JobQueue()
 
 
