@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -116,6 +117,13 @@ def _count(model: nn.Module, input_size: int) -> FlopCounterMode:
     return counter
 
 
+def _no_images(model: nn.Module, input_size: int) -> torch.Tensor:
+    """A batch of zero images: the forward pass yields every layer's output shape and computes nothing."""
+    cfg = getattr(model, "config", None)
+    device = next(model.parameters()).device
+    return torch.zeros(0, cfg.in_channels if cfg is not None else 3, input_size, input_size, device=device)
+
+
 def count_macs(model: nn.Module, input_size: int) -> dict[str, int]:
     """Multiply-accumulates per conv and linear layer for one image: exactly what torch's FLOP counter
     counts (its FLOPs / 2, checked against it in the tests), read from each layer's output shape.
@@ -128,14 +136,12 @@ def count_macs(model: nn.Module, input_size: int) -> dict[str, int]:
     def make(name: str):
         def hook(module, inputs, output):
             per_output = module.in_features if isinstance(module, nn.Linear) else module.weight[0].numel()
-            macs[name] = output[0].numel() * per_output  # one image; conv: (C_in / groups) * kh * kw per output
+            macs[name] = math.prod(output.shape[1:]) * per_output  # one image; conv: C_in / groups * kh * kw
 
         return hook
 
     layers = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)}
-    cfg = getattr(model, "config", None)
-    device = next(model.parameters()).device
-    x = torch.zeros(1, cfg.in_channels if cfg is not None else 3, input_size, input_size, device=device)
+    x = _no_images(model, input_size)
     handles = [m.register_forward_hook(make(n)) for n, m in layers.items()]
     was_training = model.training
     model.eval()
@@ -195,17 +201,12 @@ def summarize(model: ResNet, input_size: int | None = None) -> Summary:
 
 
 def summarize_config(config: ResNetConfig, input_size: int | None = None) -> Summary:
-    """The summary of the network ``config`` names, built on the meta device: no weights, no compute."""
+    """The summary of the network ``config`` names, built without initialising weights and run on no images."""
     with torch.device("meta"):
         model = ResNet(config)
-    for m in model.modules():  # this private copy only: batch norm keeps shapes and has no MACs to count,
-        if isinstance(m, nn.BatchNorm2d):  # and on the meta device it runs as a slow Python decomposition
-            m.forward = _pass_through
-    return summarize(model, input_size)
-
-
-def _pass_through(x: torch.Tensor) -> torch.Tensor:
-    return x
+    # uninitialised CPU weights (no init, no copy): the shapes pass needs kernels, not values, and meta-device
+    # ops run as Python decompositions that first import torch._dynamo (seconds at the app's start)
+    return summarize(model.to_empty(device="cpu"), input_size)
 
 
 def block_names(model: ResNet) -> list[str]:
