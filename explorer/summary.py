@@ -206,7 +206,8 @@ def summarize_config(config: ResNetConfig, input_size: int | None = None) -> Sum
         model = ResNet(config)
     # uninitialised CPU weights (no init, no copy): the shapes pass needs kernels, not values, and meta-device
     # ops run as Python decompositions that first import torch._dynamo (seconds at the app's start)
-    return summarize(model.to_empty(device="cpu"), input_size)
+    # (torch.empty from each shape: Module.to_empty's empty_like on meta tensors goes through Python refs too)
+    return summarize(model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype)), input_size)
 
 
 def block_names(model: ResNet) -> list[str]:
