@@ -148,11 +148,10 @@ def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list
     _, c, h, w = acts[0].shape
     flat = (acts[0] if len(acts) == 1 else torch.cat(acts)).flatten(2)  # (L, C, H*W): a copy only for L > 1
     n = flat.shape[2]
-    positive = flat.relu()
+    positive = flat.relu()  # a fresh tensor: sign_ below may overwrite it
+    pos = positive.sum(2)
     # cheap reductions only (torch.var_mean and bool reductions are several times slower on CPU)
-    sums = torch.stack(
-        [flat.sum(2), torch.linalg.vector_norm(flat, dim=2), positive.sum(2), positive.sign().sum(2), flat.amax(2)]
-    )
+    sums = torch.stack([flat.sum(2), torch.linalg.vector_norm(flat, dim=2), pos, positive.sign_().sum(2), flat.amax(2)])
     total, norm, pos, count, peak = sums.cpu().numpy()
     mean = total / n
     std = np.sqrt(np.maximum(np.square(norm) / n - np.square(mean), 0.0))
