@@ -236,12 +236,8 @@ def filmstrip(
     target: int | None = None,
     raw: bool = False,
     progress: Progress | None = None,
-    stop=None,
 ) -> list[tuple[str, np.ndarray]]:
-    """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
-
-    Stops early, returning what it has, when the ``threading.Event`` ``stop`` is set.
-    """
+    """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map)."""
     x = as_batch(x)
     names = block_names(model)
     if not names:
@@ -250,8 +246,6 @@ def filmstrip(
         target = _check_target(model, x, target)
     out = []
     for i, name in enumerate(names):
-        if stop is not None and stop.is_set():
-            break
         out.append((name, grad_cam(model, x, name, target, raw).map))
         if progress is not None:
             progress(i + 1, len(names))
@@ -372,7 +366,6 @@ def compare_methods(
     target: int | None = None,
     methods: list[str] | None = None,
     progress: Progress | None = None,
-    stop=None,
 ) -> dict[str, np.ndarray]:
     """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
     names = list(METHODS) if methods is None else methods
@@ -381,8 +374,6 @@ def compare_methods(
         target = _check_target(model, x, target)
     out = {}
     for i, name in enumerate(names):
-        if stop is not None and stop.is_set():
-            break
         out[name] = attribute(model, x, name, layer, target)
         if progress is not None:
             progress(i + 1, len(names))

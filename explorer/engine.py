@@ -39,6 +39,7 @@ THREADS_ENV = "EXPLORER_TORCH_THREADS"  # torch threads per job (default: the wo
 PREFIX = "explorer-"
 STARTED_TOPIC = "explorer-started"
 REPORT_S = 0.5  # at most this often a worker sends a progress snapshot
+KEEP_RESULTS = 32  # finished jobs whose results this process keeps for late viewers
 
 QUEUED, RUNNING, DONE, CANCELLED, FAILED, LOST = "queued", "running", "done", "cancelled", "failed", "lost"
 ACTIVE = (QUEUED, RUNNING, LOST)
@@ -144,6 +145,9 @@ def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
     """
     c = client()
     with _lock:
+        old = _futures.get(key)
+        if old is not None and old.status == "finished" and status(key).state == DONE:
+            return key  # finished here already: the same inputs give the same result
         if not _is_active(key):
             c.set_metadata(["explorer-stop", key], False)
             c.set_metadata(["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()})
@@ -152,6 +156,8 @@ def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
                 old.release()
         if key not in _futures:
             _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
+            for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
+                _futures.pop(k).release()
         _forget_active()
     return key
 

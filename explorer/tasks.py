@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -26,10 +25,6 @@ from explorer.training import TrainConfig, build_models, load_train_data, make_o
 
 CHECKPOINT_EVERY = 50  # steps between checkpoints of a training job
 UPLOAD = "upload"  # TrainConfig.dataset of a job whose images come as zip bytes in the spec
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "run"
 
 
 def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -65,6 +60,8 @@ def training_job(
     if upload is not None:
         train = replace(train, dataset=UPLOAD)
     key = engine.job_key("train", {"configs": list(configs), "train": train.to_dict(), "upload": upload})
+    from explorer.runs import _slug
+
     run_dir = Path(out) if out is not None else Path(runs_root) / f"{_slug(title)}-{engine.job_id(key)}"
     spec = {
         "title": title,
@@ -167,6 +164,8 @@ def train_task(spec: dict, ctx) -> dict:
     with _dataset(spec, train) as data_config:
         data, held_out = load_train_data(data_config, root=spec.get("data_root"), download=spec.get("download", False))
     info = data.info
+    if getattr(data, "skipped", 0):
+        ctx.report(force=True, skipped=data.skipped)
     configs = [replace_config(c, num_classes=info.num_classes, in_channels=info.in_channels) for c in spec["configs"]]
     models, optimizers, history = resume_or_start(run_dir, configs, train)
     every = int(spec.get("checkpoint_every") or 0)
@@ -264,13 +263,17 @@ def lesion_task(spec: dict, ctx) -> list:
 
 
 def randomisation_job(
-    models: list[tuple[str, ResNetConfig, dict, torch.Tensor]], layer: str, target: int | None, method: str = "gradcam"
+    models: list[tuple[str, ResNetConfig, dict, torch.Tensor, str | None, int | None]], method: str = "gradcam"
 ) -> tuple[str, dict]:
-    """(key, spec) of Adebayo et al.'s cascading randomisation check of each (name, config, state_dict, image)."""
-    entries = [{"name": n, "config": c, "state_dict": sd, "x": x} for n, c, sd, x in models]
-    digest = [(n, c, state_digest(sd), state_digest({"x": x})) for n, c, sd, x in models]
-    key = engine.job_key("randomise", {"models": digest, "layer": layer, "target": target, "method": method})
-    return key, {"title": "randomisation check", "models": entries, "layer": layer, "target": target, "method": method}
+    """(key, spec) of Adebayo et al.'s cascading randomisation check of each (name, config, state_dict, image,
+    layer, target)."""
+    entries = [
+        {"name": n, "config": c, "state_dict": sd, "x": x, "layer": layer, "target": t}
+        for n, c, sd, x, layer, t in models
+    ]
+    digest = [(n, c, state_digest(sd), state_digest({"x": x}), layer, t) for n, c, sd, x, layer, t in models]
+    key = engine.job_key("randomise", {"models": digest, "method": method})
+    return key, {"title": "randomisation check", "models": entries, "method": method}
 
 
 def randomisation_task(spec: dict, ctx) -> dict:
@@ -283,15 +286,39 @@ def randomisation_task(spec: dict, ctx) -> dict:
         if ctx.stop.is_set():
             break
         model = _network(entry)
-        layer = spec["layer"] if spec["layer"] in target_layers(model) else None
+        layer = entry["layer"] if entry["layer"] in target_layers(model) else None
 
         def progress(done, total, i=i):
             ctx.report(phase=f"network {i + 1} of {n}", step=i * total + done, total=n * total)
 
         out[entry["name"]] = cascading_randomisation(
-            model, entry["x"], spec["method"], layer=layer, target=spec["target"], progress=progress, stop=ctx.stop
+            model, entry["x"], spec["method"], layer=layer, target=entry["target"], progress=progress, stop=ctx.stop
         )
     return out
 
 
-TASKS = {"train": train_task, "lesion": lesion_task, "randomise": randomisation_task}
+SWEEPS = ("depth", "shattered")
+
+
+def sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> tuple[str, dict]:
+    """(key, spec) of a sweep at initialisation: gradient norms across depths, or the shattered-gradients probe."""
+    if sweep not in SWEEPS:
+        raise ValueError(f"sweep must be one of {SWEEPS}, got {sweep!r}")
+    spec = {"title": f"{sweep} sweep", "sweep": sweep, "depths": list(depths) if depths else None}
+    return engine.job_key("sweep", {k: v for k, v in spec.items() if k != "title"}), spec
+
+
+def sweep_task(spec: dict, ctx) -> list:
+    """The sweep's results (one per network); stops between networks when asked."""
+    from explorer.gradients import depth_sweep, shattered_sweep
+
+    fn = depth_sweep if spec["sweep"] == "depth" else shattered_sweep
+    kwargs = {"depths": tuple(spec["depths"])} if spec.get("depths") else {}
+
+    def progress(done, total):
+        ctx.report(phase=f"network {done} of {total}", step=done, total=total)
+
+    return fn(**kwargs, progress=progress, stop=ctx.stop)
+
+
+TASKS = {"train": train_task, "lesion": lesion_task, "randomise": randomisation_task, "sweep": sweep_task}

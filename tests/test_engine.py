@@ -194,3 +194,16 @@ def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
         assert os.getpid() not in pids.values()  # training ran in a worker process, not this one
     finally:
         engine.close()
+
+
+def test_the_cli_trains_on_the_cluster_and_prints_progress(cluster, tmp_path):
+    args = "--depth 8 --width 4 --steps 4 --batch-size 8 --train-size 64 --eval-size 16 --image-size 16 --threads 1"
+    r = subprocess.run(
+        [sys.executable, "-m", "explorer", "train", "--scheduler", cluster.address, *args.split(), "--root", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=START_TIMEOUT * 2,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"on {cluster.address}" in r.stdout and "4/4" in r.stdout and "img/s" in r.stdout
+    assert engine.job_count("train") == 1  # it ran on the worker, not in the CLI's process
+    run = load_run(r.stdout.split("run saved: ")[1].strip())
+    assert run.history.step == 4 and set(run.history.models) == {"ResNet-8"}

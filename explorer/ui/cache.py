@@ -10,7 +10,6 @@ import streamlit as st
 
 from explorer import zoo
 from explorer.data import Shapes, make_shapes
-from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -31,12 +30,6 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
     with torch.device("meta"):
         return ResNet(config)
-
-
-@st.cache_resource
-def job_queue() -> JobQueue:
-    """One queue per server: one training job at a time, because the CPU is shared."""
-    return JobQueue()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
