@@ -49,7 +49,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def _progress_bar(p) -> None:
     """One line, redrawn in place: bar, step, images/s, ETA and each network's loss (a Progress or a job snapshot)."""
     if isinstance(p, dict):
-        if p.get("phase") != "training" or not p.get("total"):
+        if not p.get("total") or not p.get("step") or "images_per_s" not in p:
             return
         step, total, ips, eta, metrics = p["step"], p["total"], p["images_per_s"], p["eta_s"], p.get("metrics") or {}
     else:
@@ -160,7 +160,7 @@ def _train_on_engine(key: str, spec: dict, name: str) -> dict | None:
 
     print(f"job {engine.job_id(key)} on {engine.client().scheduler.address}")
     engine.submit("train", key, spec, name)
-    said = set()
+    said, shown = set(), [-1]
 
     def show(s) -> None:
         note = s.message if s.state in (engine.LOST, engine.FAILED) else ""
@@ -169,7 +169,9 @@ def _train_on_engine(key: str, spec: dict, name: str) -> dict | None:
         if note and note not in said:
             said.add(note)
             print(note, file=sys.stderr if s.state != engine.QUEUED else sys.stdout, flush=True)
-        _progress_bar(s.snapshot)
+        if s.step != shown[0]:  # redraw only when a step has passed
+            shown[0] = s.step
+            _progress_bar(s.snapshot)
 
     try:
         st = engine.wait(key, on_status=show)
