@@ -71,29 +71,44 @@ def job_id(key: str) -> str:
     return key.rsplit("-", 1)[-1]
 
 
+class EngineUnavailable(OSError):
+    """The job engine cannot be reached (or started): the message says which, in plain words."""
+
+
 def client():
-    """The Dask client, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded LocalCluster."""
-    global _client, _cluster
+    """The Dask client, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded LocalCluster.
+
+    Raises EngineUnavailable when the scheduler does not answer or the embedded cluster cannot start.
+    """
     with _lock:
         if _client is not None and _client.status == "running":
             return _client
-        from distributed import Client, LocalCluster
+        try:
+            return _connect()
+        except (OSError, RuntimeError) as e:
+            where = os.environ.get(SCHEDULER_ENV) or "the embedded cluster"
+            raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {type(e).__name__}") from e
 
-        address = os.environ.get(SCHEDULER_ENV, "").strip()
-        if address:
-            _client = Client(address, set_as_default=False, timeout="20s")
-        else:
-            _cluster = LocalCluster(
-                n_workers=int(os.environ.get(WORKERS_ENV, "1")),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
-            _client = Client(_cluster, set_as_default=False)
-        log.info("job engine: %s", _client.scheduler.address)
-        return _client
+
+def _connect():
+    global _client, _cluster
+    from distributed import Client, LocalCluster
+
+    address = os.environ.get(SCHEDULER_ENV, "").strip()
+    if address:
+        _client = Client(address, set_as_default=False)  # waits distributed.comm.timeouts.connect
+    else:
+        _cluster = LocalCluster(
+            n_workers=int(os.environ.get(WORKERS_ENV, "1")),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            silence_logs=logging.WARNING,
+        )
+        _client = Client(_cluster, set_as_default=False)
+    log.info("job engine: %s", _client.scheduler.address)
+    return _client
 
 
 def close() -> None:

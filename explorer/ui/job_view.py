@@ -18,7 +18,11 @@ POLL_S = 1.0
 
 def submit_ui(state_key: str, kind: str, job: str, spec: dict, title: str) -> None:
     """Submit (or join) job ``job`` and remember it under ``state_key`` in this session."""
-    engine.submit(kind, job, spec, title)
+    try:
+        engine.submit(kind, job, spec, title)
+    except engine.EngineUnavailable as e:
+        st.error(f"Could not start: {e}.")
+        return
     st.session_state[state_key] = job
 
 
@@ -40,6 +44,14 @@ def job_panel(state_key: str, what: str) -> Any | None:
     job = st.session_state.get(state_key)
     if job is None:
         return None
+    try:
+        return _panel(job, state_key, what)
+    except engine.EngineUnavailable as e:
+        st.error(f"{what} is not available right now: {e}.")
+        return None
+
+
+def _panel(job: str, state_key: str, what: str) -> Any | None:
     polling = engine.status(job).active
 
     @st.fragment(run_every=POLL_S if polling else None)

@@ -55,6 +55,15 @@ def current(key: str) -> str | None:
     return st.session_state.get(key)
 
 
+def busy(key: str) -> bool:
+    """Whether this session's job under ``key`` is queued or running (False if the engine is out of reach)."""
+    job = current(key)
+    try:
+        return job is not None and engine.status(job).active
+    except engine.EngineUnavailable:
+        return False  # the panel says why
+
+
 def run_dir_of(job: str) -> Path | None:
     """The folder of job ``job``'s run on this server, if it has been written."""
     found = sorted(runs_root().glob(f"*-{engine.job_id(job)}"))
@@ -120,6 +129,22 @@ def live_panel(key: str) -> Run | None:
     job = current(key)
     if job is None:
         return None
+    try:
+        run = _live(job, key)
+    except engine.EngineUnavailable as e:
+        st.error(f"Training is not available right now: {e}.")
+        return None
+    if run is None:
+        return None
+    _run_summary(run)
+    history_charts(run.history, key)
+    _register(run)
+    downloads_ui(run, key)
+    return run
+
+
+def _live(job: str, key: str) -> Run | None:
+    """Poll job ``job`` while it is active; its run once saved."""
     run = finished_run(job)
     if run is None:
         started_active = engine.status(job).active
@@ -146,12 +171,6 @@ def live_panel(key: str) -> Run | None:
 
         panel()
         run = _save_result(job)
-    if run is None:
-        return None
-    _run_summary(run)
-    history_charts(run.history, key)
-    _register(run)
-    downloads_ui(run, key)
     return run
 
 

@@ -56,3 +56,17 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
     assert any(label.startswith("ResNet-20 (Quick") for label in at.session_state["trained_models"])
     other.run()  # the link now opens the stopped run, read from its folder
     assert any("Stopped after" in w.value for w in other.warning)
+
+
+def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
+    import dask
+
+    from tests.test_engine import free_port
+
+    engine.close()
+    monkeypatch.setenv(engine.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        at = train_page(run="0123456789abcdef")
+    engine.close()
+    assert not at.exception, at.exception
+    assert any("not available right now" in e.value and "cannot be reached" in e.value for e in at.error)

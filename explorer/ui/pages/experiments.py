@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from explorer import engine, tasks
+from explorer import tasks
 from explorer.charts.attribution import lesion_figure, removal_curve_figure
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.learn_figures import degradation_summary, shattered_section
-from explorer.ui.training_view import current, history_charts, live_panel, start_ui
+from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 
 JOB_KEY = "experiments_live"
@@ -39,7 +39,7 @@ with tab_deg:
     if st.button(
         f"Re-run live ({preset.steps} steps, about 2 minutes)",
         key="exp_deg_run",
-        disabled=live is not None and engine.status(live).active,
+        disabled=busy(JOB_KEY),
     ):
         start_ui(JOB_KEY, "Degradation", list(PRESET_MODELS["degradation"]), preset)
         st.rerun()

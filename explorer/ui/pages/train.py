@@ -14,7 +14,7 @@ from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS
-from explorer.ui.training_view import current, earlier_runs, history_charts, live_panel, open_run, start_ui
+from explorer.ui.training_view import busy, current, earlier_runs, history_charts, live_panel, open_run, start_ui
 from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
@@ -66,9 +66,7 @@ configs = (
 )
 st.write("Networks: " + ", ".join(f"**{c.name}**" for c in configs))
 
-job = current(JOB_KEY)
-busy = job is not None and engine.status(job).active
-if st.button("Start training", key="train_start", type="primary", disabled=busy):
+if st.button("Start training", key="train_start", type="primary", disabled=busy(JOB_KEY)):
     train_config = replace(preset, steps=steps, dataset=dataset if dataset != "upload" else preset.dataset)
     data = {"download": download}
     try:
