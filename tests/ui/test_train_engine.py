@@ -70,3 +70,21 @@ def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     engine.close()
     assert not at.exception, at.exception
     assert any("not available right now" in e.value and "cannot be reached" in e.value for e in at.error)
+
+
+def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster):  # noqa: F811
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("explorer/ui/pages/explain.py")
+    at.run()
+    assert not any(b.key == "explain_randomise_stop" for b in at.button)  # no Stop that only reran the page
+    at.button(key="explain_randomise").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["explain_randomise_job"]
+    assert job.startswith("explorer-randomise-")
+    st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
+    assert st.state == engine.DONE, st.message
+    at.run()
+    assert not at.exception, at.exception
+    charts = [c for c in at.get("plotly_chart") if "explain_randomisation" in str(c.proto.id)]
+    assert charts, "the randomisation curves are drawn once the job has finished"
+    assert engine.job_count("randomise") == 1
