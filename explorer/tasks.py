@@ -164,8 +164,8 @@ def train_task(spec: dict, ctx) -> dict:
     with _dataset(spec, train) as data_config:
         data, held_out = load_train_data(data_config, root=spec.get("data_root"), download=spec.get("download", False))
     info = data.info
-    if getattr(data, "skipped", 0):
-        ctx.report(force=True, skipped=data.skipped)
+    if data.skipped:  # the user's files that were refused: (name, reason, message) for the page
+        ctx.report(force=True, skipped=[(s.name, s.reason, s.message) for s in data.skipped])
     configs = [replace_config(c, num_classes=info.num_classes, in_channels=info.in_channels) for c in spec["configs"]]
     models, optimizers, history = resume_or_start(run_dir, configs, train)
     every = int(spec.get("checkpoint_every") or 0)

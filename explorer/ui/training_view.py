@@ -14,8 +14,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import engine, tasks, zoo
+from explorer import engine, model_cards, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
+from explorer.datasets import SkippedFile, skip_summary
 from explorer.models import ResNetConfig
 from explorer.recorders import History
 from explorer.runs import Run, list_runs, load_run
@@ -82,6 +83,18 @@ def finished_run(job: str) -> Run | None:
     return run if run.history.finished else None
 
 
+def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
+    """How many of the user's files were refused, and why."""
+    if not skipped:
+        return ""
+    why = ", ".join(f"{n} {reason}" for reason, n in skip_summary(skipped).items())
+    first = skipped[0]
+    return (
+        f"{len(skipped)} of your files were skipped ({why}); the rest are used. "
+        f"For example, {first.name}: {first.message}."
+    )
+
+
 def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
     """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network."""
     if not history.models or not any(m.step for m in history.models.values()):
@@ -121,7 +134,7 @@ def _status_line(s: engine.JobStatus) -> None:
     elif s.state is None:
         st.info("No training job with this id is running on this server.")
     if snap.get("skipped"):
-        st.warning(f"{snap['skipped']} files could not be read as images and were skipped.")
+        st.warning(skipped_note(tuple(SkippedFile(*s) for s in snap["skipped"])))
 
 
 def live_panel(key: str) -> Run | None:
@@ -209,8 +222,10 @@ def _register(run: Run) -> None:
     loaded = run.load_models()
     for name in todo:
         label = f"{name} ({run.name}, {run.history.step} steps)"
-        card = zoo.card_for_dataset(run.model_configs[name], run.dataset, zoo.SESSION)
-        card = zoo.ModelCard(label, card.config, zoo.SESSION, card.classes, card.mean, card.std, card.image_size)
+        card = model_cards.card_for_dataset(run.model_configs[name], run.dataset, model_cards.SESSION)
+        card = model_cards.ModelCard(
+            label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
+        )
         models[label] = (card, loaded[name].eval())
 
 

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from explorer import tasks
-from explorer.charts.attribution import lesion_figure, removal_curve_figure
+from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.learn_figures import degradation_summary, shattered_section
+from explorer.ui.lesson_sections import degradation_summary, shattered_section
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 

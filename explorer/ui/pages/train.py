@@ -9,7 +9,7 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import engine
-from explorer.data import DATASETS
+from explorer.datasets import DATASETS
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
