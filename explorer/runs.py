@@ -18,7 +18,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -201,7 +200,6 @@ def extend_run(
     path: str | Path,
     steps: int,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     root=None,
     device: str | torch.device | None = "auto",
 ) -> Run:
@@ -220,9 +218,7 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(
-        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
-    )
+    train_lockstep(models, train, config, held_out, progress, history=run.history, optimizers=optimizers, device=device)
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
 

@@ -248,6 +248,7 @@ def train_lockstep(
     stop: threading.Event | None = None,
     history: History | None = None,
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    resume: bool = False,
     device: str | torch.device | None = "auto",
 ) -> History:
     """Train ``models`` (in place) for ``config.steps`` lock-steps on identical batches.
@@ -261,6 +262,8 @@ def train_lockstep(
             numbers continue from ``history.step``.
         optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
             and added to this dict, so a caller can save their state afterwards.
+        resume: continue a run of ``config.steps`` from ``history.step`` on its own schedule (a checkpoint
+            of an interrupted run) instead of adding ``config.steps`` more steps.
         device: where to train ("auto": CUDA, then MPS, then CPU; see ``explorer.devices``); each network
             goes back to its own device afterwards, so callers and saved runs never see the difference.
     Returns:
@@ -270,7 +273,9 @@ def train_lockstep(
         raise ValueError("models must name at least one network")
     history = history if history is not None else History()
     offset = history.step
-    history.total_steps = offset + config.steps
+    first = offset if resume else 0  # the step of the schedule this call starts at
+    steps = config.steps - first
+    history.total_steps = offset + steps
     history.finished, history.stopped_reason = False, None
     optimizers = optimizers if optimizers is not None else {}
     device = pick_device(device)
@@ -280,7 +285,7 @@ def train_lockstep(
     for opt in optimizers.values():
         _optimizer_to(opt, device)
     try:
-        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device)
+        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first)
     finally:
         for name, model in models.items():
             model.to(homes[name])
@@ -297,7 +302,7 @@ def _optimizer_to(opt: torch.optim.Optimizer, device: torch.device) -> None:
                 per_param[key] = value.to(device)
 
 
-def _train(models, data, config, eval_data, progress, stop, history, optimizers, device) -> History:
+def _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first) -> History:
     """The lock-step loop of ``train_lockstep``, with every network already on ``device``."""
     offset = history.step
     state = {}
@@ -314,12 +319,12 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
     batches = batch_indices(len(data), config.batch_size, config.seed, offset)
     aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
     start = time.perf_counter()
-    for i in range(config.steps):
+    for i in range(first, config.steps):
         if stop is not None and stop.is_set():
             history.stopped_reason = "cancelled"
-            log.info("training cancelled after %d steps", i)
+            log.info("training cancelled after %d steps", i - first)
             break
-        step = offset + i + 1
+        step = offset + i - first + 1
         x, y = data.batch(next(batches))
         if config.augment:
             x = augment_batch(x, aug_gen)  # on the CPU, with its CPU generator: the same batches on any device
@@ -367,9 +372,10 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
                 h.eval_step.append(step)
         elapsed = time.perf_counter() - start
         history.step = step
-        history.images_per_s = (i + 1) * config.batch_size / elapsed if elapsed > 0 else 0.0
+        done = i - first + 1
+        history.images_per_s = done * config.batch_size / elapsed if elapsed > 0 else 0.0
         if progress is not None:
-            eta = elapsed / (i + 1) * (config.steps - i - 1)
+            eta = elapsed / done * (config.steps - i - 1)
             progress(Progress(step, history.total_steps, history.images_per_s, eta, elapsed, metrics, history))
         if not state:
             log.warning("every network stopped at step %d", step)

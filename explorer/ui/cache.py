@@ -32,14 +32,6 @@ def cached_structure(config: ResNetConfig) -> ResNet:
         return ResNet(config)
 
 
-@st.cache_resource
-def job_queue():
-    """One queue per server: one training job at a time, because the CPU is shared."""
-    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
-
-    return JobQueue()
-
-
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""

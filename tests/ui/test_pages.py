@@ -1,7 +1,6 @@
 """AppTest for every page: renders on defaults without an exception, and the main interactions."""
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,28 +65,6 @@ def test_url_opens_the_same_view():
     assert at.select_slider(key="net_depth").value == 32
     assert at.toggle(key="net_residual").value is False
     assert at.metric[0].value == "464,154"
-
-
-def test_train_start_shows_progress_and_stop_ends_it():
-    at = open_page("train")
-    at.radio(key="train_preset").set_value("quick").run()
-    at.slider(key="train_steps_quick").set_value(1000).run()
-    at.button(key="train_start").click().run()
-    assert not at.exception
-    job, live = at.session_state["train_live"]
-    deadline = time.time() + 120
-    while live.history.step < 2 and time.time() < deadline:
-        time.sleep(0.2)
-    at.run()
-    assert live.history.step >= 2
-    at.button(key="train_live_stop").click().run()
-    while job.active and time.time() < deadline:
-        time.sleep(0.1)
-    at.run()
-    assert job.status == "cancelled"
-    assert any("Stopped after" in w.value for w in at.warning)
-    assert live.history.step < 1000
-    assert any(label.startswith("ResNet-20 (Quick") for label in at.session_state["trained_models"])
 
 
 def _png(size=(40, 30), mode="RGB") -> bytes:

@@ -1,10 +1,12 @@
 """Explain: what does the network look at? Top-5, Grad-CAM with a layer scrubber, other methods, trust checks."""
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import trust
+from explorer import tasks, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
@@ -12,8 +14,11 @@ from explorer.charts.attribution import (
     randomisation_figure,
 )
 from explorer.ui import state
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
+
+RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
 
 st.title("Explain a prediction")
 st.caption(
@@ -105,8 +110,11 @@ methods = st.multiselect(
     key=state.CAM_METHODS,
     help="Occlusion and Integrated Gradients take longest.",
 )
+st.caption(
+    "These run here, one method after another, while you wait: changing any choice on the page stops them "
+    "after the method they are on."
+)
 if methods and st.button("Compare methods", key="explain_compare"):
-    st.button("Stop", key="explain_compare_stop")
     rows = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: running {len(methods)} methods…")
@@ -127,20 +135,14 @@ st.markdown(
     "If the map still looks the same, it was showing the image, not what the network learned. A "
     "trustworthy map's similarity to the original falls as layers are randomised."
 )
+view = (tuple(r[0].label for r in results), hashlib.md5(img.tobytes()).hexdigest(), layer, choice)
 if st.button("Run the randomisation check", key="explain_randomise"):
-    st.button("Stop", key="explain_randomise_stop")
-    curves = {}
-    for c, m, xi, disp, res in results:
-        bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
-        curves[c.config.name] = trust.cascading_randomisation(
-            m,
-            xi,
-            "gradcam",
-            layer=res.layer,
-            target=res.target,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
-        )
-        bar.empty()
-    show_chart(randomisation_figure(curves), key="explain_randomisation")
-    if not card.trained:
-        st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
+    nets = [(c.config.name, c.config, m.state_dict(), xi, res.layer, res.target) for c, m, xi, _, res in results]
+    submit_ui(RANDOMISE_JOB, "randomise", *tasks.randomisation_job(nets), "randomisation check")
+    st.session_state[RANDOMISE_VIEW] = view
+if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view it was asked for
+    curves = job_panel(RANDOMISE_JOB, "Randomisation check")
+    if curves:
+        show_chart(randomisation_figure(curves), key="explain_randomisation")
+        if not card.trained:
+            st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
