@@ -34,9 +34,12 @@ from captum.attr import (
 )
 from torch import nn
 
+from explorer.images import as_batch
+from explorer.models import ResidualBlock, block_names, eval_mode
+from explorer.progress import ProgressFn
+
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 
 # module kinds whose output is a (B, C, h, w) map a user may pick as the Grad-CAM layer
 _LAYER_KINDS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
@@ -78,22 +81,8 @@ def model_lock(model: nn.Module) -> threading.RLock:
 @contextmanager
 def eval_view(model: nn.Module) -> Iterator[nn.Module]:
     """Eval mode and frozen parameters inside the block, holding the model's lock; flags come back as they were."""
-    with model_lock(model):
-        was_training = model.training
-        flags = [(p, p.requires_grad) for p in model.parameters()]
-        try:
-            model.eval()
-            for p, _ in flags:
-                p.requires_grad_(False)
-            yield model
-        finally:
-            for p, flag in flags:
-                p.requires_grad_(flag)
-            model.train(was_training)
-
-
-def _is_block(module: nn.Module) -> bool:
-    return hasattr(module, "branch") and hasattr(module, "can_bypass")
+    with model_lock(model), eval_mode(model, freeze=True):
+        yield model
 
 
 def target_layers(model: nn.Module) -> list[str]:
@@ -102,15 +91,10 @@ def target_layers(model: nn.Module) -> list[str]:
     for name, m in model.named_modules():
         if not name:
             continue
-        is_stage = isinstance(m, nn.Sequential) and any(_is_block(c) for c in m.children())
-        if is_stage or _is_block(m) or isinstance(m, _LAYER_KINDS):
+        is_stage = isinstance(m, nn.Sequential) and any(isinstance(c, ResidualBlock) for c in m.children())
+        if is_stage or isinstance(m, (ResidualBlock, *_LAYER_KINDS)):
             names.append(name)
     return names
-
-
-def block_names(model: nn.Module) -> list[str]:
-    """Residual block names in forward order ('layer1.0', ...)."""
-    return [name for name, m in model.named_modules() if _is_block(m)]
 
 
 def default_layer(model: nn.Module) -> str:
@@ -129,17 +113,6 @@ def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
         shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
         raise ValueError(f"{name!r} is not a conv layer or block of this model; valid names ({len(valid)}): {shown}")
     return name, model.get_submodule(name)
-
-
-def as_batch(x: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim == 3:
-        x = x.unsqueeze(0)
-    if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected one image of shape (C, H, W) or (1, C, H, W), got {tuple(x.shape)}")
-    return x.detach().float()
 
 
 class _Head(nn.Module):
@@ -177,7 +150,7 @@ def _check_target(model: nn.Module, x: torch.Tensor, target: int | None) -> int:
 
 def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """Class probabilities (softmax) for one image, shape (num_classes,)."""
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     with eval_view(model), torch.no_grad():
         return torch.softmax(model(x), dim=1)[0].numpy()
 
@@ -205,7 +178,7 @@ def grad_cam(
     Returns:
         a ``CamResult`` with the (H, W) map.
     """
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     name, module = resolve_layer(model, layer)
     head = _Head(model, target)
     with eval_view(model):
@@ -235,14 +208,14 @@ def filmstrip(
     x: torch.Tensor,
     target: int | None = None,
     raw: bool = False,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> list[tuple[str, np.ndarray]]:
     """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
 
     Stops early, returning what it has, when the ``threading.Event`` ``stop`` is set.
     """
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     names = block_names(model)
     if not names:
         raise ValueError("this model has no residual blocks")
@@ -279,7 +252,7 @@ def _gradcam_method(model, x, layer, target) -> np.ndarray:
 
 
 def _guided_gradcam_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     _, module = resolve_layer(model, layer)
     head = _Head(model, target)  # a module, so guided backprop finds the model's ReLUs through it
     with eval_view(model), warnings.catch_warnings():
@@ -294,7 +267,7 @@ def ig_steps(size: int) -> int:
 
 
 def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     n_steps = ig_steps(max(x.shape[-2:]))
     with eval_view(model):
         target = _check_target(model, x, target)
@@ -306,7 +279,7 @@ def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
 
 
 def _saliency_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     with eval_view(model):
         target = _check_target(model, x, target)
         attr = Saliency(model).attribute(_input(x), target=target, abs=True)
@@ -320,7 +293,7 @@ def occlusion_window(size: int) -> tuple[int, int]:
 
 
 def _occlusion_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     c, h, w = x.shape[1:]
     wh, sh = occlusion_window(h)
     ww, sw = occlusion_window(w)
@@ -371,12 +344,12 @@ def compare_methods(
     layer: str | None = None,
     target: int | None = None,
     methods: list[str] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> dict[str, np.ndarray]:
     """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
     names = list(METHODS) if methods is None else methods
-    x = as_batch(x)
+    x = as_batch(x, single=True)
     with eval_view(model):
         target = _check_target(model, x, target)
     out = {}

@@ -223,6 +223,18 @@ def preprocess(
     return x.unsqueeze(0), display
 
 
+def as_batch(x: torch.Tensor, single: bool = False) -> torch.Tensor:
+    """(C, H, W) -> (1, C, H, W); (B, C, H, W) as it is (B must be 1 when ``single``); detached float."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or (single and x.shape[0] != 1):
+        want = "one image of shape (C, H, W) or (1, C, H, W)" if single else "(C, H, W) or (B, C, H, W)"
+        raise ValueError(f"expected {want}, got shape {tuple(x.shape)}")
+    return x.detach().float()
+
+
 def sample_images() -> dict[str, Path]:
     """Built-in photographs (see assets/samples/LICENSES.md): name -> path."""
     return {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jpg"))}

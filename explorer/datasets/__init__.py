@@ -125,4 +125,3 @@ def load_dataset(
     if n is not None:
         ds = ds.subset(n)
     return _resize(ds, size) if size is not None else ds
-
