@@ -12,7 +12,7 @@ from explorer.charts.attribution import (
     randomisation_figure,
 )
 from explorer.ui import state
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.models_ui import image_ui, model_picker_ui, prediction_note_ui, prepared
 from explorer.ui.widgets import show_chart
 
 st.title("Explain a prediction")
@@ -27,6 +27,7 @@ picked = image_ui(card)
 if picked is None:
     st.stop()
 img, mask, name = picked
+prediction_note_ui(card, photo=mask is None)
 
 layers = attr.target_layers(model)
 default = attr.default_layer(model)
