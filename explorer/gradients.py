@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.datasets import make_shapes, normalize_images, shapes_info
+from explorer.devices import model_device
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
 from explorer.progress import ProgressFn
@@ -55,6 +56,7 @@ def gradient_norms(
     """
     work = copy.deepcopy(model)
     work.train(train_mode)
+    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
     weights = dict(weight_layers(work))
     order: list[str] = []
 
