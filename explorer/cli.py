@@ -68,9 +68,8 @@ def _progress_bar(p) -> None:
 def _print_results(history) -> None:
     print(f"{'network':<12} {'train loss':>10} {'train acc':>9} {'held-out acc':>12}  note")
     for name, h in history.models.items():
-        acc = sum(h.accuracy[-10:]) / max(1, len(h.accuracy[-10:]))
         held = f"{h.eval_accuracy[-1]:.3f}" if h.eval_accuracy else "-"
-        print(f"{name:<12} {h.final_loss():>10.3f} {acc:>9.3f} {held:>12}  {h.stopped_reason or ''}")
+        print(f"{name:<12} {h.final_loss():>10.3f} {h.final_accuracy():>9.3f} {held:>12}  {h.stopped_reason or ''}")
 
 
 TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or TrainConfig's) value

@@ -22,7 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.attribution import METHODS, Progress, as_batch, block_names
+from explorer.attribution import METHODS
+from explorer.images import as_batch
+from explorer.models import block_names
+from explorer.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ def cascading_randomisation(
     layer: str | None = None,
     target: int | None = None,
     seed: int = 0,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> RandomisationResult:
     """Adebayo et al.'s cascading model-randomisation test on a copy of ``model``.
@@ -131,7 +134,7 @@ def cascading_randomisation(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     fn: Callable = METHODS[method]
-    x = as_batch(x, model)  # on the model's device
+    x = as_batch(x, model, single=True)  # on the model's device
     work = copy.deepcopy(model)
     if target is None:
         work.eval()
@@ -233,7 +236,7 @@ def localisation(
     method: str = "gradcam",
     layer: str | None = None,
     tolerance: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> LocalisationResult:
     """Localisation scores of a method over a batch of images with object masks (N, H, W).

@@ -51,7 +51,7 @@ def degradation_summary(history: History) -> None:
             {
                 "network": name,
                 "final training loss": round(h.final_loss(), 3),
-                "training accuracy": f"{sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1):.0%}",
+                "training accuracy": f"{h.final_accuracy():.0%}",
                 "held-out accuracy": f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
             }
         )

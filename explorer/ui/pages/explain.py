@@ -15,7 +15,7 @@ from explorer.charts.attribution import (
 )
 from explorer.ui import state
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.models_ui import image_ui, model_picker_ui, prediction_note_ui, prepared
 from explorer.ui.widgets import show_chart
 
 RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
@@ -32,6 +32,7 @@ picked = image_ui(card)
 if picked is None:
     st.stop()
 img, mask, name = picked
+prediction_note_ui(card, photo=mask is None)
 
 layers = attr.target_layers(model)
 default = attr.default_layer(model)
