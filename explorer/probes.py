@@ -259,3 +259,53 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         "ratio": norms["branch"] / norms["shortcut"] if norms["shortcut"] else None,
         "note": "; ".join(notes),
     }
+
+
+def response_layers(model: nn.Module) -> list[str]:
+    """The batch norms that follow a 3x3 convolution, in forward order (He et al. 2015, Fig. 7's "layers").
+
+    CIFAR nets: the stem's ``bn1`` then each basic block's ``bn1`` and ``bn2``; bottleneck blocks: ``bn2``
+    (their only 3x3). A 7x7 ImageNet stem is left out.
+    """
+    names = []
+    stem = getattr(model, "conv1", None)
+    if isinstance(stem, nn.Conv2d) and stem.kernel_size == (3, 3) and hasattr(model, "bn1"):
+        names.append("bn1")
+    for block_name, block in model.blocks():
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            c = getattr(block, conv, None)
+            if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3):
+                names.append(f"{block_name}.{bn}")
+    return names
+
+
+@torch.no_grad()
+def layer_responses(model: nn.Module, images: torch.Tensor) -> tuple[list[str], np.ndarray]:
+    """He et al. 2015, Fig. 7: the std of each 3x3 layer's response, in forward order.
+
+    The response is the layer's output after batch norm and before the ReLU or the addition, in eval
+    mode; its standard deviation is taken over every image, channel and position of ``images``
+    (N, C, H, W). Returns (layer names, stds). The model's mode comes back as it was.
+    """
+    names = response_layers(model)
+    sums = {n: [0.0, 0.0, 0] for n in names}
+
+    def make(name: str) -> Callable:
+        def hook(module, inputs, output):
+            o = output.detach().double()
+            s = sums[name]
+            s[0] += float(o.sum())
+            s[1] += float(o.square().sum())
+            s[2] += o.numel()
+
+        return hook
+
+    x = _as_batch(images).to(_device(model))
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in names}):
+        model(x)
+    stds = []
+    for n in names:
+        total, squares, count = sums[n]
+        mean = total / count
+        stds.append(float(np.sqrt(max(squares / count - mean * mean, 0.0) * count / max(count - 1, 1))))
+    return names, np.array(stds)

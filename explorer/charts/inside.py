@@ -227,3 +227,29 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
     fig.update_layout(margin={"t": 150})
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return fig
+
+
+def layer_response_figure(responses: Sequence, title: str = "Layer responses (He et al. 2015, Fig. 7)") -> go.Figure:
+    """Std of each 3x3 layer's response (after BN, before addition and ReLU) in forward order, one line per network.
+
+    ``responses``: (name, residual, depth, stds) tuples; colour = plain/residual, dash = depth.
+    """
+    fig = go.Figure()
+    depths = sorted({int(d) for _, _, d, _ in responses})
+    for name, residual, depth, stds in responses:
+        dash = DASHES[depths.index(int(depth)) % len(DASHES)]
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(stds) + 1),
+                y=np.asarray(stds),
+                mode="lines+markers",
+                name=name,
+                line={"color": colour(residual), "dash": dash, "width": 3},
+                marker={"size": 5},
+                hovertemplate="layer %{x}<br>std %{y:.3g}<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_xaxes(title_text="3x3 layer (forward order: input → output)")
+    fig.update_yaxes(title_text="std of the response", rangemode="tozero")
+    apply_style(fig, title, height=480)
+    return fig
