@@ -39,7 +39,9 @@ NO_VANISHING_NOTE = (
     "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
     "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
     "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
-    "gradients. Shattered gradients (Balduzzi et al. 2017) are one explanation."
+    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
+    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
+    "another explanation."
 )
 SHATTERED_NOTE = (
     "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "

@@ -309,3 +309,30 @@ def layer_responses(model: nn.Module, images: torch.Tensor) -> tuple[list[str], 
         mean = total / count
         stds.append(float(np.sqrt(max(squares / count - mean * mean, 0.0) * count / max(count - 1, 1))))
     return names, np.array(stds)
+
+
+@torch.no_grad()
+def branch_ratios(model: nn.Module, images: torch.Tensor) -> list[tuple[str, float]]:
+    """||F(x)|| / ||shortcut(x)|| of every residual block for a batch, in forward order, from one forward pass.
+
+    Eval mode, the model's mode restored. With zero-gamma initialisation (Goyal et al. 2017) the last BN of
+    each branch starts at 0, so F(x) = 0 and every ratio is 0 at initialisation.
+    """
+    inputs: dict[str, torch.Tensor] = {}
+
+    def make(name: str) -> Callable:
+        def pre(module, args):
+            inputs[name] = args[0].detach()
+
+        return pre
+
+    blocks = {n: b for n, b in model.blocks() if b.residual}
+    x = _as_batch(images).to(_device(model))
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in blocks}, pre=True):
+        model(x)
+        out = []
+        for name, block in blocks.items():
+            xin = inputs[name]
+            shortcut = block.shortcut(xin) * block.shortcut_scale
+            out.append((name, float(block.branch(xin).norm() / shortcut.norm().clamp_min(1e-12))))
+    return out

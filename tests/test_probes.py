@@ -174,3 +174,16 @@ def test_layer_responses_equal_a_direct_computation(residual, cifar_batch):
     with torch.device("meta"):  # structure only
         bottleneck = ResNet(ResNetConfig("imagenet", 50))
     assert response_layers(bottleneck)[:2] == ["layer1.0.bn2", "layer1.1.bn2"]  # the 7x7 stem is left out
+
+
+def test_branch_ratios_zero_gamma(cifar_batch):
+    from explorer.probes import branch_ratios, residual_decomposition
+
+    model = build_resnet(depth=8, width=8, seed=0)
+    ratios = branch_ratios(model, cifar_batch[:1])
+    assert [n for n, _ in ratios] == ["layer1.0", "layer2.0", "layer3.0"]
+    for name, r in ratios:  # the same ratio the one-block view computes
+        assert r == pytest.approx(residual_decomposition(model, name, cifar_batch[:1])["ratio"], rel=1e-5)
+    assert all(r > 0.1 for _, r in ratios)
+    zero = build_resnet(depth=8, width=8, seed=0, zero_init_residual=True)
+    assert all(r == 0.0 for _, r in branch_ratios(zero, cifar_batch))

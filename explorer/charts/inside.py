@@ -253,3 +253,24 @@ def layer_response_figure(responses: Sequence, title: str = "Layer responses (He
     fig.update_yaxes(title_text="std of the response", rangemode="tozero")
     apply_style(fig, title, height=480)
     return fig
+
+
+def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
+    """||F(x)|| / ||shortcut(x)|| per block at initialisation, one line per initialisation (label -> (block, ratio))."""
+    fig = go.Figure()
+    styles = (("solid", 3, "#0072B2"), ("dash", 3, "#009E73"))
+    for (label, rows), (dash, width, col) in zip(ratios.items(), styles, strict=False):
+        fig.add_trace(
+            go.Scatter(
+                x=[b for b, _ in rows],
+                y=[r for _, r in rows],
+                mode="lines+markers",
+                name=label,
+                line={"color": col, "dash": dash, "width": width},
+                marker={"size": 8},
+                hovertemplate="%{x}: %{y:.2f}<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    fig.update_xaxes(title_text="residual block")
+    return apply_style(fig, "ResNet-20 at initialisation: how large is each block's F(x)?", height=420)

@@ -1,15 +1,16 @@
 """Explain: what does the network look at? Top-5, Grad-CAM with a layer scrubber, other methods, trust checks."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import trust
+from explorer import trust, zoo
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
     overlay_figure,
-    randomisation_figure,
+    randomisation_methods_figure,
 )
 from explorer.ui import state
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
@@ -38,7 +39,11 @@ opacity = c2.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.CAM_OPACIT
 raw = c3.toggle(
     "Raw (signed, unscaled)",
     key=state.CAM_RAW,
-    help="Keeps negative evidence and the map's real magnitude, so plain and residual maps compare.",
+    help=(
+        "Keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
+        "the last block, which feeds global average pooling and then the linear classifier: there the map "
+        "adds up to the class score. At earlier layers its scale depends on the network."
+    ),
 )
 
 x, display = prepared(card, img)
@@ -123,24 +128,46 @@ if methods and st.button("Compare methods", key="explain_compare"):
 
 st.header("Can we trust the map?")
 st.markdown(
-    "**Model randomisation** (Adebayo et al. 2018): re-randomise the network's layers from the top down. "
-    "If the map still looks the same, it was showing the image, not what the network learned. A "
-    "trustworthy map's similarity to the original falls as layers are randomised."
+    "**Model randomisation** (Adebayo et al. 2018, 'Sanity Checks for Saliency Maps'): re-draw the network's "
+    "layers from the top down with its own initialiser (batch-norm statistics recomputed from a batch of "
+    "images) and compare each map with the original by Spearman rank correlation, on the signed map (solid) "
+    "and on its absolute value (dotted), as the paper does. A map that explains the network must change as "
+    "its weights go. In the paper Grad-CAM and the gradient passed, while Guided Backprop and Guided Grad-CAM "
+    "barely changed: they show the image's edges more than the network. Passing is necessary, not "
+    "sufficient: a map that changes is not thereby right."
 )
 if st.button("Run the randomisation check", key="explain_randomise"):
     st.button("Stop", key="explain_randomise_stop")
-    curves = {}
+    checks = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
-        curves[c.config.name] = trust.cascading_randomisation(
+        calibration, _ = zoo.probe_batch(c, m, n=32)
+        checks[c.config.name] = trust.randomisation_check(
             m,
             xi,
-            "gradcam",
+            trust.CHECK_METHODS,
             layer=res.layer,
             target=res.target,
+            calibration=calibration,
             progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
         )
         bar.empty()
-    show_chart(randomisation_figure(curves), key="explain_randomisation")
+    show_chart(randomisation_methods_figure(checks), key="explain_randomisation")
+    rows = [
+        {
+            "network": net,
+            "method": attr.METHOD_LABELS[m],
+            "fc and the last block re-drawn (signed)": f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
+            "fully randomised (signed)": f"{r.spearman[-1]:.2f}",
+            "fully randomised (absolute)": f"{r.spearman_abs[-1]:.2f}",
+        }
+        for net, by_method in checks.items()
+        for m, r in by_method.items()
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="explain_randomisation_table")
+    st.caption(
+        "Rank correlation with the original map: near 1, the map did not change; near 0, it did. "
+        "The numbers are this image's, on this network: read them as measured, whichever way they fall."
+    )
     if not card.trained:
         st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
