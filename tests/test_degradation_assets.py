@@ -47,3 +47,12 @@ def test_verdicts_and_recipe_caption():
         "24 px",
     ):
         assert part in caption, part
+
+
+def test_response_verdict_is_measured():
+    from explorer.ui.learn_figures import response_verdict
+
+    smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.2]), ("ResNet-20", True, 20, [0.5, 0.7])])
+    assert "Plain-20 1.10" in smaller and "ResNet-20 0.60" in smaller and "are the smaller" in smaller
+    not_smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.0]), ("ResNet-20", True, 20, [1.0, 1.1])])
+    assert "not uniformly smaller" in not_smaller

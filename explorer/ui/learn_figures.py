@@ -175,3 +175,25 @@ def shattered_section(prefix: str) -> None:
         for r in results
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{prefix}_shattered_table")
+
+
+def response_verdict(responses) -> str:
+    """Mean response std per network, and whether the residual nets' are the smaller, as measured."""
+    means = {name: sum(stds) / len(stds) for name, _, _, stds in responses if stds}
+    parts = [f"{name} {v:.2f}" for name, v in means.items()]
+    res = [means[n] for n, r, _, s in responses if r and s]
+    plain = [means[n] for n, r, _, s in responses if not r and s]
+    if not res or not plain:
+        return "Mean response std: " + ", ".join(parts) + "."
+    smaller = max(res) < min(plain)
+    return (
+        "Mean response std: "
+        + ", ".join(parts)
+        + ". "
+        + (
+            "Here too the residual networks' responses are the smaller."
+            if smaller
+            else "Here the residual networks' responses are not uniformly smaller than the plain ones': "
+            "batch norm's scales move slowly, so a briefly trained network keeps responses near their initial 1."
+        )
+    )

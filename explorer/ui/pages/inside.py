@@ -8,7 +8,7 @@ from explorer.charts.inside import channel_stats_figure, feature_map_figure, lay
 from explorer.probes import feature_layers, feature_maps, layer_responses, residual_decomposition
 from explorer.ui import state
 from explorer.ui.cache import precomputed_responses, precomputed_run
-from explorer.ui.learn_figures import recipe_caption
+from explorer.ui.learn_figures import recipe_caption, response_verdict
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
@@ -85,12 +85,14 @@ st.markdown(
     "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
 )
 RESPONSE_RUNS = ("degradation-long", "degradation")
+
 run_name = next((n for n in RESPONSE_RUNS if precomputed_run(n) is not None), None)
 if run_name is not None:
     show_chart(
         layer_response_figure(precomputed_responses(run_name), title=f"Precomputed run '{run_name}'"),
         key="inside_fig7_run",
     )
+    st.markdown(response_verdict(precomputed_responses(run_name)))
     st.caption(recipe_caption(precomputed_run(run_name)) + " Std over 256 held-out shapes.")
 session = session_models()
 if session:
@@ -100,6 +102,7 @@ if session:
         _, stds = layer_responses(m, xb)
         responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
     show_chart(layer_response_figure(responses, title="Trained in this session"), key="inside_fig7_session")
+    st.markdown(response_verdict(responses))
     st.caption("Std over 64 held-out images of each network's data.")
 else:
     st.caption("Train a plain network and its twin on the Train page to see your own networks here.")
