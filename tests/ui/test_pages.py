@@ -136,3 +136,24 @@ def test_inside_layer_change():
     at.select_slider(key="inside_layer").set_value("layer3.2").run()
     assert not at.exception
     assert any("layer3.2" in h.value for h in at.header)
+
+
+@pytest.mark.slow
+def test_explain_randomisation_check_shows_guided_gradcam_beside_gradcam():
+    at = open_page("explain")
+    at.button(key="explain_randomise").click().run()
+    assert not at.exception
+    table = [d.value for d in at.dataframe if "method" in d.value.columns][0]
+    assert {"Grad-CAM", "Guided Grad-CAM", "Saliency"} <= set(table["method"])
+    assert len(set(table["network"])) == 2  # the network and its twin, on one chart
+    assert "necessary, not sufficient" in texts(at)
+    chart = [c for c in at.get("plotly_chart") if "Sanity check" in c.proto.spec][0]
+    assert "Guided Grad-CAM (absolute)" in chart.proto.spec
+
+
+def test_inside_shows_fig7_layer_responses():
+    at = open_page("inside")
+    assert not at.exception
+    assert any("Fig. 7" in h.value for h in at.header)
+    body = texts(at)
+    assert "Mean response std:" in body and "this app's own measure" in body
