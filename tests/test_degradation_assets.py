@@ -31,7 +31,7 @@ def test_longer_recipe_plain56_learns_but_ends_above_plain20():
 
 
 def test_verdicts_and_recipe_caption():
-    from explorer.ui.learn_figures import degradation_verdict, recipe_caption
+    from explorer.ui.lesson_sections import degradation_verdict, recipe_caption
 
     fails = degradation_verdict({"Plain-20": 0.5, "Plain-56": 2.30, "ResNet-20": 0.4, "ResNet-56": 0.3})
     assert "failure to *start*" in fails and "Fig. 1" in fails
@@ -50,7 +50,7 @@ def test_verdicts_and_recipe_caption():
 
 
 def test_response_verdict_is_measured():
-    from explorer.ui.learn_figures import response_verdict
+    from explorer.ui.lesson_sections import response_verdict
 
     smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.2]), ("ResNet-20", True, 20, [0.5, 0.7])])
     assert "Plain-20 1.10" in smaller and "ResNet-20 0.60" in smaller and "are the smaller" in smaller

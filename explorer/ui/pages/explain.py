@@ -5,13 +5,14 @@ import pandas as pd
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import trust, zoo
+from explorer import trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
     overlay_figure,
     randomisation_methods_figure,
 )
+from explorer.probes import probe_batch
 from explorer.ui import state
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
@@ -141,7 +142,7 @@ if st.button("Run the randomisation check", key="explain_randomise"):
     checks = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
-        calibration, _ = zoo.probe_batch(c, m, n=32)
+        calibration, _ = probe_batch(c, m, n=32)
         checks[c.config.name] = trust.randomisation_check(
             m,
             xi,

@@ -3,12 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import zoo
 from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
-from explorer.probes import feature_layers, feature_maps, layer_responses, residual_decomposition
+from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
 from explorer.ui.cache import precomputed_responses, precomputed_run
-from explorer.ui.learn_figures import recipe_caption, response_verdict
+from explorer.ui.lesson_sections import recipe_caption, response_verdict
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
@@ -98,7 +97,7 @@ session = session_models()
 if session:
     responses = []
     for label, (c, m) in session.items():
-        xb, _ = zoo.probe_batch(c, m, n=64)
+        xb, _ = probe_batch(c, m, n=64)
         _, stds = layer_responses(m, xb)
         responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
     show_chart(layer_response_figure(responses, title="Trained in this session"), key="inside_fig7_session")
