@@ -16,7 +16,7 @@ from explorer.ui.widgets import show_chart
 
 RUNS = {  # asset run -> what it shows
     "degradation": "the short live preset",
-    "degradation-long": "the longer recipe",
+    "degradation-full-batch": "a full-batch recipe on 64 images",
 }
 
 
@@ -59,9 +59,10 @@ def recipe_caption(run) -> str:
     size = t.image_size or info.get("image_size", "")
     data = "the built-in shapes" if t.dataset == "shapes" else t.dataset
     images = f"{t.train_size:,} " if t.train_size else ""
+    full = " (the whole set at every step: full-batch)" if t.train_size and t.batch_size >= t.train_size else ""
     return (
         f"Recipe: {optimiser}, learning rate {t.lr:g} ({schedule}{warmup}), weight decay {t.weight_decay:g}; "
-        f"{run.history.step} steps of batch {t.batch_size} on {images}images of {data} at {size} px, seed {t.seed}"
+        f"{run.history.step} steps of batch {t.batch_size} on {images}images of {data} at {size} px{full}, seed {t.seed}"
         f"{', pad-crop-flip augmentation' if t.augment else ''}. Trained on a CPU in {run.history.wall_s:.0f} s "
         "by `make assets`."
     )
@@ -86,7 +87,7 @@ def degradation_summary(history: History, key: str | None = None) -> None:
 
 
 def degradation_section(prefix: str = "learn") -> None:
-    """Both precomputed degradation runs, each captioned with its recipe: the short preset and the longer one."""
+    """Both precomputed degradation runs, each captioned with its recipe: the short preset and the full-batch one."""
     shown = 0
     for name, what in RUNS.items():
         run = precomputed_run(name)

@@ -23,9 +23,10 @@ with tab_deg:
         "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
         "residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
         "In the short live preset Plain-56 fails to start: it stays at chance while the others learn. In the "
-        "longer recipe Plain-56 does learn, but ends with a higher training loss than Plain-20, the shape of "
-        "the paper's Fig. 1: more layers made the plain network harder to optimise. Both runs are far shorter "
-        "than the paper's 64,000 steps on CIFAR-10."
+        "full-batch recipe every step sees the same 64 images, which any of these networks could memorise: "
+        "Plain-56 does learn, but ends with a higher training loss than Plain-20, the shape of the paper's "
+        "Fig. 1: more layers made the plain network harder to optimise, not prone to overfit. Both runs are far "
+        "from the paper's regime (64,000 steps on CIFAR-10)."
     )
     live = current(JOB_KEY)
     if live is None:
@@ -74,7 +75,9 @@ with tab_lesion:
         "this briefly trained has not spread its work across many paths, so read these bars as a measurement "
         "of these networks, not as a test of Veit et al.'s result."
     )
-    lesion_run = next((n for n in ("degradation-long", "degradation") if precomputed_run(n) is not None), "degradation")
+    lesion_run = next(
+        (n for n in ("degradation-full-batch", "degradation") if precomputed_run(n) is not None), "degradation"
+    )
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith(lesion_run)]
     depths = sorted({c.config.depth for c in cards}) or [20, 56]
     depth = st.radio("Depth", depths, index=len(depths) - 1, key="exp_lesion_depth", horizontal=True)

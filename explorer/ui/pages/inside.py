@@ -83,7 +83,7 @@ st.markdown(
     "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
     "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
 )
-RESPONSE_RUNS = ("degradation-long", "degradation")
+RESPONSE_RUNS = ("degradation-full-batch", "degradation")
 
 run_name = next((n for n in RESPONSE_RUNS if precomputed_run(n) is not None), None)
 if run_name is not None:
