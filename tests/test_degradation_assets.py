@@ -56,3 +56,14 @@ def test_response_verdict_is_measured():
     assert "Plain-20 1.10" in smaller and "ResNet-20 0.60" in smaller and "are the smaller" in smaller
     not_smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.0]), ("ResNet-20", True, 20, [1.0, 1.1])])
     assert "not uniformly smaller" in not_smaller
+
+
+def test_memorisation_note_from_the_runs_numbers():
+    from explorer.ui.lesson_sections import memorisation_note
+
+    short = load_run(RUNS / "degradation").history
+    assert memorisation_note(short) == ""  # the preset's networks generalise
+    path = RUNS / "degradation-full-batch"
+    if not (path / "config.json").is_file():
+        pytest.skip("assets/runs/degradation-full-batch is not there (make assets)")
+    assert "memorised" in memorisation_note(load_run(path).history)

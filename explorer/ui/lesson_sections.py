@@ -68,6 +68,19 @@ def recipe_caption(run) -> str:
     )
 
 
+def memorisation_note(history: History) -> str:
+    """A warning, from the run's own numbers, when networks fit their training images but not held-out ones."""
+    held = [h.eval_accuracy[-1] for h in history.models.values() if h.eval_accuracy]
+    fitted = [sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1) for h in history.models.values()]
+    if not held or max(held) >= 0.2 or max(fitted) < 0.9:
+        return ""
+    return (
+        f"Held-out accuracy stays near chance (at most {max(held):.0%}): these networks memorised their few "
+        "training images. This run measures how well each network can *fit* its training set, which is "
+        "optimisation, the question of the degradation problem; it says nothing about generalisation."
+    )
+
+
 def degradation_summary(history: History, key: str | None = None) -> None:
     """The final training (and held-out) numbers of each network, and what they show."""
     rows = []
@@ -83,6 +96,9 @@ def degradation_summary(history: History, key: str | None = None) -> None:
     verdict = degradation_verdict(history.final_losses())
     if verdict:
         st.markdown(verdict)
+    note = memorisation_note(history)
+    if note:
+        st.markdown(note)
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=key or f"deg_table_{id(history)}")
 
 

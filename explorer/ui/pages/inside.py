@@ -7,7 +7,7 @@ from explorer.charts.inside import channel_stats_figure, feature_map_figure, lay
 from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
 from explorer.ui.cache import precomputed_responses, precomputed_run
-from explorer.ui.lesson_sections import recipe_caption, response_verdict
+from explorer.ui.lesson_sections import RUNS, recipe_caption, response_verdict
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
@@ -83,16 +83,14 @@ st.markdown(
     "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
     "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
 )
-RESPONSE_RUNS = ("degradation-full-batch", "degradation")
-
-run_name = next((n for n in RESPONSE_RUNS if precomputed_run(n) is not None), None)
-if run_name is not None:
-    show_chart(
-        layer_response_figure(precomputed_responses(run_name), title=f"Precomputed run '{run_name}'"),
-        key="inside_fig7_run",
-    )
-    st.markdown(response_verdict(precomputed_responses(run_name)))
-    st.caption(recipe_caption(precomputed_run(run_name)) + " Std over 256 held-out shapes.")
+for run_name in RUNS:
+    run = precomputed_run(run_name)
+    if run is None:
+        continue
+    responses = precomputed_responses(run_name)
+    show_chart(layer_response_figure(responses, title=f"Precomputed: {RUNS[run_name]}"), key=f"inside_fig7_{run_name}")
+    st.markdown(response_verdict(responses))
+    st.caption(recipe_caption(run) + " Std over 256 held-out shapes.")
 session = session_models()
 if session:
     responses = []
