@@ -61,9 +61,15 @@ def test_learn_tells_the_story_with_measured_numbers():
     headers = [h.value for h in at.header]
     assert len(headers) == 6 and headers[0].startswith("1. Deeper was worse")
     body = texts(at)
-    assert "batch normalisation" in body and "not the whole story" in headers[4]
+    assert "batch normalisation" in body and "vanishing gradients' is not the story" in headers[4]
+    # the corrections of the scientific review (issue 8): what the data show, hedged as the paper hedges
+    assert "Yang et al. 2019" in body and "conjecture" in body and "healthy" not in body
+    assert "VGG" in body and "Srivastava et al. 2015" in body and "Goyal et al. 2017" in body
+    ratios = [d for d in at.dataframe if "plain: first / last" in d.value.columns]
+    assert ratios and float(ratios[0].value["plain: first / last"][0]) > 100  # Plain-56 explodes towards the input
     family = at.dataframe[-1].value
     assert list(family["parameters"][:5]) == ["270K", "464K", "659K", "853K", "1.7M"]
+    assert "best of 5" in str(family["paper: CIFAR-10 test error"][4])
 
 
 def test_build_reacts_to_depth_family_and_residual():
@@ -148,3 +154,11 @@ def test_inside_layer_change():
     assert len(grids) == 2  # the network and its twin, both at layer3.2: 64 channels of 6 x 6
     assert all("layer3.2" in g["layout"]["title"]["text"] for g in grids)
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
+
+
+def test_inside_shows_fig7_layer_responses():
+    at = open_page("inside")
+    assert not at.exception
+    assert any("Fig. 7" in h.value for h in at.header)
+    body = texts(at)
+    assert "Mean response std:" in body and "this app's own measure" in body
