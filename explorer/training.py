@@ -279,6 +279,11 @@ def train_lockstep(
         opt = optimizers.get(name) or make_optimizer(model, config)
         optimizers[name] = opt
         state[name] = (model, opt, [w for _, w in weight_layers(model)], h)
+    if offset == 0:  # step-0 weights, saved with the run (explorer.runs) for the init-to-trained line
+        history.initial_states = {
+            k: {n: t.detach().clone(memory_format=torch.contiguous_format) for n, t in m.state_dict().items()}
+            for k, m in models.items()
+        }
     batches = batch_indices(len(data), config.batch_size, config.seed, offset)
     aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
     start = time.perf_counter()
