@@ -186,8 +186,9 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     what = f"{args.line} line" if args.line else f"{args.grid}x{args.grid} loss surface"
     print(f"{what} of {args.network} on {args.images} training images, seed {args.seed}")
     result = run_landscape(
-        args.run, args.network, args.grid, args.span, args.images, args.seed, args.line, progress, None, args.data_root
-    )
+        args.run, args.network, args.grid, args.span, args.images, args.seed, args.line, progress, None, args.data_root,
+        args.precision,
+    )  # fmt: skip
     from pathlib import Path
 
     out = Path(args.out)
@@ -268,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=int, default=256, help="training images the loss is measured on")
     p.add_argument("--seed", type=int, default=0, help="seed for the directions and the image subset")
     p.add_argument("--line", choices=("init", "direction"), default=None, help="a 1-D line instead of a surface")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32", help="bfloat16: ~2x faster")
     p.add_argument("--data-root", default=None, help="folder holding torchvision datasets (default ./data)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", required=True, metavar="FILE.json")

@@ -210,3 +210,30 @@ def test_degradation_asset_has_the_trainers_initial_weights():
         trained, other = run.load_models()[name], build_resnet(config, seed=run.train.seed + 1)
         w = trained.conv1.weight
         assert (w - initial.conv1.weight).norm() < (w - other.conv1.weight).norm(), name
+
+
+def test_charts_share_one_colour_scale_and_show_the_centre_row():
+    import numpy as np
+
+    from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
+    from explorer.experiments.landscape import LossLine
+
+    xs = [-1.0, 0.0, 1.0]
+    bowl = np.array([[3.0, 2.0, 3.0], [2.0, 0.1, 2.0], [3.0, 2.0, 3.0]])
+    plain = Landscape("Plain-20", xs, xs, bowl * 100, 0.1 * 100, 64, 0, 1.0)
+    residual = Landscape("ResNet-20", xs, xs, bowl, 0.1, 64, 0, 1.0)
+    fig = landscape_figure([plain, residual], "contour", log=True)
+    contours = [t for t in fig.data if t.type == "contour"]
+    assert len(contours) == 2 and {t.coloraxis for t in contours} == {"coloraxis"}
+    low, high = fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax
+    assert (low, high) == pytest.approx((-1.0, math.log10(300.0)))
+    assert (low, high) == landscape_range([plain, residual], log=True)
+    surf = landscape_figure([plain, residual], "surface", log=False)
+    assert [t.type for t in surf.data] == ["surface", "surface"] and surf.layout.coloraxis.cmax == 10.0
+    assert surf.data[0].z.max() == 10.0  # linear plots clip at Li et al.'s 10
+    cross = cross_section_figure([plain, residual])
+    assert list(cross.data[1].y) == [2.0, 0.1, 2.0] and cross.layout.yaxis.type == "log"
+    line = line_figure([LossLine("ResNet-20", "init", [0.0, 1.0], [2.3, 0.1], 64, 0)], log=False)
+    assert list(line.data[0].y) == [2.3, 0.1] and "initial" in line.layout.xaxis.title.text
+    with pytest.raises(ValueError):
+        landscape_figure([plain], "heatmap")

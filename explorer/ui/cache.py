@@ -83,3 +83,11 @@ def precomputed_lesions() -> list | None:
     from explorer.experiments.precompute import load_lesions
 
     return load_lesions(ASSET_EXPERIMENTS)
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_landscapes() -> tuple[list, list]:
+    """Loss landscapes and init-to-trained lines of the degradation run's networks (assets/experiments/landscape)."""
+    from explorer.experiments.landscape import load_landscapes
+
+    return load_landscapes(ASSET_EXPERIMENTS / "landscape")

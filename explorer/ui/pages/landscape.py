@@ -1,0 +1,112 @@
+"""Loss landscapes (Li et al. 2018): the degradation run's four networks at once, and one computed live."""
+
+import streamlit as st
+
+from explorer import zoo
+from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
+from explorer.experiments.landscape import run_landscape
+from explorer.ui import state
+from explorer.ui.cache import ASSET_RUNS, precomputed_landscapes
+from explorer.ui.training_view import runs_root
+from explorer.ui.widgets import show_chart
+
+LI = "Li, Xu, Taylor, Studer and Goldstein 2018, *Visualizing the Loss Landscape of Neural Nets* (NeurIPS)"
+GOODFELLOW = (
+    "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
+)
+VIEWS = ("Contour", "3-D surface")
+
+st.title("Loss landscapes")
+st.markdown(
+    "Training moves a network's weights downhill on its loss. What does the ground look like around where "
+    f"it stopped? {LI} pick two random directions in weight space and measure the loss on a grid around the "
+    "trained weights. Their directions are **filter-normalised**: every filter of every layer is scaled to the "
+    "size of the same filter in the trained network, so that networks of different scales can be compared. "
+    "They found ResNet-56 in a smooth, nearly convex bowl and the same network without shortcuts in a chaotic "
+    "one, the plainer the deeper (their Fig. 5)."
+)
+c1, c2 = st.columns([2, 1])
+view = c1.radio("View", VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True)
+log = c2.toggle("Log scale", value=True, key=state.LANDSCAPE_LOG, help="Colour by log10 of the loss.")
+kind = "surface" if view == VIEWS[1] else "contour"
+
+
+def show_landscapes(surfaces: list, key: str) -> None:
+    """Plain and residual of each depth side by side, every panel on one colour scale."""
+    zrange = landscape_range(surfaces, log)
+    for depth in sorted({s.network.rpartition("-")[2] for s in surfaces}, key=lambda d: int(d) if d.isdigit() else 0):
+        pair = [s for s in surfaces if s.network.rpartition("-")[2] == depth]
+        show_chart(landscape_figure(pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
+    show_chart(cross_section_figure(surfaces, log), key=f"{key}_cross")
+
+
+st.header("The degradation run, computed in advance")
+surfaces, lines = precomputed_landscapes()
+if not surfaces:
+    st.info("No precomputed landscapes ship with this copy (`make assets`): compute one live below.")
+else:
+    s0 = surfaces[0]
+    st.caption(
+        f"{len(s0.x)}x{len(s0.y)} points over [-{s0.span:g}, {s0.span:g}] in each direction, loss on {s0.images} "
+        f"training images (the same for every point), direction seed {s0.seed}, {s0.precision}. The cross marks "
+        "the trained weights."
+    )
+    show_landscapes(surfaces, "landscape_pre")
+    st.markdown(
+        "**What our surfaces show.** "
+        + " ".join(
+            f"{s.network}: loss {s.center_loss:.2f} at the centre, {float(s.loss.max()):.3g} at the worst corner."
+            for s in surfaces
+        )
+    )
+    if lines:
+        st.subheader("From the initial to the trained weights")
+        st.markdown(
+            f"{GOODFELLOW} walked the straight line from a network's initial weights to its trained ones and "
+            "found, for the networks of their day, a smooth descent without bumps. Here is that line for our four "
+            "networks (batch norm uses the statistics of the image subset at every point, as in training: the "
+            "initial weights have no running statistics yet)."
+        )
+        show_chart(line_figure(lines, log), key="landscape_pre_init")
+
+st.header("Compute one live")
+runs = zoo.find_runs(runs_root(), ASSET_RUNS)
+if not runs:
+    st.info("No saved runs yet: train networks on the Train page, then come back.")
+    st.stop()
+labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}
+run = labels[st.selectbox("Run", list(labels), key=state.LANDSCAPE_RUN)]
+network = st.selectbox("Network", list(run.model_configs), key=state.LANDSCAPE_NET)
+twin = run.model_configs[network].twin().name
+has_twin = twin in run.model_configs and twin != network
+c1, c2, c3 = st.columns(3)
+grid = c1.select_slider("Grid points per side", [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
+images = c2.select_slider("Training images", [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
+fast = c3.toggle("bfloat16 (about 2x faster)", value=True, key=state.LANDSCAPE_FAST)
+with_twin = st.checkbox(f"Also its twin, {twin}", value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin)
+st.caption(
+    f"{grid * grid} points, each one pass over {images} images; a 20-layer network takes about a second per "
+    "256 images on two CPU cores. Stop at any time: networks already done stay on screen."
+)
+if st.button("Compute", key="landscape_compute", type="primary"):
+    st.button("Stop", key="landscape_stop")  # a click reruns the page, which ends the computation
+    names = [network] + ([twin] if with_twin and has_twin else [])
+    results = []
+    st.session_state[state.LANDSCAPE_RESULT] = (run.path.name, results)
+    for name in names:
+        bar = st.progress(0.0, text=f"{name}: starting…")
+
+        def progress(p, bar=bar, name=name) -> None:
+            bar.progress(p.done / p.total, text=f"{name}: {p.done} of {p.total} points, {p.eta_s:.0f} s to go")
+
+        results.append(
+            run_landscape(
+                run.path, name, grid=grid, images=images, progress=progress,
+                precision="bfloat16" if fast else "float32",
+            )
+        )  # fmt: skip
+        bar.empty()
+result = st.session_state.get(state.LANDSCAPE_RESULT)
+if result and result[1]:
+    st.caption(f"Computed live from run {result[0]}.")
+    show_landscapes(result[1], "landscape_live")
