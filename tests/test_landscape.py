@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -153,6 +154,18 @@ def test_runs_save_the_trainers_step0_weights(tiny_run):
         assert not torch.equal(trained.conv1.weight, initial.conv1.weight)
 
 
+def test_extending_a_run_keeps_its_step0_weights(tiny_run, tmp_path):
+    copy_dir = tmp_path / "extended"
+    shutil.copytree(tiny_run, copy_dir)
+    r = run_cli("train", "--extend", str(copy_dir), "--steps", "1", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    run = load_run(copy_dir)
+    assert run.history.step == 5
+    before = load_run(tiny_run).load_initial("ResNet-8").state_dict()
+    after = run.load_initial("ResNet-8").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
 def test_rebuilt_initial_weights_match_the_trainers(tiny_run, tmp_path):
     copy_dir = tmp_path / "old-run"
     shutil.copytree(tiny_run, copy_dir)
@@ -213,8 +226,6 @@ def test_degradation_asset_has_the_trainers_initial_weights():
 
 
 def test_charts_share_one_colour_scale_and_show_the_centre_row():
-    import numpy as np
-
     from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
     from explorer.experiments.landscape import LossLine
 
@@ -237,3 +248,16 @@ def test_charts_share_one_colour_scale_and_show_the_centre_row():
     assert list(line.data[0].y) == [2.3, 0.1] and "initial" in line.layout.xaxis.title.text
     with pytest.raises(ValueError):
         landscape_figure([plain], "heatmap")
+
+
+def test_describe_counts_minima_and_the_basin():
+    from explorer.experiments.landscape import describe
+
+    xs = np.linspace(-1, 1, 9).tolist()
+    a, b = np.meshgrid(xs, xs)
+    bowl = Landscape("ResNet-20", xs, xs, 0.1 + 4 * (a**2 + b**2), 0.1, 64, 0, 1.0)
+    d = describe(bowl)
+    assert d["local_minima"] == 1 and d["center_loss"] == 0.1 and d["highest"] == pytest.approx(8.1)
+    assert d["below_level"] == pytest.approx(((0.1 + 4 * (a**2 + b**2)) < math.log(10)).mean())
+    egg = Landscape("Plain-20", xs, xs, 3 + np.cos(6 * a) * np.cos(6 * b), 2.0, 64, 0, 1.0)
+    assert describe(egg)["local_minima"] > 1

@@ -125,6 +125,24 @@ class LossLine:
         )  # fmt: skip
 
 
+def describe(landscape: Landscape, level: float = math.log(10)) -> dict[str, float]:
+    """Plain numbers for a surface: the centre's loss, the share of the grid below ``level`` (default ln 10,
+    the loss of guessing among ten classes), the highest loss, and the local minima of the grid (points lower
+    than all eight neighbours; a bowl has one, a chaotic surface many)."""
+    z = np.asarray(landscape.loss, dtype=np.float64)
+    inner = z[1:-1, 1:-1]
+    neighbours = [z[1 + dy : z.shape[0] - 1 + dy, 1 + dx : z.shape[1] - 1 + dx]
+                  for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]  # fmt: skip
+    minima = np.logical_and.reduce([inner < n for n in neighbours]) if inner.size else np.zeros(0, dtype=bool)
+    finite = z[np.isfinite(z)]
+    return {
+        "center_loss": float(landscape.center_loss),
+        "below_level": float((finite < level).mean()) if finite.size else math.nan,
+        "highest": float(finite.max()) if finite.size else math.nan,
+        "local_minima": int(minima.sum()),
+    }
+
+
 def filter_normalized_direction(model: nn.Module, generator: torch.Generator) -> Directions:
     """One random Gaussian direction, filter-normalised (Li et al. 2018, section 4).
 

@@ -1,10 +1,11 @@
 """Loss landscapes (Li et al. 2018): the degradation run's four networks at once, and one computed live."""
 
+import pandas as pd
 import streamlit as st
 
 from explorer import zoo
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
-from explorer.experiments.landscape import run_landscape
+from explorer.experiments.landscape import describe, run_landscape
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS, precomputed_landscapes
 from explorer.ui.training_view import runs_root
@@ -15,6 +16,7 @@ GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
 VIEWS = ("Contour", "3-D surface")
+OURS = "(filled in once the precomputed surfaces are looked at)"
 
 st.title("Loss landscapes")
 st.markdown(
@@ -38,6 +40,17 @@ def show_landscapes(surfaces: list, key: str) -> None:
         pair = [s for s in surfaces if s.network.rpartition("-")[2] == depth]
         show_chart(landscape_figure(pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
     show_chart(cross_section_figure(surfaces, log), key=f"{key}_cross")
+    rows = []
+    for s in surfaces:
+        d = describe(s)
+        rows.append({
+            "network": s.network,
+            "loss at the trained weights": round(d["center_loss"], 3),
+            "grid below chance loss (2.30)": f"{d['below_level']:.0%}",
+            "local minima in the grid": d["local_minima"],
+            "highest loss": float(f"{d['highest']:.3g}"),
+        })  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key}_table")
 
 
 st.header("The degradation run, computed in advance")
@@ -52,13 +65,7 @@ else:
         "the trained weights."
     )
     show_landscapes(surfaces, "landscape_pre")
-    st.markdown(
-        "**What our surfaces show.** "
-        + " ".join(
-            f"{s.network}: loss {s.center_loss:.2f} at the centre, {float(s.loss.max()):.3g} at the worst corner."
-            for s in surfaces
-        )
-    )
+    st.markdown(f"**What our surfaces show.** {OURS}")
     if lines:
         st.subheader("From the initial to the trained weights")
         st.markdown(
@@ -75,7 +82,11 @@ if not runs:
     st.info("No saved runs yet: train networks on the Train page, then come back.")
     st.stop()
 labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}
+if st.session_state.get(state.LANDSCAPE_RUN) not in labels:
+    st.session_state.pop(state.LANDSCAPE_RUN, None)  # a run that is gone: start from the first
 run = labels[st.selectbox("Run", list(labels), key=state.LANDSCAPE_RUN)]
+if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
+    st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
 network = st.selectbox("Network", list(run.model_configs), key=state.LANDSCAPE_NET)
 twin = run.model_configs[network].twin().name
 has_twin = twin in run.model_configs and twin != network
