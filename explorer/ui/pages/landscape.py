@@ -1,5 +1,8 @@
 """Loss landscapes (Li et al. 2018): the degradation run's four networks at once, and one computed live."""
 
+import math
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +19,45 @@ GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
 VIEWS = ("Contour", "3-D surface")
-OURS = "(filled in once the precomputed surfaces are looked at)"
+CHANCE = math.log(10)  # the loss of guessing among ten classes
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def surface_notes(surfaces: list) -> list[str]:
+    """What the surfaces show, in words made from their own numbers."""
+    notes = []
+    for s in surfaces:
+        d = describe(s)
+        if d["center_loss"] >= 0.9 * CHANCE:
+            notes.append(
+                f"**{s.network}** sits at chance: its loss at the trained weights is {d['center_loss']:.2f}, about "
+                f"ln 10 = 2.30, the loss of guessing. Only {d['below_level']:.1%} of the grid does better than "
+                f"guessing, and the loss climbs to {d['highest']:.2g} at the edge: a plateau ringed by cliffs."
+            )
+        else:
+            notes.append(
+                f"**{s.network}** sits in a basin at loss {d['center_loss']:.2f} "
+                f"({_plural(d['local_minima'], 'local minimum')} in the grid, {d['below_level']:.0%} of it below "
+                f"chance); its walls reach {d['highest']:.2g} at the edge."
+            )
+    return notes
+
+
+def line_notes(lines: list) -> list[str]:
+    notes = []
+    for line in lines:
+        if abs(line.loss[-1] - line.loss[0]) < 0.1:
+            notes.append(f"**{line.network}**: flat from start to end ({line.loss[0]:.2f} to {line.loss[-1]:.2f}): "
+                         "training never took it off chance.")  # fmt: skip
+        else:
+            steps = np.diff(line.loss)
+            shape = "without a bump" if (steps <= 1e-3).all() else "with a bump on the way"
+            notes.append(f"**{line.network}**: down {shape}, from {line.loss[0]:.2f} to {line.loss[-1]:.2f}.")
+    return notes
+
 
 st.title("Loss landscapes")
 st.markdown(
@@ -65,7 +106,17 @@ else:
         "the trained weights."
     )
     show_landscapes(surfaces, "landscape_pre")
-    st.markdown(f"**What our surfaces show.** {OURS}")
+    st.subheader("What our surfaces show")
+    st.markdown("\n".join(f"- {n}" for n in surface_notes(surfaces)))
+    st.markdown(
+        "Read these against the paper with care. Our networks trained for 160 steps on the built-in shapes (the "
+        "degradation run), not for 300 epochs on CIFAR-10, and each point's loss is measured on "
+        f"{s0.images} training images, to fit a few minutes of a laptop CPU. What does carry over: the loss at the "
+        "trained weights is the training loss of the run, so a network the optimiser could not train (the deep "
+        "plain one, in our run) has no basin to sit in at all, and the deeper networks' walls are far steeper "
+        "(compare the highest losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: "
+        "theirs was trained to a low loss first; ours never left the plateau."
+    )
     if lines:
         st.subheader("From the initial to the trained weights")
         st.markdown(
@@ -75,6 +126,7 @@ else:
             "initial weights have no running statistics yet)."
         )
         show_chart(line_figure(lines, log), key="landscape_pre_init")
+        st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
 
 st.header("Compute one live")
 runs = zoo.find_runs(runs_root(), ASSET_RUNS)
