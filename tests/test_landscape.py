@@ -238,6 +238,8 @@ def test_charts_share_one_colour_scale_and_show_the_centre_row():
     assert len(contours) == 2 and {t.coloraxis for t in contours} == {"coloraxis"}
     low, high = fig.layout.coloraxis.cmin, fig.layout.coloraxis.cmax
     assert (low, high) == pytest.approx((-1.0, math.log10(300.0)))
+    huge = Landscape("Plain-56", xs, xs, bowl * 1e9, 2.3, 64, 0, 1.0)  # log plots clip at LOG_CAP
+    assert landscape_range([huge, residual], log=True) == pytest.approx((-1.0, 3.0))
     assert (low, high) == landscape_range([plain, residual], log=True)
     surf = landscape_figure([plain, residual], "surface", log=False)
     assert [t.type for t in surf.data] == ["surface", "surface"] and surf.layout.coloraxis.cmax == 10.0

@@ -2,8 +2,8 @@
 the cross-section through the centre, and the init-to-trained line (Goodfellow et al. 2015).
 
 Linear plots clip the loss at ``CAP`` as Li et al.'s plotting code does (contours from 0.1 to 10 every
-0.5); the log option shows log10(loss) over the full range, which the deep networks need: far from the
-trained weights their loss reaches the thousands.
+0.5); the log option shows log10(loss) up to ``LOG_CAP``: far from the trained weights a deep network's loss
+reaches 10^4 or, for a plain one, 10^13, and a colour scale that wide would leave the basins one colour.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import FONT_SIZE, apply_style, colour
+from explorer.charts.training import _shade
 from explorer.experiments.landscape import Landscape, LossLine
 
 CAP = 10.0  # linear plots: loss above this is drawn at it (Li et al.'s vmax)
+LOG_CAP = 1000.0  # log plots: likewise
 LEVEL = 0.5  # linear contour spacing (Li et al.'s vlevel)
 COLORSCALE = "Viridis"
 
@@ -26,12 +28,27 @@ def _is_residual(name: str) -> bool:
     return not name.startswith("Plain")
 
 
+def _line_styles(names: list[str]) -> dict[str, dict]:
+    """The training charts' look: plain dashed vermillion, residual solid blue, shallower lighter and thinner."""
+    depth = {n: int(d) if (d := n.rpartition("-")[2]).isdigit() else 0 for n in names}
+    depths = sorted(set(depth.values()))
+    styles = {}
+    for n in names:
+        rank = depths.index(depth[n]) / max(1, len(depths) - 1)  # 0 shallowest .. 1 deepest
+        styles[n] = {
+            "color": _shade(colour(_is_residual(n)), 0.5 * (1 - rank)),
+            "dash": "solid" if _is_residual(n) else "dash",
+            "width": 2.5 + 1.5 * rank,
+        }
+    return styles
+
+
 def _values(loss: np.ndarray, log: bool) -> np.ndarray:
-    """What is drawn: log10(loss), or the loss clipped at CAP."""
+    """What is drawn: log10(loss) clipped at LOG_CAP, or the loss clipped at CAP."""
     loss = np.asarray(loss, dtype=np.float64)
     if log:
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(np.maximum(loss, 1e-6))
+            return np.log10(np.clip(loss, 1e-6, LOG_CAP))
     return np.minimum(loss, CAP)
 
 
@@ -50,8 +67,11 @@ def landscape_range(landscapes: list[Landscape], log: bool) -> tuple[float, floa
 def _colorbar(log: bool, low: float, high: float) -> dict:
     bar = {"title": {"text": "loss"}, "len": 0.9}
     if log:  # ticks at powers of ten, labelled with the loss itself
-        ticks = list(range(math.floor(low), math.ceil(high) + 1))
-        bar |= {"tickvals": ticks, "ticktext": [f"{10.0**t:g}" for t in ticks]}
+        ticks = [t for t in range(math.floor(low), math.ceil(high) + 1) if low - 0.05 <= t <= high + 0.05]
+        text = [f"{10.0**t:g}" for t in ticks]
+        if ticks and ticks[-1] >= math.log10(LOG_CAP):
+            text[-1] = f"≥{LOG_CAP:g}"
+        bar |= {"tickvals": ticks, "ticktext": text}
     else:
         bar |= {"tickvals": [0, 2, 4, 6, 8, 10], "ticktext": ["0", "2", "4", "6", "8", "≥10"]}
     return bar
@@ -115,33 +135,34 @@ def landscape_figure(
         coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": _colorbar(log, low, high)}
     )
     fig.update_annotations(font_size=FONT_SIZE)
-    return apply_style(fig, height=460 if kind == "contour" else 520)
+    apply_style(fig, height=500 if kind == "contour" else 540)
+    return fig.update_layout(margin={"t": 90})
 
 
 def cross_section_figure(landscapes: list[Landscape], log: bool = True) -> go.Figure:
     """The loss along direction 1 through the centre (direction 2 at 0) of each landscape."""
     fig = go.Figure()
+    styles = _line_styles([s.network for s in landscapes])
     for s in landscapes:
         mid = len(s.y) // 2
-        residual = _is_residual(s.network)
         fig.add_trace(
-            go.Scatter(x=s.x, y=s.loss[mid], name=s.network, mode="lines+markers",
-                       line={"color": colour(residual), "dash": "solid" if residual else "dash", "width": 3},
+            go.Scatter(x=s.x, y=s.loss[mid], name=s.network, mode="lines+markers", line=styles[s.network],
                        marker={"size": 5})
         )  # fmt: skip
     fig.update_xaxes(title_text="distance along direction 1 (0: the trained weights)")
-    fig.update_yaxes(title_text="loss", type="log" if log else "linear", range=None if log else [0, CAP])
+    fig.update_yaxes(
+        title_text="loss", type="log" if log else "linear", range=None if log else [0, CAP], dtick=1 if log else None
+    )
     return apply_style(fig, "Cross-section through the centre", height=420)
 
 
 def line_figure(lines: list[LossLine], log: bool = True) -> go.Figure:
     """Loss along 1-D lines: init-to-trained (alpha 0 = initial weights, 1 = trained) or along direction 1."""
     fig = go.Figure()
+    styles = _line_styles([line.network for line in lines])
     for line in lines:
-        residual = _is_residual(line.network)
         fig.add_trace(
-            go.Scatter(x=line.alpha, y=line.loss, name=line.network, mode="lines+markers",
-                       line={"color": colour(residual), "dash": "solid" if residual else "dash", "width": 3},
+            go.Scatter(x=line.alpha, y=line.loss, name=line.network, mode="lines+markers", line=styles[line.network],
                        marker={"size": 5})
         )  # fmt: skip
     init = all(line.kind == "init" for line in lines)

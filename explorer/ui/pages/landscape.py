@@ -22,8 +22,19 @@ VIEWS = ("Contour", "3-D surface")
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def _minima(n: int) -> str:
+    return f"{n} local minimum" if n == 1 else f"{n} local minima"
+
+
+SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def big(v: float) -> str:
+    """1560 -> '1,560'; 2.7e13 -> '2.7×10¹³'."""
+    if v < 1e5:
+        return f"{v:,.0f}" if v >= 10 else f"{v:.2f}"
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(SUPERSCRIPT)}"
 
 
 def surface_notes(surfaces: list) -> list[str]:
@@ -35,13 +46,13 @@ def surface_notes(surfaces: list) -> list[str]:
             notes.append(
                 f"**{s.network}** sits at chance: its loss at the trained weights is {d['center_loss']:.2f}, about "
                 f"ln 10 = 2.30, the loss of guessing. Only {d['below_level']:.1%} of the grid does better than "
-                f"guessing, and the loss climbs to {d['highest']:.2g} at the edge: a plateau ringed by cliffs."
+                f"guessing, and the loss climbs to {big(d['highest'])} at the edge: a plateau ringed by cliffs."
             )
         else:
             notes.append(
                 f"**{s.network}** sits in a basin at loss {d['center_loss']:.2f} "
-                f"({_plural(d['local_minima'], 'local minimum')} in the grid, {d['below_level']:.0%} of it below "
-                f"chance); its walls reach {d['highest']:.2g} at the edge."
+                f"({_minima(d['local_minima'])} in the grid, {d['below_level']:.0%} of it below "
+                f"chance); its walls reach {big(d['highest'])} at the edge."
             )
     return notes
 
@@ -70,7 +81,12 @@ st.markdown(
 )
 c1, c2 = st.columns([2, 1])
 view = c1.radio("View", VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True)
-log = c2.toggle("Log scale", value=True, key=state.LANDSCAPE_LOG, help="Colour by log10 of the loss.")
+log = c2.toggle(
+    "Log scale",
+    value=True,
+    key=state.LANDSCAPE_LOG,
+    help="Colour by log10 of the loss, up to 1000 (higher is drawn as 1000). Off: the loss itself up to 10, as Li et al. draw it.",
+)
 kind = "surface" if view == VIEWS[1] else "contour"
 
 
@@ -89,7 +105,7 @@ def show_landscapes(surfaces: list, key: str) -> None:
             "loss at the trained weights": round(d["center_loss"], 3),
             "grid below chance loss (2.30)": f"{d['below_level']:.0%}",
             "local minima in the grid": d["local_minima"],
-            "highest loss": float(f"{d['highest']:.3g}"),
+            "highest loss": big(d["highest"]),
         })  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key}_table")
 
@@ -147,12 +163,16 @@ grid = c1.select_slider("Grid points per side", [5, 7, 11, 15, 21, 31], value=11
 images = c2.select_slider("Training images", [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
 fast = c3.toggle("bfloat16 (about 2x faster)", value=True, key=state.LANDSCAPE_FAST)
 with_twin = st.checkbox(f"Also its twin, {twin}", value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin)
+count = 2 if with_twin and has_twin else 1
+# measured by bench/bench_landscape.py: ResNet-20, 256 images, float32, ~0.26 CPU-s a point on one idle core
+estimate = count * grid * grid * images / 256 * 0.26 * run.model_configs[network].depth / 20 * (0.4 if fast else 1)
 st.caption(
-    f"{grid * grid} points, each one pass over {images} images; a 20-layer network takes about a second per "
-    "256 images on two CPU cores. Stop at any time: networks already done stay on screen."
+    f"{count * grid * grid} points, each one pass over {images} images: about {estimate:.0f} s on an idle CPU core, "
+    "longer when the server is busy. Stop at any time: networks already done stay on screen."
 )
 if st.button("Compute", key="landscape_compute", type="primary"):
-    st.button("Stop", key="landscape_stop")  # a click reruns the page, which ends the computation
+    stop_slot = st.empty()
+    stop_slot.button("Stop", key="landscape_stop")  # a click reruns the page, which ends the computation
     names = [network] + ([twin] if with_twin and has_twin else [])
     results = []
     st.session_state[state.LANDSCAPE_RESULT] = (run.path.name, results)
@@ -169,6 +189,7 @@ if st.button("Compute", key="landscape_compute", type="primary"):
             )
         )  # fmt: skip
         bar.empty()
+    stop_slot.empty()
 result = st.session_state.get(state.LANDSCAPE_RESULT)
 if result and result[1]:
     st.caption(f"Computed live from run {result[0]}.")
