@@ -22,8 +22,12 @@ def test_page_shows_the_precomputed_landscapes_and_switches_views():
     body = "\n".join(m.value for m in at.markdown)
     assert "Li, Xu, Taylor, Studer and Goldstein 2018" in body
     if any(PRECOMPUTED.glob("*.json")):
-        assert "What our surfaces show" in body
+        assert "What our surfaces show" in [h.value for h in at.subheader]
+        for name in ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56"):  # a note made from each surface's numbers
+            assert f"- **{name}** sits " in body
         assert "Goodfellow, Vinyals and Saxe 2015" in body
+        table = at.dataframe[0].value
+        assert list(table["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
         charts = at.get("plotly_chart")
         assert len(charts) >= 3  # 20 and 56 layers side by side, the cross-section (and the init line)
     at.radio(key="landscape_view").set_value("3-D surface").run()
