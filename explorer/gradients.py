@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.devices import model_device
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
 
@@ -58,6 +59,7 @@ def gradient_norms(
     """
     work = copy.deepcopy(model)
     work.train(train_mode)
+    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
     layers = _weighted_layers(work)
     order: list[str] = []
 
@@ -79,7 +81,7 @@ def gradient_norms(
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A normalised batch of the built-in shapes dataset, or seeded random data if it is unavailable."""
     try:
-        from explorer.data import SHAPES_MEAN, SHAPES_STD, make_shapes
+        from explorer.datasets import SHAPES_MEAN, SHAPES_STD, make_shapes
     except ImportError:  # the dataset module is optional for these probes
         g = torch.Generator().manual_seed(seed)
         return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)

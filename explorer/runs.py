@@ -28,7 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer.data import DatasetInfo
+from explorer.datasets import DatasetInfo, shapes_info
+from explorer.model_cards import PRECOMPUTED, ModelCard, card_for_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History
 from explorer.training import Progress, TrainConfig, load_train_data, make_optimizer, train_lockstep
@@ -226,6 +227,7 @@ def extend_run(
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     root=None,
+    device: str | torch.device | None = "auto",
 ) -> Run:
     """Continue a run for ``steps`` more lock-steps (a fresh schedule of that length, optimizer state kept).
 
@@ -242,6 +244,25 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers)
+    train_lockstep(
+        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
+    )
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
+
+
+def find_runs(*roots: Path | str) -> list[Run]:
+    """Runs under the given roots, newest first; missing roots are skipped."""
+    found = [run for root in roots for run in list_runs(root)]
+    return sorted(found, key=lambda r: r.meta.get("updated", ""), reverse=True)
+
+
+def run_cards(run: Run) -> list[ModelCard]:
+    """A card per network of a saved run, labelled with the run's name."""
+    info = run.dataset or shapes_info(run.train.image_size or 32)
+    cards = []
+    for name, config in run.model_configs.items():
+        checkpoint = str(run.path / run.meta["models"][name]["checkpoint"])
+        card = card_for_dataset(config, info, PRECOMPUTED, path=checkpoint, run=str(run.path))
+        cards.append(replace(card, label=f"{config.name}, trained ({run.name}, {run.history.step} steps)"))
+    return cards

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import zoo
-from explorer.data import Shapes, make_shapes
-from explorer.jobs import JobQueue
+from explorer import model_cards, runs
+from explorer.datasets import Shapes, make_shapes
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -34,23 +33,25 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
 
 @st.cache_resource
-def job_queue() -> JobQueue:
+def job_queue():
     """One queue per server: one training job at a time, because the CPU is shared."""
+    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
+
     return JobQueue()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: zoo.ModelCard, download: bool = False) -> ResNet:
-    """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    return zoo.load_model(card, download=download)
+def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
+    """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
+    return model_cards.load_model(card, download=download).to(device)
 
 
 @st.cache_data(show_spinner=False)
-def precomputed_cards() -> list[zoo.ModelCard]:
+def precomputed_cards() -> list[model_cards.ModelCard]:
     """Networks trained by `make assets` and shipped in assets/runs."""
-    cards: list[zoo.ModelCard] = []
-    for run in zoo.find_runs(ASSET_RUNS):
-        cards += zoo.run_cards(run)
+    cards: list[model_cards.ModelCard] = []
+    for run in runs.find_runs(ASSET_RUNS):
+        cards += runs.run_cards(run)
     return sorted(cards, key=lambda c: (c.run or "", c.config.depth, not c.config.residual))
 
 

@@ -18,6 +18,7 @@ WIDTH = "net_width"
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 
 # per-page widgets
 TRAIN_PRESET = "train_preset"
@@ -90,6 +91,7 @@ def init() -> None:
         TRAIN_DEPTHS,
         TRAIN_TWINS,
         SOURCE,
+        DEVICE,
         IMAGE_CHOICE,
         LAYER,
         CAM_LAYER,

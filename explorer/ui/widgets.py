@@ -5,10 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.models import IMAGENET_BLOCKS, ResNetConfig
+from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
-CIFAR_DEPTHS = (8, 14, 20, 32, 44, 56, 110)
 WIDTHS = {"cifar": (4, 8, 16, 32), "imagenet": (16, 32, 64)}
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
@@ -73,6 +72,24 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         _keep_valid(state.WIDTH, widths)
         width = st.select_slider("Width (channels of the first stage)", widths, key=state.WIDTH)
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
+
+
+def device_ui() -> str:
+    """Sidebar: where views compute (the fastest device first: a GPU when there is one)."""
+    from explorer.devices import available_devices
+
+    names = {"cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)", "cpu": "CPU"}
+    options = available_devices()
+    if st.session_state.get(state.DEVICE) not in options:
+        st.session_state[state.DEVICE] = options[0]
+    return st.sidebar.selectbox(
+        "Compute on",
+        options,
+        key=state.DEVICE,
+        format_func=names.get,
+        disabled=len(options) == 1,
+        help="Views run on the GPU when this machine has one; results match the CPU's to rounding.",
+    )
 
 
 def show_chart(fig: go.Figure, key: str) -> None:

@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from explorer import zoo
-from explorer.charts.inside import gradient_norms_figure
+from explorer import probes
+from explorer.charts.gradients import gradient_norms_figure
 from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
-from explorer.ui.learn_figures import depth_sweep_section, shattered_section
+from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 
@@ -26,7 +26,7 @@ mode = st.radio(
 )
 results = []
 for c, m in pairs:
-    x, y = zoo.probe_batch(c, m)
+    x, y = probes.probe_batch(c, m)
     norms = gradient_norms(m, x, y, train_mode=mode.startswith("batch"))
     results.append(
         SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
