@@ -47,7 +47,7 @@ def network(depth: int) -> torch.nn.Module:
 
 
 def subset(images: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from explorer.data import load_dataset
+    from explorer.datasets import load_dataset
 
     data = load_dataset("shapes", "train", n=max(images, 1000), size=24)
     return data.batch(torch.arange(images))

@@ -313,7 +313,7 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
         state[name] = (model, opt, [w for _, w in weight_layers(model)], h)
     if offset == 0:  # step-0 weights, saved with the run (explorer.runs) for the init-to-trained line
         history.initial_states = {
-            k: {n: t.detach().clone(memory_format=torch.contiguous_format) for n, t in m.state_dict().items()}
+            k: {n: t.detach().to("cpu", copy=True).contiguous() for n, t in m.state_dict().items()}
             for k, m in models.items()
         }
     batches = batch_indices(len(data), config.batch_size, config.seed, offset)

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import zoo
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
 from explorer.experiments.landscape import describe, run_landscape
+from explorer.runs import find_runs
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS, precomputed_landscapes
 from explorer.ui.training_view import runs_root
@@ -145,7 +145,7 @@ else:
         st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
 
 st.header("Compute one live")
-runs = zoo.find_runs(runs_root(), ASSET_RUNS)
+runs = find_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info("No saved runs yet: train networks on the Train page, then come back.")
     st.stop()
