@@ -32,7 +32,7 @@ assets: $(STAMP)
 	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
 	rm -f assets/runs/degradation/checkpoints/*.optim.pt  # only the weights ship
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation
-	# loss landscapes (Li et al. 2018) of the four networks, and their init-to-trained lines (~20 min on 2 cores)
+	# loss landscapes (Li et al. 2018) of the four networks and their init-to-trained lines (~4 CPU-minutes)
 	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
 		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \
 			--out assets/experiments/landscape/$$net.json && \
