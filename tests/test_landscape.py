@@ -260,6 +260,7 @@ def test_describe_counts_minima_and_the_basin():
     bowl = Landscape("ResNet-20", xs, xs, 0.1 + 4 * (a**2 + b**2), 0.1, 64, 0, 1.0)
     d = describe(bowl)
     assert d["local_minima"] == 1 and d["center_loss"] == 0.1 and d["highest"] == pytest.approx(8.1)
+    assert d["below_10"] == 1.0
     assert d["below_level"] == pytest.approx(((0.1 + 4 * (a**2 + b**2)) < math.log(10)).mean())
     egg = Landscape("Plain-20", xs, xs, 3 + np.cos(6 * a) * np.cos(6 * b), 2.0, 64, 0, 1.0)
     assert describe(egg)["local_minima"] > 1

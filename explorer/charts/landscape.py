@@ -99,6 +99,7 @@ def landscape_figure(
         1, n, specs=specs, subplot_titles=[_title(s) for s in landscapes], horizontal_spacing=0.04 if kind == "surface" else 0.06
     )  # fmt: skip
     low, high = zrange or landscape_range(landscapes, log)
+    bar, small = _colorbar(log, low, high), {"size": FONT_SIZE - 6}
     for i, s in enumerate(landscapes, start=1):
         z = _values(s.loss, log)
         text = np.vectorize(lambda v: f"{v:.4g}")(s.loss)
@@ -126,14 +127,13 @@ def landscape_figure(
             scene = "scene" if i == 1 else f"scene{i}"
             fig.update_layout(
                 {scene: {
-                    "zaxis": {"range": [low, high], "title": "log10 loss" if log else "loss"},
-                    "xaxis": {"title": "dir. 1"}, "yaxis": {"title": "dir. 2"},
+                    "zaxis": {"range": [low, high], "title": "loss", "tickfont": small,
+                              **{k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}},
+                    "xaxis": {"title": "dir. 1", "tickfont": small}, "yaxis": {"title": "dir. 2", "tickfont": small},
                     "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}}, "aspectmode": "cube",
                 }}
             )  # fmt: skip
-    fig.update_layout(
-        coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": _colorbar(log, low, high)}
-    )
+    fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": bar})
     fig.update_annotations(font_size=FONT_SIZE)
     apply_style(fig, height=500 if kind == "contour" else 540)
     return fig.update_layout(margin={"t": 90})

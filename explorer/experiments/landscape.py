@@ -127,8 +127,8 @@ class LossLine:
 
 def describe(landscape: Landscape, level: float = math.log(10)) -> dict[str, float]:
     """Plain numbers for a surface: the centre's loss, the share of the grid below ``level`` (default ln 10,
-    the loss of guessing among ten classes), the highest loss, and the local minima of the grid (points lower
-    than all eight neighbours; a bowl has one, a chaotic surface many)."""
+    the loss of guessing among ten classes) and below 10, the highest loss, and the local minima of the grid
+    (points lower than all eight neighbours; a bowl has one, a chaotic surface many)."""
     z = np.asarray(landscape.loss, dtype=np.float64)
     inner = z[1:-1, 1:-1]
     neighbours = [z[1 + dy : z.shape[0] - 1 + dy, 1 + dx : z.shape[1] - 1 + dx]
@@ -138,6 +138,7 @@ def describe(landscape: Landscape, level: float = math.log(10)) -> dict[str, flo
     return {
         "center_loss": float(landscape.center_loss),
         "below_level": float((finite < level).mean()) if finite.size else math.nan,
+        "below_10": float((finite < 10).mean()) if finite.size else math.nan,  # Li et al.'s plotted range
         "highest": float(finite.max()) if finite.size else math.nan,
         "local_minima": int(minima.sum()),
     }

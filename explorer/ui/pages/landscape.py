@@ -55,6 +55,15 @@ def surface_notes(surfaces: list) -> list[str]:
                 f"({_minima(d['local_minima'])} in the grid, {d['below_level']:.0%} of it below "
                 f"chance); its walls reach {big(d['highest'])} at the edge."
             )
+    for depth in sorted({s.network.rpartition("-")[2] for s in surfaces}):
+        pair = {s.network.partition("-")[0]: describe(s) for s in surfaces if s.network.endswith(f"-{depth}")}
+        if {"Plain", "ResNet"} <= set(pair):
+            plain, res = pair["Plain"]["below_10"], pair["ResNet"]["below_10"]
+            wider = "wider" if res > plain else "narrower"
+            notes.append(
+                f"At {depth} layers the residual network's basin is {wider}: the loss stays below 10 (the range Li "
+                f"et al. plot) on {res:.0%} of its grid against {plain:.0%} for the plain one."
+            )
     return notes
 
 
@@ -105,6 +114,7 @@ def show_landscapes(surfaces: list, key: str) -> None:
             "network": s.network,
             "loss at the trained weights": round(d["center_loss"], 3),
             "grid below chance loss (2.30)": f"{d['below_level']:.0%}",
+            "grid below 10": f"{d['below_10']:.0%}",
             "local minima in the grid": d["local_minima"],
             "highest loss": big(d["highest"]),
         })  # fmt: skip
@@ -132,7 +142,7 @@ else:
         "trained weights is the training loss of the run, so a network the optimiser could not train (the deep "
         "plain one, in our run) has no basin to sit in at all, and the deeper networks' walls are far steeper "
         "(compare the highest losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: "
-        "theirs was trained to a low loss first; ours never left the plateau."
+        "theirs had been trained for 300 epochs; ours never left the plateau."
     )
     if lines:
         st.subheader("From the initial to the trained weights")
