@@ -18,6 +18,7 @@ from torch import nn
 from explorer.experiments.landscape import (
     Landscape,
     init_line,
+    landscape_job,
     loss_surface,
     random_directions,
     rebuild_initial_weights,
@@ -164,6 +165,19 @@ def test_extending_a_run_keeps_its_step0_weights(tiny_run, tmp_path):
     before = load_run(tiny_run).load_initial("ResNet-8").state_dict()
     after = run.load_initial("ResNet-8").state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_job_body_for_the_engine_reports_progress_and_stops(tiny_run):
+    seen, stop = [], threading.Event()
+
+    def progress(p):
+        seen.append((p.done, p.total))
+        if p.done == 4:
+            stop.set()
+
+    result = landscape_job(tiny_run, "ResNet-8", grid=3, images=8)(progress, stop)
+    assert seen == [(1, 9), (2, 9), (3, 9), (4, 9)]
+    assert not result.complete and np.isfinite(result.loss).sum() == 4
 
 
 def test_rebuilt_initial_weights_match_the_trainers(tiny_run, tmp_path):
