@@ -17,6 +17,7 @@ from torch import nn
 
 from explorer.experiments.landscape import (
     Landscape,
+    direction_line,
     init_line,
     landscape_job,
     loss_surface,
@@ -113,6 +114,14 @@ def test_same_seed_same_surface(trained, subset):
     assert not (a.loss == c.loss).all()
     back = Landscape.from_dict(json.loads(json.dumps(a.to_dict())))
     assert (back.loss == a.loss).all() and back.center_loss == a.center_loss
+
+
+def test_direction_line_is_the_surfaces_centre_row(trained, subset):
+    x, y = subset
+    surface = loss_surface(trained, x, y, grid=3, seed=4)
+    line = direction_line(trained, x, y, points=3, seed=4)
+    assert line.kind == "direction" and line.alpha == surface.x
+    assert line.loss == surface.loss[1].tolist()
 
 
 def test_init_line_runs_from_initial_to_trained_loss(tiny_config, trained, subset):
