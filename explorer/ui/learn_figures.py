@@ -11,7 +11,7 @@ from explorer.charts.inside import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
 from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, depth_sweep, shattered_sweep
 from explorer.recorders import History
-from explorer.ui.cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.widgets import show_chart
 
 
@@ -68,7 +68,7 @@ def degradation_section() -> None:
             "You can train it on the Experiments page."
         )
         return
-    show_chart(loss_curves(run.history), key="learn_deg_loss")
+    show_chart(figure(loss_curves, run.history), key="learn_deg_loss")
     degradation_summary(run.history)
     st.caption(
         f"{run.history.step} steps of batch {run.train.batch_size} on the built-in shapes, trained on a "
@@ -95,7 +95,7 @@ def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) ->
     if not results:
         st.info("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button.")
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_gradnorms")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_gradnorms")
     st.caption(NO_VANISHING_NOTE)
 
 
@@ -107,7 +107,7 @@ def depth_sweep_section(prefix: str) -> None:
     if not results:
         st.info("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button.")
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_depth_sweep")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_depth_sweep")
     st.caption(NO_VANISHING_NOTE)
 
 
@@ -120,6 +120,6 @@ def shattered_section(prefix: str) -> None:
     if not results:
         st.info("The precomputed probe is missing from assets/ (`make assets`): run it live with the button.")
         return
-    show_chart(shattered_figure(results), key=f"{prefix}_shattered")
+    show_chart(figure(shattered_figure, results), key=f"{prefix}_shattered")
     rows = [{"network": r.name, "autocorrelation at lag 1": round(r.lag1, 2)} for r in results]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{prefix}_shattered_table")

@@ -6,6 +6,7 @@ from explorer.charts.attribution import lesion_figure, removal_curve_figure
 from explorer.experiments.lesion import lesion_study
 from explorer.experiments.precompute import lesion_data
 from explorer.training import PRESET_MODELS, PRESETS
+from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.learn_figures import degradation_summary, shattered_section
 from explorer.ui.training_view import current, history_charts, live_panel, start_ui
@@ -58,7 +59,8 @@ with tab_lesion:
     )
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith("degradation")]
     depths = sorted({c.config.depth for c in cards}) or [20, 56]
-    depth = st.radio("Depth", depths, index=len(depths) - 1, key="exp_lesion_depth", horizontal=True)
+    state.keep_valid(state.LESION_DEPTH, depths, depths[-1])
+    depth = st.radio("Depth", depths, key=state.LESION_DEPTH, horizontal=True)
     chosen = sorted((c for c in cards if c.config.depth == depth), key=lambda c: not c.config.residual)
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
     if chosen and st.button("Re-run the lesion study live", key="exp_lesion_run"):
@@ -83,3 +85,4 @@ with tab_lesion:
 
 with tab_shatter:
     shattered_section("exp")
+state.write_url("lesion_depth")

@@ -12,6 +12,7 @@ from explorer.charts.attribution import (
     randomisation_figure,
 )
 from explorer.ui import state
+from explorer.ui.cache import figure, view
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
 
@@ -42,10 +43,12 @@ raw = c3.toggle(
 )
 
 x, display = prepared(card, img)
-probs = attr.predict(model, x)
+probs = view(attr.predict, card, model, x)
 order = np.argsort(-probs)
 target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]
+state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
 choice = st.selectbox("Explain which class", target_options, key=state.CAM_TARGET)
+state.write_url(*state.PICKED, *state.IMAGE, "cam_layer", "target", "raw")
 target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
 
 results = []
@@ -54,12 +57,12 @@ for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
         st.subheader(c.label)
-        p = probs if m is model else attr.predict(m, xi)  # one forward per network for the top-5
+        p = probs if m is model else view(attr.predict, c, m, xi)  # one forward per network for the top-5
         best = np.argsort(-p, kind="stable")[:5]
         top = [(c.classes[i], float(p[i])) for i in best]
         st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
         lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
-        res = attr.grad_cam(m, xi, lay, target, raw=raw)
+        res = view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
         results.append((c, m, xi, disp, res))
 if raw:  # one colour scale for both, so magnitudes compare
     vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
@@ -67,7 +70,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
     with col:
         title = f"{c.config.name}: {c.classes[res.target]} ({res.probability:.0%}) at {res.layer}"
         show_chart(
-            overlay_figure(disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:

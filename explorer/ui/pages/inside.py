@@ -6,6 +6,7 @@ import streamlit as st
 from explorer.charts.inside import channel_stats_figure, feature_map_figure, residual_figure
 from explorer.probes import feature_layers, feature_maps, residual_decomposition
 from explorer.ui import state
+from explorer.ui.cache import figure, view
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
 
@@ -32,15 +33,18 @@ st.header(f"Feature maps at {layer}")
 for c, m in pairs:
     with st.container():
         x, display = prepared(c, img)
-        fm = feature_maps(m, layer, x, k)
+        fm = view(feature_maps, c, m, layer, x, k)
         show_chart(
-            feature_map_figure(
-                fm, cols=8, title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}"
+            figure(
+                feature_map_figure,
+                fm,
+                cols=8,
+                title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}",
             ),
             key=f"inside_grid_{c.label}",
         )
         with st.expander("Per-channel statistics"):
-            show_chart(channel_stats_figure(fm), key=f"inside_chstats_{c.label}")
+            show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
@@ -62,13 +66,14 @@ st.markdown(
     "each block makes a correction to what it receives. The ratio ‖F(x)‖ / ‖x‖ says how large that "
     "correction is here. A plain block has no shortcut: its output is relu(F(x)) alone."
 )
-if st.session_state.get("inside_block") not in blocks:
-    st.session_state["inside_block"] = layer if layer in blocks else blocks[0]
-block = st.select_slider("Block", blocks, key="inside_block")
+if st.session_state.get(state.BLOCK) not in blocks:
+    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
+block = st.select_slider("Block", blocks, key=state.BLOCK)
+state.write_url(*state.PICKED, *state.IMAGE, "layer", "block")
 for c, m in pairs:
     with st.container():
         x, _ = prepared(c, img)
-        dec = residual_decomposition(m, block, x)
-        show_chart(residual_figure(dec), key=f"inside_dec_{c.label}")
+        dec = view(residual_decomposition, c, m, block, x)
+        show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
         if dec["note"]:
             st.caption(dec["note"])

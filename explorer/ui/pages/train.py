@@ -36,6 +36,8 @@ st.caption(
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
+state.keep_valid(state.TRAIN_PRESET, list(WHAT), "degradation")
+state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
 what = c1.radio("What to train", list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
 dataset = c2.selectbox("Data", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
@@ -91,6 +93,13 @@ runs = list_runs(runs_root()) + list_runs(ASSET_RUNS)
 if not runs:
     st.caption("No saved runs yet: runs are saved when training ends.")
 else:
-    labels = {f"{r.name} — {', '.join(r.model_configs)} — {r.history.step} steps ({r.path})": r for r in runs}
-    pick = st.selectbox("Reopen a run", list(labels), key="train_reopen")
-    history_charts(labels[pick].history, "train_reopen_charts")
+    by_name = {r.name: r for r in reversed(runs)}  # a name in runs/ wins over the same name in assets/
+    state.keep_valid(state.TRAIN_REOPEN, list(by_name), next(iter(by_name)))
+    pick = st.selectbox(
+        "Reopen a run",
+        list(by_name),
+        format_func=lambda n: f"{n} — {', '.join(by_name[n].model_configs)} — {by_name[n].history.step} steps",
+        key=state.TRAIN_REOPEN,
+    )
+    history_charts(by_name[pick].history, "train_reopen_charts")
+state.write_url(*state.NETWORK, "preset", "dataset", *(("run",) if runs else ()))

@@ -1,0 +1,12 @@
+"""Diagnostics (only with EXPLORER_DIAGNOSTICS=1, for load tests): are the shared models as they were loaded?"""
+
+import streamlit as st
+
+from explorer.ui.cache import shared_models_report
+
+st.title("Diagnostics")
+r = shared_models_report()
+st.markdown(
+    f"{r['models']} cached models; {r['hooks']} hooks left on cached models; "
+    f"{r['training']} cached models in training mode; {r['changed']} cached models changed since loading."
+)
