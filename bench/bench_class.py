@@ -41,8 +41,11 @@ sys.path.insert(0, str(ROOT))  # run as a script from the repository
 from explorer.testing.server import start_server, stop_server  # noqa: E402
 from explorer.testing.session_client import StreamlitSession  # noqa: E402
 
+HEADER = f"{'action':<24} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'CPU-s/view':>10} {'views':>6}"
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
+URL = {"learn": ""}  # page -> its URL path: the default page (Learn) is the root URL
 AHEAD = re.compile(r"(\d+) training jobs? ahead of yours")
+STARTED = re.compile(r"(\d+) training jobs? started on the engine")
 
 
 @dataclass
@@ -94,43 +97,50 @@ async def at_once(sessions, proc, name: str, make) -> Action:
     c0 = cpu_s(proc)
     await asyncio.gather(*(timed(action, make(s)) for s in sessions))
     action.cpu_s = cpu_s(proc) - c0
+    print(action.row(), flush=True)
     return action
 
 
-async def class_script(sessions, proc, rng: random.Random) -> tuple[list[Action], int]:
+async def class_script(sessions, proc, url: str) -> tuple[list[Action], int]:
     """Learn; Build + residual toggle; Explain a sample + another layer; Start the degradation preset."""
-    acts = [await at_once(sessions, proc, "script: open learn", lambda s: s.open("learn"))]
+    acts = [await at_once(sessions, proc, "script: open learn", lambda s: s.open(URL["learn"]))]
     acts.append(await at_once(sessions, proc, "script: open build", lambda s: s.open("build")))
     acts.append(await at_once(sessions, proc, "script: toggle residual", lambda s: s.set("net_residual", False)))
     acts.append(await at_once(sessions, proc, "script: open explain", lambda s: s.open("explain")))
     acts.append(await at_once(sessions, proc, "script: explain sample", lambda s: s.set("image_shape_index", 7)))
 
-    def other_layer(s):
-        options = list(s.widgets["explain_layer"].proto.options)
-        return s.set("explain_layer", options[len(options) // 2])
+    async def other_layer(s):
+        options = list(s.widgets["explain_layer"].proto.options)  # KeyError: that session's page failed
+        return await s.set("explain_layer", options[len(options) // 2])
 
     acts.append(await at_once(sessions, proc, "script: explain layer", other_layer))
     acts.append(await at_once(sessions, proc, "script: open train", lambda s: s.open("train")))
     acts.append(await at_once(sessions, proc, "script: degradation", lambda s: s.set("train_preset", "Degradation")))
     presses = await at_once(sessions, proc, "script: press Start", lambda s: s.click("train_start"))
     acts.append(presses)
-    jobs = await count_jobs(sessions)
+    jobs = await count_jobs(sessions, url)
     await asyncio.gather(*(stop_training(s) for s in sessions))
     return acts, jobs
 
 
-async def count_jobs(sessions) -> int:
-    """Distinct training jobs behind the Start presses, as the Train page reports them to each session.
+async def count_jobs(sessions, url: str, settle_s: float = 10.0) -> int:
+    """Distinct training jobs behind the Start presses.
 
-    Each session's status says how many jobs wait ahead of its own; the longest queue plus one is the
-    number of jobs the presses made (1 when identical presses share one job).
+    With the job engine: the jobs that really started, from the diagnostics page (after ``settle_s``, so
+    a queued job has had time to start). Without it: the longest queue any session's Train page reports
+    ("k training jobs ahead of yours"), plus one.
     """
+    await asyncio.sleep(settle_s)
+    async with StreamlitSession(url) as s:
+        r = await s.open("diagnostics")
+    started = [int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)]
+    if started:
+        return started[0]
     ahead = []
     for s in sessions:
         r = await s.open("train")
-        found = [int(m.group(1)) for t in r.texts for m in AHEAD.finditer(t)]
-        ahead.append(max(found) if found else 0)
-    return max(ahead) + 1 if ahead else 0
+        ahead += [int(m.group(1)) for t in r.texts for m in AHEAD.finditer(t)]
+    return max(ahead, default=0) + 1
 
 
 async def stop_training(s: StreamlitSession) -> None:
@@ -190,17 +200,18 @@ async def main(args) -> int:
     try:
         async with StreamlitSession(url) as first:  # warm caches as a teacher's rehearsal would
             for page in PAGES:
-                await first.open(page)
+                await first.open(URL.get(page, page))
         rss_warm = rss_mb(proc)
         sessions = [StreamlitSession(url, timeout=args.timeout) for _ in range(args.sessions)]
         for s in sessions:
             await s.__aenter__()
         actions = []
+        print(HEADER, flush=True)
         for page in args.pages:
-            actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=page: s.open(p)))
+            actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=URL.get(page, page): s.open(p)))
         jobs = None
         if args.script:
-            acts, jobs = await class_script(sessions, proc, rng)
+            acts, jobs = await class_script(sessions, proc, url)
             actions += acts
         soak_rss = None
         if args.soak:
@@ -209,7 +220,7 @@ async def main(args) -> int:
             soak_rss = (warm, end)
         for s in sessions:
             await s.__aexit__(None, None, None)
-        print(f"\n{'action':<24} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'CPU-s/view':>10} {'views':>6}")
+        print("\n" + HEADER)
         for a in actions:
             print(a.row())
         for a in actions:

@@ -77,7 +77,10 @@ class StreamlitSession:
         await self._ws.close()
 
     async def open(self, page: str, query: dict[str, str] | None = None) -> RunResult:
-        """Open ``/<page>?<query>`` as a browser does: a fresh run of that page, no widget states."""
+        """Open ``/<page>?<query>`` as a browser does: a fresh run of that page, no widget states.
+
+        ``page`` is the page's URL path; the default page's is "" (the root URL).
+        """
         from urllib.parse import urlencode
 
         self.page_name, self.page_hash = page, ""

@@ -10,6 +10,7 @@ options. ``shared_models_report()`` checks that no view left a hook or a mode be
 
 import hashlib
 import pickle
+import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -47,15 +48,33 @@ def job_queue() -> JobQueue:
     return JobQueue()
 
 
-_SHARED: "weakref.WeakKeyDictionary[ResNet, float]" = weakref.WeakKeyDictionary()  # model -> fingerprint
+_SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
+_LOCKS: "weakref.WeakKeyDictionary[ResNet, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
 
 
-def _fingerprint(model: ResNet) -> float:
-    """A checksum of every parameter and buffer: it changes if anyone trains or re-randomises the model."""
+def model_lock(model: ResNet) -> threading.RLock:
+    """One lock per model: hold it for any view that hooks the model or flips its modes.
+
+    A hook on a shared model sees every session's forward pass, and two views saving and restoring
+    ``requires_grad`` at once can leave it switched off; sessions run in threads, so a class viewing one
+    network takes turns (each view is short, and cached after the first).
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def _fingerprint(model: ResNet) -> tuple:
+    """A checksum of every parameter and buffer and the ``requires_grad`` flags: it changes if anyone
+    trains, re-randomises or freezes the model."""
     import torch
 
     with torch.no_grad():
-        return float(sum(t.double().abs().sum() for t in model.state_dict().values() if t.is_floating_point()))
+        values = float(sum(t.double().abs().sum() for t in model.state_dict().values() if t.is_floating_point()))
+    return values, tuple(p.requires_grad for p in model.parameters())
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
@@ -122,7 +141,8 @@ def _keys(args: tuple, kwargs: dict) -> tuple:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _view(_compute: Callable, name: str, card: zoo.ModelCard, _model, key: tuple, _args: tuple, _kwargs: dict):
-    return _compute(_model, *_args, **_kwargs)
+    with model_lock(_model):
+        return _compute(_model, *_args, **_kwargs)
 
 
 def view(compute: Callable, card: zoo.ModelCard, model: ResNet, *args, **kwargs):
@@ -133,7 +153,8 @@ def view(compute: Callable, card: zoo.ModelCard, model: ResNet, *args, **kwargs)
     (never a lambda: its name is part of the key) that leaves the model as it found it.
     """
     if card.source == zoo.SESSION:
-        return compute(model, *args, **kwargs)
+        with model_lock(model):
+            return compute(model, *args, **kwargs)
     return _view(compute, _name(compute), card, model, _keys(args, kwargs), args, kwargs)
 
 
@@ -150,12 +171,16 @@ def architecture_spec(config: ResNetConfig, scale: float) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _probe_batch(card: zoo.ModelCard, _model: ResNet):
-    return zoo.probe_batch(card, _model)
+    with model_lock(_model):  # labels the photos with the model in eval mode
+        return zoo.probe_batch(card, _model)
 
 
 def cached_probe_batch(card: zoo.ModelCard, model: ResNet):
     """The gradient probe's batch (x, y) for a card, shared; a session's own network gets its own."""
-    return zoo.probe_batch(card, model) if card.source == zoo.SESSION else _probe_batch(card, model)
+    if card.source != zoo.SESSION:
+        return _probe_batch(card, model)
+    with model_lock(model):
+        return zoo.probe_batch(card, model)
 
 
 @st.cache_data(show_spinner=False)

@@ -87,7 +87,12 @@ URL_KEYS = {
 }
 NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network
 PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)
-IMAGE = ("image", "sample", "photo")  # the image a page looks at
+
+
+def image_params() -> tuple[str, ...]:
+    """The URL parameters naming the image a page looks at: a shapes sample's index or a photo's name."""
+    kind = st.session_state.get(IMAGE_CHOICE, "Shapes sample")
+    return ("image", "sample") if kind == "Shapes sample" else ("image", "photo") if kind == "Photo sample" else ()
 
 
 def init() -> None:

@@ -1,4 +1,7 @@
-"""Diagnostics (only with EXPLORER_DIAGNOSTICS=1, for load tests): are the shared models as they were loaded?"""
+"""Diagnostics (only with EXPLORER_DIAGNOSTICS=1, for load tests): are the shared models as they were
+loaded, and how many training jobs really started?"""
+
+import importlib.util
 
 import streamlit as st
 
@@ -10,3 +13,7 @@ st.markdown(
     f"{r['models']} cached models; {r['hooks']} hooks left on cached models; "
     f"{r['training']} cached models in training mode; {r['changed']} cached models changed since loading."
 )
+if importlib.util.find_spec("explorer.engine") is not None:  # the Dask job engine (issue 12)
+    from explorer import engine
+
+    st.markdown(f"{engine.job_count()} training jobs started on the engine.")

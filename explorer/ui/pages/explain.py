@@ -12,7 +12,7 @@ from explorer.charts.attribution import (
     randomisation_figure,
 )
 from explorer.ui import state
-from explorer.ui.cache import figure, view
+from explorer.ui.cache import figure, model_lock, view
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
 
@@ -48,7 +48,7 @@ order = np.argsort(-probs)
 target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]
 state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
 choice = st.selectbox("Explain which class", target_options, key=state.CAM_TARGET)
-state.write_url(*state.PICKED, *state.IMAGE, "cam_layer", "target", "raw")
+state.write_url(*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
 target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
 
 results = []
@@ -91,9 +91,14 @@ st.header("Every block: a film-strip")
 if st.toggle("Show Grad-CAM at every residual block", key="explain_filmstrip"):
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: Grad-CAM at each block…")
-        strip = attr.filmstrip(
-            m, xi, res.target, raw=False, progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}")
-        )
+        with model_lock(m):
+            strip = attr.filmstrip(
+                m,
+                xi,
+                res.target,
+                raw=False,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}"),
+            )
         bar.empty()
         show_chart(
             filmstrip_figure(disp, strip, title=f"{c.config.name}: Grad-CAM for '{c.classes[res.target]}'"),
@@ -113,14 +118,15 @@ if methods and st.button("Compare methods", key="explain_compare"):
     rows = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: running {len(methods)} methods…")
-        rows[c.config.name] = attr.compare_methods(
-            m,
-            xi,
-            layer=res.layer,
-            target=res.target,
-            methods=methods,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
-        )
+        with model_lock(m):
+            rows[c.config.name] = attr.compare_methods(
+                m,
+                xi,
+                layer=res.layer,
+                target=res.target,
+                methods=methods,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
+            )
         bar.empty()
     show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
 
@@ -135,14 +141,15 @@ if st.button("Run the randomisation check", key="explain_randomise"):
     curves = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
-        curves[c.config.name] = trust.cascading_randomisation(
-            m,
-            xi,
-            "gradcam",
-            layer=res.layer,
-            target=res.target,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
-        )
+        with model_lock(m):  # it copies the model: not while another view has hooks on it
+            curves[c.config.name] = trust.cascading_randomisation(
+                m,
+                xi,
+                "gradcam",
+                layer=res.layer,
+                target=res.target,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
+            )
         bar.empty()
     show_chart(randomisation_figure(curves), key="explain_randomisation")
     if not card.trained:

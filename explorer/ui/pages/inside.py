@@ -69,7 +69,7 @@ st.markdown(
 if st.session_state.get(state.BLOCK) not in blocks:
     st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
 block = st.select_slider("Block", blocks, key=state.BLOCK)
-state.write_url(*state.PICKED, *state.IMAGE, "layer", "block")
+state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
         x, _ = prepared(c, img)
