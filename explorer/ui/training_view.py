@@ -16,7 +16,7 @@ from explorer.live import LiveRun, start_training
 from explorer.models import ResNetConfig
 from explorer.recorders import History
 from explorer.training import TrainConfig
-from explorer.ui.cache import job_queue
+from explorer.ui.cache import figure, job_queue
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
@@ -45,23 +45,25 @@ def current(key: str) -> tuple[Job, LiveRun] | None:
     return st.session_state.get(key)
 
 
-def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
+def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
     """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
 
     While training runs, the page redraws these every couple of seconds on the same two cores that
-    train, so the heat-map (the heaviest figure) waits until training ends.
+    train, so the heat-map (the heaviest figure) waits until training ends. ``shared``: a finished run
+    every student sees (precomputed or reopened), so its figures are built once for the class.
     """
+    chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: build(*args))
     if not history.models or not any(m.step for m in history.models.values()):
         return
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(loss_curves(history), key=f"{key}_loss")
+        show_chart(chart(loss_curves, history), key=f"{key}_loss")
     with c2:
-        show_chart(accuracy_curves(history), key=f"{key}_acc")
+        show_chart(chart(accuracy_curves, history), key=f"{key}_acc")
     if heatmap_choice:
         names = list(history.models)
         pick = st.selectbox("Gradient norms of", names, index=len(names) - 1, key=f"{key}_heat_pick")
-        show_chart(grad_norm_heatmap(history.models[pick]), key=f"{key}_heat")
+        show_chart(chart(grad_norm_heatmap, history.models[pick]), key=f"{key}_heat")
 
 
 def _status_line(job: Job, live: LiveRun) -> None:

@@ -7,7 +7,7 @@ from explorer.experiments.lesion import lesion_study
 from explorer.experiments.precompute import lesion_data
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
-from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.learn_figures import degradation_summary, shattered_section
 from explorer.ui.training_view import current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
@@ -34,7 +34,7 @@ with tab_deg:
         else:
             st.subheader("Computed in advance")
             degradation_summary(run.history)
-            history_charts(run.history, "exp_deg_pre")
+            history_charts(run.history, "exp_deg_pre", shared=True)
     preset = PRESETS["degradation"]
     if st.button(
         f"Re-run live ({preset.steps} steps, about 2 minutes)",
@@ -78,8 +78,8 @@ with tab_lesion:
             "run it on: train the degradation preset first."
         )
     else:
-        show_chart(lesion_figure(results), key="exp_lesion_bars")
-        show_chart(removal_curve_figure(results), key="exp_lesion_curve")
+        show_chart(figure(lesion_figure, results), key="exp_lesion_bars")
+        show_chart(figure(removal_curve_figure, results), key="exp_lesion_curve")
         if any(r.baseline < 0.2 for r in results):
             st.caption("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
 

@@ -101,5 +101,5 @@ else:
         format_func=lambda n: f"{n} — {', '.join(by_name[n].model_configs)} — {by_name[n].history.step} steps",
         key=state.TRAIN_REOPEN,
     )
-    history_charts(by_name[pick].history, "train_reopen_charts")
+    history_charts(by_name[pick].history, "train_reopen_charts", shared=True)
 state.write_url(*state.NETWORK, "preset", "dataset", *(("run",) if runs else ()))
