@@ -82,7 +82,7 @@ URL_KEYS = {
     "bn": (GRAD_BN, str),
     "preset": (TRAIN_PRESET, str),
     "dataset": (TRAIN_DATASET, str),
-    "run": (TRAIN_REOPEN, str),
+    "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
     "lesion_depth": (LESION_DEPTH, int),
 }
 NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network

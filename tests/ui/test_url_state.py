@@ -89,7 +89,7 @@ def test_experiments_link_opens_lesion_depth():
         ("inside", {"network": "no such network", "layer": "layer9.9", "sample": "999", "block": "x"}),
         ("explain", {"cam_layer": "nope", "sample": "-4", "target": "a cat (99%)", "image": "Telepathy"}),
         ("gradients", {"bn": "sometimes"}),
-        ("train", {"preset": "everything", "dataset": "imagenet-21k", "run": "missing"}),
+        ("train", {"preset": "everything", "dataset": "imagenet-21k", "reopen": "missing"}),
         ("experiments", {"lesion_depth": "7"}),
         ("build", {"family": "vgg", "depth": "abc", "width": "5"}),
     ],

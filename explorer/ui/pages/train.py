@@ -93,7 +93,9 @@ runs = list_runs(runs_root()) + list_runs(ASSET_RUNS)
 if not runs:
     st.caption("No saved runs yet: runs are saved when training ends.")
 else:
-    by_name = {r.name: r for r in reversed(runs)}  # a name in runs/ wins over the same name in assets/
+    by_name = {}
+    for r in runs:
+        by_name.setdefault(r.name, r)  # a name in runs/ wins over the same name in assets/
     state.keep_valid(state.TRAIN_REOPEN, list(by_name), next(iter(by_name)))
     pick = st.selectbox(
         "Reopen a run",
@@ -102,4 +104,4 @@ else:
         key=state.TRAIN_REOPEN,
     )
     history_charts(by_name[pick].history, "train_reopen_charts", shared=True)
-state.write_url(*state.NETWORK, "preset", "dataset", *(("run",) if runs else ()))
+state.write_url(*state.NETWORK, "preset", "dataset", *(("reopen",) if runs else ()))
