@@ -208,7 +208,8 @@ async def main(args) -> int:
         actions = []
         print(HEADER, flush=True)
         for page in args.pages:
-            actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=URL.get(page, page): s.open(p)))
+            path = URL.get(page, page)
+            actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=path: s.open(p)))
         jobs = None
         if args.script:
             acts, jobs = await class_script(sessions, proc, url)
@@ -226,7 +227,14 @@ async def main(args) -> int:
         for a in actions:
             for e in sorted(set(a.errors))[:3]:
                 print(f"  {a.name}: {e[:200]}")
-        print(f"\nserver RSS: start {rss0:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_mb(proc):.0f} MiB")
+        bursts = [a for a in actions if a.name.startswith("all open")]
+        if bursts:
+            worst = max(bursts, key=lambda a: a.cpu_s)
+            print(
+                f"\nbusiest burst: {worst.name}, {worst.cpu_s:.2f} server CPU-s for {worst.views} views at once "
+                "(the time it needs on one free core, whatever else the machine runs)"
+            )
+        print(f"server RSS: start {rss0:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_mb(proc):.0f} MiB")
         if jobs is not None:
             print(f"training jobs made by {args.sessions} identical Start presses: {jobs}")
         ok = True
