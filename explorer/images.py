@@ -15,11 +15,14 @@ import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:
+    from explorer.model_cards import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +33,26 @@ MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo is 12-50
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
+# the short reasons an image is refused (``ImageError.reason``), for counting refusals
+TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY = (
+    "too many pixels",
+    "file too large",
+    "not an image",
+    "format not accepted",
+    "damaged or truncated",
+    "empty",
+)
+
+
 class ImageError(ValueError):
-    """An upload that cannot be used, with a message for the user: what was wrong, what is accepted."""
+    """An upload that cannot be used, with a message for the user: what was wrong, what is accepted.
+
+    ``reason`` is one of the short reasons above, so refusals can be counted by kind.
+    """
+
+    def __init__(self, message: str, reason: str = DAMAGED):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
@@ -40,17 +61,17 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
-            raise ImageError(f"no such file: {path}")
+            raise ImageError(f"no such file: {path}", NOT_AN_IMAGE)
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(_too_big(size, max_bytes))
+            raise ImageError(_too_big(size, max_bytes), TOO_LARGE)
         raw = path.read_bytes()
     else:
         raise TypeError(f"load_image takes bytes or a path, got {type(data).__name__}")
     if len(raw) > max_bytes:
-        raise ImageError(_too_big(len(raw), max_bytes))
+        raise ImageError(_too_big(len(raw), max_bytes), TOO_LARGE)
     if not raw:
-        raise ImageError(f"the file is empty; please upload a {ACCEPTED} image")
+        raise ImageError(f"the file is empty; please upload a {ACCEPTED} image", EMPTY)
     return raw
 
 
@@ -107,25 +128,27 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
         try:
             img = Image.open(io.BytesIO(raw))
         except UnidentifiedImageError:
-            raise ImageError(f"this file is not an image we can read; please upload a {ACCEPTED} file") from None
+            raise ImageError(
+                f"this file is not an image we can read; please upload a {ACCEPTED} file", NOT_AN_IMAGE
+            ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels(None, max_pixels)) from None
+            raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise ImageError(f"this image file is damaged ({e}); please upload an intact {ACCEPTED} file") from None
         if img.format not in FORMATS:
-            raise ImageError(f"{img.format} images are not accepted; please upload a {ACCEPTED} file")
+            raise ImageError(f"{img.format} images are not accepted; please upload a {ACCEPTED} file", NOT_ACCEPTED)
         w, h = img.size
         if w < 1 or h < 1:
-            raise ImageError(f"the image declares an empty size {w}x{h}; please upload a real picture")
+            raise ImageError(f"the image declares an empty size {w}x{h}; please upload a real picture", EMPTY)
         if w * h > max_pixels:
-            raise ImageError(_too_many_pixels((w, h), max_pixels))
+            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
         try:
             img.seek(0)  # first frame of an animation
             img.load()  # force the full decode: truncated or corrupt data fails here, not later
             img = ImageOps.exif_transpose(img)
             return to_rgb(img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels((w, h), max_pixels)) from None
+            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
             raise ImageError(
                 f"this {img.format} file is truncated or corrupt ({e}); please upload an intact {ACCEPTED} file"
@@ -203,3 +226,16 @@ def preprocess(
 def sample_images() -> dict[str, Path]:
     """Built-in photographs (see assets/samples/LICENSES.md): name -> path."""
     return {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jpg"))}
+
+
+def prepare_image(card: ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
+    """(x (1, C, size, size), display (size, size, 3) uint8) for this card's network."""
+    return preprocess(
+        img,
+        card.image_size,
+        card.mean,
+        card.std,
+        resize=card.resize,
+        resize_size=card.resize_size,
+        channels=card.config.in_channels,
+    )

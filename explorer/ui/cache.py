@@ -17,8 +17,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import zoo
-from explorer.data import Shapes, make_shapes
+from explorer import model_cards, probes, runs
+from explorer.datasets import Shapes, make_shapes
 from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
@@ -78,9 +78,9 @@ def _fingerprint(model: ResNet) -> tuple:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: zoo.ModelCard, download: bool = False) -> ResNet:
+def cached_card_model(card: model_cards.ModelCard, download: bool = False) -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    model = zoo.load_model(card, download=download)
+    model = model_cards.load_model(card, download=download)
     _SHARED[model] = _fingerprint(model)
     return model
 
@@ -126,7 +126,7 @@ def _key(value):
     import numpy as np
     import torch
 
-    if value is None or isinstance(value, str | int | float | bool | ResNetConfig | zoo.ModelCard):
+    if value is None or isinstance(value, str | int | float | bool | ResNetConfig | model_cards.ModelCard):
         return value
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
@@ -140,19 +140,19 @@ def _keys(args: tuple, kwargs: dict) -> tuple:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _view(_compute: Callable, name: str, card: zoo.ModelCard, _model, key: tuple, _args: tuple, _kwargs: dict):
+def _view(_compute: Callable, name: str, card: model_cards.ModelCard, _model, key: tuple, _args: tuple, _kwargs: dict):
     with model_lock(_model):
         return _compute(_model, *_args, **_kwargs)
 
 
-def view(compute: Callable, card: zoo.ModelCard, model: ResNet, *args, **kwargs):
+def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, **kwargs):
     """``compute(model, *args, **kwargs)``, cached by what it computes: the card, the images' hashes, the options.
 
     Only for the shared models of ``cached_card_model`` (a card names them exactly); a session's own
     networks share a card with nobody, so they are computed directly. ``compute`` is a named function
     (never a lambda: its name is part of the key) that leaves the model as it found it.
     """
-    if card.source == zoo.SESSION:
+    if card.source == model_cards.SESSION:
         with model_lock(model):
             return compute(model, *args, **kwargs)
     return _view(compute, _name(compute), card, model, _keys(args, kwargs), args, kwargs)
@@ -170,25 +170,25 @@ def architecture_spec(config: ResNetConfig, scale: float) -> dict:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _probe_batch(card: zoo.ModelCard, _model: ResNet):
+def _probe_batch(card: model_cards.ModelCard, _model: ResNet):
     with model_lock(_model):  # labels the photos with the model in eval mode
-        return zoo.probe_batch(card, _model)
+        return probes.probe_batch(card, _model)
 
 
-def cached_probe_batch(card: zoo.ModelCard, model: ResNet):
+def cached_probe_batch(card: model_cards.ModelCard, model: ResNet):
     """The gradient probe's batch (x, y) for a card, shared; a session's own network gets its own."""
-    if card.source != zoo.SESSION:
+    if card.source != model_cards.SESSION:
         return _probe_batch(card, model)
     with model_lock(model):
-        return zoo.probe_batch(card, model)
+        return probes.probe_batch(card, model)
 
 
 @st.cache_data(show_spinner=False)
-def precomputed_cards() -> list[zoo.ModelCard]:
+def precomputed_cards() -> list[model_cards.ModelCard]:
     """Networks trained by `make assets` and shipped in assets/runs."""
-    cards: list[zoo.ModelCard] = []
-    for run in zoo.find_runs(ASSET_RUNS):
-        cards += zoo.run_cards(run)
+    cards: list[model_cards.ModelCard] = []
+    for run in runs.find_runs(ASSET_RUNS):
+        cards += runs.run_cards(run)
     return sorted(cards, key=lambda c: (c.run or "", c.config.depth, not c.config.residual))
 
 

@@ -8,25 +8,23 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import zoo
-from explorer.images import ACCEPTED, ImageError, load_image, sample_images
+from explorer import model_cards
+from explorer.images import ACCEPTED, ImageError, load_image, prepare_image, sample_images
 from explorer.models import ResNet
-from explorer.pretrained import WeightsError, WeightsUnavailable, load_local_weights, weights_info
+from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
 from explorer.ui.widgets import network_ui
 
-PRETRAINED_DEPTHS = (18, 34, 50, 101, 152)
 
-
-def session_models() -> dict[str, tuple[zoo.ModelCard, ResNet]]:
+def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
     """Networks trained or uploaded in this session: label -> (card, model)."""
     return st.session_state.setdefault(state.TRAINED, {})
 
 
-def _choices() -> dict[str, zoo.ModelCard]:
+def _choices() -> dict[str, model_cards.ModelCard]:
     """Every network the user can pick, by label."""
-    choices: dict[str, zoo.ModelCard] = {}
+    choices: dict[str, model_cards.ModelCard] = {}
     for label, (card, _) in reversed(list(session_models().items())):
         choices[f"{label} (trained in this session)"] = card
     for card in precomputed_cards():
@@ -34,20 +32,20 @@ def _choices() -> dict[str, zoo.ModelCard]:
     choices["The network in the sidebar, untrained"] = None  # resolved from the sidebar
     for depth in PRETRAINED_DEPTHS:
         cached = weights_info(depth)["cached"]
-        choices[f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")] = zoo.pretrained_card(
-            depth
+        choices[f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")] = (
+            model_cards.pretrained_card(depth)
         )
     return choices
 
 
-def get_model(card: zoo.ModelCard) -> ResNet:
+def get_model(card: model_cards.ModelCard) -> ResNet:
     """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
-    if card.source == zoo.SESSION:
+    if card.source == model_cards.SESSION:
         return session_models()[card.label][1]
     return cached_card_model(card, download=st.session_state.get("allow_download", False))
 
 
-def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet]]:
+def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard, ResNet]]:
     """Sidebar: which network (and whether to show its twin). Returns [(card, model)], the twin second.
 
     Stops the page with a plain message when the chosen network cannot be had (no weights offline).
@@ -62,11 +60,11 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet
         card = choices[label]
         if card is None:
             config = network_ui()
-            card = zoo.untrained_card(config)
+            card = model_cards.untrained_card(config)
         twin = None
         all_cards = [c for c in choices.values() if c is not None]
         if allow_twin:
-            twin = zoo.twin_card(card, all_cards)
+            twin = model_cards.twin_card(card, all_cards)
             show = st.toggle(
                 "Show its twin side by side",
                 key=state.SIDE_BY_SIDE,
@@ -78,13 +76,13 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet
                     "No twin for this network: "
                     + (
                         "plain ImageNet networks have no pretrained weights."
-                        if card.source == zoo.PRETRAINED
+                        if card.source == model_cards.PRETRAINED
                         else "train one on the Train page."
                     )
                 )
             elif not show:
                 twin = None
-        if card.source == zoo.PRETRAINED:
+        if card.source == model_cards.PRETRAINED:
             st.checkbox(
                 "Allow downloading ImageNet weights",
                 key="allow_download",
@@ -118,12 +116,12 @@ def weights_file_ui() -> None:
         st.error(f"Could not use {up.name}: {e}")
         return
     st.session_state["_weights_digest"] = digest
-    card = zoo.pretrained_card(model.config.depth)
+    card = model_cards.pretrained_card(model.config.depth)
     label = f"ResNet-{model.config.depth} from {up.name}"
-    card = zoo.ModelCard(
+    card = model_cards.ModelCard(
         label,
         model.config,
-        zoo.SESSION,
+        model_cards.SESSION,
         card.classes,
         card.mean,
         card.std,
@@ -136,7 +134,7 @@ def weights_file_ui() -> None:
     st.rerun()
 
 
-def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
+def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = ["Shapes sample", "Photo sample", "Upload", "Camera"]
     state.keep_valid(state.IMAGE_CHOICE, kinds, kinds[0])
@@ -145,7 +143,7 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
         state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
         i = st.slider("Sample", 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
-        from explorer.data import SHAPE_CLASSES
+        from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
         return (
@@ -177,6 +175,6 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
         return None
 
 
-def prepared(card: zoo.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
+def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
     """The image as this card's network takes it, and the pixels it was made from."""
-    return zoo.prepare_image(card, img)
+    return prepare_image(card, img)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from explorer import attribution as attr
-from explorer import zoo
+from explorer import model_cards
 from explorer.charts.model import block_figure
 from explorer.models import ResNetConfig
 from explorer.ui import cache
@@ -31,7 +31,7 @@ def test_figure_is_built_once_per_distinct_input_and_is_plotly_dict():
 
 
 def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():
-    card = zoo.untrained_card(TINY)
+    card = model_cards.untrained_card(TINY)
     model = cache.cached_card_model(card)
     x1 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     x2 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -48,7 +48,7 @@ def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():
 
 
 def test_report_sees_a_hook_a_mode_and_a_change_left_on_a_shared_model():
-    card = zoo.untrained_card(ResNetConfig(depth=8, width=4))
+    card = model_cards.untrained_card(ResNetConfig(depth=8, width=4))
     model = cache.cached_card_model(card)
     handle = model.layer1.register_forward_hook(lambda *a: None)
     try:

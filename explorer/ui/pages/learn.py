@@ -8,7 +8,7 @@ from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
 from explorer.ui import pages, state
 from explorer.ui.cache import cached_summary, figure
-from explorer.ui.learn_figures import degradation_section, gradients_section
+from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.widgets import show_chart
 
 # He et al. 2015: Table 6 (CIFAR-10 parameters, test error %) and Table 1 (ImageNet FLOPs = multiply-adds)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.data import DATASETS
+from explorer.datasets import DATASETS, SkippedFile, skip_summary
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
@@ -15,6 +15,7 @@ from explorer.ui.training_view import current, history_charts, live_panel, runs_
 from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
+SKIPPED_NOTE = "train_skipped_note"
 WHAT = {
     "degradation": "Degradation: plain and residual, 20 and 56 layers (about 2 minutes)",
     "quick": "Quick: Plain-20 against ResNet-20 (under a minute)",
@@ -62,6 +63,19 @@ configs = (
 )
 st.write("Networks: " + ", ".join(f"**{c.name}**" for c in configs))
 
+
+def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
+    """How many of the user's files were refused, and why."""
+    if not skipped:
+        return ""
+    why = ", ".join(f"{n} {reason}" for reason, n in skip_summary(skipped).items())
+    first = skipped[0]
+    return (
+        f"{len(skipped)} of your files were skipped ({why}); the rest are used. "
+        f"For example, {first.name}: {first.message}."
+    )
+
+
 entry = current(JOB_KEY)
 busy = entry is not None and entry[0].active
 if st.button("Start training", key="train_start", type="primary", disabled=busy):
@@ -79,13 +93,14 @@ if st.button("Start training", key="train_start", type="primary", disabled=busy)
 
             with st.spinner("Reading the data…"):
                 data = load_train_data(train_config, download=download)
-            if data[0].skipped:
-                st.warning(f"{data[0].skipped} files could not be read as images and were skipped.")
+            st.session_state[SKIPPED_NOTE] = skipped_note(data[0].skipped)
         start_ui(JOB_KEY, WHAT[what].split(":")[0], configs, train_config, data)
         st.rerun()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
         st.error(f"Could not start: {e}")
 
+if st.session_state.get(SKIPPED_NOTE):
+    st.warning(st.session_state[SKIPPED_NOTE])
 live_panel(JOB_KEY)
 
 st.header("Earlier runs")
