@@ -125,3 +125,4 @@ def load_dataset(
     if n is not None:
         ds = ds.subset(n)
     return _resize(ds, size) if size is not None else ds
+
