@@ -81,7 +81,9 @@ def _fingerprint(model: ResNet) -> tuple:
 def cached_card_model(card: model_cards.ModelCard, download: bool = False) -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
     model = model_cards.load_model(card, download=download)
-    _SHARED[model] = _fingerprint(model)
+    fingerprint = _fingerprint(model)
+    with _LOCKS_GUARD:
+        _SHARED[model] = fingerprint
     return model
 
 
@@ -89,7 +91,8 @@ def shared_models_report() -> dict[str, int]:
     """Shared models, and how many carry a hook, are in training mode, or changed since loading."""
     from torch.nn.modules import module as nn_module
 
-    models = list(_SHARED.items())
+    with _LOCKS_GUARD:
+        models = list(_SHARED.items())
     kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     hooks = sum(len(getattr(m, k)) for model, _ in models for m in model.modules() for k in kinds)
     hooks += sum(len(p._backward_hooks or {}) for model, _ in models for p in model.parameters())
