@@ -19,7 +19,6 @@ import streamlit as st
 
 from explorer import model_cards, probes, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -43,8 +42,10 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
 
 @st.cache_resource
-def job_queue() -> JobQueue:
+def job_queue():
     """One queue per server: one training job at a time, because the CPU is shared."""
+    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
+
     return JobQueue()
 
 
@@ -78,9 +79,9 @@ def _fingerprint(model: ResNet) -> tuple:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: model_cards.ModelCard, download: bool = False) -> ResNet:
-    """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    model = model_cards.load_model(card, download=download)
+def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
+    """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
+    model = model_cards.load_model(card, download=download).to(device)
     fingerprint = _fingerprint(model)
     with _LOCKS_GUARD:
         _SHARED[model] = fingerprint
@@ -158,7 +159,8 @@ def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, *
     if card.source == model_cards.SESSION:
         with model_lock(model):
             return compute(model, *args, **kwargs)
-    return _view(compute, _name(compute), card, model, _keys(args, kwargs), args, kwargs)
+    device = str(next(model.parameters()).device)  # the same card on another device is another model
+    return _view(compute, _name(compute), card, model, (device, *_keys(args, kwargs)), args, kwargs)
 
 
 def _architecture(config: ResNetConfig, scale: float):

@@ -18,6 +18,7 @@ WIDTH = "net_width"
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 
 # per-page widgets
 TRAIN_PRESET = "train_preset"
@@ -108,7 +109,8 @@ def init() -> None:
                     pass  # a mistyped link falls back to the default
     for key, value in DEFAULTS.items():
         ss.setdefault(key, value)
-    for key in list(DEFAULTS) + [key for key, _ in URL_KEYS.values()] + [TRAIN_STEPS, TRAIN_DEPTHS, TRAIN_TWINS]:
+    keep = [TRAIN_STEPS, TRAIN_DEPTHS, TRAIN_TWINS, DEVICE, CAM_METHODS]
+    for key in list(DEFAULTS) + [key for key, _ in URL_KEYS.values()] + keep:
         if key in ss:
             ss[key] = ss[key]  # re-assigning keeps a widget's value across pages
 

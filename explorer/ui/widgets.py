@@ -76,6 +76,24 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
 
 
+def device_ui() -> str:
+    """Sidebar: where views compute (the fastest device first: a GPU when there is one)."""
+    from explorer.devices import available_devices
+
+    names = {"cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)", "cpu": "CPU"}
+    options = available_devices()
+    if st.session_state.get(state.DEVICE) not in options:
+        st.session_state[state.DEVICE] = options[0]
+    return st.sidebar.selectbox(
+        "Compute on",
+        options,
+        key=state.DEVICE,
+        format_func=names.get,
+        disabled=len(options) == 1,
+        help="Views run on the GPU when this machine has one; results match the CPU's to rounding.",
+    )
+
+
 class _Spec(BaseFigure):
     """A figure already made into plotly's dict (``cache.figure``): st.plotly_chart takes a figure's
     ``to_dict()`` as it is, where a plain dict would be validated again through a new ``go.Figure``."""
