@@ -123,19 +123,28 @@ async def class_script(sessions, proc, url: str) -> tuple[list[Action], int]:
     return acts, jobs
 
 
-async def count_jobs(sessions, url: str, settle_s: float = 10.0) -> int:
+async def count_jobs(sessions, url: str, settle_s: float = 60.0) -> int:
     """Distinct training jobs behind the Start presses.
 
-    With the job engine: the jobs that really started, from the diagnostics page (after ``settle_s``, so
-    a queued job has had time to start). Without it: the longest queue any session's Train page reports
+    With the job engine: the jobs that really started, from the diagnostics page (polled for up to
+    ``settle_s`` until one has started: the embedded cluster starts its worker with the first job, then
+    10 s more for any duplicate to show). Without it: the longest queue any session's Train page reports
     ("k training jobs ahead of yours"), plus one.
     """
-    await asyncio.sleep(settle_s)
-    async with StreamlitSession(url) as s:
-        r = await s.open("diagnostics")
-    started = [int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)]
+    started: list[int] = []
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        async with StreamlitSession(url) as s:
+            r = await s.open("diagnostics")
+        started = [int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)]
+        if not started or started[0] > 0:
+            break
+        await asyncio.sleep(2)
     if started:
-        return started[0]
+        await asyncio.sleep(10)
+        async with StreamlitSession(url) as s:
+            r = await s.open("diagnostics")
+        return max([int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)], default=started[0])
     ahead = []
     for s in sessions:
         r = await s.open("train")
