@@ -57,6 +57,7 @@ BLOCK = "inside_block"
 GRAD_BN = "grad_bn_mode"
 LESION_DEPTH = "exp_lesion_depth"
 TRAIN_REOPEN = "train_reopen"
+EXP_TAB = "exp_tab"
 
 
 def _flag(v: str) -> bool:
@@ -85,6 +86,7 @@ URL_KEYS = {
     "dataset": (TRAIN_DATASET, str),
     "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
     "lesion_depth": (LESION_DEPTH, int),
+    "tab": (EXP_TAB, str),
 }
 NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network
 PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)

@@ -78,9 +78,10 @@ def test_train_link_opens_preset_and_dataset():
 def test_experiments_link_opens_lesion_depth():
     first = open_link("experiments", {})
     depths = first.radio(key="exp_lesion_depth").options
-    at = open_link("experiments", {"lesion_depth": depths[0]})
+    at = open_link("experiments", {"lesion_depth": depths[0], "tab": "Lesion study"})
     assert str(at.radio(key="exp_lesion_depth").value) == depths[0]
-    assert url(at)["lesion_depth"] == depths[0]
+    assert url(at)["lesion_depth"] == depths[0] and url(at)["tab"] == "Lesion study"
+    assert at.tabs[1].label == "Lesion study" and at.session_state["exp_tab"] == "Lesion study"
 
 
 @pytest.mark.parametrize(
@@ -90,7 +91,7 @@ def test_experiments_link_opens_lesion_depth():
         ("explain", {"cam_layer": "nope", "sample": "-4", "target": "a cat (99%)", "image": "Telepathy"}),
         ("gradients", {"bn": "sometimes"}),
         ("train", {"preset": "everything", "dataset": "imagenet-21k", "reopen": "missing"}),
-        ("experiments", {"lesion_depth": "7"}),
+        ("experiments", {"lesion_depth": "7", "tab": "Nope"}),
         ("build", {"family": "vgg", "depth": "abc", "width": "5"}),
     ],
 )

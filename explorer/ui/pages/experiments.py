@@ -17,7 +17,9 @@ JOB_KEY = "experiments_live"
 st.title("Experiments")
 st.caption("Classroom presets. Each shows results computed in advance at once; re-run any of them live.")
 
-tab_deg, tab_lesion, tab_shatter = st.tabs(["Degradation", "Lesion study", "Shattered gradients"])
+TABS = ["Degradation", "Lesion study", "Shattered gradients"]
+state.keep_valid(state.EXP_TAB, TABS, TABS[0])
+tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")  # the tab is in the URL
 
 with tab_deg:
     st.markdown(
@@ -85,4 +87,4 @@ with tab_lesion:
 
 with tab_shatter:
     shattered_section("exp")
-state.write_url("lesion_depth")
+state.write_url("tab", "lesion_depth")
