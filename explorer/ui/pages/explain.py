@@ -78,8 +78,8 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
                 "No positive evidence: nothing in this layer raises the score of this class, so the map "
                 "is empty (that is a result, not an error)."
             )
-        if mask is not None and not raw:
-            inside = trust.energy_inside(res.map, mask)
+        inside = trust.energy_inside(res.map, mask) if mask is not None and not raw else None
+        if inside is not None:  # None: a map without positive evidence (warned about above)
             hit = trust.pointing_hit(res.map, mask)
             st.caption(
                 f"Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
