@@ -1,10 +1,9 @@
 """Diagnostics (only with EXPLORER_DIAGNOSTICS=1, for load tests): are the shared models as they were
-loaded, and how many training jobs really started?"""
-
-import importlib.util
+loaded, and how many training jobs really started on the job engine?"""
 
 import streamlit as st
 
+from explorer import engine
 from explorer.ui.cache import shared_models_report
 
 st.title("Diagnostics")
@@ -13,7 +12,7 @@ st.markdown(
     f"{r['models']} cached models; {r['hooks']} hooks left on cached models; "
     f"{r['training']} cached models in training mode; {r['changed']} cached models changed since loading."
 )
-if importlib.util.find_spec("explorer.engine") is not None:  # the Dask job engine (issue 12)
-    from explorer import engine
-
-    st.markdown(f"{engine.job_count()} training jobs started on the engine.")
+if engine._client is not None:  # asking would start an embedded cluster nobody needs yet
+    st.markdown(f"{engine.job_count('train')} training jobs started on the engine.")
+else:
+    st.markdown("0 training jobs started on the engine (it has not been used yet).")
