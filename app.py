@@ -20,6 +20,7 @@ menu = [
     st.Page(pages.GRADIENTS, title="Gradients", icon=":material/show_chart:", url_path="gradients"),
     st.Page(pages.EXPLAIN, title="Explain", icon=":material/visibility:", url_path="explain"),
     st.Page(pages.EXPERIMENTS, title="Experiments", icon=":material/science:", url_path="experiments"),
+    st.Page(pages.LANDSCAPE, title="Landscapes", icon=":material/landscape:", url_path="landscape"),
 ]
 if os.environ.get("EXPLORER_DIAGNOSTICS") == "1":  # for load tests: hooks and modes of the shared models
     menu.append(

@@ -42,7 +42,7 @@ from explorer.testing.server import start_server, stop_server  # noqa: E402
 from explorer.testing.session_client import StreamlitSession  # noqa: E402
 
 HEADER = f"{'action':<24} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'CPU-s/view':>10} {'views':>6}"
-PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
+PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments", "landscape"]
 URL = {"learn": ""}  # page -> its URL path: the default page (Learn) is the root URL
 AHEAD = re.compile(r"(\d+) training jobs? ahead of yours")
 STARTED = re.compile(r"(\d+) training jobs? started on the engine")

@@ -218,6 +218,50 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_landscape(args: argparse.Namespace) -> int:
+    import torch
+
+    from explorer.experiments.landscape import run_landscape
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def progress(p) -> None:
+        width = 24
+        done = int(width * p.done / max(1, p.total))
+        eta = f"{int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
+        sys.stdout.write(
+            f"\r[{'#' * done}{'.' * (width - done)}] {p.done}/{p.total}  {p.points_per_s:.2f} points/s  ETA {eta}"
+        )
+        if p.done == p.total:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    what = f"{args.line} line" if args.line else f"{args.grid}x{args.grid} loss surface"
+    print(f"{what} of {args.network} on {args.images} training images, seed {args.seed}")
+    result = run_landscape(
+        args.run, args.network, args.grid, args.span, args.images, args.seed, args.line, progress, None, args.data_root,
+        args.precision,
+    )  # fmt: skip
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.to_dict()))
+    points = args.grid if args.line else args.grid**2
+    print(f"{result.wall_s:.1f} s, {points / max(result.wall_s, 1e-9):.2f} points/s")
+    if args.line:
+        print(
+            f"loss {result.loss[0]:.4f} at alpha {result.alpha[0]:g}, {result.loss[-1]:.4f} at alpha {result.alpha[-1]:g}"
+        )
+    else:
+        print(
+            f"loss at the centre {result.center_loss:.4f}, lowest {result.loss.min():.4f}, highest {result.loss.max():.4f}"
+        )
+    print(f"wrote {out}")
+    return 0
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """Flags of ``train``; unset ones take the preset's value (or TrainConfig's default)."""
     from explorer.training import OPTIMIZERS, PRESETS, SCHEDULES
@@ -280,6 +324,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
     p.set_defaults(func=cmd_precompute)
+    p = sub.add_parser("landscape", help="loss surface around a trained network (Li et al. 2018), as JSON")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a saved run (e.g. assets/runs/degradation)")
+    p.add_argument("--network", required=True, help="a network of the run, e.g. ResNet-56")
+    p.add_argument("--grid", type=int, default=21, help="points per side (with --line: points on the line)")
+    p.add_argument("--span", type=float, default=1.0, help="the grid covers [-span, span] in each direction")
+    p.add_argument("--images", type=int, default=256, help="training images the loss is measured on")
+    p.add_argument("--seed", type=int, default=0, help="seed for the directions and the image subset")
+    p.add_argument("--line", choices=("init", "direction"), default=None, help="a 1-D line instead of a surface")
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16: 1.7-2x faster, losses to about 3 digits",
+    )
+    p.add_argument("--data-root", default=None, help="folder holding torchvision datasets (default ./data)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", required=True, metavar="FILE.json")
+    p.set_defaults(func=cmd_landscape)
     return parser
 
 

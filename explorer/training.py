@@ -301,6 +301,11 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
     """The lock-step loop of ``train_lockstep``, with every network already on ``device``."""
     offset = history.step
     nets = _prepare(models, config, history, optimizers)
+    if offset == 0:  # step-0 weights, saved with the run (explorer.runs) for the init-to-trained line
+        history.initial_states = {
+            k: {n: t.detach().to("cpu", copy=True).contiguous() for n, t in m.state_dict().items()}
+            for k, m in models.items()
+        }
     batches = _batches(data, config, offset, device)
     start = time.perf_counter()
     for i in range(first, config.steps):

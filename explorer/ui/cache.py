@@ -253,3 +253,11 @@ def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]
         _, stds = layer_responses(model, x)
         out.append((label, model.config.residual, model.config.depth, stds.tolist()))
     return out
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_landscapes() -> tuple[list, list]:
+    """Loss landscapes and init-to-trained lines of the degradation run's networks (assets/experiments/landscape)."""
+    from explorer.experiments.landscape import load_landscapes
+
+    return load_landscapes(ASSET_EXPERIMENTS / "landscape")

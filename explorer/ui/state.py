@@ -38,6 +38,15 @@ CAM_TARGET = "explain_target"
 CAM_OPACITY = "explain_opacity"
 CAM_RAW = "explain_raw"
 CAM_METHODS = "explain_methods"
+LANDSCAPE_VIEW = "landscape_view"  # "Contour" or "3-D surface"
+LANDSCAPE_LOG = "landscape_log"
+LANDSCAPE_RUN = "landscape_run"
+LANDSCAPE_NET = "landscape_net"
+LANDSCAPE_TWIN = "landscape_twin"
+LANDSCAPE_GRID = "landscape_grid"
+LANDSCAPE_IMAGES = "landscape_images"
+LANDSCAPE_FAST = "landscape_fast"
+LANDSCAPE_RESULT = "landscape_result"  # the last live computation: (run label, [Landscape])
 
 DEFAULTS = {
     FAMILY: "cifar",
@@ -87,6 +96,9 @@ URL_KEYS = {
     "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
     "lesion_depth": (LESION_DEPTH, int),
     "tab": (EXP_TAB, str),
+    "view": (LANDSCAPE_VIEW, str),
+    "landscape_run": (LANDSCAPE_RUN, str),
+    "net": (LANDSCAPE_NET, str),
 }
 NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network
 PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)

@@ -51,7 +51,7 @@ async def _student(url: str, i: int) -> list[str]:
         r = await s.set("explain_layer", layers[i % len(layers)])
         problems += r.exceptions + r.errors
         assert s.query()["sample"] == str(i)  # the URL follows this session's own choices, not another's
-        for page in ("inside", "gradients", "train", "experiments"):
+        for page in ("inside", "gradients", "train", "experiments", "landscape"):
             r = await s.open(page)
             problems += r.exceptions + r.errors
     return problems

@@ -93,6 +93,7 @@ def test_experiments_link_opens_lesion_depth():
         ("train", {"preset": "everything", "dataset": "imagenet-21k", "reopen": "missing"}),
         ("experiments", {"lesion_depth": "7", "tab": "Nope"}),
         ("build", {"family": "vgg", "depth": "abc", "width": "5"}),
+        ("landscape", {"view": "Nope", "landscape_run": "gone", "net": "Plain-999"}),
     ],
 )
 def test_a_mistyped_link_falls_back_to_defaults(page, query):
@@ -106,3 +107,16 @@ def test_a_link_carries_only_its_page_choices():
     assert "layer" not in url(at) and "depth" not in url(at)
     at = open_link("build", {"layer": "layer1", "depth": "56"})
     assert "layer" not in url(at) and url(at)["depth"] == "56"
+
+
+def test_landscape_link_opens_view_run_and_network():
+    first = open_link("landscape", {})
+    if not first.selectbox(key="landscape_run").options:
+        pytest.skip("no saved runs here")
+    run = first.selectbox(key="landscape_run").options[-1]
+    at = open_link("landscape", {"view": "3-D surface", "landscape_run": run})
+    nets = at.selectbox(key="landscape_net").options
+    at = open_link("landscape", {"view": "3-D surface", "landscape_run": run, "net": nets[-1]})
+    assert at.radio(key="landscape_view").value == "3-D surface"
+    assert at.selectbox(key="landscape_run").value == run and at.selectbox(key="landscape_net").value == nets[-1]
+    assert url(at)["view"] == "3-D surface" and url(at)["net"] == nets[-1]

@@ -10,4 +10,5 @@ INSIDE = "explorer/ui/pages/inside.py"
 GRADIENTS = "explorer/ui/pages/gradients.py"
 EXPLAIN = "explorer/ui/pages/explain.py"
 EXPERIMENTS = "explorer/ui/pages/experiments.py"
+LANDSCAPE = "explorer/ui/pages/landscape.py"
 DIAGNOSTICS = "explorer/ui/pages/diagnostics.py"  # only with EXPLORER_DIAGNOSTICS=1 (load tests)

@@ -105,6 +105,9 @@ st.markdown(
 )
 gradients_section()
 st.page_link(pages.GRADIENTS, label="Measure gradients yourself", icon=":material/show_chart:")
+st.page_link(
+    pages.LANDSCAPE, label="See the loss landscapes of plain and residual networks", icon=":material/landscape:"
+)
 
 st.header("6. The family")
 rows = []
