@@ -101,7 +101,7 @@ async def at_once(sessions, proc, name: str, make) -> Action:
     return action
 
 
-async def class_script(sessions, proc, url: str) -> tuple[list[Action], int]:
+async def class_script(sessions, proc, url: str) -> tuple[list[Action], tuple[int, int]]:
     """Learn; Build + residual toggle; Explain a sample + another layer; Start the degradation preset."""
     acts = [await at_once(sessions, proc, "script: open learn", lambda s: s.open(URL["learn"]))]
     acts.append(await at_once(sessions, proc, "script: open build", lambda s: s.open("build")))
@@ -118,7 +118,8 @@ async def class_script(sessions, proc, url: str) -> tuple[list[Action], int]:
     acts.append(await at_once(sessions, proc, "script: degradation", lambda s: s.set("train_preset", "Degradation")))
     presses = await at_once(sessions, proc, "script: press Start", lambda s: s.click("train_start"))
     acts.append(presses)
-    jobs = await count_jobs(sessions, url)
+    ids = {s.query()["run"] for s in sessions if "run" in s.query()}  # the job each session's page links to
+    jobs = (len(ids), await count_jobs(sessions, url))
     await asyncio.gather(*(stop_training(s) for s in sessions))
     return acts, jobs
 
@@ -245,7 +246,10 @@ async def main(args) -> int:
             )
         print(f"server RSS: start {rss0:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_mb(proc):.0f} MiB")
         if jobs is not None:
-            print(f"training jobs made by {args.sessions} identical Start presses: {jobs}")
+            print(
+                f"{args.sessions} identical Start presses: {jobs[0]} distinct jobs linked from the sessions' pages, "
+                f"{jobs[1]} training jobs started"
+            )
         ok = True
         if soak_rss:
             growth = soak_rss[1] / soak_rss[0] - 1

@@ -92,6 +92,7 @@ def test_eight_identical_start_presses_train_once(class_server):
             await s.__aenter__()
         try:
             problems = await asyncio.gather(*(press(s) for s in sessions))
+            jobs = {s.query().get("run") for s in sessions}  # the Train page links each session to its job
             for _ in range(30):  # the embedded cluster starts its worker with the first job
                 async with StreamlitSession(class_server) as d:
                     report = " ".join((await d.open("diagnostics")).texts)
@@ -107,8 +108,9 @@ def test_eight_identical_start_presses_train_once(class_server):
         finally:
             for s in sessions:
                 await s.__aexit__(None, None, None)
-        return problems, report
+        return problems, report, jobs
 
-    problems, report = asyncio.run(run())
+    problems, report, jobs = asyncio.run(run())
     assert problems == [[]] * SESSIONS
+    assert len(jobs) == 1 and None not in jobs, jobs  # every press joined the same job
     assert re.search(r"\b1 training jobs started on the engine", report), report
