@@ -160,19 +160,21 @@ def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
     """
     c = client()
     with _lock:
-        old = _futures.get(key)
-        if old is not None and old.status == "finished" and status(key).state == DONE:
+        mine = _futures.get(key)
+        if mine is not None and not mine.done():
+            return key  # this process already waits for it: join
+        if mine is not None and mine.status == "finished" and status(key).state == DONE:
             return key  # finished here already: the same inputs give the same result
         if not _is_active(key):
             c.set_metadata(["explorer-stop", key], False)
-            c.set_metadata(["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()})
-            old = _futures.pop(key, None)
-            if old is not None:
-                old.release()
-        if key not in _futures:
-            _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
-            for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
-                _futures.pop(k).release()
+            c.set_metadata(
+                ["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()}
+            )
+        if mine is not None:  # stopped or failed before: let go of the old result, run again
+            _futures.pop(key).release()
+        _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
+        for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
+            _futures.pop(k).release()
         _forget_active()
     return key
 
