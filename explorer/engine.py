@@ -207,7 +207,9 @@ def status(key: str) -> JobStatus:
     active = _active_tasks()
     task = active.get(key)
     if task is None:
-        if st.state in (QUEUED, RUNNING):  # the scheduler forgot it: its worker died and no one waits for it
+        if fut is not None and not fut.done():  # submitted a moment ago: the scheduler has not seen it yet
+            st.state = st.state or QUEUED
+        elif st.state in (QUEUED, RUNNING):  # the scheduler forgot it: its worker died and no one waits for it
             st.state, st.message = LOST, lost_message(st)
         return st
     st.position = sum(1 for t in active.values() if t["order"] < task["order"])
