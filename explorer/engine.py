@@ -167,9 +167,7 @@ def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
             return key  # finished here already: the same inputs give the same result
         if not _is_active(key):
             c.set_metadata(["explorer-stop", key], False)
-            c.set_metadata(
-                ["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()}
-            )
+            c.set_metadata(["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()})
         if mine is not None:  # stopped or failed before: let go of the old result, run again
             _futures.pop(key).release()
         _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
