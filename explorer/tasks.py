@@ -50,6 +50,7 @@ def training_job(
     out: str | Path | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
     report_every_step: bool = False,
+    device: str = "auto",
 ) -> tuple[str, dict]:
     """(key, spec) of a lock-step training job; the run directory is ``runs_root/<title>-<id>`` unless ``out``.
 
@@ -73,6 +74,7 @@ def training_job(
         "run_dir": str(Path(run_dir).resolve()),
         "checkpoint_every": checkpoint_every,
         "report_every_step": report_every_step,  # a snapshot after every step, not every REPORT_S seconds
+        "device": str(device),  # resolved where the job runs ("auto": the worker's GPU if it has one)
     }
     return key, spec
 
@@ -195,7 +197,16 @@ def train_task(spec: dict, ctx) -> dict:
     if history.step < train.steps:
         ctx.report(force=True, phase="training", step=history.step, resumed_from=history.step)
         train_lockstep(
-            models, data, train, held_out, progress, ctx.stop, history=history, optimizers=optimizers, resume=True
+            models,
+            data,
+            train,
+            held_out,
+            progress,
+            ctx.stop,
+            history=history,
+            optimizers=optimizers,
+            resume=True,
+            device=spec.get("device", "auto"),
         )
     ctx.report(force=True, phase="saving", step=history.step, history=light_history(history))
     save()
@@ -263,23 +274,30 @@ def lesion_task(spec: dict, ctx) -> list:
 
 
 def randomisation_job(
-    models: list[tuple[str, ResNetConfig, dict, torch.Tensor, str | None, int | None]], method: str = "gradcam"
+    models: list[tuple[str, ResNetConfig, dict, torch.Tensor, str | None, int | None, torch.Tensor | None]],
+    methods: tuple[str, ...] | None = None,
 ) -> tuple[str, dict]:
     """(key, spec) of Adebayo et al.'s cascading randomisation check of each (name, config, state_dict, image,
-    layer, target)."""
+    layer, target, calibration batch), every method on the same randomised copies."""
+    from explorer.trust import CHECK_METHODS
+
+    methods = tuple(methods or CHECK_METHODS)
     entries = [
-        {"name": n, "config": c, "state_dict": sd, "x": x, "layer": layer, "target": t}
-        for n, c, sd, x, layer, t in models
+        {"name": n, "config": c, "state_dict": sd, "x": x, "layer": layer, "target": t, "calibration": cal}
+        for n, c, sd, x, layer, t, cal in models
     ]
-    digest = [(n, c, state_digest(sd), state_digest({"x": x}), layer, t) for n, c, sd, x, layer, t in models]
-    key = engine.job_key("randomise", {"models": digest, "method": method})
-    return key, {"title": "randomisation check", "models": entries, "method": method}
+    digest = [
+        (n, c, state_digest(sd), state_digest({"x": x, "calibration": cal if cal is not None else x}), layer, t)
+        for n, c, sd, x, layer, t, cal in models
+    ]
+    key = engine.job_key("randomise", {"models": digest, "methods": methods})
+    return key, {"title": "randomisation check", "models": entries, "methods": methods}
 
 
 def randomisation_task(spec: dict, ctx) -> dict:
-    """name -> ``RandomisationResult``; stops between randomisation steps when asked."""
+    """name -> method -> ``RandomisationResult``; stops between randomisation steps when asked."""
     from explorer.attribution import target_layers
-    from explorer.trust import cascading_randomisation
+    from explorer.trust import randomisation_check
 
     out, n = {}, len(spec["models"])
     for i, entry in enumerate(spec["models"]):
@@ -291,8 +309,15 @@ def randomisation_task(spec: dict, ctx) -> dict:
         def progress(done, total, i=i):
             ctx.report(phase=f"network {i + 1} of {n}", step=i * total + done, total=n * total)
 
-        out[entry["name"]] = cascading_randomisation(
-            model, entry["x"], spec["method"], layer=layer, target=entry["target"], progress=progress, stop=ctx.stop
+        out[entry["name"]] = randomisation_check(
+            model,
+            entry["x"],
+            spec["methods"],
+            layer=layer,
+            target=entry["target"],
+            calibration=entry.get("calibration"),
+            progress=progress,
+            stop=ctx.stop,
         )
     return out
 

@@ -18,6 +18,7 @@ WIDTH = "net_width"
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 
 # per-page widgets
 TRAIN_PRESET = "train_preset"
@@ -37,6 +38,15 @@ CAM_TARGET = "explain_target"
 CAM_OPACITY = "explain_opacity"
 CAM_RAW = "explain_raw"
 CAM_METHODS = "explain_methods"
+LANDSCAPE_VIEW = "landscape_view"  # "Contour" or "3-D surface"
+LANDSCAPE_LOG = "landscape_log"
+LANDSCAPE_RUN = "landscape_run"
+LANDSCAPE_NET = "landscape_net"
+LANDSCAPE_TWIN = "landscape_twin"
+LANDSCAPE_GRID = "landscape_grid"
+LANDSCAPE_IMAGES = "landscape_images"
+LANDSCAPE_FAST = "landscape_fast"
+LANDSCAPE_RESULT = "landscape_result"  # the last live computation: (run label, [Landscape])
 
 DEFAULTS = {
     FAMILY: "cifar",
@@ -81,6 +91,7 @@ def init() -> None:
         TRAIN_DEPTHS,
         TRAIN_TWINS,
         SOURCE,
+        DEVICE,
         IMAGE_CHOICE,
         LAYER,
         CAM_LAYER,

@@ -87,4 +87,9 @@ def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster)
     assert not at.exception, at.exception
     charts = [c for c in at.get("plotly_chart") if "explain_randomisation" in str(c.proto.id)]
     assert charts, "the randomisation curves are drawn once the job has finished"
+    assert "Guided Grad-CAM (absolute)" in charts[0].proto.spec  # the method that fails, on the same chart
+    table = [d.value for d in at.dataframe if "method" in d.value.columns][0]
+    assert {"Grad-CAM", "Guided Grad-CAM", "Saliency"} <= set(table["method"])
+    assert len(set(table["network"])) == 2  # the network and its twin
+    assert "necessary, not sufficient" in texts(at)
     assert engine.job_count("randomise") == 1

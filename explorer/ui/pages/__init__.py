@@ -10,5 +10,6 @@ INSIDE = st.Page(f"{_DIR}/inside.py", title="Inside", icon=":material/layers:", 
 GRADIENTS = st.Page(f"{_DIR}/gradients.py", title="Gradients", icon=":material/show_chart:", url_path="gradients")
 EXPLAIN = st.Page(f"{_DIR}/explain.py", title="Explain", icon=":material/visibility:", url_path="explain")
 EXPERIMENTS = st.Page(f"{_DIR}/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments")
+LANDSCAPE = st.Page(f"{_DIR}/landscape.py", title="Landscapes", icon=":material/landscape:", url_path="landscape")
 
-PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS]
+PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS, LANDSCAPE]

@@ -87,10 +87,15 @@ if current(JOB_KEY) is not None:
 live_panel(JOB_KEY)
 
 st.header("Earlier runs")
-runs = earlier_runs() + list_runs(ASSET_RUNS)
+runs = [(r, "") for r in earlier_runs()] + [(r, ", built in") for r in list_runs(ASSET_RUNS)]
 if not runs:
     st.caption("No saved runs yet: runs are saved when training ends.")
 else:
-    labels = {f"{r.name} — {', '.join(r.model_configs)} — {r.history.step} steps ({r.path.name})": r for r in runs}
+    labels = {}  # the run's name and date, never where it lies on the server
+    for r, origin in runs:
+        label = f"{r.name}, {r.updated or 'undated'}{origin} — {', '.join(r.model_configs)} — {r.history.step} steps"
+        while label in labels:
+            label += " (another)"
+        labels[label] = r
     pick = st.selectbox("Reopen a run", list(labels), key="train_reopen")
     history_charts(labels[pick].history, "train_reopen_charts")
