@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from explorer.datasets import DatasetInfo, shapes_info
+from explorer.jsonable import nan_for_none, to_json
 from explorer.model_cards import PRECOMPUTED, ModelCard, card_for_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History
@@ -37,32 +37,11 @@ from explorer.training import Progress, TrainConfig, load_train_data, make_optim
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = Path("runs")
-ASSET_ROOT = Path("assets/runs")
 
 
 def _slug(name: str) -> str:
     """A file-system-safe name: 'ResNet-56' -> 'resnet-56'."""
     return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "net"
-
-
-def _json_safe(obj):
-    """nan/inf -> None so the JSON is standard."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def _json_restore(obj):
-    """None inside number lists -> nan (inverse of _json_safe for the metric lists)."""
-    if isinstance(obj, dict):
-        return {k: _json_restore(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [math.nan if v is None else _json_restore(v) for v in obj]
-    return obj
 
 
 def save_run(
@@ -91,8 +70,8 @@ def save_run(
     for k, state in history.initial_states.items():
         if k in models:
             torch.save(state, path / "checkpoints" / f"{_slug(k)}.init.pt")
-    (path / "config.json").write_text(json.dumps(_json_safe(meta), indent=2))
-    (path / "metrics.json").write_text(json.dumps(_json_safe(history.to_dict())))
+    (path / "config.json").write_text(json.dumps(to_json(meta), indent=2))
+    (path / "metrics.json").write_text(json.dumps(to_json(history.to_dict())))
     _write_csv(path / "metrics.csv", history)
     for k, model in models.items():
         torch.save(model.state_dict(), path / "checkpoints" / f"{_slug(k)}.pt")
@@ -160,6 +139,11 @@ class Run:
     def final_losses(self) -> dict[str, float]:
         return self.history.final_losses()
 
+    @property
+    def updated(self) -> str:
+        """When the run was last saved, to the minute: '2026-11-27 12:23' ('' if unknown)."""
+        return str(self.meta.get("updated", ""))[:16].replace("T", " ")
+
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """A state_dict of tensors, loaded with ``weights_only=True``; ValueError for anything else."""
@@ -199,7 +183,7 @@ def load_run(path: str | Path) -> Run:
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} is not a run directory (no config.json)")
     meta = _read_json(path / "config.json")
-    history = History.from_dict(_json_restore(_read_json(path / "metrics.json")))
+    history = History.from_dict(nan_for_none(_read_json(path / "metrics.json")))
     configs = {
         k: ResNetConfig(**{f: v for f, v in c.items() if f not in ("checkpoint", "initial")})
         for k, c in meta["models"].items()
@@ -225,7 +209,6 @@ def extend_run(
     path: str | Path,
     steps: int,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     root=None,
     device: str | torch.device | None = "auto",
 ) -> Run:
@@ -244,9 +227,7 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(
-        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
-    )
+    train_lockstep(models, train, config, held_out, progress, history=run.history, optimizers=optimizers, device=device)
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
 

@@ -12,7 +12,8 @@ from explorer.ui.widgets import show_chart
 st.title("How gradients flow")
 st.caption(
     "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
-    "one batch. A vanishing gradient would fall towards the left."
+    "one batch. A vanishing gradient would fall towards the left; an exploding one rises towards the left, "
+    "which is what deep plain networks with batch norm do at initialisation."
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
@@ -32,7 +33,10 @@ for c, m in pairs:
         SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
     )
 show_chart(gradient_norms_figure(results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
-first_last = [f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}" for r in results]
+first_last = [
+    f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}, first / last {r.values[0] / r.values[-1]:.3g}"
+    for r in results
+]
 st.markdown(" · ".join(first_last))
 st.caption(NO_VANISHING_NOTE)
 
