@@ -261,3 +261,25 @@ def precomputed_landscapes() -> tuple[list, list]:
     from explorer.experiments.landscape import load_landscapes
 
     return load_landscapes(ASSET_EXPERIMENTS / "landscape")
+
+
+def _runs_signature(roots: tuple[str, ...]) -> tuple:
+    """Every file of every run folder under ``roots`` with its size and time: changes when a run is saved,
+    extended or removed."""
+    sig = []
+    for root in map(Path, roots):
+        for d in sorted(root.iterdir()) if root.is_dir() else []:
+            if d.is_dir():
+                sig += [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in d.iterdir() if f.is_file()]
+    return tuple(sig)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _found_runs(roots: tuple[str, ...], signature: tuple) -> list:
+    return runs.find_runs(*roots)
+
+
+def found_runs(*roots: Path | str) -> list:
+    """``runs.find_runs(*roots)``, read from disk again only when a run folder changed (shared, read-only)."""
+    key = tuple(str(r) for r in roots)
+    return _found_runs(key, _runs_signature(key))

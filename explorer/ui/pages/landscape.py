@@ -8,9 +8,8 @@ import streamlit as st
 
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
 from explorer.experiments.landscape import describe, run_landscape
-from explorer.runs import find_runs
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, precomputed_landscapes
+from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -107,8 +106,8 @@ def show_landscapes(surfaces: list, key: str) -> None:
     zrange = landscape_range(surfaces, log)
     for depth in sorted({s.network.rpartition("-")[2] for s in surfaces}, key=lambda d: int(d) if d.isdigit() else 0):
         pair = [s for s in surfaces if s.network.rpartition("-")[2] == depth]
-        show_chart(landscape_figure(pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
-    show_chart(cross_section_figure(surfaces, log), key=f"{key}_cross")
+        show_chart(figure(landscape_figure, pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
+    show_chart(figure(cross_section_figure, surfaces, log), key=f"{key}_cross")
     rows = []
     for s in surfaces:
         d = describe(s)
@@ -154,11 +153,11 @@ else:
             "networks (batch norm uses the statistics of the image subset at every point, as in training: the "
             "initial weights have no running statistics yet)."
         )
-        show_chart(line_figure(lines, log), key="landscape_pre_init")
+        show_chart(figure(line_figure, lines, log), key="landscape_pre_init")
         st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
 
 st.header("Compute one live")
-runs = find_runs(runs_root(), ASSET_RUNS)
+runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info("No saved runs yet: train networks on the Train page, then come back.")
     st.stop()
