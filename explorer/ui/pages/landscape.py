@@ -19,7 +19,7 @@ GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
 VIEWS = ("Contour", "3-D surface")
-BF16_SHARE = 0.55  # bfloat16's time against float32's (bench/bench_landscape.py)
+BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
 
@@ -90,7 +90,9 @@ st.markdown(
     "one, the plainer the deeper (their Fig. 5)."
 )
 c1, c2 = st.columns([2, 1])
+state.keep_valid(state.LANDSCAPE_VIEW, VIEWS, VIEWS[0])
 view = c1.radio("View", VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True)
+state.write_url("view")
 log = c2.toggle(
     "Log scale",
     value=True,
@@ -167,12 +169,13 @@ run = labels[st.selectbox("Run", list(labels), key=state.LANDSCAPE_RUN)]
 if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
     st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
 network = st.selectbox("Network", list(run.model_configs), key=state.LANDSCAPE_NET)
+state.write_url("view", "landscape_run", "net")
 twin = run.model_configs[network].twin().name
 has_twin = twin in run.model_configs and twin != network
 c1, c2, c3 = st.columns(3)
 grid = c1.select_slider("Grid points per side", [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
 images = c2.select_slider("Training images", [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
-fast = c3.toggle("bfloat16 (1.7-2x faster)", value=True, key=state.LANDSCAPE_FAST)
+fast = c3.toggle("bfloat16 (about 2x faster)", value=True, key=state.LANDSCAPE_FAST)
 with_twin = st.checkbox(f"Also its twin, {twin}", value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin)
 count = 2 if with_twin and has_twin else 1
 # bench/bench_landscape.py: 256 images, float32, one core: ~0.2 CPU-s a point for ResNet-20, ~0.44 for ResNet-56

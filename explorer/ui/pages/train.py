@@ -42,6 +42,8 @@ if "run" in st.query_params and st.session_state.get("_train_link") != st.query_
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
+state.keep_valid(state.TRAIN_PRESET, list(WHAT), list(WHAT)[0])
+state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
 what = c1.radio("What to train", list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
 dataset = c2.selectbox("Data", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
@@ -97,5 +99,7 @@ else:
         while label in labels:
             label += " (another)"
         labels[label] = r
-    pick = st.selectbox("Reopen a run", list(labels), key="train_reopen")
-    history_charts(labels[pick].history, "train_reopen_charts")
+    state.keep_valid(state.TRAIN_REOPEN, list(labels), next(iter(labels)))
+    pick = st.selectbox("Reopen a run", list(labels), key=state.TRAIN_REOPEN)
+    history_charts(labels[pick].history, "train_reopen_charts", shared=True)
+state.write_url(*state.NETWORK, "preset", "dataset", *(("reopen",) if runs else ()))  # the engine adds "run"
