@@ -3,6 +3,7 @@
 import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -181,3 +182,29 @@ def test_inside_layer_change():
     assert len(grids) == 2  # the network and its twin, both at layer3.2: 64 channels of 6 x 6
     assert all("layer3.2" in g["layout"]["title"]["text"] for g in grids)
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
+
+
+def test_train_on_a_zip_says_what_was_skipped():
+    """A user's zip with a decompression bomb among good pictures: training starts, and the page says why one was left out."""
+    from tests.test_folder import bomb_png, good_entries
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in {**good_entries(), "pets/cat/huge.png": bomb_png(7000, 7000)}.items():
+            zf.writestr(name, data)
+    at = open_page("train")
+    at.radio(key="train_preset").set_value("quick").run()
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_zip").upload("pets.zip", buf.getvalue(), "application/zip").run()
+    at.slider(key="train_steps_quick").set_value(20).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    notes = [w.value for w in at.warning if "skipped" in w.value]
+    assert len(notes) == 1 and notes[0].startswith("1 of your files were skipped (1 too many pixels)")
+    assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
+    job, _ = at.session_state["train_live"]
+    at.button(key="train_live_stop").click().run()
+    deadline = time.time() + 120
+    while job.active and time.time() < deadline:
+        time.sleep(0.1)
+    assert not job.active
