@@ -269,16 +269,12 @@ def filmstrip(
     target: int | None = None,
     raw: bool = False,
     progress: ProgressFn | None = None,
-    stop=None,
 ) -> list[tuple[str, np.ndarray]]:
     """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
 
     One forward and one backward pass for all blocks (``grad_cams``). ``progress`` is called once, with
-    (blocks, blocks), when the maps are ready; nothing is computed when the ``threading.Event`` ``stop``
-    is already set.
+    (blocks, blocks), when the maps are ready.
     """
-    if stop is not None and stop.is_set():
-        return []
     cams = grad_cams(model, x, None, target, raw)
     if progress is not None:
         progress(len(cams), len(cams))
@@ -407,7 +403,6 @@ def compare_methods(
     target: int | None = None,
     methods: list[str] | None = None,
     progress: ProgressFn | None = None,
-    stop=None,
 ) -> dict[str, np.ndarray]:
     """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
     names = list(METHODS) if methods is None else methods
@@ -416,8 +411,6 @@ def compare_methods(
         target = _check_target(model, x, target)
     out = {}
     for i, name in enumerate(names):
-        if stop is not None and stop.is_set():
-            break
         out[name] = attribute(model, x, name, layer, target)
         if progress is not None:
             progress(i + 1, len(names))

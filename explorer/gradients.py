@@ -1,8 +1,10 @@
 """Gradient flow and shattered gradients, plain nets against their residual twins.
 
 ``gradient_norms``: the norm of the loss gradient of every conv/linear weight for one batch, in
-forward order. He et al. 2015, section 4.1: with batch normalisation a plain network's gradients do
-not vanish; its training degrades anyway. ``shattered_gradients``: Balduzzi et al. 2017, "The
+forward order. With batch normalisation a plain network's gradients do not vanish; at initialisation
+they *explode* towards the input (Yang et al. 2019, "A Mean Field Theory of Batch Normalization"),
+and ``first_last_ratios`` measures by how much. He et al. 2015 (section 4.1) checked their plain nets'
+gradients during training and found no vanishing; their training degrades anyway. ``shattered_gradients``: Balduzzi et al. 2017, "The
 Shattered Gradients Problem": along a line of inputs the derivative of a deep plain network's output
 looks like white noise, a residual network's stays correlated.
 
@@ -33,16 +35,22 @@ from explorer.progress import ProgressFn
 from explorer.recorders import weight_layers
 
 NO_VANISHING_NOTE = (
-    "With batch normalisation a plain network's gradients need not vanish: He et al. (2015, section 4.1) "
-    "checked that their plain nets' forward signals keep non-zero variances and their backward gradients "
-    "keep healthy norms, yet the deeper plain nets train worse. The degradation is an optimisation "
-    "difficulty, not vanishing gradients; shattered gradients (Balduzzi et al. 2017) are one explanation."
+    "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
+    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
+    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
+    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
+    "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
+    "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
+    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
+    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
+    "another explanation."
 )
 SHATTERED_NOTE = (
     "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
     "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
     "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
-    "data batch (eval mode), so every point's gradient is its own."
+    "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
+    "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
 )
 
 
@@ -90,6 +98,33 @@ class SweepResult:
     residual: bool
     layers: list[str]
     values: list[float]
+
+
+def first_last_ratios(results: Sequence[SweepResult]) -> list[dict]:
+    """For each network of a sweep: its first layer's gradient norm, its last's, and first / last.
+
+    A ratio far above 1 means the gradient grows towards the input (exploding), far below 1 that it
+    shrinks (vanishing). Rows come in the sweep's order: ``name``, ``depth``, ``residual``, ``first_layer``,
+    ``last_layer``, ``first``, ``last``, ``ratio``.
+    """
+    rows = []
+    for r in results:
+        if not r.values:
+            continue
+        first, last = float(r.values[0]), float(r.values[-1])
+        rows.append(
+            {
+                "name": r.name,
+                "depth": r.depth,
+                "residual": r.residual,
+                "first_layer": r.layers[0],
+                "last_layer": r.layers[-1],
+                "first": first,
+                "last": last,
+                "ratio": first / last if last > 0 else float("inf"),
+            }
+        )
+    return rows
 
 
 def depth_sweep(
@@ -156,6 +191,11 @@ class ShatteredResult:
     @property
     def lag1(self) -> float:
         return float(self.acf[1])
+
+    @property
+    def mean_abs_slope(self) -> float:
+        """Mean |d output / dt| along the line: the size the unit-std traces of the chart hide."""
+        return float(np.mean(np.abs(self.grad)))
 
 
 def shattered_gradients(

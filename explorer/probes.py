@@ -263,3 +263,80 @@ def probe_batch(card: ModelCard, model: ResNet, n: int = 32, seed: int = 12345) 
     with eval_mode(model), torch.no_grad():
         y = model(x).argmax(1)
     return x, y
+
+
+def response_layers(model: nn.Module) -> list[str]:
+    """The batch norms that follow a 3x3 convolution, in forward order (He et al. 2015, Fig. 7's "layers").
+
+    CIFAR nets: the stem's ``bn1`` then each basic block's ``bn1`` and ``bn2``; bottleneck blocks: ``bn2``
+    (their only 3x3). A 7x7 ImageNet stem is left out.
+    """
+    names = []
+    stem = getattr(model, "conv1", None)
+    if isinstance(stem, nn.Conv2d) and stem.kernel_size == (3, 3) and hasattr(model, "bn1"):
+        names.append("bn1")
+    for block_name, block in model.blocks():
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            c = getattr(block, conv, None)
+            if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3):
+                names.append(f"{block_name}.{bn}")
+    return names
+
+
+@torch.no_grad()
+def layer_responses(model: nn.Module, images: torch.Tensor) -> tuple[list[str], np.ndarray]:
+    """He et al. 2015, Fig. 7: the std of each 3x3 layer's response, in forward order.
+
+    The response is the layer's output after batch norm and before the ReLU or the addition, in eval
+    mode; its standard deviation is taken over every image, channel and position of ``images``
+    (N, C, H, W). Returns (layer names, stds). The model's mode comes back as it was.
+    """
+    names = response_layers(model)
+    sums = {n: [0.0, 0.0, 0] for n in names}
+
+    def make(name: str) -> Callable:
+        def hook(module, inputs, output):
+            o = output.detach().double()
+            s = sums[name]
+            s[0] += float(o.sum())
+            s[1] += float(o.square().sum())
+            s[2] += o.numel()
+
+        return hook
+
+    x = as_batch(images, model)
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in names}):
+        model(x)
+    stds = []
+    for n in names:
+        total, squares, count = sums[n]
+        mean = total / count
+        stds.append(float(np.sqrt(max(squares / count - mean * mean, 0.0) * count / max(count - 1, 1))))
+    return names, np.array(stds)
+
+
+@torch.no_grad()
+def branch_ratios(model: nn.Module, images: torch.Tensor) -> list[tuple[str, float]]:
+    """||F(x)|| / ||shortcut(x)|| of every residual block for a batch, in forward order, from one forward pass.
+
+    Eval mode, the model's mode restored. With zero-gamma initialisation (Goyal et al. 2017) the last BN of
+    each branch starts at 0, so F(x) = 0 and every ratio is 0 at initialisation.
+    """
+    inputs: dict[str, torch.Tensor] = {}
+
+    def make(name: str) -> Callable:
+        def pre(module, args):
+            inputs[name] = args[0].detach()
+
+        return pre
+
+    blocks = {n: b for n, b in model.blocks() if b.residual}
+    x = as_batch(images, model)
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in blocks}, pre=True):
+        model(x)
+        out = []
+        for name, block in blocks.items():
+            xin = inputs[name]
+            shortcut = block.shortcut(xin) * block.shortcut_scale
+            out.append((name, float(block.branch(xin).norm() / shortcut.norm().clamp_min(1e-12))))
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -132,10 +132,11 @@ class History:
     images_per_s: float = 0.0
     stopped_reason: str | None = None  # "cancelled" when the stop flag ended it
     finished: bool = False
+    initial_states: dict = field(default_factory=dict, repr=False, compare=False)  # step-0 state_dicts, not JSON
 
     def to_dict(self) -> dict:
         return {
-            **{k: v for k, v in asdict(self).items() if k != "models"},
+            **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("models", "initial_states")},
             "models": {k: m.to_dict() for k, m in self.models.items()},
         }
 

@@ -6,6 +6,7 @@
         metrics.csv        # one row per network and step: loss, accuracy, lr, total gradient norm
         checkpoints/<net>.pt        # the network's state_dict (tensors only)
         checkpoints/<net>.optim.pt  # its optimizer's state_dict, for continuing
+        checkpoints/<net>.init.pt   # its step-0 weights (for the init-to-trained loss line)
 
 Checkpoints load with ``torch.load(..., weights_only=True)``; anything that is not a state_dict of
 tensors is refused with a ValueError.
@@ -18,7 +19,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -64,9 +64,12 @@ def save_run(
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "train": config.to_dict(),
         "first_train": previous.get("first_train", previous.get("train", config.to_dict())),
-        "models": {k: {**history.models[k].config, "checkpoint": f"checkpoints/{_slug(k)}.pt"} for k in models},
+        "models": {k: {**history.models[k].config, **_checkpoint_names(path, k, history)} for k in models},
         "dataset": dataset_info.to_dict() if dataset_info is not None else previous.get("dataset"),
     }
+    for k, state in history.initial_states.items():
+        if k in models:
+            torch.save(state, path / "checkpoints" / f"{_slug(k)}.init.pt")
     (path / "config.json").write_text(json.dumps(to_json(meta), indent=2))
     (path / "metrics.json").write_text(json.dumps(to_json(history.to_dict())))
     _write_csv(path / "metrics.csv", history)
@@ -76,6 +79,14 @@ def save_run(
             torch.save(optimizers[k].state_dict(), path / "checkpoints" / f"{_slug(k)}.optim.pt")
     log.info("saved run to %s", path)
     return path
+
+
+def _checkpoint_names(path: Path, name: str, history: History) -> dict[str, str]:
+    """config.json's file names for a network: its weights, and its step-0 weights where the run has them."""
+    names = {"checkpoint": f"checkpoints/{_slug(name)}.pt"}
+    if name in history.initial_states or (path / "checkpoints" / f"{_slug(name)}.init.pt").is_file():
+        names["initial"] = f"checkpoints/{_slug(name)}.init.pt"
+    return names
 
 
 def _write_csv(path: Path, history: History) -> None:
@@ -115,6 +126,15 @@ class Run:
             model.load_state_dict(load_checkpoint(self.path / self.meta["models"][k]["checkpoint"]))
             models[k] = model
         return models
+
+    def load_initial(self, name: str) -> nn.Module | None:
+        """The network ``name`` with its step-0 weights, or None for runs saved without them."""
+        initial = self.meta["models"][name].get("initial")
+        if initial is None or not (self.path / initial).is_file():
+            return None
+        model = build_resnet(self.model_configs[name])
+        model.load_state_dict(load_checkpoint(self.path / initial))
+        return model
 
     def final_losses(self) -> dict[str, float]:
         return self.history.final_losses()
@@ -164,7 +184,10 @@ def load_run(path: str | Path) -> Run:
         raise FileNotFoundError(f"{path} is not a run directory (no config.json)")
     meta = _read_json(path / "config.json")
     history = History.from_dict(nan_for_none(_read_json(path / "metrics.json")))
-    configs = {k: ResNetConfig(**{f: v for f, v in c.items() if f != "checkpoint"}) for k, c in meta["models"].items()}
+    configs = {
+        k: ResNetConfig(**{f: v for f, v in c.items() if f not in ("checkpoint", "initial")})
+        for k, c in meta["models"].items()
+    }
     dataset = DatasetInfo.from_dict(meta["dataset"]) if meta.get("dataset") else None
     return Run(path, meta.get("name", path.name), TrainConfig.from_dict(meta["train"]), configs, history, dataset, meta)
 
@@ -186,7 +209,6 @@ def extend_run(
     path: str | Path,
     steps: int,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     root=None,
     device: str | torch.device | None = "auto",
 ) -> Run:
@@ -205,9 +227,7 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(
-        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
-    )
+    train_lockstep(models, train, config, held_out, progress, history=run.history, optimizers=optimizers, device=device)
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
 

@@ -243,6 +243,7 @@ def train_lockstep(
     stop: threading.Event | None = None,
     history: History | None = None,
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    resume: bool = False,
     device: str | torch.device | None = "auto",
 ) -> History:
     """Train ``models`` (in place) for ``config.steps`` lock-steps on identical batches.
@@ -256,6 +257,8 @@ def train_lockstep(
             numbers continue from ``history.step``.
         optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
             and added to this dict, so a caller can save their state afterwards.
+        resume: continue a run of ``config.steps`` from ``history.step`` on its own schedule (a checkpoint
+            of an interrupted run) instead of adding ``config.steps`` more steps.
         device: where to train ("auto": CUDA, then MPS, then CPU; see ``explorer.devices``); each network
             goes back to its own device afterwards, so callers and saved runs never see the difference.
     Returns:
@@ -265,7 +268,9 @@ def train_lockstep(
         raise ValueError("models must name at least one network")
     history = history if history is not None else History()
     offset = history.step
-    history.total_steps = offset + config.steps
+    first = offset if resume else 0  # the step of the schedule this call starts at
+    steps = config.steps - first
+    history.total_steps = offset + steps
     history.finished, history.stopped_reason = False, None
     optimizers = optimizers if optimizers is not None else {}
     device = pick_device(device)
@@ -275,7 +280,7 @@ def train_lockstep(
     for opt in optimizers.values():
         _optimizer_to(opt, device)
     try:
-        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device)
+        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first)
     finally:
         for name, model in models.items():
             model.to(homes[name])
@@ -292,18 +297,23 @@ def _optimizer_to(opt: torch.optim.Optimizer, device: torch.device) -> None:
                 per_param[key] = value.to(device)
 
 
-def _train(models, data, config, eval_data, progress, stop, history, optimizers, device) -> History:
+def _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first) -> History:
     """The lock-step loop of ``train_lockstep``, with every network already on ``device``."""
     offset = history.step
     nets = _prepare(models, config, history, optimizers)
+    if offset == 0:  # step-0 weights, saved with the run (explorer.runs) for the init-to-trained line
+        history.initial_states = {
+            k: {n: t.detach().to("cpu", copy=True).contiguous() for n, t in m.state_dict().items()}
+            for k, m in models.items()
+        }
     batches = _batches(data, config, offset, device)
     start = time.perf_counter()
-    for i in range(config.steps):
+    for i in range(first, config.steps):
         if stop is not None and stop.is_set():
             history.stopped_reason = "cancelled"
-            log.info("training cancelled after %d steps", i)
+            log.info("training cancelled after %d steps", i - first)
             break
-        step = offset + i + 1
+        step = offset + i - first + 1
         x, y = next(batches)
         lr = lr_at(i, config)
         record = config.record_every > 0 and (i % config.record_every == 0 or i == config.steps - 1)
@@ -322,7 +332,7 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
             and ((i + 1) % config.eval_every == 0 or i + 1 == config.steps)
         ):
             _evaluate_all(nets, eval_data, step, config.channels_last)
-        _report(history, config, i, step, start, metrics, progress)
+        _report(history, config, i, first, step, start, metrics, progress)
         if not nets:
             log.warning("every network stopped at step %d", step)
             break
@@ -417,6 +427,7 @@ def _report(
     history: History,
     config: TrainConfig,
     i: int,
+    first: int,
     step: int,
     start: float,
     metrics: dict[str, dict[str, float]],
@@ -425,9 +436,10 @@ def _report(
     """Step count and speed into the history, then a ``Progress`` to the callback."""
     elapsed = time.perf_counter() - start
     history.step = step
-    history.images_per_s = (i + 1) * config.batch_size / elapsed if elapsed > 0 else 0.0
+    done = i - first + 1  # steps this call has run (a resumed run starts at step ``first`` of its schedule)
+    history.images_per_s = done * config.batch_size / elapsed if elapsed > 0 else 0.0
     if progress is not None:
-        eta = elapsed / (i + 1) * (config.steps - i - 1)
+        eta = elapsed / done * (config.steps - i - 1)
         progress(Progress(step, history.total_steps, history.images_per_s, eta, elapsed, metrics, history))
 
 
@@ -435,7 +447,6 @@ def train_preset(
     name: str,
     seed: int | None = None,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     **overrides,
 ) -> tuple[dict[str, nn.Module], History, TrainConfig]:
     """Build a preset's networks and data and train them; ``overrides`` replace TrainConfig fields."""
@@ -444,5 +455,5 @@ def train_preset(
     config = replace(PRESETS[name], **overrides, **({} if seed is None else {"seed": seed}))
     train, held_out = load_train_data(config)
     models = models_for_preset(name, config.seed, train.info.num_classes, train.info.in_channels)
-    history = train_lockstep(models, train, config, held_out, progress, stop)
+    history = train_lockstep(models, train, config, held_out, progress)
     return models, history, config

@@ -159,3 +159,51 @@ def randomisation_figure(results: dict[str, RandomisationResult], metric: str = 
         title=f"{name[metric]} with original", range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05]
     )
     return apply_style(fig, "Sanity check: does the map change when the model's weights do?", height=520)
+
+
+METHOD_COLOURS = {  # Okabe-Ito, apart from the plain/residual pair
+    "gradcam": "#009E73",
+    "guided_gradcam": "#CC79A7",
+    "saliency": "#E69F00",
+    "integrated_gradients": "#56B4E9",
+}
+
+
+def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult]]) -> go.Figure:
+    """The randomisation check of several methods, one panel per network, on one chart.
+
+    ``checks``: network label -> (method -> result). Solid lines rank the signed maps, dotted lines their
+    absolute values (Adebayo et al. 2018 report both); one colour per method.
+    """
+    if not checks:
+        raise ValueError("no randomisation results")
+    labels = list(checks)
+    fig = make_subplots(rows=1, cols=len(labels), shared_yaxes=True, subplot_titles=labels, horizontal_spacing=0.04)
+    for col, label in enumerate(labels, start=1):
+        for method, res in checks[label].items():
+            name = METHOD_LABELS.get(method, method)
+            for values, dash, suffix in ((res.spearman, "solid", ""), (res.spearman_abs, "dot", " (absolute)")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(len(values))),
+                        y=values,
+                        mode="lines+markers",
+                        name=name + suffix,
+                        legendgroup=method + suffix,
+                        showlegend=col == 1,
+                        text=res.steps,
+                        line={"color": METHOD_COLOURS.get(method, "#444444"), "dash": dash, "width": 3},
+                        marker={"size": 6},
+                        hovertemplate="%{text}: %{y:.2f}<extra>" + name + suffix + "</extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+        steps = next(iter(checks[label].values())).steps
+        every = max(1, len(steps) // 6)
+        ticks = list(range(len(steps)))[::every]
+        fig.update_xaxes(tickvals=ticks, ticktext=[steps[i] for i in ticks], row=1, col=col)
+        fig.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=col)
+    fig.update_yaxes(title_text="Spearman rank correlation with the original", range=[-1.05, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text="re-randomised from the top down (cumulative)")
+    return apply_style(fig, "Sanity check: which maps change when the weights do?", height=560)

@@ -26,12 +26,12 @@ SHATTERED_DEPTHS = (20, 56, 110)
 SHATTERED_ARRAYS = ("t", "grad", "acf", "cosine")  # the other fields (name, residual) stay as JSON wrote them
 
 
-def save_sweeps(out: str | Path, seed: int = 0, progress=None, stop=None) -> list[Path]:
+def save_sweeps(out: str | Path, seed: int = 0, progress=None) -> list[Path]:
     """Compute both sweeps at initialisation and write them as JSON under ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress, stop=stop)
-    shattered = shattered_sweep(SHATTERED_DEPTHS, seed=seed, progress=progress, stop=stop)
+    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress)
+    shattered = shattered_sweep(SHATTERED_DEPTHS, seed=seed, progress=progress)
     paths = write_sweeps(out, sweep, shattered, seed)
     log.info("wrote %s", paths)
     return paths
@@ -77,14 +77,14 @@ def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
     return test.batch(torch.arange(len(test)))
 
 
-def save_lesions(run_dir: str | Path, out: str | Path, progress=None, stop=None) -> Path:
+def save_lesions(run_dir: str | Path, out: str | Path, progress=None) -> Path:
     """Lesion studies (Veit et al. 2016) of every network of a saved run, as JSON under ``out``."""
     from explorer.experiments.lesion import lesion_study
     from explorer.runs import load_run
 
     run = load_run(run_dir)
     x, y = lesion_data(run.train.image_size or 32)
-    results = [lesion_study(model, (x, y), progress=progress, stop=stop) for model in run.load_models().values()]
+    results = [lesion_study(model, (x, y), progress=progress) for model in run.load_models().values()]
     path = Path(out) / LESION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"run": str(run_dir), "results": [to_json(r) for r in results]}))

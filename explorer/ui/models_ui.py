@@ -139,10 +139,12 @@ def weights_file_ui() -> None:
 def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = ["Shapes sample", "Photo sample", "Upload", "Camera"]
+    state.keep_valid(state.IMAGE_CHOICE, kinds, kinds[0])
     kind = st.radio("Image", kinds, key=state.IMAGE_CHOICE, horizontal=True, help=f"Uploads: {ACCEPTED}, up to 20 MB.")
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
-        i = st.slider("Sample", 0, len(samples.labels) - 1, key="image_shape_index")
+        state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
+        i = st.slider("Sample", 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
         from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
@@ -153,7 +155,8 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         )
     if kind == "Photo sample":
         photos = sample_images()
-        name = st.selectbox("Photo", list(photos), key="image_photo")
+        state.keep_valid(state.IMAGE_PHOTO, list(photos))
+        name = st.selectbox("Photo", list(photos), key=state.IMAGE_PHOTO)
         img = load_image(photos[name])
         st.image(img, width=240, caption=name)
         return img, None, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.basedatatypes import BaseFigure
 
 from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
@@ -39,6 +40,7 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         st.subheader("Network")
         if family_lock:
             st.session_state[state.FAMILY] = family_lock
+        state.keep_valid(state.FAMILY, ("cifar", "imagenet"), "cifar")
         family = st.radio(
             "Family",
             ["cifar", "imagenet"],
@@ -92,6 +94,17 @@ def device_ui() -> str:
     )
 
 
-def show_chart(fig: go.Figure, key: str) -> None:
-    """A plotly chart in our style (not Streamlit's theme), downloadable as PNG from its toolbar."""
-    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
+class _Spec(BaseFigure):
+    """A figure already made into plotly's dict (``cache.figure``): st.plotly_chart takes a figure's
+    ``to_dict()`` as it is, where a plain dict would be validated again through a new ``go.Figure``."""
+
+    def __init__(self, spec: dict) -> None:  # BaseFigure.__init__ (validation) skipped on purpose
+        object.__setattr__(self, "_spec", spec)
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def show_chart(fig: go.Figure | dict, key: str) -> None:
+    """A plotly chart (a figure, or its cached dict) in our style, downloadable as PNG from its toolbar."""
+    st.plotly_chart(_Spec(fig) if isinstance(fig, dict) else fig, theme=None, config=PLOT_CONFIG, key=key)

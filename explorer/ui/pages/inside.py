@@ -3,16 +3,19 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.inside import channel_stats_figure, feature_map_figure, residual_figure
-from explorer.probes import feature_layers, feature_maps, residual_decomposition
+from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
+from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
+from explorer.ui.lesson_sections import RUNS, recipe_caption, response_verdict
+from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
 st.title("Look inside")
 st.caption(
     "What each layer computes for one image. Pick a layer: the grid shows its most active channels. "
-    "Pick a block: see its input x, its residual branch F(x), and their sum."
+    "Pick a block: see its input x, its residual branch F(x), and their sum. Last, the layer responses of "
+    "He et al.'s Fig. 7 for trained networks."
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
@@ -32,15 +35,18 @@ st.header(f"Feature maps at {layer}")
 for c, m in pairs:
     with st.container():
         x, display = prepared(c, img)
-        fm = feature_maps(m, layer, x, k)
+        fm = view(feature_maps, c, m, layer, x, k)
         show_chart(
-            feature_map_figure(
-                fm, cols=8, title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}"
+            figure(
+                feature_map_figure,
+                fm,
+                cols=8,
+                title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}",
             ),
             key=f"inside_grid_{c.label}",
         )
         with st.expander("Per-channel statistics"):
-            show_chart(channel_stats_figure(fm), key=f"inside_chstats_{c.label}")
+            show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
@@ -58,17 +64,48 @@ for c, m in pairs:
 blocks = [n for n, _ in model.blocks()]
 st.header("One residual block: x, F(x) and x + F(x)")
 st.markdown(
-    "He et al. (Fig. 7) found that the residual branches of a trained ResNet answer with *small* outputs: "
-    "each block makes a correction to what it receives. The ratio ‖F(x)‖ / ‖x‖ says how large that "
-    "correction is here. A plain block has no shortcut: its output is relu(F(x)) alone."
+    "How large is a block's correction F(x) next to what it receives? The ratio ‖F(x)‖ / ‖x‖ below is this "
+    "app's own measure, for one image and one block. (He et al. measured something related, but different: "
+    "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
 )
-if st.session_state.get("inside_block") not in blocks:
-    st.session_state["inside_block"] = layer if layer in blocks else blocks[0]
-block = st.select_slider("Block", blocks, key="inside_block")
+if st.session_state.get(state.BLOCK) not in blocks:
+    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
+block = st.select_slider("Block", blocks, key=state.BLOCK)
+state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
         x, _ = prepared(c, img)
-        dec = residual_decomposition(m, block, x)
-        show_chart(residual_figure(dec), key=f"inside_dec_{c.label}")
+        dec = view(residual_decomposition, c, m, block, x)
+        show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
         if dec["note"]:
             st.caption(dec["note"])
+
+st.header("Layer responses, as in He et al. 2015, Fig. 7")
+st.markdown(
+    "He et al. plotted the standard deviation of every 3x3 layer's response (its output after batch norm, "
+    "before the addition and the ReLU), in forward order, for trained plain and residual networks on CIFAR-10. "
+    "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
+    "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
+)
+for run_name in RUNS:
+    run = precomputed_run(run_name)
+    if run is None:
+        continue
+    responses = precomputed_responses(run_name)
+    show_chart(
+        figure(layer_response_figure, responses, title=f"Precomputed: {RUNS[run_name]}"), key=f"inside_fig7_{run_name}"
+    )
+    st.markdown(response_verdict(responses))
+    st.caption(recipe_caption(run) + " Std over 256 held-out shapes.")
+session = session_models()
+if session:
+    responses = []
+    for label, (c, m) in session.items():
+        xb, _ = probe_batch(c, m, n=64)
+        _, stds = layer_responses(m, xb)
+        responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
+    show_chart(layer_response_figure(responses, title="Trained in this session"), key="inside_fig7_session")
+    st.markdown(response_verdict(responses))
+    st.caption("Std over 64 held-out images of each network's data.")
+else:
+    st.caption("Train a plain network and its twin on the Train page to see your own networks here.")
