@@ -73,8 +73,8 @@ def recipe_caption(run) -> str:
 def memorisation_note(history: History) -> str:
     """A warning, from the run's own numbers, when networks fit their training images but not held-out ones."""
     held = [h.eval_accuracy[-1] for h in history.models.values() if h.eval_accuracy]
-    fitted = [sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1) for h in history.models.values()]
-    if not held or max(held) >= 0.2 or max(fitted) < 0.9:
+    fitted = [h.final_accuracy() for h in history.models.values() if h.accuracy]
+    if not held or not fitted or max(held) >= 0.2 or max(fitted) < 0.9:
         return ""
     return (
         f"Held-out accuracy stays near chance (at most {max(held):.0%}): these networks memorised their few "
