@@ -230,13 +230,6 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         if block.residual:
             shortcut = block.shortcut(xin) * block.shortcut_scale
             total = branch + shortcut
-    notes = []
-    if not block.residual:
-        notes.append("plain block: there is no shortcut, so the output is relu(F(x)) alone")
-    if block.bypass:
-        notes.append("this block is bypassed: the network skips F(x) and passes only the shortcut on")
-    if block.residual and block.downsample is not None:
-        notes.append("this block changes shape: the shortcut is a downsampled (projected or padded) x")
     parts = {"x": xin, "branch": branch, "shortcut": shortcut, "sum": total, "out": seen["out"]}
     arrays = {k: (None if v is None else v[0].cpu().numpy().copy()) for k, v in parts.items()}
     norms = {k: _norm(v) for k, v in parts.items()}
@@ -247,7 +240,8 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         "norms": norms,
         "stds": {k: (None if v is None else float(v.std())) for k, v in parts.items()},
         "ratio": norms["branch"] / norms["shortcut"] if norms["shortcut"] else None,
-        "note": "; ".join(notes),
+        "bypassed": bool(block.bypass),  # the network skips F(x) and passes only the shortcut on
+        "reshapes": bool(block.residual and block.downsample is not None),  # the shortcut is downsampled x
     }
 
 

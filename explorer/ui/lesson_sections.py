@@ -10,11 +10,30 @@ import streamlit as st
 from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
-from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, first_last_ratios
+from explorer.gradients import first_last_ratios
 from explorer.recorders import History
 from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
+
+NO_VANISHING_NOTE = (
+    "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
+    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
+    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
+    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
+    "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
+    "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
+    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
+    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
+    "another explanation."
+)
+SHATTERED_NOTE = (
+    "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
+    "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
+    "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
+    "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
+    "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
+)
 
 RUNS = {  # asset run -> what it shows
     "degradation": "the short live preset",
@@ -73,8 +92,8 @@ def recipe_caption(run) -> str:
 def memorisation_note(history: History) -> str:
     """A warning, from the run's own numbers, when networks fit their training images but not held-out ones."""
     held = [h.eval_accuracy[-1] for h in history.models.values() if h.eval_accuracy]
-    fitted = [sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1) for h in history.models.values()]
-    if not held or max(held) >= 0.2 or max(fitted) < 0.9:
+    fitted = [h.final_accuracy() for h in history.models.values() if h.accuracy]
+    if not held or not fitted or max(held) >= 0.2 or max(fitted) < 0.9:
         return ""
     return (
         f"Held-out accuracy stays near chance (at most {max(held):.0%}): these networks memorised their few "
