@@ -4,6 +4,7 @@
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+LANDSCAPE := --grid 31 --images 64 --precision bfloat16 --threads 1
 
 .PHONY: app test lint bench assets
 
@@ -37,6 +38,13 @@ assets: $(STAMP)
 	$(VENV)/bin/python -m explorer train $(FULL_BATCH) --out assets/runs/degradation-full-batch --name degradation-full-batch
 	rm -f assets/runs/degradation*/checkpoints/*.optim.pt  # only the weights ship
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation
+	# loss landscapes (Li et al. 2018) of the four networks and their init-to-trained lines (~4 CPU-minutes)
+	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
+		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \
+			--out assets/experiments/landscape/$$net.json && \
+		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \
+			--line init --out assets/experiments/landscape/$$net.init.json || exit 1; \
+	done
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$f .py); done

@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.datasets import make_shapes, normalize_images, shapes_info
+from explorer.devices import model_device
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
-
-Progress = Callable[[int, int], None] | None
+from explorer.progress import ProgressFn
+from explorer.recorders import weight_layers
 
 NO_VANISHING_NOTE = (
     "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
@@ -52,10 +54,6 @@ SHATTERED_NOTE = (
 )
 
 
-def _weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
-
-
 def gradient_norms(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True
 ) -> list[tuple[str, float]]:
@@ -66,7 +64,8 @@ def gradient_norms(
     """
     work = copy.deepcopy(model)
     work.train(train_mode)
-    layers = _weighted_layers(work)
+    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
+    weights = dict(weight_layers(work))
     order: list[str] = []
 
     def make(name: str) -> Callable:
@@ -78,23 +77,16 @@ def gradient_norms(
 
     for p in work.parameters():
         p.requires_grad_(True)
-    with forward_hooks(work, {n: make(n) for n in layers}):
+    with forward_hooks(work, {n: make(n) for n in weights}):
         loss = F.cross_entropy(work(x), y)
-    grads = torch.autograd.grad(loss, [layers[n].weight for n in order])
+    grads = torch.autograd.grad(loss, [weights[n] for n in order])
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
 
 
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A normalised batch of the built-in shapes dataset, or seeded random data if it is unavailable."""
-    try:
-        from explorer.datasets import SHAPES_MEAN, SHAPES_STD, make_shapes
-    except ImportError:  # the dataset module is optional for these probes
-        g = torch.Generator().manual_seed(seed)
-        return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)
+    """A normalised batch of the built-in shapes dataset: images (n, 3, size, size), labels (n,)."""
     s = make_shapes(n, size=size, seed=seed)
-    mean = torch.tensor(SHAPES_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(SHAPES_STD).view(1, 3, 1, 1)
-    return (s.images - mean) / std, s.labels
+    return normalize_images(s.images, shapes_info(size)), s.labels
 
 
 @dataclass
@@ -140,7 +132,7 @@ def depth_sweep(
     residual: Sequence[bool] = (True, False),
     seed: int = 0,
     batch: int = 64,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> list[SweepResult]:
     """Per-layer gradient norms at initialisation for CIFAR-style nets of several depths, plain and residual.
@@ -217,7 +209,7 @@ def shattered_gradients(
     direction: torch.Tensor | None = None,
     projection: torch.Tensor | None = None,
     chunk: int = 64,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> ShatteredResult | None:
     """Derivative of a fixed random projection of the logits along x(t) = x0 + t d, t in [-span, span].
@@ -269,7 +261,7 @@ def shattered_sweep(
     seed: int = 0,
     n_points: int = 256,
     max_lag: int = 32,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> list[ShatteredResult]:
     """``shattered_gradients`` at initialisation for CIFAR-style nets, plain and residual, on one shapes image."""

@@ -26,17 +26,10 @@ import torch
 from captum.attr import GuidedGradCam, IntegratedGradients, Saliency
 from torch import nn
 
-from explorer.attribution import (
-    METHODS,
-    Progress,
-    _Head,
-    as_batch,
-    block_names,
-    eval_view,
-    grad_cam,
-    ig_steps,
-    resolve_layer,
-)
+from explorer.attribution import METHODS, _Head, eval_view, grad_cam, ig_steps, resolve_layer
+from explorer.images import as_batch
+from explorer.models import block_names
+from explorer.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +226,7 @@ def randomisation_check(
     target: int | None = None,
     calibration: torch.Tensor | None = None,
     seed: int = 1,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> dict[str, RandomisationResult]:
     """Adebayo et al.'s cascading model randomisation, several methods on the same randomised copies.
@@ -295,7 +288,7 @@ def cascading_randomisation(
     target: int | None = None,
     seed: int = 1,
     calibration: torch.Tensor | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> RandomisationResult:
     """``randomisation_check`` for one method."""
@@ -379,8 +372,7 @@ def localisation(
     method: str = "gradcam",
     layer: str | None = None,
     tolerance: int | None = None,
-    progress: Progress | None = None,
-    stop=None,
+    progress: ProgressFn | None = None,
 ) -> LocalisationResult:
     """Localisation scores of a method over a batch of images with object masks (N, H, W).
 
@@ -393,9 +385,6 @@ def localisation(
         raise ValueError(f"expected images (N, C, H, W) and masks (N, H, W), got {tuple(images.shape)}, {masks.shape}")
     result = LocalisationResult(method, [], [], [])
     for i in range(len(images)):
-        if stop is not None and stop.is_set():
-            result.complete = False
-            break
         target = None if labels is None else int(labels[i])
         m = METHODS[method](model, images[i], layer, target)
         result.energy.append(energy_inside(m, masks[i]))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.attribution import grad_cam
 from explorer.models import build_resnet
 from explorer.trust import (
     cascading_randomisation,
@@ -115,7 +116,15 @@ def test_localisation_with_hand_masks(tiny_model):
     res = localisation(tiny_model, images, masks, labels=torch.tensor([0, 1, 2]), method="gradcam")
     assert len(res.energy) == len(res.hits) == 3 and res.complete
     assert res.mean_chance == pytest.approx(0.25)
-    assert 0.0 <= res.mean_energy <= 1.0 and 0.0 <= res.pointing_accuracy <= 1.0
+    exact = localisation(tiny_model, images, masks, labels=torch.tensor([0, 1, 2]), method="gradcam", tolerance=0)
+    for i in range(3):  # each score against the map computed here and scored by hand
+        m = np.maximum(grad_cam(tiny_model, images[i], None, i).map, 0.0)
+        expected = m[8:24, 8:24].sum() / m.sum() if m.sum() > 0 else None
+        assert res.energy[i] == pytest.approx(expected)
+        peak = np.unravel_index(int(np.argmax(m)), m.shape)
+        assert exact.hits[i] == (m.max() > 0 and 8 <= peak[0] < 24 and 8 <= peak[1] < 24)
+    assert res.mean_energy == pytest.approx(np.mean([e for e in res.energy if e is not None]))
+    assert res.pointing_accuracy >= exact.pointing_accuracy  # a tolerance only adds hits
     with pytest.raises(ValueError, match="masks"):
         localisation(tiny_model, images, masks[:2])
     with pytest.raises(ValueError, match="unknown method"):

@@ -15,7 +15,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
-from explorer.charts.colors import COLOURMAPS, overlay_rgb, to_rgb_uint8
+from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style
 from explorer.trust import RandomisationResult
 
@@ -45,17 +45,9 @@ def overlay_figure(
     vmax: float | None = None,
 ) -> go.Figure:
     """The image with the map on top (opacity adjustable), a colour bar, and the map's value on hover."""
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    img = to_rgb_uint8(image)
-    cam = np.asarray(cam, dtype=np.float64)
-    if cam.shape != img.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
-    if signed:
-        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
-        zmin, zmax, scale = -peak, peak, COLOURMAPS["rdbu"]
-    else:
-        zmin, zmax, scale = 0.0, vmax or 1.0, COLOURMAPS[colourmap]
+    img, cam = overlay_inputs(image, cam, opacity)
+    name, zmin, zmax = colour_range(cam, colourmap, signed, vmax)
+    scale = COLOURMAPS[name]
     fig = go.Figure(image_trace(img))
     step = max(1, int(np.ceil(max(cam.shape) / MAX_HEATMAP_SIDE)))
     cam = cam[step // 2 :: step, step // 2 :: step]  # centre samples, drawn at the image's coordinates

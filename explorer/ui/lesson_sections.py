@@ -7,11 +7,13 @@ import math
 import pandas as pd
 import streamlit as st
 
+from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
-from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, depth_sweep, first_last_ratios, shattered_sweep
+from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, first_last_ratios
 from explorer.recorders import History
-from explorer.ui.cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
 RUNS = {  # asset run -> what it shows
@@ -89,7 +91,7 @@ def degradation_summary(history: History, key: str | None = None) -> None:
             {
                 "network": name,
                 "final training loss": round(h.final_loss(), 3),
-                "training accuracy": f"{sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1):.0%}",
+                "training accuracy": f"{h.final_accuracy():.0%}",
                 "held-out accuracy": f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
             }
         )
@@ -111,7 +113,7 @@ def degradation_section(prefix: str = "learn") -> None:
             continue
         shown += 1
         st.subheader(f"{what[0].upper()}{what[1:]}: {run.history.step} steps")
-        show_chart(loss_curves(run.history), key=f"{prefix}_deg_loss_{name}")
+        show_chart(figure(loss_curves, run.history), key=f"{prefix}_deg_loss_{name}")
         degradation_summary(run.history, key=f"{prefix}_deg_table_{name}")
         st.caption(recipe_caption(run))
     if not shown:
@@ -121,15 +123,11 @@ def degradation_section(prefix: str = "learn") -> None:
         )
 
 
-def _live(prefix: str, label: str, run):
-    """A button that re-runs ``run(progress)`` with a progress bar (a Stop button ends it); None until clicked."""
-    if not st.button(label, key=f"{prefix}_rerun"):
-        return None
-    st.button("Stop", key=f"{prefix}_rerun_stop")
-    bar = st.progress(0.0, text="Measuring…")
-    out = run(lambda i, n: bar.progress(i / n, text=f"network {i} of {n}"))
-    bar.empty()
-    return out
+def _live(prefix: str, label: str, job: tuple[str, dict]):
+    """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None."""
+    if st.button(label, key=f"{prefix}_rerun"):
+        submit_ui(f"{prefix}_job", "sweep", *job, label)
+    return job_panel(f"{prefix}_job", "Measuring")
 
 
 def ratio_table(results, key: str) -> None:
@@ -150,12 +148,12 @@ def ratio_table(results, key: str) -> None:
 def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) -> None:
     """Per-layer gradient norms at initialisation, plain against residual (precomputed, re-runnable)."""
     sweep, _ = precomputed_sweeps()
-    live = _live(prefix + "_grad", "Measure again now", lambda p: depth_sweep(depths, progress=p))
+    live = _live(prefix + "_grad", "Measure again now", tasks.sweep_job("depth", depths))
     results = live or [r for r in (sweep or []) if r.depth in depths]
     if not results:
         st.info("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button.")
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_gradnorms")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_gradnorms")
     ratio_table(results, key=f"{prefix}_gradnorms_ratios")
     st.caption(NO_VANISHING_NOTE)
 
@@ -163,12 +161,12 @@ def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) ->
 def depth_sweep_section(prefix: str) -> None:
     """Gradient norms across depths 20..110 at initialisation, plain against residual."""
     sweep, _ = precomputed_sweeps()
-    live = _live(prefix + "_sweep", "Re-run the depth sweep live (about 30 s)", lambda p: depth_sweep(progress=p))
+    live = _live(prefix + "_sweep", "Re-run the depth sweep live (about 30 s)", tasks.sweep_job("depth"))
     results = live or sweep
     if not results:
         st.info("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button.")
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_depth_sweep")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_depth_sweep")
     ratio_table(results, key=f"{prefix}_depth_sweep_ratios")
     st.caption(NO_VANISHING_NOTE)
 
@@ -177,12 +175,12 @@ def shattered_section(prefix: str) -> None:
     """Balduzzi et al.'s probe at initialisation, plain against residual, at three depths."""
     st.markdown(SHATTERED_NOTE)
     _, shattered = precomputed_sweeps()
-    live = _live(prefix + "_shatter", "Re-run the probe live (about a minute)", lambda p: shattered_sweep(progress=p))
+    live = _live(prefix + "_shatter", "Re-run the probe live (about a minute)", tasks.sweep_job("shattered"))
     results = live or shattered
     if not results:
         st.info("The precomputed probe is missing from assets/ (`make assets`): run it live with the button.")
         return
-    show_chart(shattered_figure(results), key=f"{prefix}_shattered")
+    show_chart(figure(shattered_figure, results), key=f"{prefix}_shattered")
     rows = [
         {
             "network": r.name,

@@ -14,7 +14,7 @@ from explorer.models import ResNet
 from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
-from explorer.ui.widgets import network_ui
+from explorer.ui.widgets import device_ui, network_ui
 
 
 def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
@@ -40,9 +40,10 @@ def _choices() -> dict[str, model_cards.ModelCard]:
 
 def get_model(card: model_cards.ModelCard) -> ResNet:
     """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
+    device = st.session_state.get(state.DEVICE, "cpu")
     if card.source == model_cards.SESSION:
-        return session_models()[card.label][1]
-    return cached_card_model(card, download=st.session_state.get("allow_download", False))
+        return session_models()[card.label][1].to(device)  # this session's own network: moved in place
+    return cached_card_model(card, download=st.session_state.get("allow_download", False), device=device)
 
 
 def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard, ResNet]]:
@@ -89,6 +90,7 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard
                 help="Fetches torchvision's weights once (45-230 MB); needs the internet.",
             )
             weights_file_ui()
+    device_ui()
     try:
         model = get_model(card)
     except WeightsUnavailable as e:
@@ -137,10 +139,12 @@ def weights_file_ui() -> None:
 def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = ["Shapes sample", "Photo sample", "Upload", "Camera"]
+    state.keep_valid(state.IMAGE_CHOICE, kinds, kinds[0])
     kind = st.radio("Image", kinds, key=state.IMAGE_CHOICE, horizontal=True, help=f"Uploads: {ACCEPTED}, up to 20 MB.")
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
-        i = st.slider("Sample", 0, len(samples.labels) - 1, key="image_shape_index")
+        state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
+        i = st.slider("Sample", 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
         from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
@@ -151,7 +155,8 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         )
     if kind == "Photo sample":
         photos = sample_images()
-        name = st.selectbox("Photo", list(photos), key="image_photo")
+        state.keep_valid(state.IMAGE_PHOTO, list(photos))
+        name = st.selectbox("Photo", list(photos), key=state.IMAGE_PHOTO)
         img = load_image(photos[name])
         st.image(img, width=240, caption=name)
         return img, None, name
@@ -175,3 +180,33 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
 def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
     """The image as this card's network takes it, and the pixels it was made from."""
     return prepare_image(card, img)
+
+
+def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
+    """Beside the predictions: what the network was trained on, what it can answer, and what an untrained one shows."""
+    from explorer.datasets import SHAPE_CLASSES
+
+    if card.classes == SHAPE_CLASSES:
+        what = "the ten built-in shapes"
+    elif len(card.classes) == 1000:
+        what = "ImageNet's 1,000 classes"
+    else:
+        what = f"{len(card.classes)} classes ({', '.join(card.classes[:6])}{', ...' if len(card.classes) > 6 else ''})"
+    trained = "was trained on" if card.trained else "has the outputs of"
+    lines = [
+        f"**{card.config.name} {trained} {what}**: it can only answer with those classes, whatever the image shows."
+    ]
+    if not card.trained:
+        lines.append(
+            "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
+            "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
+            "block adds its branch to its input and the activations grow block after block, so the softmax comes "
+            "out near one-hot (99% for one class); a plain one stays near chance. Neither number is confidence."
+        )
+    if photo and len(card.classes) != 1000:
+        lines.append(
+            "For photos, pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): its weights "
+            "come from torchvision, downloaded once when you allow it and the server is online, or from a .pth "
+            "file of your own."
+        )
+    st.caption("\n\n".join(lines))

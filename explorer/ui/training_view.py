@@ -1,4 +1,9 @@
-"""The live training panel shared by the Train and Experiments pages: queue, progress, curves, stop."""
+"""The live training panel shared by the Train and Experiments pages: submit to the engine, poll, stop.
+
+Training runs as a job on the engine (``explorer.engine``), never in the web server. A session keeps only
+the job's key; everything it shows comes from the scheduler (progress) or the run's folder (results), so
+every session that presses Start on the same thing, or opens ``/train?run=ID``, watches the same run.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +14,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import model_cards
+from explorer import engine, model_cards, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
-from explorer.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
-from explorer.live import LiveRun, start_training
+from explorer.datasets import SkippedFile, skip_summary
 from explorer.models import ResNetConfig
 from explorer.recorders import History
+from explorer.runs import Run, list_runs, load_run
 from explorer.training import TrainConfig
-from explorer.ui.cache import job_queue
+from explorer.ui.cache import figure
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
-POLL_S = 2.0  # seconds between redraws of a running job: each redraw takes CPU from training
+POLL_S = 2.0  # seconds between redraws of a running job
 
 
 def runs_root() -> Path:
@@ -28,121 +33,211 @@ def runs_root() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS", "runs"))
 
 
-def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: TrainConfig, **data) -> str:
+    """Submit a training job (or join the identical one) and remember its key under ``key``.
 
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else ""
+    ``data``: ``upload`` (zip bytes), ``download`` (let the worker fetch a torchvision dataset).
+    """
+    job, spec = tasks.training_job(title, configs, train_config, runs_root().resolve(), **data)
+    st.session_state[key] = job
+    run = finished_run(job)
+    if run is None or run.history.step < run.train.steps:  # new, or stopped: go on from its checkpoint
+        engine.submit("train", job, spec, title)
+    return job
 
 
-def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: TrainConfig, data=None) -> None:
-    """Queue a run and remember it under ``key`` in this session."""
-    job, live = start_training(job_queue(), title, configs, train_config, runs_root(), _session_id(), data)
-    st.session_state[key] = (job, live)
+def open_run(key: str, run_id: str) -> None:
+    """Watch the run a link names (``?run=ID``) in this session."""
+    if run_id and all(c in "0123456789abcdef" for c in run_id):
+        st.session_state[key] = f"{engine.PREFIX}train-{run_id}"
 
 
-def current(key: str) -> tuple[Job, LiveRun] | None:
+def current(key: str) -> str | None:
+    """This session's job key under ``key``, or None."""
     return st.session_state.get(key)
 
 
-def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
+def busy(key: str) -> bool:
+    """Whether this session's job under ``key`` is queued or running (False if the engine is out of reach)."""
+    job = current(key)
+    try:
+        return job is not None and engine.status(job).active
+    except engine.EngineUnavailable:
+        return False  # the panel says why
+
+
+def run_dir_of(job: str) -> Path | None:
+    """The folder of job ``job``'s run on this server, if it has been written."""
+    found = sorted(runs_root().glob(f"*-{engine.job_id(job)}"))
+    return found[0] if found else None
+
+
+def finished_run(job: str) -> Run | None:
+    """The run a finished (or stopped) job saved on this server, or None."""
+    path = run_dir_of(job)
+    if path is None or not (path / "config.json").is_file():
+        return None
+    try:
+        run = load_run(path)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return run if run.history.finished else None
+
+
+def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
+    """How many of the user's files were refused, and why."""
+    if not skipped:
+        return ""
+    why = ", ".join(f"{n} {reason}" for reason, n in skip_summary(skipped).items())
+    first = skipped[0]
+    return (
+        f"{len(skipped)} of your files were skipped ({why}); the rest are used. "
+        f"For example, {first.name}: {first.message}."
+    )
+
+
+def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
     """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
 
-    While training runs, the page redraws these every couple of seconds on the same two cores that
-    train, so the heat-map (the heaviest figure) waits until training ends.
+    ``shared``: a finished run every student sees (precomputed or reopened): its figures are built once
+    for the class. A live run's history changes at every redraw, so it is drawn directly.
     """
+    chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: build(*args))
     if not history.models or not any(m.step for m in history.models.values()):
         return
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(loss_curves(history), key=f"{key}_loss")
+        show_chart(chart(loss_curves, history), key=f"{key}_loss")
     with c2:
-        show_chart(accuracy_curves(history), key=f"{key}_acc")
-    if heatmap_choice:
+        show_chart(chart(accuracy_curves, history), key=f"{key}_acc")
+    if heatmap_choice and all(m.grad_norms for m in history.models.values()):
         names = list(history.models)
         pick = st.selectbox("Gradient norms of", names, index=len(names) - 1, key=f"{key}_heat_pick")
-        show_chart(grad_norm_heatmap(history.models[pick]), key=f"{key}_heat")
+        show_chart(chart(grad_norm_heatmap, history.models[pick]), key=f"{key}_heat")
 
 
-def _status_line(job: Job, live: LiveRun) -> None:
-    queue = job_queue()
-    if job.status == QUEUED:
-        ahead = queue.position(job)
+def _status_line(s: engine.JobStatus) -> None:
+    snap = s.snapshot
+    if s.state == engine.QUEUED:
         st.info(
-            f"Waiting for the CPU: {ahead} training job{'s' if ahead != 1 else ''} ahead of yours. "
-            "One job trains at a time on this server."
+            f"Waiting for a free worker: {s.position} job{'s' if s.position != 1 else ''} ahead of this one. "
+            "Each worker trains one job at a time."
         )
-    elif job.status == RUNNING:
-        p = job.progress
-        if p is None:
-            st.progress(0.0, text=f"{live.phase.capitalize()}…")
+    elif s.state == engine.RUNNING:
+        if s.phase != "training" or not s.total:
+            st.progress(0.0, text=f"{(s.phase or 'starting').capitalize()}…")
         else:
             st.progress(
-                min(p.step / max(p.total, 1), 1.0),
-                text=f"step {p.step} of {p.total} · {p.images_per_s:,.0f} images/s · about {p.eta_s:.0f} s left",
+                min(s.step / max(s.total, 1), 1.0),
+                text=f"step {s.step} of {s.total} · {s.images_per_s:,.0f} images/s · about {s.eta_s:.0f} s left",
             )
-    elif job.status == DONE:
-        secs = live.history.wall_s
-        st.success(
-            f"Finished {live.history.step} steps in {secs:.0f} s."
-            + (f" Saved to `{live.run_dir}`." if live.run_dir else "")
-        )
-    elif job.status == CANCELLED:
-        st.warning(f"Stopped after {live.history.step} steps.")
-    elif job.status == FAILED:
-        st.error(f"Training failed: {job.error}")
-    for name, h in live.history.models.items():
-        if h.stopped_reason:
-            st.warning(f"{name} stopped: {h.stopped_reason}. The other networks went on.")
+        if snap.get("resumed_from"):
+            st.caption(f"Resumed from the checkpoint at step {snap['resumed_from']}.")
+    elif s.state == engine.LOST:
+        st.warning(s.message)
+    elif s.state == engine.FAILED:
+        st.error(f"Training failed: {s.message}")
+    elif s.state is None:
+        st.info("No training job with this id is running on this server.")
+    if snap.get("skipped"):
+        st.warning(skipped_note(tuple(SkippedFile(*s) for s in snap["skipped"])))
 
 
-def live_panel(key: str) -> None:
-    """The panel for this session's run under ``key``: polls while the job is active."""
-    entry = current(key)
-    if entry is None:
-        return
-    job, live = entry
-    active = job.active
-
-    @st.fragment(run_every=POLL_S if active else None)
-    def panel() -> None:
-        job, live = current(key)
-        c1, c2 = st.columns([5, 1])
-        with c1:
-            _status_line(job, live)
-        with c2:
-            if job.active and st.button("Stop", key=f"{key}_stop", type="primary", width="stretch"):
-                job.cancel()
-        history_charts(live.history, key, heatmap_choice=not job.active)
-        if job.active:
-            st.caption("The gradient-norm heat-map appears when training ends (drawing it live would slow training).")
-        if active and not job.active:
-            st.rerun(scope="app")  # the job ended: let the whole page show the results
-
-    panel()
-    if not job.active and live.models and job.status in (DONE, CANCELLED):
-        _register(live)
-        downloads_ui(live, key)
+def live_panel(key: str) -> Run | None:
+    """The panel for this session's job under ``key``; returns its run once the job has ended and saved it."""
+    job = current(key)
+    if job is None:
+        return None
+    try:
+        run = _live(job, key)
+    except engine.EngineUnavailable as e:
+        st.error(f"Training is not available right now: {e}.")
+        return None
+    if run is None:
+        return None
+    _run_summary(run)
+    history_charts(run.history, key)
+    _register(run)
+    downloads_ui(run, key)
+    return run
 
 
-def _register(live: LiveRun) -> None:
+def _live(job: str, key: str) -> Run | None:
+    """Poll job ``job`` while it is active; its run once saved."""
+    run = finished_run(job)
+    if run is None:
+        started_active = engine.status(job).active
+
+        @st.fragment(run_every=POLL_S if started_active else None)
+        def panel() -> None:
+            s = engine.status(job)
+            c1, c2 = st.columns([5, 1])
+            with c1:
+                _status_line(s)
+            with c2:
+                if s.active and st.button("Stop", key=f"{key}_stop", type="primary", width="stretch"):
+                    engine.stop(job)
+                    st.toast("Stopping after the current step (for everyone watching this run).")
+            if s.snapshot.get("history"):
+                history_charts(History.from_dict(s.snapshot["history"]), key, heatmap_choice=False)
+            if s.active:
+                st.caption(
+                    "Stop ends this run for everyone watching it; the steps so far are saved, and Start goes on "
+                    "from there. The gradient-norm heat-map appears when training ends."
+                )
+            elif started_active:
+                st.rerun(scope="app")  # the job ended: let the whole page show the results
+
+        panel()
+        run = _save_result(job)
+    return run
+
+
+def _save_result(job: str) -> Run | None:
+    """A finished job's run: from this server's disk, or written here from the job's result (another machine)."""
+    run = finished_run(job)
+    if run is None:
+        result = engine.result(job)
+        if result is None:
+            return None
+        tasks.save_result(result, runs_root())
+        run = finished_run(job)
+    engine.release(job)
+    return run
+
+
+def _run_summary(run: Run) -> None:
+    h = run.history
+    if h.stopped_reason == "cancelled":
+        st.warning(f"Stopped after {h.step} of {run.train.steps} steps. Press Start again to go on from step {h.step}.")
+    else:
+        st.success(f"Finished {h.step} steps in {h.wall_s:.0f} s of training. Saved as run “{run.path.name}”.")
+    for name, m in h.models.items():
+        if m.stopped_reason:
+            st.warning(f"{name} stopped: {m.stopped_reason}. The other networks went on.")
+
+
+def _register(run: Run) -> None:
     """Make the trained networks available to the Inside, Gradients and Explain pages."""
     models = session_models()
-    for name, model in live.models.items():
-        label = f"{name} ({live.title}, {live.history.step} steps)"
-        if label not in models:
-            card = model_cards.card_for_dataset(model.config, live.info, model_cards.SESSION)
-            card = model_cards.ModelCard(
-                label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
-            )
-            models[label] = (card, model.eval())
-
-
-def downloads_ui(live: LiveRun, key: str) -> None:
-    """Metrics as CSV and the checkpoints as a zip of state_dicts."""
-    if live.run_dir is None:
+    if run.dataset is None:
         return
-    run_dir = Path(live.run_dir)
+    todo = [n for n in run.model_configs if f"{n} ({run.name}, {run.history.step} steps)" not in models]
+    if not todo:
+        return
+    loaded = run.load_models()
+    for name in todo:
+        label = f"{name} ({run.name}, {run.history.step} steps)"
+        card = model_cards.card_for_dataset(run.model_configs[name], run.dataset, model_cards.SESSION)
+        card = model_cards.ModelCard(
+            label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
+        )
+        models[label] = (card, loaded[name].eval())
+
+
+def downloads_ui(run: Run, key: str) -> None:
+    """Metrics as CSV and the checkpoints as a zip of state_dicts."""
+    run_dir = Path(run.path)
     c1, c2 = st.columns(2)
     csv = run_dir / "metrics.csv"
     if csv.is_file():
@@ -165,3 +260,8 @@ def downloads_ui(live: LiveRun, key: str) -> None:
         mime="application/zip",
         key=f"{key}_ckpt",
     )
+
+
+def earlier_runs() -> list[Run]:
+    """Runs saved on this server, newest first."""
+    return list_runs(runs_root())

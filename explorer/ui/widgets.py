@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.basedatatypes import BaseFigure
 
 from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
@@ -39,6 +40,7 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         st.subheader("Network")
         if family_lock:
             st.session_state[state.FAMILY] = family_lock
+        state.keep_valid(state.FAMILY, ("cifar", "imagenet"), "cifar")
         family = st.radio(
             "Family",
             ["cifar", "imagenet"],
@@ -74,6 +76,35 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
 
 
-def show_chart(fig: go.Figure, key: str) -> None:
-    """A plotly chart in our style (not Streamlit's theme), downloadable as PNG from its toolbar."""
-    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
+def device_ui() -> str:
+    """Sidebar: where views compute (the fastest device first: a GPU when there is one)."""
+    from explorer.devices import available_devices
+
+    names = {"cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)", "cpu": "CPU"}
+    options = available_devices()
+    if st.session_state.get(state.DEVICE) not in options:
+        st.session_state[state.DEVICE] = options[0]
+    return st.sidebar.selectbox(
+        "Compute on",
+        options,
+        key=state.DEVICE,
+        format_func=names.get,
+        disabled=len(options) == 1,
+        help="Views run on the GPU when this machine has one; results match the CPU's to rounding.",
+    )
+
+
+class _Spec(BaseFigure):
+    """A figure already made into plotly's dict (``cache.figure``): st.plotly_chart takes a figure's
+    ``to_dict()`` as it is, where a plain dict would be validated again through a new ``go.Figure``."""
+
+    def __init__(self, spec: dict) -> None:  # BaseFigure.__init__ (validation) skipped on purpose
+        object.__setattr__(self, "_spec", spec)
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def show_chart(fig: go.Figure | dict, key: str) -> None:
+    """A plotly chart (a figure, or its cached dict) in our style, downloadable as PNG from its toolbar."""
+    st.plotly_chart(_Spec(fig) if isinstance(fig, dict) else fig, theme=None, config=PLOT_CONFIG, key=key)

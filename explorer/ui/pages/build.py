@@ -3,10 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.model import architecture_figure
 from explorer.summary import human
 from explorer.ui import state
-from explorer.ui.cache import cached_structure, cached_summary
+from explorer.ui.cache import architecture_spec, cached_summary
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
@@ -45,7 +44,7 @@ scale = st.slider(
     disabled=not config.residual,
     help="s = 0 computes exactly what the plain twin computes; s = 1 is the residual network.",
 )
-show_chart(architecture_figure(cached_structure(config), s.layers, scale), key="build_arch")
+show_chart(architecture_spec(config, scale), key="build_arch")
 st.caption(
     "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
     "Dotted: option A (stride 2, zero-padded channels). Thick: option B (1x1 projection)."
@@ -68,4 +67,4 @@ table = pd.DataFrame(
     ]
 )
 st.dataframe(table, hide_index=True, key="build_layers", height=420)
-state.write_url()
+state.write_url(*state.NETWORK)

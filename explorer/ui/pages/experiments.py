@@ -2,21 +2,25 @@
 
 import streamlit as st
 
+from explorer import tasks
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
-from explorer.experiments.lesion import lesion_study
-from explorer.experiments.precompute import lesion_data
 from explorer.training import PRESET_MODELS, PRESETS
-from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui import state
+from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import RUNS, degradation_summary, recipe_caption, shattered_section
-from explorer.ui.training_view import current, history_charts, live_panel, start_ui
+from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 
 JOB_KEY = "experiments_live"
+LESION_JOB = "experiments_lesion_job"
 
 st.title("Experiments")
 st.caption("Classroom presets. Each shows results computed in advance at once; re-run any of them live.")
 
-tab_deg, tab_lesion, tab_shatter = st.tabs(["Degradation", "Lesion study", "Shattered gradients"])
+TABS = ["Degradation", "Lesion study", "Shattered gradients"]
+state.keep_valid(state.EXP_TAB, TABS, TABS[0])
+tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")  # the tab is in the URL
 
 with tab_deg:
     st.markdown(
@@ -38,7 +42,7 @@ with tab_deg:
             shown = True
             st.subheader(f"Computed in advance: {what}")
             degradation_summary(run.history, key=f"exp_deg_table_{name}")
-            history_charts(run.history, f"exp_deg_pre_{name}")
+            history_charts(run.history, f"exp_deg_pre_{name}", shared=True)
             st.caption(recipe_caption(run))
         if not shown:
             st.info("No precomputed run ships with this copy (see `make assets`): run it live below.")
@@ -50,15 +54,15 @@ with tab_deg:
     if st.button(
         f"Re-run live ({preset.steps} steps, about 2 minutes)",
         key="exp_deg_run",
-        disabled=live is not None and live[0].active,
+        disabled=busy(JOB_KEY),
     ):
-        start_ui(JOB_KEY, "degradation", list(PRESET_MODELS["degradation"]), preset)
+        start_ui(JOB_KEY, "Degradation", list(PRESET_MODELS["degradation"]), preset)
         st.rerun()
     if live is not None:
         st.subheader("Live")
-        live_panel(JOB_KEY)
-        if not live[0].active and live[1].history.step:
-            degradation_summary(live[1].history)
+        finished = live_panel(JOB_KEY)
+        if finished is not None and finished.history.step:
+            degradation_summary(finished.history)
 
 with tab_lesion:
     st.markdown(
@@ -81,18 +85,16 @@ with tab_lesion:
     lesion_run = "degradation"
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith(lesion_run)]
     depths = sorted({c.config.depth for c in cards}) or [20, 56]
-    depth = st.radio("Depth", depths, index=len(depths) - 1, key="exp_lesion_depth", horizontal=True)
+    state.keep_valid(state.LESION_DEPTH, depths, depths[-1])
+    depth = st.radio("Depth", depths, key=state.LESION_DEPTH, horizontal=True)
     chosen = sorted((c for c in cards if c.config.depth == depth), key=lambda c: not c.config.residual)
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
     if chosen and st.button("Re-run the lesion study live", key="exp_lesion_run"):
-        st.button("Stop", key="exp_lesion_stop")
-        x, y = lesion_data(chosen[0].image_size)
-        results = []
-        for card in chosen:
-            bar = st.progress(0.0, text=f"{card.config.name}: removing blocks…")
-            progress = lambda i, n, bar=bar: bar.progress(i / n, text=f"{i} of {n} evaluations")  # noqa: E731
-            results.append(lesion_study(cached_card_model(card), (x, y), progress=progress))
-            bar.empty()
+        nets = [(card.config, cached_card_model(card).state_dict()) for card in chosen]
+        submit_ui(LESION_JOB, "lesion", *tasks.lesion_job(nets, chosen[0].image_size), "lesion study")
+    live_results = job_panel(LESION_JOB, "Lesion study")
+    if live_results:
+        results = [r for r in live_results if r.model_name.endswith(f"-{depth}")] or results
     if not results:
         st.info(
             "No lesion results ship with this copy (`make assets`), and there are no trained networks to "
@@ -102,10 +104,11 @@ with tab_lesion:
         lesion_meta = precomputed_run(lesion_run)
         if lesion_meta is not None:
             st.caption(f"Networks of the precomputed run '{lesion_run}'. " + recipe_caption(lesion_meta))
-        show_chart(lesion_figure(results), key="exp_lesion_bars")
-        show_chart(removal_curve_figure(results), key="exp_lesion_curve")
+        show_chart(figure(lesion_figure, results), key="exp_lesion_bars")
+        show_chart(figure(removal_curve_figure, results), key="exp_lesion_curve")
         if any(r.baseline < 0.2 for r in results):
             st.caption("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
 
 with tab_shatter:
     shattered_section("exp")
+state.write_url("tab", "lesion_depth")

@@ -1,11 +1,13 @@
 """Explain: what does the network look at? Top-5, Grad-CAM with a layer scrubber, other methods, trust checks."""
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import trust
+from explorer import tasks, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
@@ -13,9 +15,12 @@ from explorer.charts.attribution import (
     randomisation_methods_figure,
 )
 from explorer.probes import probe_batch
-from explorer.ui import state
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui import cache, state
+from explorer.ui.job_view import job_panel, submit_ui
+from explorer.ui.models_ui import image_ui, model_picker_ui, prediction_note_ui, prepared
 from explorer.ui.widgets import show_chart
+
+RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
 
 st.title("Explain a prediction")
 st.caption(
@@ -29,6 +34,7 @@ picked = image_ui(card)
 if picked is None:
     st.stop()
 img, mask, name = picked
+prediction_note_ui(card, photo=mask is None)
 
 layers = attr.target_layers(model)
 default = attr.default_layer(model)
@@ -48,10 +54,12 @@ raw = c3.toggle(
 )
 
 x, display = prepared(card, img)
-probs = attr.predict(model, x)
+probs = cache.view(attr.predict, card, model, x)
 order = np.argsort(-probs)
 target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]
+state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
 choice = st.selectbox("Explain which class", target_options, key=state.CAM_TARGET)
+state.write_url(*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
 target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
 
 results = []
@@ -60,12 +68,12 @@ for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
         st.subheader(c.label)
-        p = probs if m is model else attr.predict(m, xi)  # one forward per network for the top-5
+        p = probs if m is model else cache.view(attr.predict, c, m, xi)  # one forward per network for the top-5
         best = np.argsort(-p, kind="stable")[:5]
         top = [(c.classes[i], float(p[i])) for i in best]
         st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
         lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
-        res = attr.grad_cam(m, xi, lay, target, raw=raw)
+        res = cache.view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
         results.append((c, m, xi, disp, res))
 if raw:  # one colour scale for both, so magnitudes compare
     vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
@@ -73,7 +81,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
     with col:
         title = f"{c.config.name}: {c.classes[res.target]} ({res.probability:.0%}) at {res.layer}"
         show_chart(
-            overlay_figure(disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            cache.figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:
@@ -81,8 +89,8 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
                 "No positive evidence: nothing in this layer raises the score of this class, so the map "
                 "is empty (that is a result, not an error)."
             )
-        if mask is not None and not raw:
-            inside = trust.energy_inside(res.map, mask)
+        inside = trust.energy_inside(res.map, mask) if mask is not None and not raw else None
+        if inside is not None:  # None: a map without positive evidence (warned about above)
             hit = trust.pointing_hit(res.map, mask)
             st.caption(
                 f"Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
@@ -94,9 +102,14 @@ st.header("Every block: a film-strip")
 if st.toggle("Show Grad-CAM at every residual block", key="explain_filmstrip"):
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: Grad-CAM at each block…")
-        strip = attr.filmstrip(
-            m, xi, res.target, raw=False, progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}")
-        )
+        with cache.model_lock(m):  # its hooks sit on the shared network: one view at a time
+            strip = attr.filmstrip(
+                m,
+                xi,
+                res.target,
+                raw=False,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}"),
+            )
         bar.empty()
         show_chart(
             filmstrip_figure(disp, strip, title=f"{c.config.name}: Grad-CAM for '{c.classes[res.target]}'"),
@@ -111,19 +124,23 @@ methods = st.multiselect(
     key=state.CAM_METHODS,
     help="Occlusion and Integrated Gradients take longest.",
 )
+st.caption(
+    "These run here, one method after another, while you wait: changing any choice on the page stops them "
+    "after the method they are on."
+)
 if methods and st.button("Compare methods", key="explain_compare"):
-    st.button("Stop", key="explain_compare_stop")
     rows = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=f"{c.config.name}: running {len(methods)} methods…")
-        rows[c.config.name] = attr.compare_methods(
-            m,
-            xi,
-            layer=res.layer,
-            target=res.target,
-            methods=methods,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
-        )
+        with cache.model_lock(m):
+            rows[c.config.name] = attr.compare_methods(
+                m,
+                xi,
+                layer=res.layer,
+                target=res.target,
+                methods=methods,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
+            )
         bar.empty()
     show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
 
@@ -137,38 +154,34 @@ st.markdown(
     "barely changed: they show the image's edges more than the network. Passing is necessary, not "
     "sufficient: a map that changes is not thereby right."
 )
+view = (tuple(r[0].label for r in results), hashlib.md5(img.tobytes()).hexdigest(), layer, choice)
 if st.button("Run the randomisation check", key="explain_randomise"):
-    st.button("Stop", key="explain_randomise_stop")
-    checks = {}
-    for c, m, xi, disp, res in results:
-        bar = st.progress(0.0, text=f"{c.config.name}: randomising layer by layer…")
-        calibration, _ = probe_batch(c, m, n=32)
-        checks[c.config.name] = trust.randomisation_check(
-            m,
-            xi,
-            trust.CHECK_METHODS,
-            layer=res.layer,
-            target=res.target,
-            calibration=calibration,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"step {i} of {n}"),
+    nets = []
+    for c, m, xi, _, res in results:
+        with cache.model_lock(m):  # it may label photos with the shared network in eval mode
+            calibration, _ = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
+        nets.append((c.config.name, c.config, m.state_dict(), xi, res.layer, res.target, calibration))
+    submit_ui(RANDOMISE_JOB, "randomise", *tasks.randomisation_job(nets), "randomisation check")
+    st.session_state[RANDOMISE_VIEW] = view
+if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view it was asked for
+    checks = job_panel(RANDOMISE_JOB, "Randomisation check")
+    if checks:
+        show_chart(randomisation_methods_figure(checks), key="explain_randomisation")
+        rows = [
+            {
+                "network": net,
+                "method": attr.METHOD_LABELS[m],
+                "fc and the last block re-drawn (signed)": f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
+                "fully randomised (signed)": f"{r.spearman[-1]:.2f}",
+                "fully randomised (absolute)": f"{r.spearman_abs[-1]:.2f}",
+            }
+            for net, by_method in checks.items()
+            for m, r in by_method.items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="explain_randomisation_table")
+        st.caption(
+            "Rank correlation with the original map: near 1, the map did not change; near 0, it did. "
+            "The numbers are this image's, on this network: read them as measured, whichever way they fall."
         )
-        bar.empty()
-    show_chart(randomisation_methods_figure(checks), key="explain_randomisation")
-    rows = [
-        {
-            "network": net,
-            "method": attr.METHOD_LABELS[m],
-            "fc and the last block re-drawn (signed)": f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
-            "fully randomised (signed)": f"{r.spearman[-1]:.2f}",
-            "fully randomised (absolute)": f"{r.spearman_abs[-1]:.2f}",
-        }
-        for net, by_method in checks.items()
-        for m, r in by_method.items()
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="explain_randomisation_table")
-    st.caption(
-        "Rank correlation with the original map: near 1, the map did not change; near 0, it did. "
-        "The numbers are this image's, on this network: read them as measured, whichever way they fall."
-    )
-    if not card.trained:
-        st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
+        if not card.trained:
+            st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")

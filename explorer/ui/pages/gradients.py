@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from explorer import probes
 from explorer.charts.gradients import gradient_norms_figure
 from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
+from explorer.ui import state
+from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
@@ -19,20 +20,18 @@ pairs = model_picker_ui()
 card, model = pairs[0]
 
 st.header("This network, one batch")
-mode = st.radio(
-    "Batch norm",
-    ["batch statistics (as in training)", "running statistics (as in evaluation)"],
-    key="grad_bn_mode",
-    horizontal=True,
-)
+BN_MODES = ["batch statistics (as in training)", "running statistics (as in evaluation)"]
+state.keep_valid(state.GRAD_BN, BN_MODES, BN_MODES[0])
+mode = st.radio("Batch norm", BN_MODES, key=state.GRAD_BN, horizontal=True)
+state.write_url(*state.PICKED, "bn")
 results = []
 for c, m in pairs:
-    x, y = probes.probe_batch(c, m)
-    norms = gradient_norms(m, x, y, train_mode=mode.startswith("batch"))
+    x, y = cached_probe_batch(c, m)
+    norms = view(gradient_norms, c, m, x, y, train_mode=mode.startswith("batch"))
     results.append(
         SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
     )
-show_chart(gradient_norms_figure(results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
+show_chart(figure(gradient_norms_figure, results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
 first_last = [
     f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}, first / last {r.values[0] / r.values[-1]:.3g}"
     for r in results

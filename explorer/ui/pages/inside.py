@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
 from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
-from explorer.ui.cache import precomputed_responses, precomputed_run
+from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
 from explorer.ui.lesson_sections import RUNS, recipe_caption, response_verdict
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
@@ -35,15 +35,18 @@ st.header(f"Feature maps at {layer}")
 for c, m in pairs:
     with st.container():
         x, display = prepared(c, img)
-        fm = feature_maps(m, layer, x, k)
+        fm = view(feature_maps, c, m, layer, x, k)
         show_chart(
-            feature_map_figure(
-                fm, cols=8, title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}"
+            figure(
+                feature_map_figure,
+                fm,
+                cols=8,
+                title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}",
             ),
             key=f"inside_grid_{c.label}",
         )
         with st.expander("Per-channel statistics"):
-            show_chart(channel_stats_figure(fm), key=f"inside_chstats_{c.label}")
+            show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
@@ -65,14 +68,15 @@ st.markdown(
     "app's own measure, for one image and one block. (He et al. measured something related, but different: "
     "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
 )
-if st.session_state.get("inside_block") not in blocks:
-    st.session_state["inside_block"] = layer if layer in blocks else blocks[0]
-block = st.select_slider("Block", blocks, key="inside_block")
+if st.session_state.get(state.BLOCK) not in blocks:
+    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
+block = st.select_slider("Block", blocks, key=state.BLOCK)
+state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
         x, _ = prepared(c, img)
-        dec = residual_decomposition(m, block, x)
-        show_chart(residual_figure(dec), key=f"inside_dec_{c.label}")
+        dec = view(residual_decomposition, c, m, block, x)
+        show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
         if dec["note"]:
             st.caption(dec["note"])
 
@@ -88,7 +92,9 @@ for run_name in RUNS:
     if run is None:
         continue
     responses = precomputed_responses(run_name)
-    show_chart(layer_response_figure(responses, title=f"Precomputed: {RUNS[run_name]}"), key=f"inside_fig7_{run_name}")
+    show_chart(
+        figure(layer_response_figure, responses, title=f"Precomputed: {RUNS[run_name]}"), key=f"inside_fig7_{run_name}"
+    )
     st.markdown(response_verdict(responses))
     st.caption(recipe_caption(run) + " Std over 256 held-out shapes.")
 session = session_models()

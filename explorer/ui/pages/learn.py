@@ -7,8 +7,8 @@ from explorer.charts.inside import zero_gamma_figure
 from explorer.charts.model import block_figure
 from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
-from explorer.ui import pages
-from explorer.ui.cache import cached_summary, zero_gamma_ratios
+from explorer.ui import pages, state
+from explorer.ui.cache import cached_summary, figure, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.widgets import show_chart
 
@@ -54,12 +54,12 @@ st.markdown(
     "**Zero-γ initialisation** (Goyal et al. 2017) sets it to 0, so every block starts as relu(x + 0): below, "
     "the size of each block's F(x) relative to its shortcut, at initialisation, with and without it."
 )
-show_chart(zero_gamma_figure(zero_gamma_ratios()), key="learn_zero_gamma")
+show_chart(figure(zero_gamma_figure, zero_gamma_ratios()), key="learn_zero_gamma")
 c1, c2 = st.columns(2)
 with c1:
-    show_chart(block_figure("basic", "identity", residual=True), key="learn_block_res")
+    show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
 with c2:
-    show_chart(block_figure("basic", "identity", residual=False), key="learn_block_plain")
+    show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
 st.page_link(pages.BUILD, label="Build one and switch its shortcuts off", icon=":material/construction:")
 
 st.header("3. Basic and bottleneck blocks")
@@ -72,7 +72,7 @@ st.markdown(
     f"{human(bottle.macs)} against {human(basic.macs)} multiply-accumulates per 224x224 image "
     "(counted here by torch's FLOP counter)."
 )
-show_chart(block_figure("bottleneck", "identity"), key="learn_bottleneck")
+show_chart(figure(block_figure, "bottleneck", "identity"), key="learn_bottleneck")
 
 st.header("4. When the shape changes: shortcut options A and B")
 a = cached_summary(ResNetConfig("cifar", 20, shortcut="A"))
@@ -85,9 +85,9 @@ st.markdown(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show_chart(block_figure("basic", "A", channels=32), key="learn_option_a")
+    show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
 with c2:
-    show_chart(block_figure("basic", "B", channels=32), key="learn_option_b")
+    show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
 
 st.header("5. Why it helps, and why 'it fixes vanishing gradients' is not the story")
 st.markdown(
@@ -105,6 +105,9 @@ st.markdown(
 )
 gradients_section()
 st.page_link(pages.GRADIENTS, label="Measure gradients yourself", icon=":material/show_chart:")
+st.page_link(
+    pages.LANDSCAPE, label="See the loss landscapes of plain and residual networks", icon=":material/landscape:"
+)
 
 st.header("6. The family")
 rows = []
@@ -142,3 +145,4 @@ st.caption(
     "Torchvision's bottleneck nets put the stride on the 3x3 convolution ('ResNet v1.5'), which costs a "
     "little more than the paper's stride on the first 1x1: 4.1G against 3.8G for ResNet-50."
 )
+state.write_url()  # this page has no choices: a link to it carries none
