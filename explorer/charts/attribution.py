@@ -205,5 +205,7 @@ def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult
         fig.update_xaxes(tickvals=ticks, ticktext=[steps[i] for i in ticks], row=1, col=col)
         fig.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=col)
     fig.update_yaxes(title_text="Spearman rank correlation with the original", range=[-1.05, 1.05], row=1, col=1)
-    fig.update_xaxes(title_text="re-randomised from the top down (cumulative)")
-    return apply_style(fig, "Sanity check: which maps change when the weights do?", height=560)
+    fig.update_xaxes(title_text="layers re-randomised, top down", row=1, col=1)
+    apply_style(fig, "Sanity check: which maps change when the weights do?", height=640)
+    fig.update_layout(legend={"y": -0.32}, margin={"b": 190})
+    return fig
