@@ -1,4 +1,4 @@
-"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, randomisation curve.
+"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, the randomisation check of several methods.
 
 Colour maps and blending live in ``explorer.charts.colors``; lesion plots in ``explorer.charts.lesion``.
 """
