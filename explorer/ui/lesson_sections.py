@@ -212,22 +212,20 @@ def shattered_section(prefix: str) -> None:
 
 
 def response_verdict(responses) -> str:
-    """Mean response std per network, and whether the residual nets' are the smaller, as measured."""
+    """Mean response std per network, and at which depths the residual net's is the smaller, as measured."""
     means = {name: sum(stds) / len(stds) for name, _, _, stds in responses if stds}
-    parts = [f"{name} {v:.2f}" for name, v in means.items()]
-    res = [means[n] for n, r, _, s in responses if r and s]
-    plain = [means[n] for n, r, _, s in responses if not r and s]
-    if not res or not plain:
-        return "Mean response std: " + ", ".join(parts) + "."
-    smaller = max(res) < min(plain)
-    return (
-        "Mean response std: "
-        + ", ".join(parts)
-        + ". "
-        + (
-            "Here too the residual networks' responses are the smaller."
-            if smaller
-            else "Here the residual networks' responses are not uniformly smaller than the plain ones': "
-            "batch norm's scales move slowly, so a briefly trained network keeps responses near their initial 1."
-        )
-    )
+    text = "Mean response std: " + ", ".join(f"{name} {v:.2f}" for name, v in means.items()) + "."
+    pairs = {}
+    for name, residual, depth, stds in responses:
+        if stds:
+            pairs.setdefault(int(depth), {})[bool(residual)] = means[name]
+    smaller = [d for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] < p[False]]
+    larger = [d for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] >= p[False]]
+    if smaller:
+        text += f" The residual network's responses are the smaller at depth {', '.join(map(str, smaller))}"
+        text += f", not at depth {', '.join(map(str, larger))}." if larger else ", as in the paper."
+    elif larger:
+        text += " Here the residual networks' responses are not the smaller, unlike the paper's."
+    if larger:
+        text += " These networks trained far less than the paper's, so batch norm's scales are still near 1."
+    return text

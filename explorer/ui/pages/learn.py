@@ -39,7 +39,7 @@ st.markdown(
 degradation_section()
 st.page_link(pages.EXPERIMENTS, label="Re-run this experiment live", icon=":material/science:")
 
-st.header("2. The residual block: out = x + F(x)")
+st.header("2. The residual block: out = relu(x + F(x))")
 st.markdown(
     "A residual block learns a *correction* F(x) that is added to its input: out = relu(x + F(x)). The "
     "shortcut carries x past the two convolutions, but the ReLU after the addition means the path across "
