@@ -220,22 +220,17 @@ def precomputed_lesions() -> list | None:
     return load_lesions(ASSET_EXPERIMENTS)
 
 
+ZERO_GAMMA_LABELS = {"standard": "standard initialisation (γ = 1)", "zero_gamma": "zero-γ initialisation (γ = 0)"}
+
+
 @st.cache_data(show_spinner=False)
 def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """||F(x)|| / ||x|| per block of a freshly initialised ResNet, with and without zero-gamma (Goyal et al. 2017).
+    """||F(x)|| / ||x|| per block at initialisation, with and without zero-gamma (Goyal et al. 2017): the
+    precomputed asset, measured here only when it is missing."""
+    from explorer.experiments.precompute import load_zero_gamma, zero_gamma_ratios
 
-    Batch norm statistics come from one shapes batch (``gradients.calibrate_bn``), as in training.
-    """
-    from explorer.gradients import calibrate_bn, shapes_batch
-    from explorer.models import build_resnet
-    from explorer.probes import branch_ratios
-
-    x, _ = shapes_batch(32)
-    out = {}
-    for label, zero in (("standard initialisation (γ = 1)", False), ("zero-γ initialisation (γ = 0)", True)):
-        model = calibrate_bn(build_resnet(ResNetConfig("cifar", depth, zero_init_residual=zero)), x)
-        out[label] = branch_ratios(model, x)
-    return out
+    ratios = load_zero_gamma(ASSET_EXPERIMENTS, depth) or zero_gamma_ratios(depth)
+    return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
 
 
 @st.cache_data(show_spinner="Measuring layer responses…")
