@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from explorer import tasks
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
-from explorer.experiments.landscape import describe, run_landscape
+from explorer.experiments.landscape import describe
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -18,6 +20,7 @@ GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
 VIEWS = ("Contour", "3-D surface")
+LIVE_JOB = "landscape_job"  # this session's live computation on the engine
 BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
@@ -185,26 +188,11 @@ st.caption(
     "longer when the server is busy. Stop at any time: networks already done stay on screen."
 )
 if st.button("Compute", key="landscape_compute", type="primary"):
-    stop_slot = st.empty()
-    stop_slot.button("Stop", key="landscape_stop")  # a click reruns the page, which ends the computation
     names = [network] + ([twin] if with_twin and has_twin else [])
-    results = []
-    st.session_state[state.LANDSCAPE_RESULT] = (run.path.name, results)
-    for name in names:
-        bar = st.progress(0.0, text=f"{name}: starting…")
-
-        def progress(p, bar=bar, name=name) -> None:
-            bar.progress(p.done / p.total, text=f"{name}: {p.done} of {p.total} points, {p.eta_s:.0f} s to go")
-
-        results.append(
-            run_landscape(
-                run.path, name, grid=grid, images=images, progress=progress,
-                precision="bfloat16" if fast else "float32",
-            )
-        )  # fmt: skip
-        bar.empty()
-    stop_slot.empty()
-result = st.session_state.get(state.LANDSCAPE_RESULT)
-if result and result[1]:
-    st.caption(f"Computed live from run {result[0]}.")
-    show_landscapes(result[1], "landscape_live")
+    job = tasks.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
+    submit_ui(LIVE_JOB, "landscape", *job, "loss landscape")
+    st.session_state[state.LANDSCAPE_RESULT] = run.path.name
+surfaces = job_panel(LIVE_JOB, "Loss landscape")
+if surfaces:
+    st.caption(f"Computed live from run {st.session_state.get(state.LANDSCAPE_RESULT)}.")
+    show_landscapes(surfaces, "landscape_live")
