@@ -8,6 +8,7 @@ directly" from the shared st.Page objects.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib.util
 import re
 from pathlib import Path
@@ -21,6 +22,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = 8
 
 pytestmark = pytest.mark.slow
+
+
+def run_async(coro):
+    """``asyncio.run`` on a thread of its own: the browser tests' playwright keeps an event loop running in
+    the main thread for the whole session, and asyncio.run refuses to start inside it."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +70,7 @@ async def _class(url: str) -> list[list[str]]:
 
 
 def test_eight_sessions_at_once_see_no_error_and_leave_the_shared_models_untouched(class_server):
-    problems = asyncio.run(_class(class_server))
+    problems = run_async(_class(class_server))
     assert problems == [[]] * SESSIONS
 
     async def diagnostics() -> str:
@@ -70,7 +78,7 @@ def test_eight_sessions_at_once_see_no_error_and_leave_the_shared_models_untouch
             r = await s.open("diagnostics")
         return " ".join(r.texts)
 
-    report = asyncio.run(diagnostics())
+    report = run_async(diagnostics())
     models = int(re.search(r"(\d+) cached models;", report).group(1))
     assert models >= 2  # the sessions really looked at shared networks (a network and its twin)
     assert "0 hooks left on cached models" in report
@@ -110,7 +118,7 @@ def test_eight_identical_start_presses_train_once(class_server):
                 await s.__aexit__(None, None, None)
         return problems, report, jobs
 
-    problems, report, jobs = asyncio.run(run())
+    problems, report, jobs = run_async(run())
     assert problems == [[]] * SESSIONS
     assert len(jobs) == 1 and None not in jobs, jobs  # every press joined the same job
     assert re.search(r"\b1 training jobs started on the engine", report), report
