@@ -34,6 +34,8 @@ from captum.attr import (
 )
 from torch import nn
 
+from explorer.i18n import N_
+
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -347,12 +349,12 @@ METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], n
     "occlusion": _occlusion_method,
 }
 
-METHOD_LABELS = {
+METHOD_LABELS = {  # English; show them through explorer.i18n._()
     "gradcam": "Grad-CAM",
-    "guided_gradcam": "Guided Grad-CAM",
-    "integrated_gradients": "Integrated Gradients",
-    "saliency": "Saliency",
-    "occlusion": "Occlusion",
+    "guided_gradcam": N_("Guided Grad-CAM"),
+    "integrated_gradients": N_("Integrated Gradients"),
+    "saliency": N_("Saliency"),
+    "occlusion": N_("Occlusion"),
 }
 
 

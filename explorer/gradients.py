@@ -25,18 +25,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.i18n import N_
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
 
 Progress = Callable[[int, int], None] | None
 
-NO_VANISHING_NOTE = (
+NO_VANISHING_NOTE = N_(  # shown through _()
     "With batch normalisation a plain network's gradients need not vanish: He et al. (2015, section 4.1) "
     "checked that their plain nets' forward signals keep non-zero variances and their backward gradients "
     "keep healthy norms, yet the deeper plain nets train worse. The degradation is an optimisation "
     "difficulty, not vanishing gradients; shattered gradients (Balduzzi et al. 2017) are one explanation."
 )
-SHATTERED_NOTE = (
+SHATTERED_NOTE = N_(  # shown through _()
     "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
     "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
     "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "

@@ -18,6 +18,7 @@ from plotly.subplots import make_subplots
 from explorer.attribution import METHOD_LABELS
 from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style, colour
 from explorer.experiments.lesion import LesionResult
+from explorer.i18n import _
 from explorer.trust import RandomisationResult
 
 COLOURMAPS = {
@@ -146,7 +147,7 @@ def overlay_figure(
             zmax=zmax,
             colorscale=scale,
             opacity=opacity,
-            colorbar={"title": {"text": "evidence" if not signed else "signed"}, "thickness": 18},
+            colorbar={"title": {"text": _("evidence") if not signed else _("signed")}, "thickness": 18},
             hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
         )
     )
@@ -171,11 +172,11 @@ def filmstrip_figure(
         raise ValueError("the film-strip is empty")
     cols = min(columns, len(strip))
     rows = -(-len(strip) // cols)
-    fig = _grid([n for n, _ in strip], cols, rows, 200)
-    for i, (_, cam) in enumerate(strip):
+    fig = _grid([n for n, _cam in strip], cols, rows, 200)
+    for i, (_name, cam) in enumerate(strip):
         fig.add_trace(image_trace(overlay_rgb(image, cam, opacity)), row=i // cols + 1, col=i % cols + 1)
     _image_axes(fig)
-    apply_style(fig, title or "Grad-CAM at every block: where the evidence for the class gathers")
+    apply_style(fig, title or _("Grad-CAM at every block: where the evidence for the class gathers"))
     return fig
 
 
@@ -189,14 +190,14 @@ def method_grid_figure(
     cols = 1 + len(methods)
     titles = []
     for r, label in enumerate(rows):
-        titles += [label] + ([METHOD_LABELS.get(m, m) for m in methods] if r == 0 else [""] * len(methods))
+        titles += [label] + ([_(METHOD_LABELS.get(m, m)) for m in methods] if r == 0 else [""] * len(methods))
     fig = _grid(titles, cols, len(rows), 230)
     for r, maps in enumerate(rows.values(), start=1):
         fig.add_trace(image_trace(to_rgb_uint8(image)), row=r, col=1)
         for c, m in enumerate(methods, start=2):
             fig.add_trace(image_trace(overlay_rgb(image, maps[m], opacity)), row=r, col=c)
     _image_axes(fig)
-    apply_style(fig, title or "Attribution methods compared")
+    apply_style(fig, title or _("Attribution methods compared"))
     return fig
 
 
@@ -236,13 +237,15 @@ def randomisation_figure(results: dict[str, RandomisationResult], metric: str = 
     ticks = list(range(len(longest)))
     step = max(1, len(ticks) // 14)
     fig.update_xaxes(
-        title="layers re-randomised (top down, cumulative)", tickvals=ticks[::step], ticktext=longest[::step]
+        title=_("layers re-randomised (top down, cumulative)"), tickvals=ticks[::step], ticktext=longest[::step]
     )
-    name = {"spearman": "Spearman rank correlation", "pearson": "Pearson correlation", "top_overlap": "top-10% overlap"}
-    fig.update_yaxes(
-        title=f"{name[metric]} with original", range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05]
-    )
-    return apply_style(fig, "Sanity check: does the map change when the model's weights do?", height=520)
+    name = {
+        "spearman": _("Spearman rank correlation with original"),
+        "pearson": _("Pearson correlation with original"),
+        "top_overlap": _("overlap of the top 10% with original"),
+    }
+    fig.update_yaxes(title=name[metric], range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05])
+    return apply_style(fig, _("Sanity check: does the map change when the model's weights do?"), height=520)
 
 
 def lesion_figure(results: list[LesionResult]) -> go.Figure:
@@ -253,12 +256,12 @@ def lesion_figure(results: list[LesionResult]) -> go.Figure:
     for res in results:
         names = [b.name for b in res.blocks]
         drops = [100 * b.drop if b.removable else 0.0 for b in res.blocks]
-        text = ["" if b.removable else "cannot<br>remove" for b in res.blocks]
+        text = ["" if b.removable else _("cannot<br>remove") for b in res.blocks]
         fig.add_trace(
             go.Bar(
                 x=names,
                 y=drops,
-                name=f"{res.model_name} (baseline {100 * res.baseline:.1f}%)",
+                name=_("{name} (baseline {acc:.1f}%)").format(name=res.model_name, acc=100 * res.baseline),
                 marker={
                     "color": colour(res.residual),
                     "pattern": {"shape": ["" if b.removable else "x" for b in res.blocks]},
@@ -267,13 +270,13 @@ def lesion_figure(results: list[LesionResult]) -> go.Figure:
                 textposition="outside",
                 textfont={"size": FONT_SIZE - 2, "color": colour(res.residual)},
                 cliponaxis=False,
-                hovertemplate="%{x}: %{y:.1f} points<extra></extra>",
+                hovertemplate="%{x}: %{y:.1f} " + _("points") + "<extra></extra>",
             )
         )
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="removed block")
-    fig.update_yaxes(title="accuracy drop (percentage points)")
-    return apply_style(fig, "Lesion study: remove one block at test time", height=520)
+    fig.update_xaxes(title=_("removed block"))
+    fig.update_yaxes(title=_("accuracy drop (percentage points)"))
+    return apply_style(fig, _("Lesion study: remove one block at test time"), height=520)
 
 
 def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
@@ -303,9 +306,9 @@ def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
                 name=res.model_name,
                 line={"color": c, "width": 3},
                 marker={"size": 9},
-                hovertemplate="%{x} removed: %{y:.1f}%<extra>" + res.model_name + "</extra>",
+                hovertemplate="%{x} " + _("removed") + ": %{y:.1f}%<extra>" + res.model_name + "</extra>",
             )
         )
-    fig.update_xaxes(title="blocks removed", rangemode="tozero")
-    fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
-    return apply_style(fig, "Removing several blocks at test time (Veit et al. 2016)", height=520)
+    fig.update_xaxes(title=_("blocks removed"), rangemode="tozero")
+    fig.update_yaxes(title=_("test accuracy (%)"), range=[0, 102])
+    return apply_style(fig, _("Removing several blocks at test time (Veit et al. 2016)"), height=520)

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import FONT_SIZE, apply_style, colour
+from explorer.i18n import _
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
@@ -44,7 +45,7 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
     k = len(fm.channels)
     cols = max(1, min(cols, k))
     rows = math.ceil(k / cols)
-    titles = [f"ch {c}" for c in fm.channels]
+    titles = [_("ch {c}").format(c=c) for c in fm.channels]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08)
     lo, hi = (float(fm.maps.min()), float(fm.maps.max())) if shared_scale else (None, None)
     signed = lo is not None and lo < 0 < hi
@@ -58,15 +59,17 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
                 zmax=hi,
                 colorscale=SIGNED_SCALE if signed else MAP_SCALE,
                 showscale=i == 0,
-                colorbar={"title": "activation", "len": 0.9},
-                hovertemplate=f"channel {fm.channels[i]} (mean {fm.mean[fm.channels[i]]:.2f})<br>x %{{x}}, y %{{y}}<br>%{{z:.3f}}<extra></extra>",
+                colorbar={"title": _("activation"), "len": 0.9},
+                hovertemplate=_("channel {c} (mean {mean:.2f})").format(c=fm.channels[i], mean=fm.mean[fm.channels[i]])
+                + "<br>x %{x}, y %{y}<br>%{z:.3f}<extra></extra>",
             ),
             row=i // cols + 1,
             col=i % cols + 1,
         )
     _image_axes(fig, rows, cols)
     c, h, w = fm.shape
-    apply_style(fig, title or f"{fm.layer}: top {k} of {c} channels ({h}x{w})", height=80 + 230 * rows)
+    title = title or _("{layer}: top {k} of {c} channels ({h}x{w})").format(layer=fm.layer, k=k, c=c, h=h, w=w)
+    apply_style(fig, title, height=80 + 230 * rows)
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return fig
 
@@ -81,17 +84,18 @@ def channel_stats_figure(fm) -> go.Figure:
             x=idx,
             y=fm.mean,
             marker_color=["#0072B2" if i in top else "#BBBBBB" for i in idx],
-            name="mean",
+            name=_("mean"),
             error_y={"type": "data", "array": fm.std, "visible": True, "thickness": 1},
         ),
         row=1,
         col=1,
     )
-    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name="fraction > 0"), row=2, col=1)
-    fig.update_yaxes(title_text="mean ± std", row=1, col=1)
-    fig.update_yaxes(title_text="fraction > 0", range=[0, 1], row=2, col=1)
-    fig.update_xaxes(title_text="channel", row=2, col=1)
-    apply_style(fig, f"{fm.layer}: statistics of all {len(idx)} channels (blue: shown above)", height=520)
+    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name=_("fraction > 0")), row=2, col=1)
+    fig.update_yaxes(title_text=_("mean ± std"), row=1, col=1)
+    fig.update_yaxes(title_text=_("fraction > 0"), range=[0, 1], row=2, col=1)
+    fig.update_xaxes(title_text=_("channel"), row=2, col=1)
+    title = _("{layer}: statistics of all {n} channels (blue: shown above)").format(layer=fm.layer, n=len(idx))
+    apply_style(fig, title, height=520)
     fig.update_layout(showlegend=False)
     return fig
 
@@ -109,12 +113,12 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
     ``d`` is ``probes.residual_decomposition``'s result. Maps show the norm over channels at each position
     (or one ``channel``); a plain block shows x, F(x) and relu(F(x)).
     """
-    parts = [("x", "input x"), ("branch", "branch F(x)")]
+    parts = [("x", _("input x")), ("branch", _("branch F(x)"))]
     if d["residual"]:
         if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
-            parts.append(("shortcut", "shortcut(x)"))
-        parts.append(("sum", "F(x) + shortcut"))
-    parts.append(("out", "output relu(...)"))
+            parts.append(("shortcut", _("shortcut(x)")))
+        parts.append(("sum", _("F(x) + shortcut")))
+    parts.append(("out", _("output relu(...)")))
     maps = {k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _ in parts}
     titles = [f"{label}<br>‖·‖ = {d['norms'][k]:.1f}" for k, label in parts]
     fig = make_subplots(rows=1, cols=len(parts), subplot_titles=titles, horizontal_spacing=0.03)
@@ -129,23 +133,26 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
                 zmax=max(hi, -lo) if signed else hi,
                 colorscale=SIGNED_SCALE if signed else MAP_SCALE,
                 showscale=i == len(parts) - 1,
-                colorbar={"title": "value" if signed else "norm"},
+                colorbar={"title": _("value") if signed else _("norm")},
                 hovertemplate=f"{label}<br>%{{z:.3f}}<extra></extra>",
             ),
             row=1,
             col=i + 1,
         )
     _image_axes(fig, 1, len(parts))
-    what = f"channel {channel}" if channel is not None else "norm over channels"
-    kind = "residual" if d["residual"] else "plain"
+    what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
+    if d["residual"]:
+        title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
+    else:
+        title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
     ratio = f"<br>‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
-    apply_style(fig, f"{d['block']}: {kind} block, {what}{ratio}", height=400)
+    apply_style(fig, title + ratio, height=400)
     fig.update_annotations(font_size=FONT_SIZE - 1)
     fig.update_layout(margin={"t": 130})
     return fig
 
 
-def gradient_norms_figure(results: Sequence, title: str = "Gradient norm per layer") -> go.Figure:
+def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Figure:
     """Per-layer weight-gradient norms (log scale) for several networks (``gradients.SweepResult``-like:
     ``name``, ``depth``, ``residual``, ``values``); colour = plain/residual, dash = depth."""
     fig = go.Figure()
@@ -161,12 +168,12 @@ def gradient_norms_figure(results: Sequence, title: str = "Gradient norm per lay
                 name=r.name,
                 line={"color": colour(r.residual), "dash": dash, "width": 3},
                 text=layers,
-                hovertemplate="%{text}<br>norm %{y:.3g}<extra>" + r.name + "</extra>",
+                hovertemplate="%{text}<br>" + _("norm") + " %{y:.3g}<extra>" + r.name + "</extra>",
             )
         )
-    fig.update_yaxes(type="log", title_text="‖∂loss/∂W‖ (log scale)", exponentformat="power")
-    fig.update_xaxes(title_text="layer (forward order: input → output)")
-    apply_style(fig, title, height=520)
+    fig.update_yaxes(type="log", title_text=_("‖∂loss/∂W‖ (log scale)"), exponentformat="power")
+    fig.update_xaxes(title_text=_("layer (forward order: input → output)"))
+    apply_style(fig, title or _("Gradient norm per layer"), height=520)
     return fig
 
 
@@ -186,7 +193,7 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
         shared_xaxes="columns",
         horizontal_spacing=0.1,
         vertical_spacing=0.03,
-        subplot_titles=[results[0].name, "autocorrelation of d output / dt"] + [r.name for r in results[1:]],
+        subplot_titles=[results[0].name, _("autocorrelation of d output / dt")] + [r.name for r in results[1:]],
     )
     depth_order = sorted({r.name.split("-")[-1] for r in results})
     for i, r in enumerate(results):
@@ -212,18 +219,18 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
                 x=lags,
                 y=r.acf,
                 mode="lines+markers",
-                name=f"{r.name} (lag 1: {r.lag1:.2f})",
+                name=_("{name} (lag 1: {lag1:.2f})").format(name=r.name, lag1=r.lag1),
                 line={"color": col, "dash": dash, "width": 3},
                 marker={"size": 5},
             ),
             row=1,
             col=2,
         )
-    fig.update_xaxes(title_text="position t along the line", row=n, col=1)
-    fig.update_xaxes(title_text="lag (points)", row=1, col=2)
-    fig.update_yaxes(title_text="autocorrelation", range=[-0.3, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text=_("position t along the line"), row=n, col=1)
+    fig.update_xaxes(title_text=_("lag (points)"), row=1, col=2)
+    fig.update_yaxes(title_text=_("autocorrelation"), range=[-0.3, 1.02], row=1, col=2)
     fig.add_hline(y=0, line={"color": "#777777", "width": 1}, row=1, col=2)
-    apply_style(fig, "Shattered gradients: d output / dt along x0 + t·d", height=max(560, 130 * n + 200))
+    apply_style(fig, _("Shattered gradients: d output / dt along x0 + t·d"), height=max(560, 130 * n + 200))
     fig.update_layout(margin={"t": 150})
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return fig

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import i18n
+
 # the network the user is looking at (shared by every page)
 FAMILY = "net_family"
 DEPTH = "net_depth"
@@ -18,6 +20,7 @@ WIDTH = "net_width"
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+LANG = "ui_language"  # "en" or "zh" (explorer.i18n.LANGUAGES)
 
 # per-page widgets
 TRAIN_PRESET = "train_preset"
@@ -48,6 +51,7 @@ DEFAULTS = {
     SIDE_BY_SIDE: True,
     CAM_OPACITY: 0.5,
     CAM_RAW: False,
+    LANG: i18n.DEFAULT_LANGUAGE,
 }
 
 # query parameter -> (state key, parser)
@@ -58,6 +62,7 @@ URL_KEYS = {
     "shortcut": (SHORTCUT, str),
     "width": (WIDTH, int),
     "twins": (SIDE_BY_SIDE, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "lang": (LANG, i18n.parse_language),
 }
 
 
@@ -100,3 +105,8 @@ def write_url() -> None:
             text = str(value).lower() if isinstance(value, bool) else str(value)
             if st.query_params.get(param) != text:
                 st.query_params[param] = text
+
+
+def apply_language() -> None:
+    """Make this session's language active for the current script or fragment run (explorer.i18n)."""
+    i18n.set_language(st.session_state.get(LANG, i18n.DEFAULT_LANGUAGE))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from explorer import i18n
 from explorer.models import IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
@@ -73,6 +74,19 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         _keep_valid(state.WIDTH, widths)
         width = st.select_slider("Width (channels of the first stage)", widths, key=state.WIDTH)
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
+
+
+def language_ui() -> str:
+    """The sidebar's language switch (both names, so anyone finds it); the choice rides in the URL (?lang=zh)."""
+    if st.session_state.get(state.LANG) not in i18n.LANGUAGES:
+        st.session_state[state.LANG] = i18n.DEFAULT_LANGUAGE
+    lang = st.sidebar.radio(
+        "Language · 语言", list(i18n.LANGUAGES), key=state.LANG, format_func=i18n.LANGUAGES.get, horizontal=True
+    )
+    state.apply_language()
+    if lang != i18n.DEFAULT_LANGUAGE or "lang" in st.query_params:
+        st.query_params["lang"] = lang  # a shared link opens in the same language
+    return lang
 
 
 def show_chart(fig: go.Figure, key: str) -> None:
