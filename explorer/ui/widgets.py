@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import i18n
+from explorer.i18n import _
 from explorer.models import IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
@@ -38,41 +39,41 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
     """Sidebar controls naming a network; returns its config."""
     box = container or st.sidebar
     with box:
-        st.subheader("Network")
+        st.subheader(_("Network"))
         if family_lock:
             st.session_state[state.FAMILY] = family_lock
         family = st.radio(
-            "Family",
+            _("Family"),
             ["cifar", "imagenet"],
             key=state.FAMILY,
             horizontal=True,
             format_func={"cifar": "CIFAR (6n+2)", "imagenet": "ImageNet"}.get,
             disabled=family_lock is not None,
             on_change=_family_changed,
-            help="CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them.",
+            help=_("CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them."),
         )
         depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)
         _keep_valid(state.DEPTH, depths)
-        depth = st.select_slider("Depth (layers)", depths, key=state.DEPTH)
+        depth = st.select_slider(_("Depth (layers)"), depths, key=state.DEPTH)
         residual = st.toggle(
-            "Residual connections",
+            _("Residual connections"),
             key=state.RESIDUAL,
-            help="Off: the plain twin, the same layers without any shortcut.",
+            help=_("Off: the plain twin, the same layers without any shortcut."),
         )
         if st.session_state.get(state.SHORTCUT) not in ("A", "B"):
             st.session_state[state.SHORTCUT] = "A"
         shortcut = st.radio(
-            "Shortcut where the shape changes",
+            _("Shortcut where the shape changes"),
             ["A", "B"],
             key=state.SHORTCUT,
             horizontal=True,
-            format_func={"A": "A: zero-pad", "B": "B: 1x1 projection"}.get,
+            format_func={"A": _("A: zero-pad"), "B": _("B: 1x1 projection")}.get,
             disabled=not residual,
-            help="A has no parameters (the paper's CIFAR choice); B adds a 1x1 conv + BN (torchvision's).",
+            help=_("A has no parameters (the paper's CIFAR choice); B adds a 1x1 conv + BN (torchvision's)."),
         )
         widths = WIDTHS[family]
         _keep_valid(state.WIDTH, widths)
-        width = st.select_slider("Width (channels of the first stage)", widths, key=state.WIDTH)
+        width = st.select_slider(_("Width (channels of the first stage)"), widths, key=state.WIDTH)
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
 
 
