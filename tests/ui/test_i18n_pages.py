@@ -61,3 +61,18 @@ def test_an_unknown_language_in_the_link_falls_back_to_english():
     at = open_page("learn", "xx")
     assert not at.exception
     assert at.session_state["ui_language"] == "en"
+
+
+def test_chinese_learn_answers_the_three_myths_with_measured_figures():
+    at = open_page("learn", "zh")
+    headers = [h.value for h in at.header]
+    assert "常见误解" in headers
+    myths = [s.value for s in at.subheader]
+    assert [m[:3] for m in myths if m.startswith("误解")] == ["误解一", "误解二", "误解三"]
+    body = "\n".join(m.value for m in at.markdown)
+    assert "过拟合" in body and "梯度消失" in body and "瓶颈块" in body and "He et al. 2015" in body
+    assert "70,400" in body and "73,984" in body  # the bottleneck and basic blocks' parameters, counted
+    keys = {c.proto.id for c in at.get("plotly_chart")}
+    assert sum("learn_myth" in k for k in keys) == 3, keys
+    english = open_page("learn")
+    assert "Common misconceptions" not in [h.value for h in english.header]

@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from explorer.charts.model import block_figure
+from explorer.i18n import get_language
 from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
 from explorer.ui import pages
 from explorer.ui.cache import cached_summary
 from explorer.ui.learn_figures import degradation_section, gradients_section
+from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.widgets import show_chart
 
 # He et al. 2015: Table 6 (CIFAR-10 parameters, test error %) and Table 1 (ImageNet FLOPs = multiply-adds)
@@ -120,3 +122,6 @@ st.caption(
     "Torchvision's bottleneck nets put the stride on the 3x3 convolution ('ResNet v1.5'), which costs a "
     "little more than the paper's stride on the first 1x1: 4.1G against 3.8G for ResNet-50."
 )
+
+if get_language() == "zh":  # the myths Chinese-language tutorials often repeat (issue #11)
+    misconceptions_section()
