@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.i18n import _
 from explorer.models import ResidualBlock, ResNet
 
 
@@ -26,7 +27,7 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
         try:
             modules.append(model.get_submodule(name))
         except AttributeError:
-            valid = [n for n, _ in model.named_modules() if n]
+            valid = [n for n, _m in model.named_modules() if n]
             shown = ", ".join(valid[:40]) + (f", ... ({len(valid)} in all)" if len(valid) > 40 else "")
             raise ValueError(f"no layer named {name!r}; layers are: {shown}") from None
     return modules
@@ -36,7 +37,7 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """model.eval() inside the block; every module's own training flag restored afterwards."""
     flags = [(m, m.training) for m in model.modules() if m.training]  # a shared model is usually in eval already
-    for m, _ in flags:
+    for m, _flag in flags:
         m.training = False
     try:
         yield model
@@ -201,7 +202,7 @@ def feature_layers(model: nn.Module) -> list[str]:
     """Layers worth a feature-map view: the stem's output and every residual block, in forward order."""
     names = ["relu"] if hasattr(model, "relu") else []
     if hasattr(model, "blocks"):
-        names += [n for n, _ in model.blocks()]
+        names += [n for n, _b in model.blocks()]
     return names
 
 
@@ -222,7 +223,7 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
     """
     block = _resolve(model, [block_name])[0]
     if not isinstance(block, ResidualBlock):
-        raise ValueError(f"{block_name!r} is not a residual block; blocks are {[n for n, _ in model.blocks()]}")
+        raise ValueError(f"{block_name!r} is not a residual block; blocks are {[n for n, _b in model.blocks()]}")
     seen: dict[str, torch.Tensor] = {}
 
     def pre(module, inputs):
@@ -242,11 +243,11 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
             total = branch + shortcut
     notes = []
     if not block.residual:
-        notes.append("plain block: there is no shortcut, so the output is relu(F(x)) alone")
+        notes.append(_("plain block: there is no shortcut, so the output is relu(F(x)) alone"))
     if block.bypass:
-        notes.append("this block is bypassed: the network skips F(x) and passes only the shortcut on")
+        notes.append(_("this block is bypassed: the network skips F(x) and passes only the shortcut on"))
     if block.residual and block.downsample is not None:
-        notes.append("this block changes shape: the shortcut is a downsampled (projected or padded) x")
+        notes.append(_("this block changes shape: the shortcut is a downsampled (projected or padded) x"))
     parts = {"x": xin, "branch": branch, "shortcut": shortcut, "sum": total, "out": seen["out"]}
     arrays = {k: (None if v is None else v[0].cpu().numpy().copy()) for k, v in parts.items()}
     norms = {k: _norm(v) for k, v in parts.items()}

@@ -1,6 +1,7 @@
 """The gettext catalogues: every string the code marks has a Chinese translation that keeps its
 placeholders, the shipped .mo says what the .po says, and the language is per context (per session)."""
 
+import ast
 import gettext
 import re
 import threading
@@ -90,6 +91,22 @@ def test_shipped_mo_is_compiled_from_the_po(catalog):
     po_ids = {e.id if isinstance(e.id, str) else e.id[0] for e in catalog if e.id and e.string and not e.fuzzy}
     mo_ids = {k if isinstance(k, str) else k[0] for k in mo._catalog if k}
     assert mo_ids == po_ids, "the .mo and the .po differ: run `make translations`"
+
+
+def test_no_module_rebinds_the_translation_function():
+    """`x, _ = ...` or `for _ in ...` after `from explorer.i18n import _` silently breaks translation."""
+    offenders = []
+    for path in sorted((ROOT / "explorer").rglob("*.py")) + [ROOT / "app.py"]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not any(
+            isinstance(n, ast.ImportFrom) and n.module == "explorer.i18n" and any(a.name == "_" for a in n.names)
+            for n in ast.walk(tree)
+        ):
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store):
+                offenders.append(f"{path.relative_to(ROOT)}:{n.lineno}")
+    assert not offenders, f"name the unused value (e.g. _mask), `_` is the translator: {offenders}"
 
 
 def test_english_is_the_default_and_chinese_is_per_context():

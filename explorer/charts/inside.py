@@ -119,7 +119,9 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
             parts.append(("shortcut", _("shortcut(x)")))
         parts.append(("sum", _("F(x) + shortcut")))
     parts.append(("out", _("output relu(...)")))
-    maps = {k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _ in parts}
+    maps = {
+        k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _label in parts
+    }
     titles = [f"{label}<br>‖·‖ = {d['norms'][k]:.1f}" for k, label in parts]
     fig = make_subplots(rows=1, cols=len(parts), subplot_titles=titles, horizontal_spacing=0.03)
     hi = max(float(np.max(m)) for m in maps.values())
@@ -184,7 +186,7 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
     """
     results = list(results)[:max_traces]
     n = len(results)
-    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _ in range(n - 1)]
+    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _row in range(n - 1)]
     fig = make_subplots(
         rows=n,
         cols=2,

@@ -11,11 +11,13 @@ import streamlit as st
 
 from explorer import zoo
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
+from explorer.i18n import _, ngettext
 from explorer.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
 from explorer.live import LiveRun, start_training
 from explorer.models import ResNetConfig
 from explorer.recorders import History
 from explorer.training import TrainConfig
+from explorer.ui import state
 from explorer.ui.cache import job_queue
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
@@ -60,7 +62,7 @@ def history_charts(history: History, key: str, heatmap_choice: bool = True) -> N
         show_chart(accuracy_curves(history), key=f"{key}_acc")
     if heatmap_choice:
         names = list(history.models)
-        pick = st.selectbox("Gradient norms of", names, index=len(names) - 1, key=f"{key}_heat_pick")
+        pick = st.selectbox(_("Gradient norms of"), names, index=len(names) - 1, key=f"{key}_heat_pick")
         show_chart(grad_norm_heatmap(history.models[pick]), key=f"{key}_heat")
 
 
@@ -68,32 +70,38 @@ def _status_line(job: Job, live: LiveRun) -> None:
     queue = job_queue()
     if job.status == QUEUED:
         ahead = queue.position(job)
-        st.info(
-            f"Waiting for the CPU: {ahead} training job{'s' if ahead != 1 else ''} ahead of yours. "
-            "One job trains at a time on this server."
-        )
+        waiting = ngettext(
+            "Waiting for the CPU: {n} training job ahead of yours.",
+            "Waiting for the CPU: {n} training jobs ahead of yours.",
+            ahead,
+        ).format(n=ahead)
+        st.info(waiting + " " + _("One job trains at a time on this server."))
     elif job.status == RUNNING:
         p = job.progress
         if p is None:
-            st.progress(0.0, text=f"{live.phase.capitalize()}…")
+            phases = {"waiting": _("Waiting"), "loading data": _("Loading data"), "training": _("Training")}
+            st.progress(0.0, text=phases.get(live.phase, live.phase.capitalize()) + "…")
         else:
             st.progress(
                 min(p.step / max(p.total, 1), 1.0),
-                text=f"step {p.step} of {p.total} · {p.images_per_s:,.0f} images/s · about {p.eta_s:.0f} s left",
+                text=_("step {step} of {total} · {rate:,.0f} images/s · about {eta:.0f} s left").format(
+                    step=p.step, total=p.total, rate=p.images_per_s, eta=p.eta_s
+                ),
             )
     elif job.status == DONE:
         secs = live.history.wall_s
         st.success(
-            f"Finished {live.history.step} steps in {secs:.0f} s."
-            + (f" Saved to `{live.run_dir}`." if live.run_dir else "")
+            _("Finished {steps} steps in {secs:.0f} s.").format(steps=live.history.step, secs=secs)
+            + (" " + _("Saved to `{path}`.").format(path=live.run_dir) if live.run_dir else "")
         )
     elif job.status == CANCELLED:
-        st.warning(f"Stopped after {live.history.step} steps.")
+        st.warning(_("Stopped after {steps} steps.").format(steps=live.history.step))
     elif job.status == FAILED:
-        st.error(f"Training failed: {job.error}")
+        st.error(_("Training failed: {error}").format(error=job.error))
     for name, h in live.history.models.items():
         if h.stopped_reason:
-            st.warning(f"{name} stopped: {h.stopped_reason}. The other networks went on.")
+            text = _("{name} stopped: {reason}. The other networks went on.")
+            st.warning(text.format(name=name, reason=h.stopped_reason))
 
 
 def live_panel(key: str) -> None:
@@ -106,16 +114,19 @@ def live_panel(key: str) -> None:
 
     @st.fragment(run_every=POLL_S if active else None)
     def panel() -> None:
+        state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
         job, live = current(key)
         c1, c2 = st.columns([5, 1])
         with c1:
             _status_line(job, live)
         with c2:
-            if job.active and st.button("Stop", key=f"{key}_stop", type="primary", width="stretch"):
+            if job.active and st.button(_("Stop"), key=f"{key}_stop", type="primary", width="stretch"):
                 job.cancel()
         history_charts(live.history, key, heatmap_choice=not job.active)
         if job.active:
-            st.caption("The gradient-norm heat-map appears when training ends (drawing it live would slow training).")
+            st.caption(
+                _("The gradient-norm heat-map appears when training ends (drawing it live would slow training).")
+            )
         if active and not job.active:
             st.rerun(scope="app")  # the job ended: let the whole page show the results
 
@@ -145,7 +156,7 @@ def downloads_ui(live: LiveRun, key: str) -> None:
     csv = run_dir / "metrics.csv"
     if csv.is_file():
         c1.download_button(
-            "Download metrics (CSV)",
+            _("Download metrics (CSV)"),
             csv.read_bytes(),
             file_name=f"{run_dir.name}-metrics.csv",
             mime="text/csv",
@@ -157,7 +168,7 @@ def downloads_ui(live: LiveRun, key: str) -> None:
             zf.write(f, f"{run_dir.name}/{f.name}")
         zf.write(run_dir / "config.json", f"{run_dir.name}/config.json")
     c2.download_button(
-        "Download checkpoints (zip of state_dicts)",
+        _("Download checkpoints (zip of state_dicts)"),
         buf.getvalue(),
         file_name=f"{run_dir.name}-checkpoints.zip",
         mime="application/zip",

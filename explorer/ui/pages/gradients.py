@@ -5,39 +5,41 @@ import streamlit as st
 from explorer import zoo
 from explorer.charts.inside import gradient_norms_figure
 from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
+from explorer.i18n import _
 from explorer.ui.learn_figures import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 
-st.title("How gradients flow")
+st.title(_("How gradients flow"))
 st.caption(
-    "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
-    "one batch. A vanishing gradient would fall towards the left."
+    _(
+        "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
+        "one batch. A vanishing gradient would fall towards the left."
+    )
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
 
-st.header("This network, one batch")
-mode = st.radio(
-    "Batch norm",
-    ["batch statistics (as in training)", "running statistics (as in evaluation)"],
-    key="grad_bn_mode",
-    horizontal=True,
-)
+st.header(_("This network, one batch"))
+BN_MODES = {"batch": _("batch statistics (as in training)"), "running": _("running statistics (as in evaluation)")}
+mode = st.radio(_("Batch norm"), list(BN_MODES), key="grad_bn_mode", horizontal=True, format_func=BN_MODES.get)
 results = []
 for c, m in pairs:
     x, y = zoo.probe_batch(c, m)
-    norms = gradient_norms(m, x, y, train_mode=mode.startswith("batch"))
-    results.append(
-        SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
-    )
-show_chart(gradient_norms_figure(results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
-first_last = [f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}" for r in results]
+    norms = gradient_norms(m, x, y, train_mode=mode == "batch")
+    names, values = [n for n, _v in norms], [v for _n, v in norms]
+    results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))
+title = _("Gradient norm per layer ({n} images)").format(n=len(x))
+show_chart(gradient_norms_figure(results, title=title), key="grad_this")
+first_last = [
+    _("**{name}**: first layer {first:.3g}, last {last:.3g}").format(name=r.name, first=r.values[0], last=r.values[-1])
+    for r in results
+]
 st.markdown(" · ".join(first_last))
-st.caption(NO_VANISHING_NOTE)
+st.caption(_(NO_VANISHING_NOTE))
 
-st.header("Across depths, at initialisation")
+st.header(_("Across depths, at initialisation"))
 depth_sweep_section("grad")
 
-st.header("Shattered gradients")
+st.header(_("Shattered gradients"))
 shattered_section("grad")

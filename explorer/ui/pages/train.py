@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.data import DATASETS
+from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
@@ -16,39 +17,43 @@ from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
 WHAT = {
-    "degradation": "Degradation: plain and residual, 20 and 56 layers (about 2 minutes)",
-    "quick": "Quick: Plain-20 against ResNet-20 (under a minute)",
-    "custom": "The network in the sidebar and its twin",
+    "degradation": _("Degradation: plain and residual, 20 and 56 layers (about 2 minutes)"),
+    "quick": _("Quick: Plain-20 against ResNet-20 (under a minute)"),
+    "custom": _("The network in the sidebar and its twin"),
 }
+RUN_TITLES = {"degradation": "Degradation", "quick": "Quick", "custom": "The network in the sidebar and its twin"}
+FROM_DATA = _("{name} (from ./data, or download)")
 DATASET_LABELS = {
-    "shapes": "Shapes (built in, no download)",
-    "cifar10": "CIFAR-10 (from ./data, or download)",
-    "mnist": "MNIST (from ./data, or download)",
-    "fashion-mnist": "Fashion-MNIST (from ./data, or download)",
-    "upload": "Your own images (.zip of one folder per class)",
+    "shapes": _("Shapes (built in, no download)"),
+    "cifar10": FROM_DATA.format(name="CIFAR-10"),
+    "mnist": FROM_DATA.format(name="MNIST"),
+    "fashion-mnist": FROM_DATA.format(name="Fashion-MNIST"),
+    "upload": _("Your own images (.zip of one folder per class)"),
 }
 
-st.title("Train plain and residual networks side by side")
+st.title(_("Train plain and residual networks side by side"))
 st.caption(
-    "Every network sees the same batches in the same order, so their curves compare step by step. "
-    "Watch the training loss: the degradation problem is about training, not test, error."
+    _(
+        "Every network sees the same batches in the same order, so their curves compare step by step. "
+        "Watch the training loss: the degradation problem is about training, not test, error."
+    )
 )
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
-what = c1.radio("What to train", list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
-dataset = c2.selectbox("Data", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
+what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
+dataset = c2.selectbox(_("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
-steps = c2.slider("Steps", 20, 1000, value=preset.steps, step=10, key=f"{state.TRAIN_STEPS}_{what}")
+steps = c2.slider(_("Steps"), 20, 1000, value=preset.steps, step=10, key=f"{state.TRAIN_STEPS}_{what}")
 zip_file = None
 if dataset == "upload":
     zip_file = st.file_uploader(
-        "A .zip with one folder per class (at most 20 classes)", type=["zip"], key="train_zip", max_upload_size=200
+        _("A .zip with one folder per class (at most 20 classes)"), type=["zip"], key="train_zip", max_upload_size=200
     )
 download = (
     dataset in DATASETS
     and dataset != "shapes"
-    and st.checkbox("Download the data if it is not in ./data", key="train_download")
+    and st.checkbox(_("Download the data if it is not in ./data"), key="train_download")
 )
 
 configs = (
@@ -58,39 +63,44 @@ configs = (
     if config.residual
     else [config, config.twin()]
 )
-st.write("Networks: " + ", ".join(f"**{c.name}**" for c in configs))
+st.write(_("Networks: {names}").format(names=", ".join(f"**{c.name}**" for c in configs)))
 
 entry = current(JOB_KEY)
 busy = entry is not None and entry[0].active
-if st.button("Start training", key="train_start", type="primary", disabled=busy):
+if st.button(_("Start training"), key="train_start", type="primary", disabled=busy):
     train_config = replace(preset, steps=steps, dataset=dataset if dataset != "upload" else preset.dataset)
     data = None
     try:
         if dataset == "upload":
             if zip_file is None:
-                raise ValueError("upload a .zip of your images first")
+                raise ValueError(_("upload a .zip of your images first"))
             tmp = Path(tempfile.mkdtemp(prefix="explorer-upload-")) / "images.zip"
             tmp.write_bytes(zip_file.getvalue())
             train_config = replace(train_config, dataset=str(tmp), train_size=None, eval_size=0, image_size=32)
         if dataset != "shapes":
             from explorer.training import load_train_data
 
-            with st.spinner("Reading the data…"):
+            with st.spinner(_("Reading the data…")):
                 data = load_train_data(train_config, download=download)
             if data[0].skipped:
-                st.warning(f"{data[0].skipped} files could not be read as images and were skipped.")
-        start_ui(JOB_KEY, WHAT[what].split(":")[0], configs, train_config, data)
+                text = _("{n} files could not be read as images and were skipped.")
+                st.warning(text.format(n=data[0].skipped))
+        start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, data)
         st.rerun()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
-        st.error(f"Could not start: {e}")
+        st.error(_("Could not start: {error}").format(error=e))
 
 live_panel(JOB_KEY)
 
-st.header("Earlier runs")
+st.header(_("Earlier runs"))
 runs = list_runs(runs_root()) + list_runs(ASSET_RUNS)
 if not runs:
-    st.caption("No saved runs yet: runs are saved when training ends.")
+    st.caption(_("No saved runs yet: runs are saved when training ends."))
 else:
-    labels = {f"{r.name} — {', '.join(r.model_configs)} — {r.history.step} steps ({r.path})": r for r in runs}
-    pick = st.selectbox("Reopen a run", list(labels), key="train_reopen")
+    text = _("{name} — {networks} — {steps} steps ({path})")
+    labels = {
+        text.format(name=r.name, networks=", ".join(r.model_configs), steps=r.history.step, path=r.path): r
+        for r in runs
+    }
+    pick = st.selectbox(_("Reopen a run"), list(labels), key="train_reopen")
     history_charts(labels[pick].history, "train_reopen_charts")
