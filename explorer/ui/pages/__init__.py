@@ -3,7 +3,7 @@
 import streamlit as st
 
 _DIR = "explorer/ui/pages"
-LEARN = st.Page(f"{_DIR}/learn.py", title="Learn", icon=":material/school:", url_path="learn", default=True)
+LEARN = st.Page(f"{_DIR}/learn.py", title="Learn", icon=":material/school:", url_path="home", default=True)  # at /
 BUILD = st.Page(f"{_DIR}/build.py", title="Build", icon=":material/construction:", url_path="build")
 TRAIN = st.Page(f"{_DIR}/train.py", title="Train", icon=":material/model_training:", url_path="train")
 INSIDE = st.Page(f"{_DIR}/inside.py", title="Inside", icon=":material/layers:", url_path="inside")
@@ -11,4 +11,7 @@ GRADIENTS = st.Page(f"{_DIR}/gradients.py", title="Gradients", icon=":material/s
 EXPLAIN = st.Page(f"{_DIR}/explain.py", title="Explain", icon=":material/visibility:", url_path="explain")
 EXPERIMENTS = st.Page(f"{_DIR}/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments")
 
-PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS]
+# Learn also answers at /learn (the default page itself lives at /), so a shared /learn?lang=zh link works
+LEARN_ALIAS = st.Page(f"{_DIR}/learn.py", title="Learn", url_path="learn", visibility="hidden")
+
+PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS, LEARN_ALIAS]
