@@ -109,6 +109,28 @@ def test_no_module_rebinds_the_translation_function():
     assert not offenders, f"name the unused value (e.g. _mask), `_` is the translator: {offenders}"
 
 
+def test_no_module_translates_at_import():
+    """Outside the page scripts (run on every rerun), a module-level _() runs once, in English, for everyone:
+    mark such constants with N_() and translate them where they are shown."""
+    offenders = []
+    for path in sorted((ROOT / "explorer").rglob("*.py")):
+        if "pages" in path.parts and path.name != "__init__.py":  # page scripts run anew on every rerun
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        top += [
+            m for c in tree.body if isinstance(c, ast.ClassDef) for m in c.body if not isinstance(m, ast.FunctionDef)
+        ]
+        for f in ast.walk(tree):  # default values and decorators are evaluated once, at import
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                top += f.args.defaults + [d for d in f.args.kw_defaults if d] + f.decorator_list
+        for stmt in top:
+            for n in ast.walk(stmt):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("_", "ngettext"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{n.lineno}")
+    assert not offenders, offenders
+
+
 def test_english_is_the_default_and_chinese_is_per_context():
     assert i18n.get_language() == "en"
     assert _("Language · 语言") == "Language · 语言"
