@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import streamlit as st
 import torch
@@ -26,6 +27,18 @@ def session_models() -> dict[str, tuple[zoo.ModelCard, ResNet]]:
 
 
 SIDEBAR_NETWORK = "The network in the sidebar, untrained"
+# card labels are English keys (zoo.untrained_card, zoo.run_cards); these show them in the session's language
+_UNTRAINED = re.compile(r"^(?P<name>.+), untrained$")
+_TRAINED = re.compile(r"^(?P<name>.+), trained \((?P<run>.+), (?P<steps>\d+) steps\)$")
+
+
+def card_title(label: str) -> str:
+    """A network card's label in the session's language (unknown forms are shown as they are)."""
+    if m := _UNTRAINED.match(label):
+        return _("{name}, untrained").format(**m.groupdict())
+    if m := _TRAINED.match(label):
+        return _("{name}, trained ({run}, {steps} steps)").format(**m.groupdict())
+    return label
 
 
 def _choices() -> tuple[dict[str, zoo.ModelCard], dict[str, str]]:
@@ -37,7 +50,7 @@ def _choices() -> tuple[dict[str, zoo.ModelCard], dict[str, str]]:
         key = f"{label} (trained in this session)"
         choices[key], shown[key] = card, _("{label} (trained in this session)").format(label=label)
     for card in precomputed_cards():
-        choices[card.label], shown[card.label] = card, card.label
+        choices[card.label], shown[card.label] = card, card_title(card.label)
     choices[SIDEBAR_NETWORK], shown[SIDEBAR_NETWORK] = None, _(SIDEBAR_NETWORK)  # resolved from the sidebar
     for depth in PRETRAINED_DEPTHS:
         cached = weights_info(depth)["cached"]

@@ -13,7 +13,7 @@ from explorer.charts.attribution import (
 )
 from explorer.i18n import _
 from explorer.ui import state
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.models_ui import card_title, image_ui, model_picker_ui, prepared
 from explorer.ui.widgets import show_chart
 
 st.title(_("Explain a prediction"))
@@ -56,7 +56,7 @@ cols = st.columns(len(pairs))
 for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
-        st.subheader(c.label)
+        st.subheader(card_title(c.label))
         p = probs if m is model else attr.predict(m, xi)  # one forward per network for the top-5
         best = np.argsort(-p, kind="stable")[:5]
         top = [(_(c.classes[i]), float(p[i])) for i in best]
