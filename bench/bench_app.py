@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import ARGS, CHROMIUM, _free_port, start_server, wait_healthy, wait_idle  # noqa: E402
+from explorer.testing.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy, wait_idle  # noqa: E402
 
 
 def until(page, action, text: str) -> float:
@@ -35,7 +35,7 @@ def report(what: str, times: list[float]) -> None:
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    port = _free_port()
+    port = free_port()
     t0 = time.perf_counter()
     proc = start_server(port)
     url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from explorer.data import load_dataset
+from explorer.datasets import load_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History
 from explorer.training import TrainConfig, batch_indices, make_optimizer, train_lockstep

@@ -80,7 +80,7 @@ def gradient_norms(
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A normalised batch of the built-in shapes dataset, or seeded random data if it is unavailable."""
     try:
-        from explorer.data import SHAPES_MEAN, SHAPES_STD, make_shapes
+        from explorer.datasets import SHAPES_MEAN, SHAPES_STD, make_shapes
     except ImportError:  # the dataset module is optional for these probes
         g = torch.Generator().manual_seed(seed)
         return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)

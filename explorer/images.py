@@ -15,13 +15,16 @@ import struct
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from explorer.i18n import N_, _
+
+if TYPE_CHECKING:
+    from explorer.model_cards import ModelCard
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +35,26 @@ MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo is 12-50
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
+# the short reasons an image is refused (``ImageError.reason``), for counting refusals; shown through _()
+TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY = (
+    N_("too many pixels"),
+    N_("file too large"),
+    N_("not an image"),
+    N_("format not accepted"),
+    N_("damaged or truncated"),
+    N_("empty"),
+)
+
+
 class ImageError(ValueError):
-    """An upload that cannot be used, with a message for the user: what was wrong, what is accepted."""
+    """An upload that cannot be used, with a message for the user: what was wrong, what is accepted.
+
+    ``reason`` is one of the short reasons above, so refusals can be counted by kind.
+    """
+
+    def __init__(self, message: str, reason: str = DAMAGED):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
@@ -42,17 +63,17 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
-            raise ImageError(_("no such file: {path}").format(path=path.name))
+            raise ImageError(_("no such file: {path}").format(path=path.name), NOT_AN_IMAGE)
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(_too_big(size, max_bytes))
+            raise ImageError(_too_big(size, max_bytes), TOO_LARGE)
         raw = path.read_bytes()
     else:
         raise TypeError(f"load_image takes bytes or a path, got {type(data).__name__}")
     if len(raw) > max_bytes:
-        raise ImageError(_too_big(len(raw), max_bytes))
+        raise ImageError(_too_big(len(raw), max_bytes), TOO_LARGE)
     if not raw:
-        raise ImageError(_("the file is empty; please upload a {accepted} image").format(accepted=_(ACCEPTED)))
+        raise ImageError(_("the file is empty; please upload a {accepted} image").format(accepted=_(ACCEPTED)), EMPTY)
     return raw
 
 
@@ -112,10 +133,13 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             img = Image.open(io.BytesIO(raw))
         except UnidentifiedImageError:
             raise ImageError(
-                _("this file is not an image we can read; please upload a {accepted} file").format(accepted=_(ACCEPTED))
+                _("this file is not an image we can read; please upload a {accepted} file").format(
+                    accepted=_(ACCEPTED)
+                ),
+                NOT_AN_IMAGE,
             ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels(None, max_pixels)) from None
+            raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise ImageError(
                 _("this image file is damaged ({error}); please upload an intact {accepted} file").format(
@@ -126,22 +150,23 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             raise ImageError(
                 _("{format} images are not accepted; please upload a {accepted} file").format(
                     format=img.format, accepted=_(ACCEPTED)
-                )
+                ),
+                NOT_ACCEPTED,
             )
         w, h = img.size
         if w < 1 or h < 1:
             raise ImageError(
-                _("the image declares an empty size {w}x{h}; please upload a real picture").format(w=w, h=h)
+                _("the image declares an empty size {w}x{h}; please upload a real picture").format(w=w, h=h), EMPTY
             )
         if w * h > max_pixels:
-            raise ImageError(_too_many_pixels((w, h), max_pixels))
+            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
         try:
             img.seek(0)  # first frame of an animation
             img.load()  # force the full decode: truncated or corrupt data fails here, not later
             img = ImageOps.exif_transpose(img)
             return to_rgb(img)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels((w, h), max_pixels)) from None
+            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
             raise ImageError(
                 _(
@@ -228,3 +253,16 @@ def preprocess(
 def sample_images() -> dict[str, Path]:
     """Built-in photographs (see assets/samples/LICENSES.md): name -> path."""
     return {p.stem: p for p in sorted(SAMPLES_DIR.glob("*.jpg"))}
+
+
+def prepare_image(card: ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
+    """(x (1, C, size, size), display (size, size, 3) uint8) for this card's network."""
+    return preprocess(
+        img,
+        card.image_size,
+        card.mean,
+        card.std,
+        resize=card.resize,
+        resize_size=card.resize_size,
+        channels=card.config.in_channels,
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from torch import nn
 
-from explorer.data import DatasetInfo, ImageDataset
+from explorer.datasets import DatasetInfo, ImageDataset
 from explorer.jobs import Job, JobQueue
 from explorer.models import ResNetConfig, replace_config
 from explorer.recorders import History

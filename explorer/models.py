@@ -26,8 +26,9 @@ from torch import nn
 FAMILIES = ("cifar", "imagenet")
 SHORTCUTS = ("A", "B")
 STEMS = ("imagenet", "small")
-CIFAR_PRESETS = (20, 32, 44, 56, 110)
-CIFAR_DEPTHS = range(8, 1203, 6)  # 6n+2, n = 1..200
+CIFAR_PRESETS = (20, 32, 44, 56, 110)  # the paper's CIFAR-10 depths (He et al. 2015, Table 6)
+CIFAR_DEPTHS = (8, 14, *CIFAR_PRESETS)  # the depths the app offers: two small ones for quick runs, then the paper's
+MAX_CIFAR_DEPTH = 1202  # the paper's deepest (n = 200)
 # depth -> (block kind, blocks per stage), as torchvision's resnetNN builders
 IMAGENET_BLOCKS: dict[int, tuple[str, tuple[int, ...]]] = {
     18: ("basic", (2, 2, 2, 2)),
@@ -71,7 +72,7 @@ class ResNetConfig:
                 object.__setattr__(self, name, value)
         if not isinstance(self.depth, int) or isinstance(self.depth, bool):
             raise ValueError(f"depth must be an integer, got {self.depth!r}")
-        if cifar and self.depth not in CIFAR_DEPTHS:
+        if cifar and (self.depth < 8 or self.depth > MAX_CIFAR_DEPTH or (self.depth - 2) % 6):
             raise ValueError(
                 f"cifar depth must be 6n+2 between 8 and 1202 (e.g. {', '.join(map(str, CIFAR_PRESETS))}), "
                 f"got {self.depth}"

@@ -27,7 +27,7 @@ from explorer.models import IMAGENET_BLOCKS, ResNet, ResNetConfig, build_resnet
 
 log = logging.getLogger(__name__)
 
-DEPTHS = tuple(IMAGENET_BLOCKS)
+PRETRAINED_DEPTHS = tuple(IMAGENET_BLOCKS)  # torchvision ships ImageNet weights for each
 MAX_WEIGHT_BYTES = 300_000_000  # ResNet-152 is 241 MB
 NO_PLAIN_WEIGHTS = N_(  # shown through _()
     "Plain (non-residual) ImageNet networks have no published pretrained weights: torchvision ships only "
@@ -44,8 +44,8 @@ class WeightsError(ValueError):
 
 
 def _weights(depth: int) -> WeightsEnum:
-    if depth not in DEPTHS:
-        raise ValueError(f"pretrained ImageNet ResNets come in depths {DEPTHS}, got {depth}")
+    if depth not in PRETRAINED_DEPTHS:
+        raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
     return getattr(tvm, f"ResNet{depth}_Weights").DEFAULT
 
 
@@ -264,6 +264,6 @@ def load_local_weights(
                 "layer1.0.conv1.weight, fc.weight"
             )
             raise WeightsError(text.format(keys=_short(list(state))))
-    if depth not in DEPTHS:
-        raise ValueError(f"pretrained ImageNet ResNets come in depths {DEPTHS}, got {depth}")
+    if depth not in PRETRAINED_DEPTHS:
+        raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
     return _load_state(state, depth)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from explorer.datasets import SHAPE_CLASSES, make_shapes, normalize_images, shapes_info
 from explorer.i18n import _
+from explorer.images import load_image, prepare_image, sample_images
+from explorer.model_cards import ModelCard
 from explorer.models import ResidualBlock, ResNet
 
 
@@ -260,3 +263,20 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         "ratio": norms["branch"] / norms["shortcut"] if norms["shortcut"] else None,
         "note": "; ".join(notes),
     }
+
+
+def probe_batch(card: ModelCard, model: ResNet, n: int = 32, seed: int = 12345) -> tuple[torch.Tensor, torch.Tensor]:
+    """A small batch for gradient probes: held-out shapes with their labels for shapes-class networks,
+    otherwise the built-in photos labelled by the network's own predictions."""
+    if card.classes == SHAPE_CLASSES:
+        s = make_shapes(n, size=card.image_size, seed=seed)
+        info = replace(shapes_info(card.image_size), mean=card.mean, std=card.std)
+        return normalize_images(s.images, info), s.labels
+    x = torch.cat([prepare_image(card, load_image(p))[0] for p in sample_images().values()])
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            y = model.eval()(x).argmax(1)
+    finally:
+        model.train(was_training)
+    return x, y

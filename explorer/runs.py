@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from explorer.data import DatasetInfo
+from explorer.datasets import DatasetInfo, shapes_info
+from explorer.model_cards import PRECOMPUTED, ModelCard, card_for_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History
 from explorer.training import Progress, TrainConfig, load_train_data, make_optimizer, train_lockstep
@@ -221,3 +222,20 @@ def extend_run(
     train_lockstep(models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers)
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
+
+
+def find_runs(*roots: Path | str) -> list[Run]:
+    """Runs under the given roots, newest first; missing roots are skipped."""
+    found = [run for root in roots for run in list_runs(root)]
+    return sorted(found, key=lambda r: r.meta.get("updated", ""), reverse=True)
+
+
+def run_cards(run: Run) -> list[ModelCard]:
+    """A card per network of a saved run, labelled with the run's name."""
+    info = run.dataset or shapes_info(run.train.image_size or 32)
+    cards = []
+    for name, config in run.model_configs.items():
+        checkpoint = str(run.path / run.meta["models"][name]["checkpoint"])
+        card = card_for_dataset(config, info, PRECOMPUTED, path=checkpoint, run=str(run.path))
+        cards.append(replace(card, label=f"{config.name}, trained ({run.name}, {run.history.step} steps)"))
+    return cards

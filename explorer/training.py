@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.data import ImageDataset, load_dataset
+from explorer.datasets import ImageDataset, load_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History, ModelHistory, grad_norms, record_responses, weight_layers
 

@@ -208,7 +208,7 @@ def test_filmstrip_one_map_per_block(cifar_batch):
 
 
 def test_overlay_blends_colour_map_exactly():
-    from explorer.charts.attribution import COLOURMAPS, colourise, overlay_rgb
+    from explorer.charts.colors import COLOURMAPS, colourise, overlay_rgb
 
     img = np.full((3, 2, 4), 0.5)  # (3, H, W) float in [0, 1]: grey 128
     cam = np.array([[0.0, 0.5, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])

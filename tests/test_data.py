@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.data import SHAPE_CLASSES, load_dataset, load_image_folder, make_shapes
+from explorer.datasets import SHAPE_CLASSES, load_dataset, load_image_folder, make_shapes
 
 
 def test_shapes_are_deterministic_and_seed_dependent():
@@ -155,7 +155,8 @@ def test_image_folder_and_zip(tmp_path):
             (tmp_path / "pets" / cls / f"{i}.png").write_bytes(_png(color))
     (tmp_path / "pets" / "dog" / "broken.jpg").write_bytes(b"not an image")
     ds = load_image_folder(tmp_path / "pets", size=16)
-    assert ds.info.classes == ("cat", "dog") and len(ds) == 6 and ds.skipped == 1
+    assert ds.info.classes == ("cat", "dog") and len(ds) == 6
+    assert [(f.name, f.reason) for f in ds.skipped] == [("dog/broken.jpg", "not an image")]
     assert ds.images.shape == (6, 3, 16, 16)
     assert ds.images[ds.labels == 0][:, 0].float().mean() == 255  # cats are red
     zpath = tmp_path / "pets.zip"
@@ -163,7 +164,8 @@ def test_image_folder_and_zip(tmp_path):
         for f in sorted((tmp_path / "pets").rglob("*.*")):
             zf.write(f, f"pets/{f.relative_to(tmp_path / 'pets')}")
     zds = load_image_folder(zpath, size=16)
-    assert zds.info.classes == ("cat", "dog") and torch.equal(zds.images, ds.images) and zds.skipped == 1
+    assert zds.info.classes == ("cat", "dog") and torch.equal(zds.images, ds.images)
+    assert [(f.name, f.reason) for f in zds.skipped] == [("pets/dog/broken.jpg", "not an image")]
     train, test = load_dataset(str(zpath), "train", size=16), load_dataset(str(zpath), "test", size=16)
     assert len(train) + len(test) == 6
 

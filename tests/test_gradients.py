@@ -117,7 +117,7 @@ def test_note_cites_he_et_al():
 
 
 def test_gradient_charts_build(tiny_model, cifar_batch):
-    from explorer.charts.inside import gradient_norms_figure, shattered_figure
+    from explorer.charts.gradients import gradient_norms_figure, shattered_figure
     from explorer.charts.style import PLAIN, RESIDUAL
 
     sweep = depth_sweep(depths=(8,), batch=4)

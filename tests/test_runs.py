@@ -6,7 +6,7 @@ import pickle
 import pytest
 import torch
 
-from explorer.data import load_dataset
+from explorer.datasets import load_dataset
 from explorer.models import ResNetConfig
 from explorer.runs import list_runs, load_checkpoint, load_run, save_run
 from explorer.training import TrainConfig, build_models, train_lockstep

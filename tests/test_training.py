@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.data import load_dataset
+from explorer.datasets import load_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.training import PRESETS, TrainConfig, batch_indices, build_models, lr_at, train_lockstep
 

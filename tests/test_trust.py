@@ -121,7 +121,7 @@ def test_localisation_with_hand_masks(tiny_model):
 
 
 def test_localisation_on_built_in_shapes(tiny_model):
-    data = pytest.importorskip("explorer.data")
+    data = pytest.importorskip("explorer.datasets")
     s = data.make_shapes(6, size=32, seed=0)
     masks = s.masks.numpy()
     for m in masks:  # the mask itself is a perfect map; its complement the worst

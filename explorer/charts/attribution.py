@@ -1,7 +1,6 @@
-"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, randomisation curve, lesion plots.
+"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, randomisation curve.
 
-Colour maps are plotly's own lists (inferno and cividis by default: perceptually uniform and colourblind-safe;
-RdBu for signed raw maps, centred on 0), interpolated here with numpy, so no matplotlib is needed.
+Colour maps and blending live in ``explorer.charts.colors``; lesion plots in ``explorer.charts.lesion``.
 """
 
 from __future__ import annotations
@@ -16,18 +15,10 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
-from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style, colour
-from explorer.experiments.lesion import LesionResult
+from explorer.charts.colors import COLOURMAPS, overlay_rgb, to_rgb_uint8
+from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style
 from explorer.i18n import _
 from explorer.trust import RandomisationResult
-
-COLOURMAPS = {
-    "inferno": pc.sequential.Inferno,
-    "viridis": pc.sequential.Viridis,
-    "cividis": pc.sequential.Cividis,
-    "turbo": pc.sequential.Turbo,
-    "rdbu": pc.diverging.RdBu[::-1],  # blue negative, red positive
-}
 
 
 def image_trace(rgb: np.ndarray) -> go.Image:
@@ -38,73 +29,6 @@ def image_trace(rgb: np.ndarray) -> go.Image:
 
 
 MAX_HEATMAP_SIDE = 112  # the hover/colour layer of an overlay; Grad-CAM itself is 7x7 to 14x14 upsampled
-
-
-def _anchors(name: str) -> np.ndarray:
-    """(n, 3) anchor colours in [0, 255] for a colour map name."""
-    if name not in COLOURMAPS:
-        raise ValueError(f"unknown colour map {name!r}; choose one of {list(COLOURMAPS)}")
-    out = []
-    for c in COLOURMAPS[name]:
-        rgb = pc.hex_to_rgb(c) if c.startswith("#") else pc.unlabel_rgb(c)
-        out.append(rgb)
-    return np.asarray(out, dtype=np.float64)
-
-
-def colourise(values: np.ndarray, colourmap: str = "inferno", vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
-    """Map an (H, W) array through a colour map: (H, W, 3) uint8; values outside [vmin, vmax] are clipped."""
-    anchors = _anchors(colourmap)
-    span = vmax - vmin if vmax > vmin else 1.0
-    t = np.clip((np.nan_to_num(np.asarray(values, dtype=np.float64)) - vmin) / span, 0.0, 1.0)
-    pos = t * (len(anchors) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(anchors) - 2)
-    frac = (pos - lo)[..., None]
-    rgb = anchors[lo] * (1 - frac) + anchors[lo + 1] * frac
-    return np.round(rgb).astype(np.uint8)
-
-
-def to_rgb_uint8(image) -> np.ndarray:
-    """(H, W, 3) uint8 from (H, W, 3) or (3, H, W), uint8 or float in [0, 1] (a tensor is fine), or (H, W) grey."""
-    a = np.asarray(image.detach().cpu() if hasattr(image, "detach") else image)
-    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3):
-        a = np.moveaxis(a, 0, -1)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 3):
-        raise ValueError(f"expected an (H, W, 3) or (3, H, W) image, got shape {a.shape}")
-    if a.shape[-1] == 1:
-        a = np.repeat(a, 3, axis=-1)
-    if a.dtype != np.uint8:
-        a = np.round(np.clip(a.astype(np.float64), 0.0, 1.0) * 255).astype(np.uint8)
-    return a
-
-
-def overlay_rgb(
-    image,
-    cam: np.ndarray,
-    opacity: float = 0.5,
-    colourmap: str = "inferno",
-    signed: bool = False,
-    vmax: float | None = None,
-) -> np.ndarray:
-    """Blend a colour-mapped map over the image: (H, W, 3) uint8.
-
-    ``signed`` maps (raw Grad-CAM) use a diverging map centred on 0 over [-vmax, vmax]; pass the same ``vmax`` to
-    two maps to compare their magnitudes (plain vs residual). Otherwise the map is shown over [0, vmax or 1].
-    """
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    img = to_rgb_uint8(image)
-    cam = np.asarray(cam, dtype=np.float64)
-    if cam.shape != img.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
-    if signed:
-        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
-        colours = colourise(cam, "rdbu" if colourmap == "inferno" else colourmap, -peak, peak)
-    else:
-        colours = colourise(cam, colourmap, 0.0, vmax or 1.0)
-    out = (1 - opacity) * img.astype(np.float64) + opacity * colours
-    return np.round(out).astype(np.uint8)
 
 
 def _image_axes(fig: go.Figure) -> None:
@@ -246,69 +170,3 @@ def randomisation_figure(results: dict[str, RandomisationResult], metric: str = 
     }
     fig.update_yaxes(title=name[metric], range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05])
     return apply_style(fig, _("Sanity check: does the map change when the model's weights do?"), height=520)
-
-
-def lesion_figure(results: list[LesionResult]) -> go.Figure:
-    """Accuracy drop when each single block is removed, one bar group per network (plain vs residual)."""
-    if not results:
-        raise ValueError("no lesion results")
-    fig = go.Figure()
-    for res in results:
-        names = [b.name for b in res.blocks]
-        drops = [100 * b.drop if b.removable else 0.0 for b in res.blocks]
-        text = ["" if b.removable else _("cannot<br>remove") for b in res.blocks]
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=drops,
-                name=_("{name} (baseline {acc:.1f}%)").format(name=res.model_name, acc=100 * res.baseline),
-                marker={
-                    "color": colour(res.residual),
-                    "pattern": {"shape": ["" if b.removable else "x" for b in res.blocks]},
-                },
-                text=text,
-                textposition="outside",
-                textfont={"size": FONT_SIZE - 2, "color": colour(res.residual)},
-                cliponaxis=False,
-                hovertemplate="%{x}: %{y:.1f} " + _("points") + "<extra></extra>",
-            )
-        )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title=_("removed block"))
-    fig.update_yaxes(title=_("accuracy drop (percentage points)"))
-    return apply_style(fig, _("Lesion study: remove one block at test time"), height=520)
-
-
-def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
-    """Accuracy against the number of blocks removed: mean over random sets, bars from worst to best."""
-    if not results:
-        raise ValueError("no lesion results")
-    fig = go.Figure()
-    for res in results:
-        c = colour(res.residual)
-        ks = [0] + [p.k for p in res.removed]
-        mean = [res.baseline] + [p.mean for p in res.removed]
-        low = [res.baseline] + [p.low for p in res.removed]
-        high = [res.baseline] + [p.high for p in res.removed]
-        fig.add_trace(
-            go.Scatter(
-                x=ks,
-                y=[100 * v for v in mean],
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [100 * (h - m) for h, m in zip(high, mean, strict=True)],
-                    "arrayminus": [100 * (m - lo) for lo, m in zip(low, mean, strict=True)],
-                    "thickness": 2,
-                    "width": 6,
-                },
-                mode="lines+markers",
-                name=res.model_name,
-                line={"color": c, "width": 3},
-                marker={"size": 9},
-                hovertemplate="%{x} " + _("removed") + ": %{y:.1f}%<extra>" + res.model_name + "</extra>",
-            )
-        )
-    fig.update_xaxes(title=_("blocks removed"), rangemode="tozero")
-    fig.update_yaxes(title=_("test accuracy (%)"), range=[0, 102])
-    return apply_style(fig, _("Removing several blocks at test time (Veit et al. 2016)"), height=520)

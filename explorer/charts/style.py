@@ -6,6 +6,7 @@ RESIDUAL = "#0072B2"  # blue (Okabe-Ito, colourblind-safe)
 PLAIN = "#D55E00"  # vermillion
 STAGE_COLOURS = ("#56B4E9", "#009E73", "#E69F00", "#CC79A7")
 FONT_SIZE = 18
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")  # one per depth in a chart
 
 
 def colour(residual: bool) -> str:

@@ -34,6 +34,15 @@ class DatasetInfo:
         return cls(**{**d, "classes": tuple(d["classes"]), "mean": tuple(d["mean"]), "std": tuple(d["std"])})
 
 
+@dataclass(frozen=True)
+class SkippedFile:
+    """A user's file that was refused: its name in the folder or zip, a short reason, the full message."""
+
+    name: str
+    reason: str  # one of the short reasons of ``explorer.images`` ("too many pixels", "not an image", ...)
+    message: str
+
+
 class ImageDataset(Dataset):
     """Images held in memory as one tensor: indexable like a TensorDataset, batchable in one gather.
 
@@ -42,7 +51,7 @@ class ImageDataset(Dataset):
         labels: (N,) int64.
         masks: (N, H, W) bool ground-truth object pixels, or None when the dataset has none.
         info: the dataset's ``DatasetInfo``.
-        skipped: files that could not be read (image folders only).
+        skipped: a ``SkippedFile`` for every file that was refused (image folders only).
     """
 
     def __init__(
@@ -51,7 +60,7 @@ class ImageDataset(Dataset):
         labels: torch.Tensor,
         info: DatasetInfo,
         masks: torch.Tensor | None = None,
-        skipped: int = 0,
+        skipped: tuple[SkippedFile, ...] = (),
     ) -> None:
         if images.ndim != 4 or len(images) != len(labels):
             raise ValueError(f"images must be (N, C, H, W) with N labels, got {tuple(images.shape)}, {len(labels)}")

@@ -1,29 +1,69 @@
 """A user's own images: an ImageFolder-layout directory (``root/<class>/<image>``) or a .zip of one.
 
-Images are decoded with Pillow, converted to RGB and fitted to ``size`` x ``size`` (resize the shorter
-side, centre crop). Unreadable files are skipped and counted, never fatal. Zip entries are read in
-memory, never extracted; an entry with an absolute path or a ``..`` component refuses the whole zip.
+Every file goes through ``explorer.images.load_image``, the one safe way in for an image a user gives:
+the pixel count its header declares is checked before anything is decoded, the decode is forced in full,
+the EXIF orientation applied and transparency put on white. Each picture is then fitted to ``size`` x
+``size`` (resize the shorter side, centre crop). A refused file is skipped and counted with its reason,
+never fatal. Before decoding anything, the headers of all files are read: a folder or zip whose images
+would decode to more than ``MAX_TOTAL_PIXELS`` in all is refused with a message. Zip entries are read in
+memory one at a time, never extracted; an entry with an absolute path or a ``..`` component refuses the
+whole zip.
 """
 
 from __future__ import annotations
 
-import io
 import logging
+import warnings
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from explorer.datasets.base import DatasetInfo, ImageDataset, channel_stats
+from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, channel_stats
+from explorer.i18n import _
+from explorer.images import DAMAGED, MAX_PIXELS, TOO_LARGE, ImageError, load_image
 
 log = logging.getLogger(__name__)
 
 MAX_CLASSES = 20
 MAX_FILE_BYTES = 20_000_000
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm"}
+MAX_TOTAL_PIXELS = 1_000_000_000  # what all of a folder's images may decode to: 100 ten-megapixel photos
+
+
+class _Files:
+    """The files of a folder or a zip: names, sizes, a stream to read a header from, and the whole bytes."""
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile | None):
+        self.path, self.zf = path, zf
+        if zf is None:
+            self.names = sorted(f.relative_to(path).as_posix() for f in path.rglob("*") if f.is_file())
+        else:
+            self.names = sorted(_safe_zip_names(zf))
+
+    def size(self, name: str) -> int:
+        return (self.path / name).stat().st_size if self.zf is None else self.zf.getinfo(name).file_size
+
+    def stream(self, name: str) -> IO[bytes]:
+        return (self.path / name).open("rb") if self.zf is None else self.zf.open(name)
+
+    def read(self, name: str) -> bytes:
+        return (self.path / name).read_bytes() if self.zf is None else self.zf.read(name)
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[_Files]:
+    if path.is_dir():
+        yield _Files(path, None)
+        return
+    with zipfile.ZipFile(path) as zf:
+        yield _Files(path, zf)
 
 
 def _safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
@@ -33,50 +73,60 @@ def _safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
         name = info.filename.replace("\\", "/")
         p = PurePosixPath(name)
         if name.startswith("/") or p.is_absolute() or ".." in p.parts or (len(name) > 1 and name[1] == ":"):
-            raise ValueError(f"refusing zip: entry {info.filename!r} has an absolute path or '..'")
+            raise ValueError(_("refusing zip: entry {name!r} has an absolute path or '..'").format(name=info.filename))
         if not info.is_dir():
-            names.append(name)
+            names.append(info.filename)
     return names
 
 
-def _entries(path: Path) -> Iterator[tuple[tuple[str, ...], bytes | Path]]:
-    """(path parts, bytes or file path) for every file under the folder or in the zip."""
-    if path.is_dir():
-        for f in sorted(path.rglob("*")):
-            if f.is_file():
-                yield f.relative_to(path).parts, f
-        return
-    with zipfile.ZipFile(path) as zf:
-        for name in sorted(_safe_zip_names(zf)):
-            info = zf.getinfo(name)
-            if info.file_size > MAX_FILE_BYTES:
-                yield PurePosixPath(name).parts, b""  # counted as unreadable
-            else:
-                yield PurePosixPath(name).parts, zf.read(name)
-
-
-def _class_files(path: Path) -> dict[str, list[bytes | Path]]:
-    """class name -> files, allowing one wrapping folder (``cats_dogs/cat/1.png``)."""
+def _class_files(names: list[str]) -> dict[str, list[str]]:
+    """class name -> file names, allowing one wrapping folder (``cats_dogs/cat/1.png``)."""
     items = [
-        (parts, data) for parts, data in _entries(path) if not any(p.startswith(".") or p == "__MACOSX" for p in parts)
+        (PurePosixPath(n.replace("\\", "/")).parts, n)
+        for n in names
+        if not any(p.startswith(".") or p == "__MACOSX" for p in PurePosixPath(n.replace("\\", "/")).parts)
     ]
-    if items and all(len(parts) >= 3 for parts, _ in items) and len({parts[0] for parts, _ in items}) == 1:
-        items = [(parts[1:], data) for parts, data in items]  # strip the single wrapping folder
-    classes: dict[str, list[bytes | Path]] = {}
-    for parts, data in items:
+    if items and all(len(parts) >= 3 for parts, _n in items) and len({parts[0] for parts, _n in items}) == 1:
+        items = [(parts[1:], n) for parts, n in items]  # strip the single wrapping folder
+    classes: dict[str, list[str]] = {}
+    for parts, n in items:
         if len(parts) >= 2:
-            classes.setdefault(parts[0], []).append(data)
+            classes.setdefault(parts[0], []).append(n)
     return dict(sorted(classes.items()))
 
 
-def _decode(data: bytes | Path, size: int) -> np.ndarray | None:
-    """An RGB uint8 (size, size, 3) array, or None when the file is not a readable image."""
+def _declared_pixels(files: _Files, name: str) -> int:
+    """Pixels the file's image header declares (only the header is read, nothing decoded); 0 without one."""
+    if files.size(name) > MAX_FILE_BYTES:
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with files.stream(name) as f, Image.open(f) as im:
+                w, h = im.size
+        except Exception:  # not an image, a damaged entry, a header Pillow itself refuses: load_image says why
+            return 0
+    return w * h if w * h <= MAX_PIXELS else 0  # over the per-image limit: refused by load_image, never decoded
+
+
+def _read(files: _Files, name: str) -> bytes:
+    """The file's bytes, or ImageError when it is too large or the zip entry is damaged."""
+    if files.size(name) > MAX_FILE_BYTES:
+        raise ImageError(_("the file is over the {limit:.0f} MB limit").format(limit=MAX_FILE_BYTES / 1e6), TOO_LARGE)
     try:
-        with Image.open(io.BytesIO(data) if isinstance(data, bytes) else data) as im:
-            im = ImageOps.fit(im.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
+        return files.read(name)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        raise ImageError(_("the zip entry could not be read ({error})").format(error=e), DAMAGED) from None
+
+
+def _fit(img: Image.Image, size: int) -> np.ndarray:
+    """An RGB picture resized (shorter side) and centre-cropped to (size, size, 3) uint8."""
+    return np.asarray(ImageOps.fit(img, (size, size), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def skip_summary(skipped: tuple[SkippedFile, ...]) -> dict[str, int]:
+    """How many files were skipped for each reason, most common first."""
+    return dict(Counter(s.reason for s in skipped).most_common())
 
 
 def load_image_folder(path: str | Path, size: int = 32, name: str | None = None) -> ImageDataset:
@@ -84,32 +134,48 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
 
     Returns:
         ``ImageDataset`` with uint8 images (N, 3, size, size), labels by sorted class name, and
-        ``skipped`` = the number of files that could not be read.
+        ``skipped`` = a ``SkippedFile`` (name, reason, message) for every file that was refused.
+    Raises:
+        ValueError: not a folder or zip, unsafe zip paths, too few or too many classes, no readable image,
+            or images that would decode to more than ``MAX_TOTAL_PIXELS`` together.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such folder or zip: {path}")
+        raise FileNotFoundError(_("no such folder or zip: {path}").format(path=path))
     if not path.is_dir() and not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is neither a folder nor a .zip file")
-    classes = _class_files(path)
-    if len(classes) < 2:
-        raise ValueError(f"{path} needs at least 2 class folders (root/<class>/<image>), found {list(classes)}")
-    if len(classes) > MAX_CLASSES:
-        raise ValueError(f"{path} has {len(classes)} class folders; at most {MAX_CLASSES} are supported")
-    arrays, labels, skipped = [], [], 0
-    for label, files in enumerate(classes.values()):
-        for data in files:
-            arr = _decode(data, size)
-            if arr is None:
-                skipped += 1
-                continue
-            arrays.append(arr)
-            labels.append(label)
+        raise ValueError(_("{name} is neither a folder nor a .zip file").format(name=path.name))
+    with _opened(path) as files:
+        classes = _class_files(files.names)
+        if len(classes) < 2:
+            text = _("{name} needs at least 2 class folders (root/<class>/<image>), found {found}")
+            raise ValueError(text.format(name=path.name, found=list(classes)))
+        if len(classes) > MAX_CLASSES:
+            text = _("{name} has {n} class folders; at most {limit} are supported")
+            raise ValueError(text.format(name=path.name, n=len(classes), limit=MAX_CLASSES))
+        # first the headers only: refuse the whole folder before decoding anything
+        total = sum(_declared_pixels(files, f) for names in classes.values() for f in names)
+        if total > MAX_TOTAL_PIXELS:
+            text = _(
+                "refusing {name}: its images would decode to {mp:,.0f} megapixels in all, over the "
+                "{limit:,.0f}-megapixel budget; shrink the pictures (a few hundred pixels a side "
+                "is plenty, the networks see {size} x {size}) or send fewer"
+            )
+            raise ValueError(text.format(name=path.name, mp=total / 1e6, limit=MAX_TOTAL_PIXELS / 1e6, size=size))
+        arrays, labels, skipped = [], [], []
+        for label, names in enumerate(classes.values()):
+            for f in names:
+                try:
+                    arrays.append(_fit(load_image(_read(files, f), MAX_FILE_BYTES, MAX_PIXELS), size))
+                    labels.append(label)
+                except ImageError as e:
+                    skipped.append(SkippedFile(f, e.reason, str(e)))
     if not arrays:
-        raise ValueError(f"no readable images in {path} ({skipped} files skipped)")
+        why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(tuple(skipped)).items())
+        text = _("no readable images in {name} ({n} files skipped: {why})")
+        raise ValueError(text.format(name=path.name, n=len(skipped), why=why))
     if skipped:
-        log.warning("%s: skipped %d unreadable files", path, skipped)
+        log.warning("%s: skipped %d files: %s", path, len(skipped), skip_summary(tuple(skipped)))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, size, size)
     mean, std = channel_stats(images)
     info = DatasetInfo(name or path.stem, tuple(classes), mean, std, in_channels=3, image_size=size)
-    return ImageDataset(images, torch.tensor(labels), info, skipped=skipped)
+    return ImageDataset(images, torch.tensor(labels), info, skipped=tuple(skipped))

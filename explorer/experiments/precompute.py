@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from explorer.gradients import ShatteredResult, SweepResult, depth_sweep, shattered_sweep
+from explorer.models import CIFAR_PRESETS
 
 log = logging.getLogger(__name__)
 
 SWEEP_FILE = "gradient_sweep.json"
 SHATTERED_FILE = "shattered.json"
-DEPTHS = (20, 32, 44, 56, 110)
+DEPTHS = CIFAR_PRESETS
 SHATTERED_DEPTHS = (20, 56, 110)
 
 
@@ -73,7 +74,7 @@ LESION_TEST_SIZE = 500
 
 def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
     """Held-out shapes for the lesion study, normalised as the degradation run was trained."""
-    from explorer.data import load_dataset
+    from explorer.datasets import load_dataset
 
     test = load_dataset("shapes", "test", n=n, size=image_size)
     return test.batch(torch.arange(len(test)))

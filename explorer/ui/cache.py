@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import zoo
-from explorer.data import Shapes, make_shapes
+from explorer import model_cards, runs
+from explorer.datasets import Shapes, make_shapes
 from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
@@ -40,17 +40,17 @@ def job_queue() -> JobQueue:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: zoo.ModelCard, download: bool = False) -> ResNet:
+def cached_card_model(card: model_cards.ModelCard, download: bool = False) -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    return zoo.load_model(card, download=download)
+    return model_cards.load_model(card, download=download)
 
 
 @st.cache_data(show_spinner=False)
-def precomputed_cards() -> list[zoo.ModelCard]:
+def precomputed_cards() -> list[model_cards.ModelCard]:
     """Networks trained by `make assets` and shipped in assets/runs."""
-    cards: list[zoo.ModelCard] = []
-    for run in zoo.find_runs(ASSET_RUNS):
-        cards += zoo.run_cards(run)
+    cards: list[model_cards.ModelCard] = []
+    for run in runs.find_runs(ASSET_RUNS):
+        cards += runs.run_cards(run)
     return sorted(cards, key=lambda c: (c.run or "", c.config.depth, not c.config.residual))
 
 

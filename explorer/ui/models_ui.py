@@ -9,25 +9,23 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import zoo
+from explorer import model_cards
 from explorer.i18n import _
-from explorer.images import ACCEPTED, ImageError, load_image, sample_images
+from explorer.images import ACCEPTED, ImageError, load_image, prepare_image, sample_images
 from explorer.models import ResNet
-from explorer.pretrained import WeightsError, WeightsUnavailable, load_local_weights, weights_info
+from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
 from explorer.ui.widgets import network_ui
 
-PRETRAINED_DEPTHS = (18, 34, 50, 101, 152)
 
-
-def session_models() -> dict[str, tuple[zoo.ModelCard, ResNet]]:
+def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
     """Networks trained or uploaded in this session: label -> (card, model)."""
     return st.session_state.setdefault(state.TRAINED, {})
 
 
 SIDEBAR_NETWORK = "The network in the sidebar, untrained"
-# card labels are English keys (zoo.untrained_card, zoo.run_cards); these show them in the session's language
+# card labels are English keys (model_cards, runs.run_cards): card_title shows them translated
 _UNTRAINED = re.compile(r"^(?P<name>.+), untrained$")
 _TRAINED = re.compile(r"^(?P<name>.+), trained \((?P<run>.+), (?P<steps>\d+) steps\)$")
 
@@ -41,10 +39,10 @@ def card_title(label: str) -> str:
     return label
 
 
-def _choices() -> tuple[dict[str, zoo.ModelCard], dict[str, str]]:
+def _choices() -> tuple[dict[str, model_cards.ModelCard], dict[str, str]]:
     """Every network the user can pick, by label (a stable key, kept in the session and the tests), and the
     label shown for each in the session's language."""
-    choices: dict[str, zoo.ModelCard] = {}
+    choices: dict[str, model_cards.ModelCard] = {}
     shown: dict[str, str] = {}
     for label, (card, _model) in reversed(list(session_models().items())):
         key = f"{label} (trained in this session)"
@@ -60,18 +58,18 @@ def _choices() -> tuple[dict[str, zoo.ModelCard], dict[str, str]]:
             if cached
             else _("ResNet-{depth}, ImageNet weights (needs a download)")
         )
-        choices[key], shown[key] = zoo.pretrained_card(depth), text.format(depth=depth)
+        choices[key], shown[key] = model_cards.pretrained_card(depth), text.format(depth=depth)
     return choices, shown
 
 
-def get_model(card: zoo.ModelCard) -> ResNet:
+def get_model(card: model_cards.ModelCard) -> ResNet:
     """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
-    if card.source == zoo.SESSION:
+    if card.source == model_cards.SESSION:
         return session_models()[card.label][1]
     return cached_card_model(card, download=st.session_state.get("allow_download", False))
 
 
-def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet]]:
+def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard, ResNet]]:
     """Sidebar: which network (and whether to show its twin). Returns [(card, model)], the twin second.
 
     Stops the page with a plain message when the chosen network cannot be had (no weights offline).
@@ -88,11 +86,11 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet
         card = choices[label]
         if card is None:
             config = network_ui()
-            card = zoo.untrained_card(config)
+            card = model_cards.untrained_card(config)
         twin = None
         all_cards = [c for c in choices.values() if c is not None]
         if allow_twin:
-            twin = zoo.twin_card(card, all_cards)
+            twin = model_cards.twin_card(card, all_cards)
             show = st.toggle(
                 _("Show its twin side by side"),
                 key=state.SIDE_BY_SIDE,
@@ -102,12 +100,12 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[zoo.ModelCard, ResNet
             if twin is None:
                 st.caption(
                     _("No twin for this network: plain ImageNet networks have no pretrained weights.")
-                    if card.source == zoo.PRETRAINED
+                    if card.source == model_cards.PRETRAINED
                     else _("No twin for this network: train one on the Train page.")
                 )
             elif not show:
                 twin = None
-        if card.source == zoo.PRETRAINED:
+        if card.source == model_cards.PRETRAINED:
             st.checkbox(
                 _("Allow downloading ImageNet weights"),
                 key="allow_download",
@@ -145,12 +143,12 @@ def weights_file_ui() -> None:
         st.error(_could_not_use(up.name, e))
         return
     st.session_state["_weights_digest"] = digest
-    card = zoo.pretrained_card(model.config.depth)
+    card = model_cards.pretrained_card(model.config.depth)
     label = f"ResNet-{model.config.depth} from {up.name}"
-    card = zoo.ModelCard(
+    card = model_cards.ModelCard(
         label,
         model.config,
-        zoo.SESSION,
+        model_cards.SESSION,
         card.classes,
         card.mean,
         card.std,
@@ -163,7 +161,7 @@ def weights_file_ui() -> None:
     st.rerun()
 
 
-def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
+def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = {"Shapes sample": _("Shapes sample"), "Photo sample": _("Photo sample"), "Upload": _("Upload")}
     kinds["Camera"] = _("Camera")
@@ -178,7 +176,7 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
         i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key="image_shape_index")
-        from explorer.data import SHAPE_CLASSES
+        from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
         return (
@@ -209,6 +207,6 @@ def image_ui(card: zoo.ModelCard) -> tuple[Image.Image, object, str] | None:
         return None
 
 
-def prepared(card: zoo.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
+def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
     """The image as this card's network takes it, and the pixels it was made from."""
-    return zoo.prepare_image(card, img)
+    return prepare_image(card, img)

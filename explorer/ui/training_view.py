@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import zoo
+from explorer import model_cards
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
 from explorer.i18n import _, ngettext
 from explorer.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
@@ -142,8 +142,10 @@ def _register(live: LiveRun) -> None:
     for name, model in live.models.items():
         label = f"{name} ({live.title}, {live.history.step} steps)"
         if label not in models:
-            card = zoo.card_for_dataset(model.config, live.info, zoo.SESSION)
-            card = zoo.ModelCard(label, card.config, zoo.SESSION, card.classes, card.mean, card.std, card.image_size)
+            card = model_cards.card_for_dataset(model.config, live.info, model_cards.SESSION)
+            card = model_cards.ModelCard(
+                label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
+            )
             models[label] = (card, model.eval())
 
 

@@ -7,10 +7,9 @@ import streamlit as st
 
 from explorer import i18n
 from explorer.i18n import _
-from explorer.models import IMAGENET_BLOCKS, ResNetConfig
+from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
-CIFAR_DEPTHS = (8, 14, 20, 32, 44, 56, 110)
 WIDTHS = {"cifar": (4, 8, 16, 32), "imagenet": (16, 32, 64)}
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 

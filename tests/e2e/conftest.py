@@ -1,76 +1,19 @@
-"""A real Streamlit server on a loopback port, driven by Debian's Chromium through playwright."""
+"""Fixtures for the browser tests: a real server and Chromium (helpers in ``explorer.testing.browser``)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    """`streamlit run app.py` as a user starts it, on 127.0.0.1:port."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_RUNS": str(ROOT / "artifacts" / "e2e-runs")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> float:
-    """Seconds until the server answers its health check."""
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited: {proc.stdout.read()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return time.perf_counter() - t0
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("streamlit did not start")
+from explorer.testing.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy
 
 
 @pytest.fixture(scope="session")
 def server():
-    port = _free_port()
+    port = free_port()
     proc = start_server(port)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -105,37 +48,3 @@ def page(browser):
     pg.set_default_timeout(60_000)
     yield pg
     context.close()
-
-
-def wait_idle(page, timeout: float = 120) -> None:
-    """Until the app has rendered and no script run is in progress."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
-    # every page starts with a title: wait until the script has drawn it (or failed)
-    page.wait_for_selector('[data-testid="stMain"] h1, [data-testid="stException"]', timeout=timeout * 1000)
-    t0 = time.time()
-    idle_since = None
-    while time.time() - t0 < timeout:
-        running = page.locator('[data-testid="stStatusWidget"]').count() > 0
-        skeleton = page.locator('[data-testid="stSkeleton"]').count() > 0
-        if running or skeleton:
-            idle_since = None
-        elif idle_since is None:
-            idle_since = time.time()
-        elif time.time() - idle_since > 0.5:
-            return
-        time.sleep(0.1)
-    raise TimeoutError("the app stayed busy")
-
-
-def no_exception(page) -> None:
-    """No Streamlit exception box and no traceback text on the page."""
-    assert page.locator('[data-testid="stException"]').count() == 0
-    body = page.inner_text("body")
-    assert "Traceback" not in body and "Page not found" not in body
-
-
-def shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

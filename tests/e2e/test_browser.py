@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import no_exception, shot, wait_idle
+from explorer.testing.browser import no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 

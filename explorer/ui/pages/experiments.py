@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from explorer.charts.attribution import lesion_figure, removal_curve_figure
+from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.experiments.lesion import lesion_study
 from explorer.experiments.precompute import lesion_data
 from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
-from explorer.ui.learn_figures import degradation_summary, shattered_section
+from explorer.ui.lesson_sections import degradation_summary, shattered_section
 from explorer.ui.training_view import current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from explorer import zoo
-from explorer.charts.inside import gradient_norms_figure
+from explorer import probes
+from explorer.charts.gradients import gradient_norms_figure
 from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
 from explorer.i18n import _
-from explorer.ui.learn_figures import depth_sweep_section, shattered_section
+from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 
@@ -25,7 +25,7 @@ BN_MODES = {"batch": _("batch statistics (as in training)"), "running": _("runni
 mode = st.radio(_("Batch norm"), list(BN_MODES), key="grad_bn_mode", horizontal=True, format_func=BN_MODES.get)
 results = []
 for c, m in pairs:
-    x, y = zoo.probe_batch(c, m)
+    x, y = probes.probe_batch(c, m)
     norms = gradient_norms(m, x, y, train_mode=mode == "batch")
     names, values = [n for n, _v in norms], [v for _n, v in norms]
     results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))

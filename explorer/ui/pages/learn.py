@@ -9,7 +9,7 @@ from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
 from explorer.ui import pages
 from explorer.ui.cache import cached_summary
-from explorer.ui.learn_figures import degradation_section, gradients_section
+from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.widgets import show_chart
 

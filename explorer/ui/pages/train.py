@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer.data import DATASETS
+from explorer.datasets import DATASETS, SkippedFile, skip_summary
 from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
@@ -16,6 +16,7 @@ from explorer.ui.training_view import current, history_charts, live_panel, runs_
 from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
+SKIPPED_NOTE = "train_skipped_note"
 WHAT = {
     "degradation": _("Degradation: plain and residual, 20 and 56 layers (about 2 minutes)"),
     "quick": _("Quick: Plain-20 against ResNet-20 (under a minute)"),
@@ -65,6 +66,17 @@ configs = (
 )
 st.write(_("Networks: {names}").format(names=", ".join(f"**{c.name}**" for c in configs)))
 
+
+def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
+    """How many of the user's files were refused, and why."""
+    if not skipped:
+        return ""
+    why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
+    first = skipped[0]
+    text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
+    return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
+
+
 entry = current(JOB_KEY)
 busy = entry is not None and entry[0].active
 if st.button(_("Start training"), key="train_start", type="primary", disabled=busy):
@@ -82,14 +94,14 @@ if st.button(_("Start training"), key="train_start", type="primary", disabled=bu
 
             with st.spinner(_("Reading the data…")):
                 data = load_train_data(train_config, download=download)
-            if data[0].skipped:
-                text = _("{n} files could not be read as images and were skipped.")
-                st.warning(text.format(n=data[0].skipped))
+            st.session_state[SKIPPED_NOTE] = skipped_note(data[0].skipped)
         start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, data)
         st.rerun()
     except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
         st.error(_("Could not start: {error}").format(error=e))
 
+if st.session_state.get(SKIPPED_NOTE):
+    st.warning(st.session_state[SKIPPED_NOTE])
 live_panel(JOB_KEY)
 
 st.header(_("Earlier runs"))

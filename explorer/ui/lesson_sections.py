@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.inside import gradient_norms_figure, shattered_figure
+from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
 from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, depth_sweep, shattered_sweep
 from explorer.i18n import _

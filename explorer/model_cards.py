@@ -1,4 +1,4 @@
-"""The networks a page can look inside: untrained, trained (precomputed or in this session), pretrained.
+"""Model cards: the networks a page can look inside (untrained, trained (precomputed or in this session), pretrained).
 
 A ``ModelCard`` says where a network comes from and how to feed it (classes, normalisation, input
 size); ``load_model(card)`` gives the network; ``twin_card(card)`` its plain or residual twin where
@@ -8,13 +8,8 @@ one exists, so every view can show both side by side.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
-import torch
-from PIL import Image
-
-from explorer.data import SHAPE_CLASSES, DatasetInfo, shapes_info
-from explorer.images import preprocess
+from explorer.datasets import SHAPE_CLASSES, DatasetInfo, shapes_info
 from explorer.models import ResNet, ResNetConfig, build_resnet
 
 UNTRAINED, PRECOMPUTED, SESSION, PRETRAINED = "untrained", "precomputed", "session", "pretrained"
@@ -128,59 +123,3 @@ def twin_card(card: ModelCard, cards: list[ModelCard] | tuple[ModelCard, ...] = 
     if card.source == UNTRAINED:
         return replace(card, config=want, label=f"{want.name}, untrained")
     return None
-
-
-def prepare_image(card: ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
-    """(x (1, C, size, size), display (size, size, 3) uint8) for this card's network."""
-    return preprocess(
-        img,
-        card.image_size,
-        card.mean,
-        card.std,
-        resize=card.resize,
-        resize_size=card.resize_size,
-        channels=card.config.in_channels,
-    )
-
-
-def find_runs(*roots: Path | str) -> list:
-    """Runs (``explorer.runs.Run``) under the given roots, newest first; missing roots are skipped."""
-    found = []
-    for root in roots:
-        if Path(root).is_dir():
-            from explorer.runs import list_runs
-
-            found += list_runs(root)
-    return found
-
-
-def run_cards(run) -> list[ModelCard]:
-    """A card per network of a saved run (``explorer.runs.Run``), labelled with the run's name."""
-    info = run.dataset or shapes_info(run.train.image_size or 32)
-    cards = []
-    for name, config in run.model_configs.items():
-        checkpoint = str(run.path / run.meta["models"][name]["checkpoint"])
-        card = card_for_dataset(config, info, PRECOMPUTED, path=checkpoint, run=str(run.path))
-        cards.append(replace(card, label=f"{config.name}, trained ({run.name}, {run.history.step} steps)"))
-    return cards
-
-
-def probe_batch(card: ModelCard, model: ResNet, n: int = 32, seed: int = 12345) -> tuple[torch.Tensor, torch.Tensor]:
-    """A small batch for gradient probes: held-out shapes with their labels for shapes-class networks,
-    otherwise the built-in photos labelled by the network's own predictions."""
-    if card.classes == SHAPE_CLASSES:
-        from explorer.data import make_shapes, normalize_images
-
-        s = make_shapes(n, size=card.image_size, seed=seed)
-        info = replace(shapes_info(card.image_size), mean=card.mean, std=card.std)
-        return normalize_images(s.images, info), s.labels
-    from explorer.images import load_image, sample_images
-
-    x = torch.cat([prepare_image(card, load_image(p))[0] for p in sample_images().values()])
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            y = model.eval()(x).argmax(1)
-    finally:
-        model.train(was_training)
-    return x, y

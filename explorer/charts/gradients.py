@@ -1,0 +1,99 @@
+"""Gradient charts: weight-gradient norms per layer and shattered gradients (Balduzzi et al. 2017).
+
+Pure functions from the plain results of ``explorer.gradients`` to plotly figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
+from explorer.i18n import _
+
+
+def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Figure:
+    """Per-layer weight-gradient norms (log scale) for several networks (``gradients.SweepResult``-like:
+    ``name``, ``depth``, ``residual``, ``values``); colour = plain/residual, dash = depth."""
+    fig = go.Figure()
+    depths = sorted({r.depth for r in results})
+    for r in results:
+        dash = DASHES[depths.index(r.depth) % len(DASHES)]
+        layers = getattr(r, "layers", None)
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(r.values) + 1),
+                y=r.values,
+                mode="lines",
+                name=r.name,
+                line={"color": colour(r.residual), "dash": dash, "width": 3},
+                text=layers,
+                hovertemplate="%{text}<br>" + _("norm") + " %{y:.3g}<extra>" + r.name + "</extra>",
+            )
+        )
+    fig.update_yaxes(type="log", title_text=_("‖∂loss/∂W‖ (log scale)"), exponentformat="power")
+    fig.update_xaxes(title_text=_("layer (forward order: input → output)"))
+    apply_style(fig, title or _("Gradient norm per layer"), height=520)
+    return fig
+
+
+def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
+    """Left: the derivative along the line for each network (scaled to unit std); right: autocorrelation vs lag.
+
+    ``results`` are ``gradients.ShatteredResult``; plain nets vermillion, residual blue, dash by name order.
+    """
+    results = list(results)[:max_traces]
+    n = len(results)
+    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _row in range(n - 1)]
+    fig = make_subplots(
+        rows=n,
+        cols=2,
+        specs=specs,
+        column_widths=[0.55, 0.45],
+        shared_xaxes="columns",
+        horizontal_spacing=0.1,
+        vertical_spacing=0.03,
+        subplot_titles=[results[0].name, _("autocorrelation of d output / dt")] + [r.name for r in results[1:]],
+    )
+    depth_order = sorted({r.name.split("-")[-1] for r in results})
+    for i, r in enumerate(results):
+        col = colour(r.residual if r.residual is not None else not r.name.startswith("Plain"))
+        dash = DASHES[depth_order.index(r.name.split("-")[-1]) % len(DASHES)]
+        g = r.grad / (np.std(r.grad) or 1.0)
+        fig.add_trace(
+            go.Scatter(
+                x=r.t,
+                y=g,
+                mode="lines",
+                line={"color": col, "width": 1.5},
+                showlegend=False,
+                hovertemplate="t %{x:.3f}<br>%{y:.2f}<extra>" + r.name + "</extra>",
+            ),
+            row=i + 1,
+            col=1,
+        )
+        fig.update_yaxes(showticklabels=False, row=i + 1, col=1)
+        lags = np.arange(len(r.acf))
+        fig.add_trace(
+            go.Scatter(
+                x=lags,
+                y=r.acf,
+                mode="lines+markers",
+                name=_("{name} (lag 1: {lag1:.2f})").format(name=r.name, lag1=r.lag1),
+                line={"color": col, "dash": dash, "width": 3},
+                marker={"size": 5},
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_xaxes(title_text=_("position t along the line"), row=n, col=1)
+    fig.update_xaxes(title_text=_("lag (points)"), row=1, col=2)
+    fig.update_yaxes(title_text=_("autocorrelation"), range=[-0.3, 1.02], row=1, col=2)
+    fig.add_hline(y=0, line={"color": "#777777", "width": 1}, row=1, col=2)
+    apply_style(fig, _("Shattered gradients: d output / dt along x0 + t·d"), height=max(560, 130 * n + 200))
+    fig.update_layout(margin={"t": 150})
+    fig.update_annotations(font_size=FONT_SIZE - 2)
+    return fig
