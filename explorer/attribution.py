@@ -8,6 +8,10 @@ Every function runs the model in eval mode with its parameters frozen (only the 
 which also makes the backward pass short) and puts ``model.training`` and every ``requires_grad`` back,
 even after an exception; captum registers its hooks inside ``try/finally`` and removes them itself.
 The model must run each target layer once per forward, with no in-place ops (captum FAQ); ours do.
+``grad_cams`` forms the maps of many layers from ONE forward and ONE backward pass (the film-strip): the same
+formula as captum's LayerGradCam, checked against it per block in the tests.
+Inputs follow the model to its device (``explorer.devices``); maps come back as numpy arrays on the CPU.
+captum is imported on first use, so importing this module (and starting the app) stays quick.
 Views of one model object are serialised by a per-model re-entrant lock: a model cached for every session can
 be explained from several threads without one view's eval switch or captum hooks leaking into another.
 """
@@ -24,17 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from captum.attr import (
-    GuidedGradCam,
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    Occlusion,
-    Saliency,
-)
+import torch.nn.functional as F
 from torch import nn
 
+from explorer.devices import model_device
 from explorer.i18n import N_
+from explorer.probes import forward_hooks
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +78,24 @@ def model_lock(model: nn.Module) -> threading.RLock:
 
 @contextmanager
 def eval_view(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and frozen parameters inside the block, holding the model's lock; flags come back as they were."""
+    """Eval mode and frozen parameters inside the block, holding the model's lock; flags come back as they were.
+
+    Only what needs switching is switched (a shared model is usually in eval mode and frozen already).
+    """
     with model_lock(model):
-        was_training = model.training
-        flags = [(p, p.requires_grad) for p in model.parameters()]
+        training = [m for m in model.modules() if m.training]
+        trainable = [p for p in model.parameters() if p.requires_grad]
         try:
-            model.eval()
-            for p, _ in flags:
+            for m in training:
+                m.training = False
+            for p in trainable:
                 p.requires_grad_(False)
             yield model
         finally:
-            for p, flag in flags:
-                p.requires_grad_(flag)
-            model.train(was_training)
+            for p in trainable:
+                p.requires_grad_(True)
+            for m in training:
+                m.training = True
 
 
 def _is_block(module: nn.Module) -> bool:
@@ -133,15 +137,16 @@ def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
     return name, model.get_submodule(name)
 
 
-def as_batch(x: torch.Tensor) -> torch.Tensor:
-    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached."""
+def as_batch(x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached, float, on ``model``'s device when given."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one image of shape (C, H, W) or (1, C, H, W), got {tuple(x.shape)}")
-    return x.detach().float()
+    x = x.detach().float()
+    return x if model is None else x.to(model_device(model))
 
 
 class _Head(nn.Module):
@@ -164,7 +169,7 @@ class _Head(nn.Module):
         n = logits.shape[1]
         if self.target is not None and self.target >= n:
             raise ValueError(f"target must be a class index in [0, {n - 1}], got {self.target}")
-        t = logits.argmax(dim=1) if self.target is None else torch.full((len(x),), int(self.target))
+        t = logits.argmax(dim=1) if self.target is None else torch.full((len(x),), int(self.target), device=x.device)
         self.logits, self.chosen = logits.detach(), int(t[0])
         return logits.gather(1, t[:, None])[:, 0]  # (B,)
 
@@ -179,9 +184,9 @@ def _check_target(model: nn.Module, x: torch.Tensor, target: int | None) -> int:
 
 def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """Class probabilities (softmax) for one image, shape (num_classes,)."""
-    x = as_batch(x)
+    x = as_batch(x, model)
     with eval_view(model), torch.no_grad():
-        return torch.softmax(model(x), dim=1)[0].numpy()
+        return torch.softmax(model(x), dim=1)[0].cpu().numpy()
 
 
 def top_k(model: nn.Module, x: torch.Tensor, k: int = 5, classes: list[str] | None = None) -> list[tuple[str, float]]:
@@ -207,29 +212,91 @@ def grad_cam(
     Returns:
         a ``CamResult`` with the (H, W) map.
     """
-    x = as_batch(x)
+    from captum.attr import LayerGradCam
+
+    x = as_batch(x, model)
     name, module = resolve_layer(model, layer)
     head = _Head(model, target)
     with eval_view(model):
         attr = LayerGradCam(head, module).attribute(x, relu_attributions=not raw).detach()  # (1, 1, h, w)
-    target = head.chosen
-    prob = float(torch.softmax(head.logits, dim=1)[0, target])
-    up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), "bilinear")[0, 0]  # (H, W)
-    up = up.numpy().astype(np.float32)
-    peak = float(up.max())
-    positive = float(attr.max()) > 0  # at the layer's resolution: upsampling a signed map can hide a small peak
-    if not raw:
-        up = up / peak if positive else np.zeros_like(up)
-    return CamResult(
-        map=up,
-        low_res=attr[0, 0].numpy().astype(np.float32),
-        target=target,
-        layer=name,
-        has_positive_evidence=positive,
-        peak=peak,
-        raw=raw,
-        probability=prob,
-    )
+    prob = float(torch.softmax(head.logits, dim=1)[0, head.chosen])
+    return _cam_results(attr, tuple(x.shape[-2:]), [name], head, raw, prob)[0]
+
+
+def _cam_results(
+    attr: torch.Tensor, size: tuple[int, int], names: list[str], head: _Head, raw: bool, prob: float
+) -> list[CamResult]:
+    """CamResults from (L, 1, h, w) layer maps: upsampled bilinearly (captum's LayerAttribution.interpolate)."""
+    ups = F.interpolate(attr, size, mode="bilinear")[:, 0].cpu().numpy().astype(np.float32)  # (L, H, W)
+    lows = attr[:, 0].cpu().numpy().astype(np.float32)
+    out = []
+    for name, up, low in zip(names, ups, lows, strict=True):
+        peak = float(up.max())
+        positive = float(low.max()) > 0  # at the layer's resolution: upsampling a signed map can hide a small peak
+        if not raw:
+            up = up / peak if positive else np.zeros_like(up)
+        out.append(CamResult(up, low, head.chosen, name, positive, peak, raw, prob))
+    return out
+
+
+def grad_cams(
+    model: nn.Module,
+    x: torch.Tensor,
+    layers: list[str] | None = None,
+    target: int | None = None,
+    raw: bool = False,
+) -> dict[str, CamResult]:
+    """Grad-CAM at many layers from one forward and one backward pass, for one target.
+
+    Each layer's map is exactly ``grad_cam(model, x, layer, target, raw)`` (captum's LayerGradCam):
+    relu(sum_k mean_ij(dy/dA_kij) A_k). Hooks keep every layer's output; the first hooked output becomes
+    a leaf that asks for its gradient (the parameters stay frozen), so the backward pass starts at the
+    target logit and stops at the earliest layer, and ``torch.autograd.grad`` returns every layer's
+    gradient at once.
+
+    Args:
+        layers: names from ``target_layers(model)``; default every residual block, in forward order.
+    Returns:
+        layer name -> CamResult, in the order of ``layers``.
+    """
+    x = as_batch(x, model)
+    names = block_names(model) if layers is None else list(layers)
+    if not names:
+        raise ValueError("this model has no residual blocks")
+    if layers is not None and not set(names) <= set(target_layers(model)):
+        resolve_layer(model, next(n for n in names if n not in target_layers(model)))  # raises, listing valid names
+    head = _Head(model, target)
+    acts: dict[str, torch.Tensor] = {}
+
+    def make(name: str) -> Callable:
+        def hook(module, inputs, output):
+            if not output.requires_grad:  # the earliest hooked layer: the backward pass stops here
+                output = output.detach().requires_grad_(True)
+            acts[name] = output
+            return output
+
+        return hook
+
+    with eval_view(model), torch.enable_grad(), forward_hooks(model, {n: make(n) for n in names}):
+        score = head(x)[0]
+        grads = torch.autograd.grad(score, [acts[n] for n in names], allow_unused=True)
+    prob = float(torch.softmax(head.logits, dim=1)[0, head.chosen])
+    cams: dict[str, torch.Tensor] = {}
+    for name, grad in zip(names, grads, strict=True):
+        a = acts[name].detach()  # (1, C, h, w): a reference, no copy
+        if grad is None:  # the layer does not reach the target logit
+            cam = torch.zeros_like(a[:, :1])
+        else:  # sum_k alpha_k A_k as one matrix-vector product, alpha_k = mean_ij dy/dA_kij
+            cam = (grad.mean(dim=(2, 3)) @ a.flatten(2)[0]).view(1, 1, *a.shape[2:])
+        cams[name] = cam if raw else F.relu(cam)
+    groups: dict[tuple[int, ...], list[str]] = {}  # same-sized maps are upsampled together
+    for name, cam in cams.items():
+        groups.setdefault(tuple(cam.shape), []).append(name)
+    out: dict[str, CamResult] = {}
+    for group in groups.values():
+        batch = torch.cat([cams[n] for n in group])  # (L, 1, h, w)
+        out.update(zip(group, _cam_results(batch, tuple(x.shape[-2:]), group, head, raw, prob), strict=True))
+    return {name: out[name] for name in names}
 
 
 def filmstrip(
@@ -242,22 +309,16 @@ def filmstrip(
 ) -> list[tuple[str, np.ndarray]]:
     """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
 
-    Stops early, returning what it has, when the ``threading.Event`` ``stop`` is set.
+    One forward and one backward pass for all blocks (``grad_cams``). ``progress`` is called once, with
+    (blocks, blocks), when the maps are ready; nothing is computed when the ``threading.Event`` ``stop``
+    is already set.
     """
-    x = as_batch(x)
-    names = block_names(model)
-    if not names:
-        raise ValueError("this model has no residual blocks")
-    with eval_view(model):
-        target = _check_target(model, x, target)
-    out = []
-    for i, name in enumerate(names):
-        if stop is not None and stop.is_set():
-            break
-        out.append((name, grad_cam(model, x, name, target, raw).map))
-        if progress is not None:
-            progress(i + 1, len(names))
-    return out
+    if stop is not None and stop.is_set():
+        return []
+    cams = grad_cams(model, x, None, target, raw)
+    if progress is not None:
+        progress(len(cams), len(cams))
+    return [(name, res.map) for name, res in cams.items()]
 
 
 def _scaled(a: np.ndarray) -> np.ndarray:
@@ -273,7 +334,7 @@ def _input(x: torch.Tensor) -> torch.Tensor:
 
 def _pixel_map(attr: torch.Tensor) -> np.ndarray:
     """(1, C, H, W) pixel attributions -> (H, W): sum of absolute values over colour channels, scaled to [0, 1]."""
-    return _scaled(attr.detach()[0].abs().sum(dim=0).numpy())
+    return _scaled(attr.detach()[0].abs().sum(dim=0).cpu().numpy())
 
 
 def _gradcam_method(model, x, layer, target) -> np.ndarray:
@@ -281,7 +342,9 @@ def _gradcam_method(model, x, layer, target) -> np.ndarray:
 
 
 def _guided_gradcam_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    from captum.attr import GuidedGradCam
+
+    x = as_batch(x, model)
     _, module = resolve_layer(model, layer)
     head = _Head(model, target)  # a module, so guided backprop finds the model's ReLUs through it
     with eval_view(model), warnings.catch_warnings():
@@ -296,7 +359,9 @@ def ig_steps(size: int) -> int:
 
 
 def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    from captum.attr import IntegratedGradients
+
+    x = as_batch(x, model)
     n_steps = ig_steps(max(x.shape[-2:]))
     with eval_view(model):
         target = _check_target(model, x, target)
@@ -308,7 +373,9 @@ def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
 
 
 def _saliency_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    from captum.attr import Saliency
+
+    x = as_batch(x, model)
     with eval_view(model):
         target = _check_target(model, x, target)
         attr = Saliency(model).attribute(_input(x), target=target, abs=True)
@@ -322,7 +389,9 @@ def occlusion_window(size: int) -> tuple[int, int]:
 
 
 def _occlusion_method(model, x, layer, target) -> np.ndarray:
-    x = as_batch(x)
+    from captum.attr import Occlusion
+
+    x = as_batch(x, model)
     c, h, w = x.shape[1:]
     wh, sh = occlusion_window(h)
     ww, sw = occlusion_window(w)
@@ -337,7 +406,7 @@ def _occlusion_method(model, x, layer, target) -> np.ndarray:
             perturbations_per_eval=16,
         )
     # the window spans all channels, so they agree; keep positive evidence (the score fell when hidden)
-    return _scaled(np.maximum(attr[0].mean(dim=0).numpy(), 0.0))
+    return _scaled(np.maximum(attr[0].mean(dim=0).cpu().numpy(), 0.0))
 
 
 # name -> (model, x, layer, target) -> (H, W) map in [0, 1]; ``layer`` is used by the CAM methods only
@@ -378,7 +447,7 @@ def compare_methods(
 ) -> dict[str, np.ndarray]:
     """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
     names = list(METHODS) if methods is None else methods
-    x = as_batch(x)
+    x = as_batch(x, model)
     with eval_view(model):
         target = _check_target(model, x, target)
     out = {}

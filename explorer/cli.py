@@ -91,14 +91,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     import torch
 
+    from explorer.devices import pick_device
     from explorer.models import replace_config
     from explorer.runs import extend_run, save_run
     from explorer.training import PRESET_MODELS, PRESETS, TrainConfig, build_models, load_train_data, train_lockstep
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
     if args.extend:
-        run = extend_run(args.extend, args.steps or 100, progress=_progress_bar, root=args.data_root)
+        run = extend_run(args.extend, args.steps or 100, progress=_progress_bar, root=args.data_root, device=device)
         _print_results(run.history)
         print(f"run extended: {run.path}")
         return 0
@@ -122,10 +124,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     configs = list(dict.fromkeys(configs))  # --plain-and-residual with --plain would list twins twice
     models = build_models(configs, config.seed)
     print(
-        f"training {', '.join(models)} on {info.name} ({len(train)} images, {info.image_size}px) for {config.steps} steps"
+        f"training {', '.join(models)} on {info.name} ({len(train)} images, {info.image_size}px) "
+        f"for {config.steps} steps on {device}"
     )
     optimizers: dict = {}
-    history = train_lockstep(models, train, config, held_out, progress=_progress_bar, optimizers=optimizers)
+    history = train_lockstep(
+        models, train, config, held_out, progress=_progress_bar, optimizers=optimizers, device=device
+    )
     print(f"{history.wall_s:.1f} s, {history.images_per_s:.0f} images/s per lock-step")
     _print_results(history)
     name = args.name or args.preset or "train"
@@ -192,6 +197,9 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
     p.add_argument("--augment", action="store_true", help="the paper's pad-crop-flip augmentation")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA, then Apple's MPS, then the CPU), cpu, cuda, cuda:1 or mps"
+    )
     p.add_argument("--out", default=None, help="run directory to write (default: a new one under --root)")
     p.add_argument("--root", default="runs", help="where new run directories go")
     p.add_argument("--name", default=None, help="run name (default: the preset's)")

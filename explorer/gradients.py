@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.devices import model_device
 from explorer.i18n import N_
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
@@ -59,6 +60,7 @@ def gradient_norms(
     """
     work = copy.deepcopy(model)
     work.train(train_mode)
+    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
     layers = _weighted_layers(work)
     order: list[str] = []
 

@@ -17,10 +17,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-import torchvision.models as tvm
-from torchvision.models import WeightsEnum
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 from explorer.i18n import N_, _
 from explorer.models import IMAGENET_BLOCKS, ResNet, ResNetConfig, build_resnet
@@ -44,6 +46,8 @@ class WeightsError(ValueError):
 
 
 def _weights(depth: int) -> WeightsEnum:
+    import torchvision.models as tvm  # here, not at the top: importing torchvision takes seconds
+
     if depth not in PRETRAINED_DEPTHS:
         raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
     return getattr(tvm, f"ResNet{depth}_Weights").DEFAULT

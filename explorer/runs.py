@@ -203,6 +203,7 @@ def extend_run(
     progress: Callable[[Progress], None] | None = None,
     stop: threading.Event | None = None,
     root=None,
+    device: str | torch.device | None = "auto",
 ) -> Run:
     """Continue a run for ``steps`` more lock-steps (a fresh schedule of that length, optimizer state kept).
 
@@ -219,7 +220,9 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers)
+    train_lockstep(
+        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
+    )
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.datasets import ImageDataset, load_dataset
+from explorer.devices import model_device, pick_device
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History, ModelHistory, grad_norms, record_responses, weight_layers
 
@@ -214,13 +215,14 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int = 0):
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageDataset, channels_last: bool = False) -> tuple[float, float]:
-    """(accuracy, mean loss) on ``data`` in eval mode; the model's mode is restored afterwards."""
+    """(accuracy, mean loss) on ``data`` in eval mode, on the model's device; the model's mode is restored."""
     was_training = model.training
     model.eval()
+    device = model_device(model)
     correct, total_loss = 0, 0.0
     try:
         for idx in torch.arange(len(data)).split(EVAL_CHUNK):
-            x, y = data.batch(idx)
+            x, y = (t.to(device) for t in data.batch(idx))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             out = model(x)
@@ -246,6 +248,7 @@ def train_lockstep(
     stop: threading.Event | None = None,
     history: History | None = None,
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    device: str | torch.device | None = "auto",
 ) -> History:
     """Train ``models`` (in place) for ``config.steps`` lock-steps on identical batches.
 
@@ -258,6 +261,8 @@ def train_lockstep(
             numbers continue from ``history.step``.
         optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
             and added to this dict, so a caller can save their state afterwards.
+        device: where to train ("auto": CUDA, then MPS, then CPU; see ``explorer.devices``); each network
+            goes back to its own device afterwards, so callers and saved runs never see the difference.
     Returns:
         the ``History``; a network whose loss or gradients go non-finite stops with a reason, the others go on.
     """
@@ -268,6 +273,33 @@ def train_lockstep(
     history.total_steps = offset + config.steps
     history.finished, history.stopped_reason = False, None
     optimizers = optimizers if optimizers is not None else {}
+    device = pick_device(device)
+    homes = {name: model_device(model) for name, model in models.items()}
+    for model in models.values():
+        model.to(device)  # in place: an optimizer made before (from a checkpoint) keeps its parameters
+    for opt in optimizers.values():
+        _optimizer_to(opt, device)
+    try:
+        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device)
+    finally:
+        for name, model in models.items():
+            model.to(homes[name])
+        for name, opt in optimizers.items():
+            if name in homes:
+                _optimizer_to(opt, homes[name])
+
+
+def _optimizer_to(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    """Move an optimizer's state (momentum buffers, Adam moments) next to its parameters."""
+    for per_param in opt.state.values():
+        for key, value in per_param.items():
+            if isinstance(value, torch.Tensor) and value.ndim > 0:  # AdamW's step counter stays on the CPU
+                per_param[key] = value.to(device)
+
+
+def _train(models, data, config, eval_data, progress, stop, history, optimizers, device) -> History:
+    """The lock-step loop of ``train_lockstep``, with every network already on ``device``."""
+    offset = history.step
     state = {}
     for name, model in models.items():
         h = history.models.setdefault(name, _new_history(name, model))
@@ -290,7 +322,8 @@ def train_lockstep(
         step = offset + i + 1
         x, y = data.batch(next(batches))
         if config.augment:
-            x = augment_batch(x, aug_gen)
+            x = augment_batch(x, aug_gen)  # on the CPU, with its CPU generator: the same batches on any device
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if config.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         lr = lr_at(i, config)

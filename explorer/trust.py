@@ -131,7 +131,7 @@ def cascading_randomisation(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     fn: Callable = METHODS[method]
-    x = as_batch(x)
+    x = as_batch(x, model)  # on the model's device
     work = copy.deepcopy(model)
     if target is None:
         work.eval()

@@ -257,3 +257,48 @@ def test_threads_share_a_model_safely(tiny_model, cifar_batch):
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-5)
     assert tiny_model.training and all(p.requires_grad for p in tiny_model.parameters()) and all_hooks(tiny_model) == 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [dict(depth=14, width=8), dict(depth=8, width=8, residual=False), dict(family="imagenet", depth=18, width=16)],
+)
+@pytest.mark.parametrize("raw", [False, True])
+def test_one_pass_filmstrip_equals_captum_per_block(config, raw):
+    """Every block's map from one forward and one backward pass equals captum's LayerGradCam for that block."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    from explorer.attribution import grad_cams
+
+    model = build_resnet(**config).eval()
+    size = 64 if config.get("family") == "imagenet" else 32
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
+    calls = []
+    handle = model.conv1.register_forward_pre_hook(lambda m, i: calls.append(1))
+    try:
+        cams = grad_cams(model, x, target=3, raw=raw)
+    finally:
+        handle.remove()
+    assert len(calls) == 1  # one forward pass for all blocks
+    assert list(cams) == [n for n, _ in model.blocks()]
+    for name, res in cams.items():
+        ref = LayerGradCam(model, model.get_submodule(name)).attribute(x, target=3, relu_attributions=not raw)
+        np.testing.assert_allclose(res.low_res, ref[0, 0].detach().numpy(), atol=1e-5, rtol=1e-5)
+        up = LayerAttribution.interpolate(ref, (size, size), "bilinear")[0, 0].detach().numpy()
+        expected = up if raw else (up / up.max() if ref.max() > 0 else np.zeros_like(up))
+        np.testing.assert_allclose(res.map, expected, atol=1e-5, rtol=1e-5)
+        assert res.target == 3 and res.layer == name
+    assert all_hooks(model) == 0 and all(p.requires_grad for p in model.parameters())
+
+
+def test_grad_cams_any_layers_and_predicted_target(tiny_model, cifar_batch):
+    from explorer.attribution import grad_cams
+
+    layers = ["conv1", "relu", "layer1", "layer2.0.conv1", "layer3.0"]
+    cams = grad_cams(tiny_model, cifar_batch[0], layers)
+    assert list(cams) == layers
+    for name, res in cams.items():
+        np.testing.assert_allclose(res.map, grad_cam(tiny_model, cifar_batch[0], name).map, atol=1e-5)
+    with pytest.raises(ValueError, match="not a conv layer"):
+        grad_cams(tiny_model, cifar_batch[0], ["layer1.0", "fc"])
+    assert all_hooks(tiny_model) == 0

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, normalize_images, to_float
 from explorer.datasets.folder import load_image_folder, skip_summary
 from explorer.datasets.shapes import SHAPE_CLASSES, Shapes, make_shapes
-from explorer.datasets.torchvision_sets import load_torchvision
 
 __all__ = [
     "DATASETS",
@@ -114,6 +113,8 @@ def load_dataset(
         return ImageDataset(s.images, s.labels, shapes_info(size or 32), s.masks)
     if key in ("cifar10", "cifar-10", "mnist", "fashion-mnist", "fashionmnist"):
         key = {"cifar-10": "cifar10", "fashionmnist": "fashion-mnist"}.get(key, key)
+        from explorer.datasets.torchvision_sets import load_torchvision  # torchvision is slow to import
+
         ds = load_torchvision(key, split, Path(root) if root is not None else default_root(), download, verify)
     elif Path(name).exists():
         ds = load_image_folder(name, size or 32)

@@ -10,7 +10,6 @@ import streamlit as st
 
 from explorer import model_cards, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.jobs import JobQueue
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -34,15 +33,17 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
 
 @st.cache_resource
-def job_queue() -> JobQueue:
+def job_queue():
     """One queue per server: one training job at a time, because the CPU is shared."""
+    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
+
     return JobQueue()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
-def cached_card_model(card: model_cards.ModelCard, download: bool = False) -> ResNet:
-    """A shared, read-only network for a card (untrained, precomputed or pretrained)."""
-    return model_cards.load_model(card, download=download)
+def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
+    """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
+    return model_cards.load_model(card, download=download).to(device)
 
 
 @st.cache_data(show_spinner=False)

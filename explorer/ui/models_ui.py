@@ -16,7 +16,7 @@ from explorer.models import ResNet
 from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
-from explorer.ui.widgets import network_ui
+from explorer.ui.widgets import device_ui, network_ui
 
 
 def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
@@ -64,9 +64,10 @@ def _choices() -> tuple[dict[str, model_cards.ModelCard], dict[str, str]]:
 
 def get_model(card: model_cards.ModelCard) -> ResNet:
     """The shared (read-only) or session model for a card; raises WeightsUnavailable for missing weights."""
+    device = st.session_state.get(state.DEVICE, "cpu")
     if card.source == model_cards.SESSION:
-        return session_models()[card.label][1]
-    return cached_card_model(card, download=st.session_state.get("allow_download", False))
+        return session_models()[card.label][1].to(device)  # this session's own network: moved in place
+    return cached_card_model(card, download=st.session_state.get("allow_download", False), device=device)
 
 
 def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard, ResNet]]:
@@ -112,6 +113,7 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard
                 help=_("Fetches torchvision's weights once (45-230 MB); needs the internet."),
             )
             weights_file_ui()
+    device_ui()
     try:
         model = get_model(card)
     except WeightsUnavailable as e:

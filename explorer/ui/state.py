@@ -21,6 +21,7 @@ SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
 LANG = "ui_language"  # "en" or "zh" (explorer.i18n.LANGUAGES)
+DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 
 # per-page widgets
 TRAIN_PRESET = "train_preset"
@@ -86,6 +87,7 @@ def init() -> None:
         TRAIN_DEPTHS,
         TRAIN_TWINS,
         SOURCE,
+        DEVICE,
         IMAGE_CHOICE,
         LAYER,
         CAM_LAYER,

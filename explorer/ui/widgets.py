@@ -89,6 +89,24 @@ def language_ui() -> str:
     return lang
 
 
+def device_ui() -> str:
+    """Sidebar: where views compute (the fastest device first: a GPU when there is one)."""
+    from explorer.devices import available_devices
+
+    names = {"cuda": "GPU (CUDA)", "mps": "GPU (Apple MPS)", "cpu": "CPU"}
+    options = available_devices()
+    if st.session_state.get(state.DEVICE) not in options:
+        st.session_state[state.DEVICE] = options[0]
+    return st.sidebar.selectbox(
+        _("Compute on"),
+        options,
+        key=state.DEVICE,
+        format_func=names.get,
+        disabled=len(options) == 1,
+        help=_("Views run on the GPU when this machine has one; results match the CPU's to rounding."),
+    )
+
+
 def show_chart(fig: go.Figure, key: str) -> None:
     """A plotly chart in our style (not Streamlit's theme), downloadable as PNG from its toolbar."""
     st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
