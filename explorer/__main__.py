@@ -2,4 +2,5 @@
 
 from explorer.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # guarded: the engine's worker processes may import this module
+    raise SystemExit(main())

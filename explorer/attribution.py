@@ -31,13 +31,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.devices import model_device
 from explorer.i18n import N_
+from explorer.images import as_batch
+from explorer.models import ResidualBlock, block_names, eval_mode
 from explorer.probes import forward_hooks
+from explorer.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 
 # module kinds whose output is a (B, C, h, w) map a user may pick as the Grad-CAM layer
 _LAYER_KINDS = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
@@ -78,28 +79,9 @@ def model_lock(model: nn.Module) -> threading.RLock:
 
 @contextmanager
 def eval_view(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and frozen parameters inside the block, holding the model's lock; flags come back as they were.
-
-    Only what needs switching is switched (a shared model is usually in eval mode and frozen already).
-    """
-    with model_lock(model):
-        training = [m for m in model.modules() if m.training]
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        try:
-            for m in training:
-                m.training = False
-            for p in trainable:
-                p.requires_grad_(False)
-            yield model
-        finally:
-            for p in trainable:
-                p.requires_grad_(True)
-            for m in training:
-                m.training = True
-
-
-def _is_block(module: nn.Module) -> bool:
-    return hasattr(module, "branch") and hasattr(module, "can_bypass")
+    """Eval mode and frozen parameters inside the block (``models.eval_mode``), holding the model's lock."""
+    with model_lock(model), eval_mode(model, freeze=True):
+        yield model
 
 
 def target_layers(model: nn.Module) -> list[str]:
@@ -108,15 +90,10 @@ def target_layers(model: nn.Module) -> list[str]:
     for name, m in model.named_modules():
         if not name:
             continue
-        is_stage = isinstance(m, nn.Sequential) and any(_is_block(c) for c in m.children())
-        if is_stage or _is_block(m) or isinstance(m, _LAYER_KINDS):
+        is_stage = isinstance(m, nn.Sequential) and any(isinstance(c, ResidualBlock) for c in m.children())
+        if is_stage or isinstance(m, (ResidualBlock, *_LAYER_KINDS)):
             names.append(name)
     return names
-
-
-def block_names(model: nn.Module) -> list[str]:
-    """Residual block names in forward order ('layer1.0', ...)."""
-    return [name for name, m in model.named_modules() if _is_block(m)]
 
 
 def default_layer(model: nn.Module) -> str:
@@ -135,18 +112,6 @@ def resolve_layer(model: nn.Module, layer: str | None) -> tuple[str, nn.Module]:
         shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
         raise ValueError(f"{name!r} is not a conv layer or block of this model; valid names ({len(valid)}): {shown}")
     return name, model.get_submodule(name)
-
-
-def as_batch(x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
-    """(C, H, W) or (1, C, H, W) -> (1, C, H, W), detached, float, on ``model``'s device when given."""
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
-    if x.ndim == 3:
-        x = x.unsqueeze(0)
-    if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected one image of shape (C, H, W) or (1, C, H, W), got {tuple(x.shape)}")
-    x = x.detach().float()
-    return x if model is None else x.to(model_device(model))
 
 
 class _Head(nn.Module):
@@ -184,7 +149,7 @@ def _check_target(model: nn.Module, x: torch.Tensor, target: int | None) -> int:
 
 def predict(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """Class probabilities (softmax) for one image, shape (num_classes,)."""
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     with eval_view(model), torch.no_grad():
         return torch.softmax(model(x), dim=1)[0].cpu().numpy()
 
@@ -214,7 +179,7 @@ def grad_cam(
     """
     from captum.attr import LayerGradCam
 
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     name, module = resolve_layer(model, layer)
     head = _Head(model, target)
     with eval_view(model):
@@ -259,7 +224,7 @@ def grad_cams(
     Returns:
         layer name -> CamResult, in the order of ``layers``.
     """
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     names = block_names(model) if layers is None else list(layers)
     if not names:
         raise ValueError("this model has no residual blocks")
@@ -304,17 +269,13 @@ def filmstrip(
     x: torch.Tensor,
     target: int | None = None,
     raw: bool = False,
-    progress: Progress | None = None,
-    stop=None,
+    progress: ProgressFn | None = None,
 ) -> list[tuple[str, np.ndarray]]:
     """Grad-CAM at every residual block for one target (default: predicted), as (block name, (H, W) map).
 
     One forward and one backward pass for all blocks (``grad_cams``). ``progress`` is called once, with
-    (blocks, blocks), when the maps are ready; nothing is computed when the ``threading.Event`` ``stop``
-    is already set.
+    (blocks, blocks), when the maps are ready.
     """
-    if stop is not None and stop.is_set():
-        return []
     cams = grad_cams(model, x, None, target, raw)
     if progress is not None:
         progress(len(cams), len(cams))
@@ -344,7 +305,7 @@ def _gradcam_method(model, x, layer, target) -> np.ndarray:
 def _guided_gradcam_method(model, x, layer, target) -> np.ndarray:
     from captum.attr import GuidedGradCam
 
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     _, module = resolve_layer(model, layer)
     head = _Head(model, target)  # a module, so guided backprop finds the model's ReLUs through it
     with eval_view(model), warnings.catch_warnings():
@@ -361,7 +322,7 @@ def ig_steps(size: int) -> int:
 def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
     from captum.attr import IntegratedGradients
 
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     n_steps = ig_steps(max(x.shape[-2:]))
     with eval_view(model):
         target = _check_target(model, x, target)
@@ -375,7 +336,7 @@ def _integrated_gradients_method(model, x, layer, target) -> np.ndarray:
 def _saliency_method(model, x, layer, target) -> np.ndarray:
     from captum.attr import Saliency
 
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     with eval_view(model):
         target = _check_target(model, x, target)
         attr = Saliency(model).attribute(_input(x), target=target, abs=True)
@@ -391,7 +352,7 @@ def occlusion_window(size: int) -> tuple[int, int]:
 def _occlusion_method(model, x, layer, target) -> np.ndarray:
     from captum.attr import Occlusion
 
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     c, h, w = x.shape[1:]
     wh, sh = occlusion_window(h)
     ww, sw = occlusion_window(w)
@@ -442,18 +403,15 @@ def compare_methods(
     layer: str | None = None,
     target: int | None = None,
     methods: list[str] | None = None,
-    progress: Progress | None = None,
-    stop=None,
+    progress: ProgressFn | None = None,
 ) -> dict[str, np.ndarray]:
     """Every method (or those named) on one image and one target (default: predicted): name -> (H, W) map."""
     names = list(METHODS) if methods is None else methods
-    x = as_batch(x, model)
+    x = as_batch(x, model, single=True)
     with eval_view(model):
         target = _check_target(model, x, target)
     out = {}
     for i, name in enumerate(names):
-        if stop is not None and stop.is_set():
-            break
         out[name] = attribute(model, x, name, layer, target)
         if progress is not None:
             progress(i + 1, len(names))

@@ -47,14 +47,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _progress_bar(p) -> None:
-    """One line, redrawn in place: bar, step, images/s, ETA and each network's loss."""
+    """One line, redrawn in place: bar, step, images/s, ETA and each network's loss (a Progress or a job snapshot)."""
+    if isinstance(p, dict):
+        if not p.get("total") or not p.get("step") or "images_per_s" not in p:
+            return
+        step, total, ips, eta, metrics = p["step"], p["total"], p["images_per_s"], p["eta_s"], p.get("metrics") or {}
+    else:
+        step, total, ips, eta, metrics = p.step, p.total, p.images_per_s, p.eta_s, p.metrics
     width = 24
-    done = int(width * p.step / max(1, p.total))
-    losses = "  ".join(f"{k} {v['loss']:.3f}" for k, v in p.metrics.items())
-    eta = f"{int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
-    line = f"\r[{'#' * done}{'.' * (width - done)}] {p.step}/{p.total}  {p.images_per_s:.0f} img/s  ETA {eta}  {losses}"
+    done = int(width * step / max(1, total))
+    losses = "  ".join(f"{k} {v['loss']:.3f}" for k, v in metrics.items())
+    clock = f"{int(eta) // 60}:{int(eta) % 60:02d}"
+    line = f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total}  {ips:.0f} img/s  ETA {clock}  {losses}"
     sys.stdout.write(line)
-    if p.step == p.total:
+    if step == total:
         sys.stdout.write("\n")
     sys.stdout.flush()
 
@@ -62,9 +68,8 @@ def _progress_bar(p) -> None:
 def _print_results(history) -> None:
     print(f"{'network':<12} {'train loss':>10} {'train acc':>9} {'held-out acc':>12}  note")
     for name, h in history.models.items():
-        acc = sum(h.accuracy[-10:]) / max(1, len(h.accuracy[-10:]))
         held = f"{h.eval_accuracy[-1]:.3f}" if h.eval_accuracy else "-"
-        print(f"{name:<12} {h.final_loss():>10.3f} {acc:>9.3f} {held:>12}  {h.stopped_reason or ''}")
+        print(f"{name:<12} {h.final_loss():>10.3f} {h.final_accuracy():>9.3f} {held:>12}  {h.stopped_reason or ''}")
 
 
 TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or TrainConfig's) value
@@ -88,18 +93,25 @@ TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or 
 
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
+    import os
+    import time
+    from pathlib import Path
 
     import torch
 
+    from explorer import engine, tasks
     from explorer.devices import pick_device
     from explorer.models import replace_config
-    from explorer.runs import extend_run, save_run
-    from explorer.training import PRESET_MODELS, PRESETS, TrainConfig, build_models, load_train_data, train_lockstep
+    from explorer.runs import _slug, extend_run
+    from explorer.training import PRESET_MODELS, PRESETS, TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
+    scheduler = args.scheduler or os.environ.get(engine.SCHEDULER_ENV)
+    if not scheduler:  # on the engine, the worker resolves the device: it may have a GPU this machine lacks
+        pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
     if args.extend:
+        device = pick_device(args.device)
         run = extend_run(args.extend, args.steps or 100, progress=_progress_bar, root=args.data_root, device=device)
         _print_results(run.history)
         print(f"run extended: {run.path}")
@@ -108,37 +120,74 @@ def cmd_train(args: argparse.Namespace) -> int:
     changes = {f: getattr(args, a) for a, f in TRAIN_FLAGS.items() if getattr(args, a) is not None}
     changes.update({k: True for k in ("channels_last", "augment") if getattr(args, k)})
     config = dataclasses.replace(base, **changes)
-    try:
-        train, held_out = load_train_data(config, root=args.data_root, download=args.download)
-    except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     if args.preset and args.depth is None:
         configs = list(PRESET_MODELS[args.preset])
     else:
         configs = [config_from_args(args, d) for d in (args.depth or [20])]
         if args.plain_and_residual:
             configs = [replace_config(c, residual=r) for c in configs for r in (False, True)]
-    info = train.info
-    configs = [replace_config(c, num_classes=info.num_classes, in_channels=info.in_channels) for c in configs]
     configs = list(dict.fromkeys(configs))  # --plain-and-residual with --plain would list twins twice
-    models = build_models(configs, config.seed)
-    print(
-        f"training {', '.join(models)} on {info.name} ({len(train)} images, {info.image_size}px) "
-        f"for {config.steps} steps on {device}"
+    name = args.name or args.preset or "train"
+    out = args.out
+    if out is None and not scheduler:  # in-process: a new timestamped folder; on the engine: one per job key
+        out = Path(args.root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
+    key, spec = tasks.training_job(
+        name, configs, config, args.root, data_root=args.data_root, download=args.download, out=out, device=args.device
     )
-    optimizers: dict = {}
-    history = train_lockstep(
-        models, train, config, held_out, progress=_progress_bar, optimizers=optimizers, device=device
-    )
+    where = "the engine's worker" if scheduler else pick_device(args.device)
+    print(f"training {', '.join(c.name for c in configs)} on {config.dataset} for {config.steps} steps on {where}")
+    try:
+        if scheduler:
+            os.environ[engine.SCHEDULER_ENV] = scheduler
+            result = _train_on_engine(key, spec, name)
+            if result is None:
+                return 1
+            path = Path(result["run_dir"]) if Path(result["run_dir"]).is_dir() else tasks.save_result(result, args.root)
+        else:
+            result = tasks.train_task(spec, engine.LocalContext(on_report=_progress_bar))
+            path = Path(result["run_dir"])
+    except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    from explorer.recorders import History
+
+    history = History.from_dict(result["history"])
     print(f"{history.wall_s:.1f} s, {history.images_per_s:.0f} images/s per lock-step")
     _print_results(history)
-    name = args.name or args.preset or "train"
-    path = save_run(
-        models, history, config, out=args.out, root=args.root, name=name, optimizers=optimizers, dataset_info=info
-    )
     print(f"run saved: {path}")
     return 0
+
+
+def _train_on_engine(key: str, spec: dict, name: str) -> dict | None:
+    """Submit (or join) the training job on $EXPLORER_SCHEDULER's cluster and print its progress until it ends."""
+    from explorer import engine
+
+    print(f"job {engine.job_id(key)} on {engine.client().scheduler.address}")
+    engine.submit("train", key, spec, name)
+    said, shown = set(), [-1]
+
+    def show(s) -> None:
+        note = s.message if s.state in (engine.LOST, engine.FAILED) else ""
+        if s.state == engine.QUEUED:
+            note = f"waiting for a worker: {s.position} job(s) ahead"
+        if note and note not in said:
+            said.add(note)
+            print(note, file=sys.stderr if s.state != engine.QUEUED else sys.stdout, flush=True)
+        if s.step != shown[0]:  # redraw only when a step has passed
+            shown[0] = s.step
+            _progress_bar(s.snapshot)
+
+    try:
+        st = engine.wait(key, on_status=show)
+    except KeyboardInterrupt:
+        engine.stop(key)
+        st = engine.wait(key, timeout=30)
+        print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
+        return None
+    if st.state == engine.FAILED:
+        print(f"error: {st.message}", file=sys.stderr)
+        return None
+    return engine.result(key)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -166,6 +215,50 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")
+    return 0
+
+
+def cmd_landscape(args: argparse.Namespace) -> int:
+    import torch
+
+    from explorer.experiments.landscape import run_landscape
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def progress(p) -> None:
+        width = 24
+        done = int(width * p.done / max(1, p.total))
+        eta = f"{int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
+        sys.stdout.write(
+            f"\r[{'#' * done}{'.' * (width - done)}] {p.done}/{p.total}  {p.points_per_s:.2f} points/s  ETA {eta}"
+        )
+        if p.done == p.total:
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    what = f"{args.line} line" if args.line else f"{args.grid}x{args.grid} loss surface"
+    print(f"{what} of {args.network} on {args.images} training images, seed {args.seed}")
+    result = run_landscape(
+        args.run, args.network, args.grid, args.span, args.images, args.seed, args.line, progress, None, args.data_root,
+        args.precision,
+    )  # fmt: skip
+    from pathlib import Path
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result.to_dict()))
+    points = args.grid if args.line else args.grid**2
+    print(f"{result.wall_s:.1f} s, {points / max(result.wall_s, 1e-9):.2f} points/s")
+    if args.line:
+        print(
+            f"loss {result.loss[0]:.4f} at alpha {result.alpha[0]:g}, {result.loss[-1]:.4f} at alpha {result.alpha[-1]:g}"
+        )
+    else:
+        print(
+            f"loss at the centre {result.center_loss:.4f}, lowest {result.loss.min():.4f}, highest {result.loss.max():.4f}"
+        )
+    print(f"wrote {out}")
     return 0
 
 
@@ -204,6 +297,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", default="runs", help="where new run directories go")
     p.add_argument("--name", default=None, help="run name (default: the preset's)")
     p.add_argument("--extend", default=None, metavar="RUN_DIR", help="continue this run for --steps more steps")
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:8786",
+        help="train on this Dask cluster (default: $EXPLORER_SCHEDULER, else in this process)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,6 +324,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
     p.set_defaults(func=cmd_precompute)
+    p = sub.add_parser("landscape", help="loss surface around a trained network (Li et al. 2018), as JSON")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a saved run (e.g. assets/runs/degradation)")
+    p.add_argument("--network", required=True, help="a network of the run, e.g. ResNet-56")
+    p.add_argument("--grid", type=int, default=21, help="points per side (with --line: points on the line)")
+    p.add_argument("--span", type=float, default=1.0, help="the grid covers [-span, span] in each direction")
+    p.add_argument("--images", type=int, default=256, help="training images the loss is measured on")
+    p.add_argument("--seed", type=int, default=0, help="seed for the directions and the image subset")
+    p.add_argument("--line", choices=("init", "direction"), default=None, help="a 1-D line instead of a surface")
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        default="float32",
+        help="bfloat16: 1.7-2x faster, losses to about 3 digits",
+    )
+    p.add_argument("--data-root", default=None, help="folder holding torchvision datasets (default ./data)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", required=True, metavar="FILE.json")
+    p.set_defaults(func=cmd_landscape)
     return parser
 
 

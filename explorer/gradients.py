@@ -1,8 +1,10 @@
 """Gradient flow and shattered gradients, plain nets against their residual twins.
 
 ``gradient_norms``: the norm of the loss gradient of every conv/linear weight for one batch, in
-forward order. He et al. 2015, section 4.1: with batch normalisation a plain network's gradients do
-not vanish; its training degrades anyway. ``shattered_gradients``: Balduzzi et al. 2017, "The
+forward order. With batch normalisation a plain network's gradients do not vanish; at initialisation
+they *explode* towards the input (Yang et al. 2019, "A Mean Field Theory of Batch Normalization"),
+and ``first_last_ratios`` measures by how much. He et al. 2015 (section 4.1) checked their plain nets'
+gradients during training and found no vanishing; their training degrades anyway. ``shattered_gradients``: Balduzzi et al. 2017, "The
 Shattered Gradients Problem": along a line of inputs the derivative of a deep plain network's output
 looks like white noise, a residual network's stays correlated.
 
@@ -25,29 +27,32 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.datasets import make_shapes, normalize_images, shapes_info
 from explorer.devices import model_device
 from explorer.i18n import N_
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
-
-Progress = Callable[[int, int], None] | None
+from explorer.progress import ProgressFn
+from explorer.recorders import weight_layers
 
 NO_VANISHING_NOTE = N_(  # shown through _()
-    "With batch normalisation a plain network's gradients need not vanish: He et al. (2015, section 4.1) "
-    "checked that their plain nets' forward signals keep non-zero variances and their backward gradients "
-    "keep healthy norms, yet the deeper plain nets train worse. The degradation is an optimisation "
-    "difficulty, not vanishing gradients; shattered gradients (Balduzzi et al. 2017) are one explanation."
+    "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
+    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
+    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
+    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
+    "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
+    "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
+    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
+    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
+    "another explanation."
 )
 SHATTERED_NOTE = N_(  # shown through _()
     "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
     "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
     "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
-    "data batch (eval mode), so every point's gradient is its own."
+    "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
+    "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
 )
-
-
-def _weighted_layers(model: nn.Module) -> dict[str, nn.Module]:
-    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
 
 
 def gradient_norms(
@@ -61,7 +66,7 @@ def gradient_norms(
     work = copy.deepcopy(model)
     work.train(train_mode)
     x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
-    layers = _weighted_layers(work)
+    weights = dict(weight_layers(work))
     order: list[str] = []
 
     def make(name: str) -> Callable:
@@ -73,23 +78,16 @@ def gradient_norms(
 
     for p in work.parameters():
         p.requires_grad_(True)
-    with forward_hooks(work, {n: make(n) for n in layers}):
+    with forward_hooks(work, {n: make(n) for n in weights}):
         loss = F.cross_entropy(work(x), y)
-    grads = torch.autograd.grad(loss, [layers[n].weight for n in order])
+    grads = torch.autograd.grad(loss, [weights[n] for n in order])
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
 
 
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A normalised batch of the built-in shapes dataset, or seeded random data if it is unavailable."""
-    try:
-        from explorer.datasets import SHAPES_MEAN, SHAPES_STD, make_shapes
-    except ImportError:  # the dataset module is optional for these probes
-        g = torch.Generator().manual_seed(seed)
-        return torch.randn(n, 3, size, size, generator=g), torch.randint(0, 10, (n,), generator=g)
+    """A normalised batch of the built-in shapes dataset: images (n, 3, size, size), labels (n,)."""
     s = make_shapes(n, size=size, seed=seed)
-    mean = torch.tensor(SHAPES_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(SHAPES_STD).view(1, 3, 1, 1)
-    return (s.images - mean) / std, s.labels
+    return normalize_images(s.images, shapes_info(size)), s.labels
 
 
 @dataclass
@@ -103,12 +101,39 @@ class SweepResult:
     values: list[float]
 
 
+def first_last_ratios(results: Sequence[SweepResult]) -> list[dict]:
+    """For each network of a sweep: its first layer's gradient norm, its last's, and first / last.
+
+    A ratio far above 1 means the gradient grows towards the input (exploding), far below 1 that it
+    shrinks (vanishing). Rows come in the sweep's order: ``name``, ``depth``, ``residual``, ``first_layer``,
+    ``last_layer``, ``first``, ``last``, ``ratio``.
+    """
+    rows = []
+    for r in results:
+        if not r.values:
+            continue
+        first, last = float(r.values[0]), float(r.values[-1])
+        rows.append(
+            {
+                "name": r.name,
+                "depth": r.depth,
+                "residual": r.residual,
+                "first_layer": r.layers[0],
+                "last_layer": r.layers[-1],
+                "first": first,
+                "last": last,
+                "ratio": first / last if last > 0 else float("inf"),
+            }
+        )
+    return rows
+
+
 def depth_sweep(
     depths: Sequence[int] = (20, 32, 44, 56, 110),
     residual: Sequence[bool] = (True, False),
     seed: int = 0,
     batch: int = 64,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> list[SweepResult]:
     """Per-layer gradient norms at initialisation for CIFAR-style nets of several depths, plain and residual.
@@ -168,6 +193,11 @@ class ShatteredResult:
     def lag1(self) -> float:
         return float(self.acf[1])
 
+    @property
+    def mean_abs_slope(self) -> float:
+        """Mean |d output / dt| along the line: the size the unit-std traces of the chart hide."""
+        return float(np.mean(np.abs(self.grad)))
+
 
 def shattered_gradients(
     model: nn.Module,
@@ -180,7 +210,7 @@ def shattered_gradients(
     direction: torch.Tensor | None = None,
     projection: torch.Tensor | None = None,
     chunk: int = 64,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> ShatteredResult | None:
     """Derivative of a fixed random projection of the logits along x(t) = x0 + t d, t in [-span, span].
@@ -232,7 +262,7 @@ def shattered_sweep(
     seed: int = 0,
     n_points: int = 256,
     max_lag: int = 32,
-    progress: Progress = None,
+    progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> list[ShatteredResult]:
     """``shattered_gradients`` at initialisation for CIFAR-style nets, plain and residual, on one shapes image."""

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from explorer.devices import model_device
 from explorer.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -248,6 +249,20 @@ def preprocess(
         raise ValueError(f"mean and std need {channels} values, got {list(mean)} and {list(std)}")
     x = (torch.from_numpy(pixels) - m) / s
     return x.unsqueeze(0), display
+
+
+def as_batch(x: torch.Tensor, model: torch.nn.Module | None = None, single: bool = False) -> torch.Tensor:
+    """(C, H, W) -> (1, C, H, W); (B, C, H, W) as it is (B must be 1 when ``single``); detached float,
+    on ``model``'s device when one is given."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"the image must be a torch.Tensor, got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or (single and x.shape[0] != 1):
+        want = "one image of shape (C, H, W) or (1, C, H, W)" if single else "(C, H, W) or (B, C, H, W)"
+        raise ValueError(f"expected {want}, got shape {tuple(x.shape)}")
+    x = x.detach().float()
+    return x if model is None else x.to(model_device(model))
 
 
 def sample_images() -> dict[str, Path]:

@@ -4,8 +4,8 @@
    the deeper plain net has the higher *training* error (degradation), so the fix is an optimisation one.
    Checked on the degradation run: training against held-out accuracy per network.
 2. "They exist because gradients vanish." With batch norm the paper's plain nets kept healthy gradient
-   norms (section 4.1). Checked on the gradient sweep at initialisation: the gradient at the first layer
-   against the gradient at the last convolution.
+   norms (section 4.1). Checked on the gradient sweep at initialisation with ``gradients.first_last_ratios``
+   (the first layer's gradient norm over the last's).
 3. "The basic block is a bottleneck block." The bottleneck (1x1, 3x3, 1x1; paper Fig. 5) squeezes the
    channels by four so a 256-channel block costs what a 64-channel basic block costs. Checked by
    counting the parameters of the app's own blocks.
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -39,31 +38,6 @@ def fits(history: History, window: int = 10) -> list[Fit]:
         tail = m.accuracy[-window:]
         train = sum(tail) / len(tail) if tail else 0.0
         out.append(Fit(name, m.residual, train, m.eval_accuracy[-1] if m.eval_accuracy else None))
-    return out
-
-
-@dataclass(frozen=True)
-class GradientGrowth:
-    """Weight-gradient norms at the first layer (input side) and the last convolution (output side)."""
-
-    name: str
-    depth: int
-    residual: bool
-    first: float
-    last_conv: float
-
-    @property
-    def ratio(self) -> float:
-        """first / last_conv: below 1 the gradient shrinks towards the input (vanishes), above 1 it grows."""
-        return self.first / self.last_conv
-
-
-def gradient_growth(results: Sequence) -> list[GradientGrowth]:
-    """From ``gradients.SweepResult``s (layers in forward order, ``fc`` last)."""
-    out = []
-    for r in results:
-        convs = [i for i, name in enumerate(r.layers) if name != "fc"]
-        out.append(GradientGrowth(r.name, r.depth, r.residual, float(r.values[convs[0]]), float(r.values[convs[-1]])))
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
@@ -347,6 +348,34 @@ class ResNet(nn.Module):
         x = self.avgpool(x)
         x = torch.flatten(x, 1)  # (B, C_last)
         return self.fc(x)
+
+
+def block_names(model: nn.Module) -> list[str]:
+    """Residual block names in forward order ('layer1.0', ...)."""
+    return [name for name, m in model.named_modules() if isinstance(m, ResidualBlock)]
+
+
+@contextmanager
+def eval_mode(model: nn.Module, freeze: bool = False) -> Iterator[nn.Module]:
+    """Eval mode inside the block (and, with ``freeze``, no parameter requires grad); every module's own
+    ``training`` flag and every parameter's ``requires_grad`` are put back afterwards, even on an exception.
+
+        with eval_mode(model), torch.no_grad():
+            logits = model(x)
+    """
+    modes = [(m, m.training) for m in model.modules() if m.training]  # a shared model is usually in eval already
+    grads = [(p, p.requires_grad) for p in model.parameters() if p.requires_grad] if freeze else []
+    try:
+        for m, _ in modes:
+            m.training = False
+        for p, _ in grads:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, flag in grads:
+            p.requires_grad_(flag)
+        for m, flag in modes:
+            m.training = flag
 
 
 def _generator(seed: int, name: str) -> torch.Generator:

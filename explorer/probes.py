@@ -18,9 +18,9 @@ from torch import nn
 
 from explorer.datasets import SHAPE_CLASSES, make_shapes, normalize_images, shapes_info
 from explorer.i18n import _
-from explorer.images import load_image, prepare_image, sample_images
+from explorer.images import as_batch, load_image, prepare_image, sample_images
 from explorer.model_cards import ModelCard
-from explorer.models import ResidualBlock, ResNet
+from explorer.models import ResidualBlock, ResNet, eval_mode
 
 
 def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
@@ -34,19 +34,6 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
             shown = ", ".join(valid[:40]) + (f", ... ({len(valid)} in all)" if len(valid) > 40 else "")
             raise ValueError(f"no layer named {name!r}; layers are: {shown}") from None
     return modules
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """model.eval() inside the block; every module's own training flag restored afterwards."""
-    flags = [(m, m.training) for m in model.modules() if m.training]  # a shared model is usually in eval already
-    for m, _flag in flags:
-        m.training = False
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 @contextmanager
@@ -85,19 +72,6 @@ def record_activations(model: nn.Module, names: Sequence[str]) -> Iterator[dict[
 
     with forward_hooks(model, {n: make(n) for n in names}):
         yield acts
-
-
-def _as_batch(image: torch.Tensor) -> torch.Tensor:
-    if image.ndim == 3:
-        image = image.unsqueeze(0)
-    if image.ndim != 4:
-        raise ValueError(f"image must be (C, H, W) or (B, C, H, W), got shape {tuple(image.shape)}")
-    return image
-
-
-def _device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 @dataclass
@@ -170,11 +144,6 @@ def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list
     ]
 
 
-def summarize_activation(layer: str, a: torch.Tensor, k: int = 16) -> FeatureMaps:
-    """FeatureMaps from one image's activation (C, H, W), (C,) or (C, 1, 1)."""
-    return _summarize_group([layer], [_as_map(layer, a)[None]], k)[0]
-
-
 def all_feature_maps(
     model: nn.Module, image: torch.Tensor, layers: Sequence[str] | None = None, k: int = 16
 ) -> dict[str, FeatureMaps]:
@@ -201,7 +170,7 @@ def all_feature_maps(
 
         return hook
 
-    x = _as_batch(image)[:1].to(_device(model))  # only the first image is shown: run only it
+    x = as_batch(image, model)[:1]  # only the first image is shown: run only it
     with torch.no_grad(), eval_mode(model), forward_hooks(model, {n: make(n) for n in layers}):
         model(x)
     acts = {name: _as_batch_map(name, a) for name, a in captured.items()}  # (1, C, H, W), no copies
@@ -254,7 +223,7 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
     def post(module, inputs, output):
         seen["out"] = output.detach().clone()
 
-    x = _as_batch(image)[:1].to(_device(model))
+    x = as_batch(image, model)[:1]
     with eval_mode(model), forward_hooks(model, {block_name: pre}, pre=True), forward_hooks(model, {block_name: post}):
         model(x)
         xin = seen["x"]
@@ -292,10 +261,83 @@ def probe_batch(card: ModelCard, model: ResNet, n: int = 32, seed: int = 12345) 
         info = replace(shapes_info(card.image_size), mean=card.mean, std=card.std)
         return normalize_images(s.images, info), s.labels
     x = torch.cat([prepare_image(card, load_image(p))[0] for p in sample_images().values()])
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            y = model.eval()(x).argmax(1)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        y = model(x).argmax(1)
     return x, y
+
+
+def response_layers(model: nn.Module) -> list[str]:
+    """The batch norms that follow a 3x3 convolution, in forward order (He et al. 2015, Fig. 7's "layers").
+
+    CIFAR nets: the stem's ``bn1`` then each basic block's ``bn1`` and ``bn2``; bottleneck blocks: ``bn2``
+    (their only 3x3). A 7x7 ImageNet stem is left out.
+    """
+    names = []
+    stem = getattr(model, "conv1", None)
+    if isinstance(stem, nn.Conv2d) and stem.kernel_size == (3, 3) and hasattr(model, "bn1"):
+        names.append("bn1")
+    for block_name, block in model.blocks():
+        for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
+            c = getattr(block, conv, None)
+            if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3):
+                names.append(f"{block_name}.{bn}")
+    return names
+
+
+@torch.no_grad()
+def layer_responses(model: nn.Module, images: torch.Tensor) -> tuple[list[str], np.ndarray]:
+    """He et al. 2015, Fig. 7: the std of each 3x3 layer's response, in forward order.
+
+    The response is the layer's output after batch norm and before the ReLU or the addition, in eval
+    mode; its standard deviation is taken over every image, channel and position of ``images``
+    (N, C, H, W). Returns (layer names, stds). The model's mode comes back as it was.
+    """
+    names = response_layers(model)
+    sums = {n: [0.0, 0.0, 0] for n in names}
+
+    def make(name: str) -> Callable:
+        def hook(module, inputs, output):
+            o = output.detach().double()
+            s = sums[name]
+            s[0] += float(o.sum())
+            s[1] += float(o.square().sum())
+            s[2] += o.numel()
+
+        return hook
+
+    x = as_batch(images, model)
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in names}):
+        model(x)
+    stds = []
+    for n in names:
+        total, squares, count = sums[n]
+        mean = total / count
+        stds.append(float(np.sqrt(max(squares / count - mean * mean, 0.0) * count / max(count - 1, 1))))
+    return names, np.array(stds)
+
+
+@torch.no_grad()
+def branch_ratios(model: nn.Module, images: torch.Tensor) -> list[tuple[str, float]]:
+    """||F(x)|| / ||shortcut(x)|| of every residual block for a batch, in forward order, from one forward pass.
+
+    Eval mode, the model's mode restored. With zero-gamma initialisation (Goyal et al. 2017) the last BN of
+    each branch starts at 0, so F(x) = 0 and every ratio is 0 at initialisation.
+    """
+    inputs: dict[str, torch.Tensor] = {}
+
+    def make(name: str) -> Callable:
+        def pre(module, args):
+            inputs[name] = args[0].detach()
+
+        return pre
+
+    blocks = {n: b for n, b in model.blocks() if b.residual}
+    x = as_batch(images, model)
+    with eval_mode(model), forward_hooks(model, {n: make(n) for n in blocks}, pre=True):
+        model(x)
+        out = []
+        for name, block in blocks.items():
+            xin = inputs[name]
+            shortcut = block.shortcut(xin) * block.shortcut_scale
+            out.append((name, float(block.branch(xin).norm() / shortcut.norm().clamp_min(1e-12))))
+    return out

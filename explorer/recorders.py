@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import torch
 from torch import nn
@@ -65,6 +65,11 @@ def record_responses(model: nn.Module) -> Iterator[dict[str, dict[str, float]]]:
             h.remove()
 
 
+def _tail_mean(values: list[float], window: int) -> float:
+    tail = values[-window:]
+    return sum(tail) / len(tail) if tail else math.nan
+
+
 @dataclass
 class ModelHistory:
     """One network's records. Per-step lists align with ``step``; see the module docstring on threads."""
@@ -97,8 +102,11 @@ class ModelHistory:
 
     def final_loss(self, window: int = 10) -> float:
         """Mean training loss over the last ``window`` recorded steps (nan if none)."""
-        tail = self.loss[-window:]
-        return sum(tail) / len(tail) if tail else math.nan
+        return _tail_mean(self.loss, window)
+
+    def final_accuracy(self, window: int = 10) -> float:
+        """Mean training accuracy over the last ``window`` recorded steps (nan if none)."""
+        return _tail_mean(self.accuracy, window)
 
     def append_responses(self, step: int, found: dict[str, dict[str, float]]) -> None:
         self.block_output_norms.append([found["output"].get(b, math.nan) for b in self.blocks])
@@ -124,10 +132,11 @@ class History:
     images_per_s: float = 0.0
     stopped_reason: str | None = None  # "cancelled" when the stop flag ended it
     finished: bool = False
+    initial_states: dict = field(default_factory=dict, repr=False, compare=False)  # step-0 state_dicts, not JSON
 
     def to_dict(self) -> dict:
         return {
-            **{k: v for k, v in asdict(self).items() if k != "models"},
+            **{f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("models", "initial_states")},
             "models": {k: m.to_dict() for k, m in self.models.items()},
         }
 

@@ -6,6 +6,7 @@
         metrics.csv        # one row per network and step: loss, accuracy, lr, total gradient norm
         checkpoints/<net>.pt        # the network's state_dict (tensors only)
         checkpoints/<net>.optim.pt  # its optimizer's state_dict, for continuing
+        checkpoints/<net>.init.pt   # its step-0 weights (for the init-to-trained loss line)
 
 Checkpoints load with ``torch.load(..., weights_only=True)``; anything that is not a state_dict of
 tensors is refused with a ValueError.
@@ -18,7 +19,6 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from explorer.datasets import DatasetInfo, shapes_info
+from explorer.jsonable import nan_for_none, to_json
 from explorer.model_cards import PRECOMPUTED, ModelCard, card_for_dataset
 from explorer.models import ResNetConfig, build_resnet
 from explorer.recorders import History
@@ -36,32 +37,11 @@ from explorer.training import Progress, TrainConfig, load_train_data, make_optim
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = Path("runs")
-ASSET_ROOT = Path("assets/runs")
 
 
 def _slug(name: str) -> str:
     """A file-system-safe name: 'ResNet-56' -> 'resnet-56'."""
     return re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-") or "net"
-
-
-def _json_safe(obj):
-    """nan/inf -> None so the JSON is standard."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def _json_restore(obj):
-    """None inside number lists -> nan (inverse of _json_safe for the metric lists)."""
-    if isinstance(obj, dict):
-        return {k: _json_restore(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [math.nan if v is None else _json_restore(v) for v in obj]
-    return obj
 
 
 def save_run(
@@ -84,11 +64,14 @@ def save_run(
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "train": config.to_dict(),
         "first_train": previous.get("first_train", previous.get("train", config.to_dict())),
-        "models": {k: {**history.models[k].config, "checkpoint": f"checkpoints/{_slug(k)}.pt"} for k in models},
+        "models": {k: {**history.models[k].config, **_checkpoint_names(path, k, history)} for k in models},
         "dataset": dataset_info.to_dict() if dataset_info is not None else previous.get("dataset"),
     }
-    (path / "config.json").write_text(json.dumps(_json_safe(meta), indent=2))
-    (path / "metrics.json").write_text(json.dumps(_json_safe(history.to_dict())))
+    for k, state in history.initial_states.items():
+        if k in models:
+            torch.save(state, path / "checkpoints" / f"{_slug(k)}.init.pt")
+    (path / "config.json").write_text(json.dumps(to_json(meta), indent=2))
+    (path / "metrics.json").write_text(json.dumps(to_json(history.to_dict())))
     _write_csv(path / "metrics.csv", history)
     for k, model in models.items():
         torch.save(model.state_dict(), path / "checkpoints" / f"{_slug(k)}.pt")
@@ -96,6 +79,14 @@ def save_run(
             torch.save(optimizers[k].state_dict(), path / "checkpoints" / f"{_slug(k)}.optim.pt")
     log.info("saved run to %s", path)
     return path
+
+
+def _checkpoint_names(path: Path, name: str, history: History) -> dict[str, str]:
+    """config.json's file names for a network: its weights, and its step-0 weights where the run has them."""
+    names = {"checkpoint": f"checkpoints/{_slug(name)}.pt"}
+    if name in history.initial_states or (path / "checkpoints" / f"{_slug(name)}.init.pt").is_file():
+        names["initial"] = f"checkpoints/{_slug(name)}.init.pt"
+    return names
 
 
 def _write_csv(path: Path, history: History) -> None:
@@ -136,8 +127,22 @@ class Run:
             models[k] = model
         return models
 
+    def load_initial(self, name: str) -> nn.Module | None:
+        """The network ``name`` with its step-0 weights, or None for runs saved without them."""
+        initial = self.meta["models"][name].get("initial")
+        if initial is None or not (self.path / initial).is_file():
+            return None
+        model = build_resnet(self.model_configs[name])
+        model.load_state_dict(load_checkpoint(self.path / initial))
+        return model
+
     def final_losses(self) -> dict[str, float]:
         return self.history.final_losses()
+
+    @property
+    def updated(self) -> str:
+        """When the run was last saved, to the minute: '2026-11-27 12:23' ('' if unknown)."""
+        return str(self.meta.get("updated", ""))[:16].replace("T", " ")
 
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
@@ -178,8 +183,11 @@ def load_run(path: str | Path) -> Run:
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path} is not a run directory (no config.json)")
     meta = _read_json(path / "config.json")
-    history = History.from_dict(_json_restore(_read_json(path / "metrics.json")))
-    configs = {k: ResNetConfig(**{f: v for f, v in c.items() if f != "checkpoint"}) for k, c in meta["models"].items()}
+    history = History.from_dict(nan_for_none(_read_json(path / "metrics.json")))
+    configs = {
+        k: ResNetConfig(**{f: v for f, v in c.items() if f not in ("checkpoint", "initial")})
+        for k, c in meta["models"].items()
+    }
     dataset = DatasetInfo.from_dict(meta["dataset"]) if meta.get("dataset") else None
     return Run(path, meta.get("name", path.name), TrainConfig.from_dict(meta["train"]), configs, history, dataset, meta)
 
@@ -201,7 +209,6 @@ def extend_run(
     path: str | Path,
     steps: int,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     root=None,
     device: str | torch.device | None = "auto",
 ) -> Run:
@@ -220,9 +227,7 @@ def extend_run(
             opt.load_state_dict(load_optimizer_state(optim_path))
         optimizers[k] = opt
     train, held_out = load_train_data(config, root=root)
-    train_lockstep(
-        models, train, config, held_out, progress, stop, history=run.history, optimizers=optimizers, device=device
-    )
+    train_lockstep(models, train, config, held_out, progress, history=run.history, optimizers=optimizers, device=device)
     save_run(models, run.history, config, out=run.path, optimizers=optimizers, dataset_info=train.info)
     return load_run(run.path)
 

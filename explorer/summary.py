@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from explorer.models import ResidualBlock, ResNet, ResNetConfig
+from explorer.models import ResNet, ResNetConfig, eval_mode
 
 
 @dataclass
@@ -106,13 +106,8 @@ def _count(model: nn.Module, input_size: int) -> FlopCounterMode:
     cfg = getattr(model, "config", None)
     device = next(model.parameters()).device
     x = torch.zeros(1, cfg.in_channels if cfg is not None else 3, input_size, input_size, device=device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
     return counter
 
 
@@ -177,11 +172,6 @@ def summarize_config(config: ResNetConfig, input_size: int | None = None) -> Sum
     with torch.device("meta"):
         model = ResNet(config)
     return summarize(model, input_size)
-
-
-def block_names(model: ResNet) -> list[str]:
-    """Names of the residual blocks in forward order ('layer1.0', ...)."""
-    return [n for n, m in model.named_modules() if isinstance(m, ResidualBlock)]
 
 
 def human(n: float) -> str:

@@ -10,12 +10,11 @@ after backward, no hooks); every ``record_every`` steps also each block's output
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 
@@ -25,7 +24,7 @@ from torch import nn
 
 from explorer.datasets import ImageDataset, load_dataset
 from explorer.devices import model_device, pick_device
-from explorer.models import ResNetConfig, build_resnet
+from explorer.models import ResNetConfig, block_names, build_resnet, eval_mode
 from explorer.recorders import History, ModelHistory, grad_norms, record_responses, weight_layers
 
 log = logging.getLogger(__name__)
@@ -216,11 +215,9 @@ def batch_indices(n: int, batch_size: int, seed: int, start_step: int = 0):
 @torch.no_grad()
 def evaluate(model: nn.Module, data: ImageDataset, channels_last: bool = False) -> tuple[float, float]:
     """(accuracy, mean loss) on ``data`` in eval mode, on the model's device; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
     device = model_device(model)
     correct, total_loss = 0, 0.0
-    try:
+    with eval_mode(model):
         for idx in torch.arange(len(data)).split(EVAL_CHUNK):
             x, y = (t.to(device) for t in data.batch(idx))
             if channels_last:
@@ -228,14 +225,12 @@ def evaluate(model: nn.Module, data: ImageDataset, channels_last: bool = False) 
             out = model(x)
             total_loss += F.cross_entropy(out, y, reduction="sum").item()
             correct += (out.argmax(1) == y).sum().item()
-    finally:
-        model.train(was_training)
     return correct / len(data), total_loss / len(data)
 
 
 def _new_history(name: str, model: nn.Module) -> ModelHistory:
     config = asdict(model.config) if hasattr(model, "config") else {}
-    blocks = [b for b, _ in model.blocks()] if hasattr(model, "blocks") else []
+    blocks = block_names(model)
     return ModelHistory(name, config, [n for n, _ in weight_layers(model)], blocks)
 
 
@@ -248,6 +243,7 @@ def train_lockstep(
     stop: threading.Event | None = None,
     history: History | None = None,
     optimizers: dict[str, torch.optim.Optimizer] | None = None,
+    resume: bool = False,
     device: str | torch.device | None = "auto",
 ) -> History:
     """Train ``models`` (in place) for ``config.steps`` lock-steps on identical batches.
@@ -261,6 +257,8 @@ def train_lockstep(
             numbers continue from ``history.step``.
         optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
             and added to this dict, so a caller can save their state afterwards.
+        resume: continue a run of ``config.steps`` from ``history.step`` on its own schedule (a checkpoint
+            of an interrupted run) instead of adding ``config.steps`` more steps.
         device: where to train ("auto": CUDA, then MPS, then CPU; see ``explorer.devices``); each network
             goes back to its own device afterwards, so callers and saved runs never see the difference.
     Returns:
@@ -270,7 +268,9 @@ def train_lockstep(
         raise ValueError("models must name at least one network")
     history = history if history is not None else History()
     offset = history.step
-    history.total_steps = offset + config.steps
+    first = offset if resume else 0  # the step of the schedule this call starts at
+    steps = config.steps - first
+    history.total_steps = offset + steps
     history.finished, history.stopped_reason = False, None
     optimizers = optimizers if optimizers is not None else {}
     device = pick_device(device)
@@ -280,7 +280,7 @@ def train_lockstep(
     for opt in optimizers.values():
         _optimizer_to(opt, device)
     try:
-        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device)
+        return _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first)
     finally:
         for name, model in models.items():
             model.to(homes[name])
@@ -297,81 +297,43 @@ def _optimizer_to(opt: torch.optim.Optimizer, device: torch.device) -> None:
                 per_param[key] = value.to(device)
 
 
-def _train(models, data, config, eval_data, progress, stop, history, optimizers, device) -> History:
+def _train(models, data, config, eval_data, progress, stop, history, optimizers, device, first) -> History:
     """The lock-step loop of ``train_lockstep``, with every network already on ``device``."""
     offset = history.step
-    state = {}
-    for name, model in models.items():
-        h = history.models.setdefault(name, _new_history(name, model))
-        if h.stopped_reason is not None:
-            continue
-        if config.channels_last:
-            model.to(memory_format=torch.channels_last)
-        model.train()
-        opt = optimizers.get(name) or make_optimizer(model, config)
-        optimizers[name] = opt
-        state[name] = (model, opt, [w for _, w in weight_layers(model)], h)
-    batches = batch_indices(len(data), config.batch_size, config.seed, offset)
-    aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
+    nets = _prepare(models, config, history, optimizers)
+    if offset == 0:  # step-0 weights, saved with the run (explorer.runs) for the init-to-trained line
+        history.initial_states = {
+            k: {n: t.detach().to("cpu", copy=True).contiguous() for n, t in m.state_dict().items()}
+            for k, m in models.items()
+        }
+    batches = _batches(data, config, offset, device)
     start = time.perf_counter()
-    for i in range(config.steps):
+    for i in range(first, config.steps):
         if stop is not None and stop.is_set():
             history.stopped_reason = "cancelled"
-            log.info("training cancelled after %d steps", i)
+            log.info("training cancelled after %d steps", i - first)
             break
-        step = offset + i + 1
-        x, y = data.batch(next(batches))
-        if config.augment:
-            x = augment_batch(x, aug_gen)  # on the CPU, with its CPU generator: the same batches on any device
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if config.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        step = offset + i - first + 1
+        x, y = next(batches)
         lr = lr_at(i, config)
         record = config.record_every > 0 and (i % config.record_every == 0 or i == config.steps - 1)
         metrics = {}
-        for name, (model, opt, weights, h) in list(state.items()):
-            for group in opt.param_groups:
-                group["lr"] = lr
-            with record_responses(model) if record else nullcontext() as found:
-                out = model(x)
-            loss = F.cross_entropy(out, y)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                _stop_model(state, name, h, step, f"non-finite loss ({loss_value}) at step {step}")
-                continue
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            norms = grad_norms(weights)
-            if not all(map(math.isfinite, norms)):
-                _stop_model(state, name, h, step, f"non-finite gradient at step {step}")
-                continue
-            opt.step()
-            acc = (out.argmax(1) == y).float().mean().item()
-            h.loss.append(loss_value)
-            h.accuracy.append(acc)
-            h.lr.append(lr)
-            h.grad_norms.append(norms)
-            if record:
-                h.append_responses(step, found)
-            h.step.append(step)  # last: readers align on len(step)
-            metrics[name] = {"loss": loss_value, "accuracy": acc, "lr": lr}
+        for name, net in list(nets.items()):
+            reason = _train_step(net, x, y, lr, step, record)
+            if reason is None:
+                metrics[name] = {"loss": net.history.loss[-1], "accuracy": net.history.accuracy[-1], "lr": lr}
+            else:
+                log.warning("%s stopped: %s", name, reason)
+                net.history.stopped_reason, net.history.stopped_step = reason, step
+                del nets[name]
         if (
             eval_data is not None
             and config.eval_every > 0
             and ((i + 1) % config.eval_every == 0 or i + 1 == config.steps)
         ):
-            for model, _, _, h in state.values():
-                acc, loss_value = evaluate(model, eval_data, config.channels_last)
-                h.eval_loss.append(loss_value)
-                h.eval_accuracy.append(acc)
-                h.eval_step.append(step)
-        elapsed = time.perf_counter() - start
-        history.step = step
-        history.images_per_s = (i + 1) * config.batch_size / elapsed if elapsed > 0 else 0.0
-        if progress is not None:
-            eta = elapsed / (i + 1) * (config.steps - i - 1)
-            progress(Progress(step, history.total_steps, history.images_per_s, eta, elapsed, metrics, history))
-        if not state:
+            _evaluate_all(nets, eval_data, step, config.channels_last)
+        _report(history, config, i, first, step, start, metrics, progress)
+        if not nets:
             log.warning("every network stopped at step %d", step)
             break
     history.wall_s += time.perf_counter() - start
@@ -382,10 +344,103 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
     return history
 
 
-def _stop_model(state: dict, name: str, h: ModelHistory, step: int, reason: str) -> None:
-    log.warning("%s stopped: %s", name, reason)
-    h.stopped_reason, h.stopped_step = reason, step
-    del state[name]
+@dataclass
+class _Net:
+    """One network being trained: the model, its optimizer, its conv/linear weights and its records."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    weights: list[nn.Parameter]
+    history: ModelHistory
+
+
+def _prepare(
+    models: dict[str, nn.Module], config: TrainConfig, history: History, optimizers: dict[str, torch.optim.Optimizer]
+) -> dict[str, _Net]:
+    """Train mode, an optimizer (given or new) and a history for every network that has not stopped before."""
+    nets = {}
+    for name, model in models.items():
+        h = history.models.setdefault(name, _new_history(name, model))
+        if h.stopped_reason is not None:
+            continue
+        if config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.train()
+        optimizers[name] = optimizers.get(name) or make_optimizer(model, config)
+        nets[name] = _Net(model, optimizers[name], [w for _, w in weight_layers(model)], h)
+    return nets
+
+
+def _batches(
+    data: ImageDataset, config: TrainConfig, offset: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless (images, labels) batches on ``device``, augmented and laid out as the config says; the same
+    batches for every network, on any device."""
+    aug_gen = torch.Generator().manual_seed(int(config.seed) + 17 + offset)
+    for idx in batch_indices(len(data), config.batch_size, config.seed, offset):
+        x, y = data.batch(idx)
+        if config.augment:
+            x = augment_batch(x, aug_gen)  # on the CPU, with its CPU generator
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        yield x, y
+
+
+def _train_step(net: _Net, x: torch.Tensor, y: torch.Tensor, lr: float, step: int, record: bool) -> str | None:
+    """One optimisation step of one network, recorded in its history; the reason it must stop, or None."""
+    for group in net.optimizer.param_groups:
+        group["lr"] = lr
+    with record_responses(net.model) if record else nullcontext() as found:
+        out = net.model(x)
+    loss = F.cross_entropy(out, y)
+    loss_value = loss.item()
+    if not math.isfinite(loss_value):
+        return f"non-finite loss ({loss_value}) at step {step}"
+    net.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norms = grad_norms(net.weights)
+    if not all(map(math.isfinite, norms)):
+        return f"non-finite gradient at step {step}"
+    net.optimizer.step()
+    h = net.history
+    h.loss.append(loss_value)
+    h.accuracy.append((out.argmax(1) == y).float().mean().item())
+    h.lr.append(lr)
+    h.grad_norms.append(norms)
+    if record:
+        h.append_responses(step, found)
+    h.step.append(step)  # last: readers align on len(step)
+    return None
+
+
+def _evaluate_all(nets: dict[str, _Net], eval_data: ImageDataset, step: int, channels_last: bool) -> None:
+    """Held-out accuracy and loss of every running network, recorded at ``step``."""
+    for net in nets.values():
+        acc, loss_value = evaluate(net.model, eval_data, channels_last)
+        net.history.eval_loss.append(loss_value)
+        net.history.eval_accuracy.append(acc)
+        net.history.eval_step.append(step)
+
+
+def _report(
+    history: History,
+    config: TrainConfig,
+    i: int,
+    first: int,
+    step: int,
+    start: float,
+    metrics: dict[str, dict[str, float]],
+    progress: Callable[[Progress], None] | None,
+) -> None:
+    """Step count and speed into the history, then a ``Progress`` to the callback."""
+    elapsed = time.perf_counter() - start
+    history.step = step
+    done = i - first + 1  # steps this call has run (a resumed run starts at step ``first`` of its schedule)
+    history.images_per_s = done * config.batch_size / elapsed if elapsed > 0 else 0.0
+    if progress is not None:
+        eta = elapsed / done * (config.steps - i - 1)
+        progress(Progress(step, history.total_steps, history.images_per_s, eta, elapsed, metrics, history))
 
 
 def train_preset(
@@ -403,8 +458,3 @@ def train_preset(
     models = models_for_preset(name, config.seed, train.info.num_classes, train.info.in_channels)
     history = train_lockstep(models, train, config, held_out, progress, stop)
     return models, history, config
-
-
-def copy_models(models: dict[str, nn.Module]) -> dict[str, nn.Module]:
-    """Deep copies, for training without touching shared (cached) networks."""
-    return {k: copy.deepcopy(m) for k, m in models.items()}

@@ -1,9 +1,11 @@
 """Can a saliency map be trusted? Two checks.
 
 1. Cascading model randomisation (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): re-initialise the
-   layers of a copy of the model from the top (fc) down to the stem, block by block, and compare each map with
-   the original by Spearman rank correlation. A method that explains the model must change as its weights go;
-   one whose map survives randomisation is showing the input, not the model.
+   layers of a copy of the model from the top (fc) down to the stem, block by block, with the model's own
+   initialiser and batch-norm statistics recomputed from a batch, and compare each map with the original by
+   Spearman rank correlation, with and without absolute values. A method that explains the model must change
+   as its weights go; one whose map survives randomisation (in the paper: Guided Backprop and Guided
+   Grad-CAM) is showing the input, not the model. Passing is necessary, not sufficient.
 2. Localisation on the built-in shapes dataset, whose ground-truth masks say where the object is: the share of
    positive saliency inside the mask ("energy-based pointing", Wang et al. 2020, Score-CAM) and the pointing
    game (Zhang et al. 2016: is the map's maximum on the object, within a small tolerance).
@@ -15,14 +17,19 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from captum.attr import GuidedGradCam, IntegratedGradients, Saliency
 from torch import nn
 
-from explorer.attribution import METHODS, Progress, as_batch, block_names
+from explorer.attribution import METHODS, _Head, eval_view, grad_cam, ig_steps, resolve_layer
+from explorer.images import as_batch
+from explorer.models import block_names
+from explorer.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -73,35 +80,204 @@ def randomisation_steps(model: nn.Module) -> list[tuple[str, list[str]]]:
     return steps
 
 
+def _fresh_twin(model: nn.Module, seed: int) -> nn.Module | None:
+    """The same architecture freshly built by the model's own initialiser (None for a model without a config)."""
+    config = getattr(model, "config", None)
+    if config is None:
+        return None
+    from explorer.models import build_resnet
+
+    return build_resnet(config, seed=seed)
+
+
 @torch.no_grad()
 def reinitialise(module: nn.Module, generator: torch.Generator) -> None:
-    """Fresh random weights for every conv and linear layer inside ``module``; batch norms back to identity.
+    """Fresh random weights for a module of a model without a config: torchvision's ResNet initialiser.
 
-    Conv and linear weights are drawn as PyTorch's default init draws them (Kaiming-uniform, a=sqrt(5)),
-    from the given generator; BN layers get weight 1, bias 0 and fresh running statistics.
+    Convs Kaiming-normal (fan_out, ReLU), batch norms weight 1 and bias 0, linear layers as nn.Linear's
+    default; all drawn from ``generator``. (The explorer's own networks are re-initialised by their own
+    ``init_weights``, through ``_fresh_twin``.)
     """
     for m in module.modules():
-        if isinstance(m, nn.Conv2d | nn.Linear):
-            fan_in = m.weight[0].numel()
-            bound = 1.0 / fan_in**0.5  # kaiming_uniform_(a=sqrt(5)) gives bound sqrt(6 / ((1 + 5) * fan_in))
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
+            m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (2.0 / fan_out) ** 0.5)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, nn.Linear):
+            bound = 1.0 / m.in_features**0.5
             m.weight.copy_((torch.rand(m.weight.shape, generator=generator) * 2 - 1) * bound)
             if m.bias is not None:
                 m.bias.copy_((torch.rand(m.bias.shape, generator=generator) * 2 - 1) * bound)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.reset_parameters()
+
+
+@torch.no_grad()
+def recompute_bn_statistics(model: nn.Module, modules: list[nn.Module], batch: torch.Tensor) -> None:
+    """Set the running statistics of the batch norms inside ``modules`` from ``batch`` (one pass).
+
+    Every other layer runs in eval mode with its own statistics; the model is left in eval mode.
+    Without this, a re-initialised BN (running mean 0, variance 1) would leave its input unnormalised,
+    and a randomised residual branch would almost vanish beside its shortcut, so plain and residual
+    curves would not be comparable.
+    """
+    bns = [m for mod in modules for m in mod.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    model.eval()
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average: after one pass, exactly this batch's statistics
+        bn.train()
+    if bns:
+        model(batch)
+    model.eval()
+
+
+def randomise_cascade(work: nn.Module, calibration: torch.Tensor, seed: int = 1) -> Iterator[str]:
+    """Re-randomise ``work`` IN PLACE from the top down, yielding each step's name after it is done.
+
+    Each step's modules are re-drawn by the model's own initialiser (the same modules of
+    ``build_resnet(config, seed)``; ``reinitialise`` for a model without a config), then the batch-norm
+    statistics of everything re-drawn so far are recomputed from ``calibration`` (N, C, H, W).
+    """
+    fresh = _fresh_twin(work, seed)
+    gen = torch.Generator().manual_seed(seed)
+    batch = as_batch(calibration[:1]) if calibration.ndim == 3 else calibration.detach().float()
+    randomised: list[nn.Module] = []
+    for step, names in randomisation_steps(work):
+        for name in names:
+            module = work.get_submodule(name)
+            with torch.no_grad():
+                if fresh is not None:
+                    module.load_state_dict(fresh.get_submodule(name).state_dict())
+                else:
+                    reinitialise(module, gen)
+            randomised.append(module)
+        recompute_bn_statistics(work, randomised, batch)
+        yield step
+
+
+def _signed_gradcam(model, x, layer, target) -> np.ndarray:
+    return grad_cam(model, x, layer, target, raw=True).map
+
+
+def _signed_guided_gradcam(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    _, module = resolve_layer(model, layer)
+    with eval_view(model), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
+        attr = GuidedGradCam(_Head(model, target), module).attribute(
+            x.clone().requires_grad_(True), interpolate_mode="bilinear"
+        )
+    return attr.detach()[0].sum(dim=0).numpy()
+
+
+def _signed_saliency(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    with eval_view(model):
+        attr = Saliency(_Head(model, target)).attribute(x.clone().requires_grad_(True), abs=False)
+    return attr.detach()[0].sum(dim=0).numpy()
+
+
+def _signed_integrated_gradients(model, x, layer, target) -> np.ndarray:
+    x = as_batch(x)
+    with eval_view(model):
+        attr = IntegratedGradients(_Head(model, target)).attribute(
+            x, baselines=0.0, n_steps=ig_steps(max(x.shape[-2:])), internal_batch_size=16
+        )
+    return attr.detach()[0].sum(dim=0).numpy()
+
+
+# The signed maps the randomisation check compares (Adebayo et al. rank them with and without absolute
+# values): raw Grad-CAM (no ReLU, no scaling), Guided Grad-CAM, the gradient, Integrated Gradients; each
+# summed over colour channels. (H, W) arrays; ``layer`` is used by the CAM methods only.
+SIGNED_METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
+    "gradcam": _signed_gradcam,
+    "guided_gradcam": _signed_guided_gradcam,
+    "saliency": _signed_saliency,
+    "integrated_gradients": _signed_integrated_gradients,
+}
+CHECK_METHODS = ("gradcam", "guided_gradcam", "saliency")  # the page's default: the one that fails among them
 
 
 @dataclass
 class RandomisationResult:
-    """The cascading randomisation curve: step 0 is the trained model ('original')."""
+    """The cascading randomisation curve of one method: step 0 is the trained model ('original').
+
+    ``spearman`` ranks the signed maps, ``spearman_abs`` their absolute values (Adebayo et al. report
+    both); ``pearson`` and ``top_overlap`` compare the absolute maps. ``maps`` are the signed maps.
+    """
 
     method: str
     steps: list[str]
     spearman: list[float]
+    spearman_abs: list[float]
     pearson: list[float]
     top_overlap: list[float]
     maps: list[np.ndarray] = field(repr=False)
     complete: bool = True
+
+
+def randomisation_check(
+    model: nn.Module,
+    x: torch.Tensor,
+    methods: tuple[str, ...] | list[str] = CHECK_METHODS,
+    layer: str | None = None,
+    target: int | None = None,
+    calibration: torch.Tensor | None = None,
+    seed: int = 1,
+    progress: ProgressFn | None = None,
+    stop=None,
+) -> dict[str, RandomisationResult]:
+    """Adebayo et al.'s cascading model randomisation, several methods on the same randomised copies.
+
+    From the top (fc) down to the stem, block by block, the layers of a copy of ``model`` are re-drawn by
+    the model's own initialiser (``build_resnet(config, seed)``; torchvision's scheme for other models),
+    the batch-norm statistics of everything re-drawn so far are recomputed from ``calibration``, and each
+    method's map is compared with its map on the trained model.
+
+    Args:
+        model: a classifier; never modified.
+        x: one preprocessed image (C, H, W) or (1, C, H, W).
+        methods: keys of ``SIGNED_METHODS``.
+        layer: the CAM methods' layer (default: the last block).
+        target: the class; None uses the trained model's prediction at every step.
+        calibration: a batch (N, C, H, W) for the batch-norm statistics; None uses ``x`` alone.
+        seed: seed of the new weights.
+        progress: called with (steps done, steps in all).
+        stop: a ``threading.Event``; when set, the results so far come back with ``complete=False``.
+    Returns:
+        method -> ``RandomisationResult``, one entry per step, the original first.
+    """
+    unknown = [m for m in methods if m not in SIGNED_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {list(SIGNED_METHODS)}")
+    x = as_batch(x)
+    work = copy.deepcopy(model).eval()
+    if target is None:
+        with torch.no_grad():
+            target = int(work(x).argmax(dim=1).item())
+    originals = {m: SIGNED_METHODS[m](work, x, layer, target) for m in methods}
+    results = {m: RandomisationResult(m, ["original"], [1.0], [1.0], [1.0], [1.0], [originals[m]]) for m in methods}
+    total = len(randomisation_steps(work))
+    batch = x if calibration is None else calibration
+    for i, step in enumerate(randomise_cascade(work, batch, seed)):
+        for m in methods:
+            new, orig = SIGNED_METHODS[m](work, x, layer, target), originals[m]
+            r = results[m]
+            r.steps.append(step)
+            r.maps.append(new)
+            r.spearman.append(spearman(orig, new))
+            r.spearman_abs.append(spearman(np.abs(orig), np.abs(new)))
+            r.pearson.append(pearson(np.abs(orig), np.abs(new)))
+            r.top_overlap.append(top_overlap(np.abs(orig), np.abs(new)))
+        if progress is not None:
+            progress(i + 1, total)
+        if stop is not None and stop.is_set() and i + 1 < total:
+            for r in results.values():
+                r.complete = False
+            break
+    return results
 
 
 def cascading_randomisation(
@@ -110,52 +286,15 @@ def cascading_randomisation(
     method: str = "gradcam",
     layer: str | None = None,
     target: int | None = None,
-    seed: int = 0,
-    progress: Progress | None = None,
+    seed: int = 1,
+    calibration: torch.Tensor | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> RandomisationResult:
-    """Adebayo et al.'s cascading model-randomisation test on a copy of ``model``.
-
-    Args:
-        model: a classifier; never modified.
-        x: one preprocessed image (C, H, W) or (1, C, H, W).
-        method: a key of ``attribution.METHODS``.
-        layer: Grad-CAM's layer (default: the last block), used by CAM methods.
-        target: the class; None uses the original model's prediction for every step.
-        seed: seed of the new random weights.
-        progress: called with (steps done, steps in all).
-        stop: a ``threading.Event``; when set, the result so far comes back with ``complete=False``.
-    Returns:
-        a ``RandomisationResult``, one entry per step, the original first.
-    """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    fn: Callable = METHODS[method]
-    x = as_batch(x, model)  # on the model's device
-    work = copy.deepcopy(model)
-    if target is None:
-        work.eval()
-        with torch.no_grad():
-            target = int(work(x).argmax(dim=1).item())
-    steps = randomisation_steps(work)
-    gen = torch.Generator().manual_seed(seed)
-    original = fn(work, x, layer, target)
-    result = RandomisationResult(method, ["original"], [1.0], [1.0], [1.0], [original])
-    for i, (step, modules) in enumerate(steps):
-        if stop is not None and stop.is_set():
-            result.complete = False
-            break
-        for name in modules:
-            reinitialise(work.get_submodule(name), gen)
-        m = fn(work, x, layer, target)
-        result.steps.append(step)
-        result.maps.append(m)
-        result.spearman.append(spearman(original, m))
-        result.pearson.append(pearson(original, m))
-        result.top_overlap.append(top_overlap(original, m))
-        if progress is not None:
-            progress(i + 1, len(steps))
-    return result
+    """``randomisation_check`` for one method."""
+    if method not in SIGNED_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(SIGNED_METHODS)}")
+    return randomisation_check(model, x, (method,), layer, target, calibration, seed, progress, stop)[method]
 
 
 def _check_pair(saliency: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,7 +372,7 @@ def localisation(
     method: str = "gradcam",
     layer: str | None = None,
     tolerance: int | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> LocalisationResult:
     """Localisation scores of a method over a batch of images with object masks (N, H, W).

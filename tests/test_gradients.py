@@ -126,3 +126,49 @@ def test_gradient_charts_build(tiny_model, cifar_batch):
     res = shattered_gradients(tiny_model, cifar_batch[0], calibration=cifar_batch, n_points=40, max_lag=4)
     fig = shattered_figure([res, res])
     assert len(fig.data) == 4 and fig.data[1].name.startswith("ResNet-8 (lag 1:")
+
+
+def test_note_says_gradients_explode_and_cites_yang():
+    assert "Yang et al. 2019" in NO_VANISHING_NOTE and "healthy" not in NO_VANISHING_NOTE
+
+
+def test_first_last_ratio_equals_the_precomputed_sweep():
+    import json
+    from pathlib import Path
+
+    from explorer.experiments.precompute import load_sweep
+    from explorer.gradients import first_last_ratios
+
+    folder = Path(__file__).resolve().parents[1] / "assets" / "experiments"
+    raw = {r["name"]: r for r in json.loads((folder / "gradient_sweep.json").read_text())["results"]}
+    rows = {row["name"]: row for row in first_last_ratios(load_sweep(folder))}
+    assert set(rows) == set(raw)
+    for name, r in raw.items():
+        assert rows[name]["first_layer"] == r["layers"][0] == "conv1" and rows[name]["last_layer"] == "fc"
+        assert rows[name]["ratio"] == pytest.approx(r["values"][0] / r["values"][-1])
+    # what the pages say: plain nets' gradients grow towards the input, ResNets' stay within ~10x
+    assert rows["Plain-56"]["ratio"] > 100 and rows["Plain-110"]["ratio"] > 1e5
+    assert all(0.1 < rows[f"ResNet-{d}"]["ratio"] < 10 for d in (20, 32, 44, 56, 110))
+
+
+def test_first_last_ratio_of_a_fresh_sweep():
+    from explorer.gradients import first_last_ratios
+
+    sweep = depth_sweep(depths=(8,), batch=4)
+    rows = first_last_ratios(sweep)
+    assert [r["name"] for r in rows] == [s.name for s in sweep]
+    assert rows[0]["ratio"] == pytest.approx(sweep[0].values[0] / sweep[0].values[-1])
+
+
+def test_mean_abs_slope_of_the_precomputed_probe():
+    import json
+    from pathlib import Path
+
+    from explorer.experiments.precompute import load_shattered
+
+    folder = Path(__file__).resolve().parents[1] / "assets" / "experiments"
+    raw = {r["name"]: r for r in json.loads((folder / "shattered.json").read_text())["results"]}
+    got = {r.name: r.mean_abs_slope for r in load_shattered(folder)}
+    for name, r in raw.items():
+        assert got[name] == pytest.approx(float(np.mean(np.abs(r["grad"]))))
+    assert got["Plain-56"] > 10 * got["ResNet-56"] and got["Plain-110"] > 1000 * got["ResNet-110"]

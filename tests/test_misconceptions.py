@@ -3,8 +3,8 @@
 import pytest
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
-from explorer.gradients import depth_sweep
-from explorer.misconceptions import block_costs, fits, gradient_growth
+from explorer.gradients import depth_sweep, first_last_ratios
+from explorer.misconceptions import block_costs, fits
 from explorer.recorders import History, ModelHistory
 
 
@@ -28,11 +28,9 @@ def test_fits_read_training_and_heldout_accuracy():
     assert len(fit_figure(out).data) == 2
 
 
-def test_gradient_growth_on_a_real_sweep():
-    results = depth_sweep((8,), batch=8)
-    growth = gradient_growth(results)
-    assert {g.name for g in growth} == {"ResNet-8", "Plain-8"}
-    for g, r in zip(growth, results, strict=True):
-        assert g.first == r.values[0] and g.last_conv == r.values[r.layers.index("fc") - 1]
-        assert g.ratio == pytest.approx(g.first / g.last_conv) and g.ratio > 0
-    assert len(gradient_growth_figure(growth).data) == 2
+def test_gradient_growth_figure_from_a_real_sweep():
+    ratios = first_last_ratios(depth_sweep((8,), batch=8))
+    fig = gradient_growth_figure(ratios)
+    assert len(fig.data) == 2  # plain and residual
+    plain = next(t for t in fig.data if t.line.dash == "dash")
+    assert list(plain.y) == [r["ratio"] for r in ratios if not r["residual"]]

@@ -225,3 +225,21 @@ def test_grayscale_input():
 def test_largest_cifar_depth_builds():
     model = build_resnet(ResNetConfig(depth=1202, width=4))
     assert len(list(model.blocks())) == 600
+
+
+def test_eval_mode_restores_every_flag_even_on_error(tiny_model):
+    from explorer.models import block_names, eval_mode
+
+    tiny_model.train()
+    tiny_model.layer1.eval()  # a mixed state must come back exactly
+    tiny_model.fc.weight.requires_grad_(False)
+    before = {n: m.training for n, m in tiny_model.named_modules()}
+    grads = {n: p.requires_grad for n, p in tiny_model.named_parameters()}
+    with pytest.raises(RuntimeError), eval_mode(tiny_model, freeze=True) as m:
+        assert not any(x.training for x in m.modules()) and not any(p.requires_grad for p in m.parameters())
+        raise RuntimeError("inside the block")
+    assert {n: m.training for n, m in tiny_model.named_modules()} == before
+    assert {n: p.requires_grad for n, p in tiny_model.named_parameters()} == grads
+    with eval_mode(tiny_model):
+        assert tiny_model.conv1.weight.requires_grad  # freeze only when asked
+    assert block_names(tiny_model) == ["layer1.0", "layer2.0", "layer3.0"]

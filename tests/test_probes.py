@@ -127,3 +127,63 @@ def test_inside_charts_build(tiny_model, tiny_config, cifar_batch):
     assert len(res.data) == 5 and "‖F(x)‖ / ‖shortcut‖" in res.layout.title.text  # x, F(x), shortcut, sum, out
     plain = residual_figure(residual_decomposition(build_resnet(tiny_config.twin()), "layer1.0", cifar_batch))
     assert len(plain.data) == 3 and "plain block" in plain.layout.title.text
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_layer_responses_equal_a_direct_computation(residual, cifar_batch):
+    import numpy as np
+
+    from explorer.probes import layer_responses, response_layers
+
+    model = build_resnet(depth=8, width=8, residual=residual, seed=0)
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():  # a "trained" network: BN statistics and scales that are not 0/1
+        for name, t in model.named_buffers():
+            if name.endswith("running_mean"):
+                t.copy_(torch.randn(t.shape, generator=g))
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+        for name, p in model.named_parameters():
+            if "bn" in name:
+                p.add_(0.5 * torch.randn(p.shape, generator=g))
+    model.train()
+    names, stds = layer_responses(model, cifar_batch)
+    assert names == [
+        "bn1",
+        "layer1.0.bn1",
+        "layer1.0.bn2",
+        "layer2.0.bn1",
+        "layer2.0.bn2",
+        "layer3.0.bn1",
+        "layer3.0.bn2",
+    ]
+    assert model.training  # mode restored
+    model.eval()
+    with torch.no_grad():  # layer2.0's second 3x3 conv, after BN, before the addition and the ReLU
+        h = model.relu(model.bn1(model.conv1(cifar_batch)))
+        h = model.layer1(h)
+        b = model.layer2[0]
+        direct = b.bn2(b.conv2(b.relu1(b.bn1(b.conv1(h)))))
+    assert stds[names.index("layer2.0.bn2")] == pytest.approx(float(direct.std()), rel=1e-5)
+    with torch.no_grad():
+        stem = model.bn1(model.conv1(cifar_batch))
+    assert stds[0] == pytest.approx(float(stem.std()), rel=1e-5)
+    assert np.all(stds > 0)
+    from explorer.models import ResNet, ResNetConfig
+
+    with torch.device("meta"):  # structure only
+        bottleneck = ResNet(ResNetConfig("imagenet", 50))
+    assert response_layers(bottleneck)[:2] == ["layer1.0.bn2", "layer1.1.bn2"]  # the 7x7 stem is left out
+
+
+def test_branch_ratios_zero_gamma(cifar_batch):
+    from explorer.probes import branch_ratios, residual_decomposition
+
+    model = build_resnet(depth=8, width=8, seed=0)
+    ratios = branch_ratios(model, cifar_batch[:1])
+    assert [n for n, _ in ratios] == ["layer1.0", "layer2.0", "layer3.0"]
+    for name, r in ratios:  # the same ratio the one-block view computes
+        assert r == pytest.approx(residual_decomposition(model, name, cifar_batch[:1])["ratio"], rel=1e-5)
+    assert all(r > 0.1 for _, r in ratios)
+    zero = build_resnet(depth=8, width=8, seed=0, zero_init_residual=True)
+    assert all(r == 0.0 for _, r in branch_ratios(zero, cifar_batch))

@@ -1,9 +1,12 @@
 """Trust checks: rank statistics against hand values, the randomisation curve, localisation scores."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
+from explorer.attribution import grad_cam
 from explorer.models import build_resnet
 from explorer.trust import (
     cascading_randomisation,
@@ -113,7 +116,15 @@ def test_localisation_with_hand_masks(tiny_model):
     res = localisation(tiny_model, images, masks, labels=torch.tensor([0, 1, 2]), method="gradcam")
     assert len(res.energy) == len(res.hits) == 3 and res.complete
     assert res.mean_chance == pytest.approx(0.25)
-    assert 0.0 <= res.mean_energy <= 1.0 and 0.0 <= res.pointing_accuracy <= 1.0
+    exact = localisation(tiny_model, images, masks, labels=torch.tensor([0, 1, 2]), method="gradcam", tolerance=0)
+    for i in range(3):  # each score against the map computed here and scored by hand
+        m = np.maximum(grad_cam(tiny_model, images[i], None, i).map, 0.0)
+        expected = m[8:24, 8:24].sum() / m.sum() if m.sum() > 0 else None
+        assert res.energy[i] == pytest.approx(expected)
+        peak = np.unravel_index(int(np.argmax(m)), m.shape)
+        assert exact.hits[i] == (m.max() > 0 and 8 <= peak[0] < 24 and 8 <= peak[1] < 24)
+    assert res.mean_energy == pytest.approx(np.mean([e for e in res.energy if e is not None]))
+    assert res.pointing_accuracy >= exact.pointing_accuracy  # a tolerance only adds hits
     with pytest.raises(ValueError, match="masks"):
         localisation(tiny_model, images, masks[:2])
     with pytest.raises(ValueError, match="unknown method"):
@@ -131,3 +142,70 @@ def test_localisation_on_built_in_shapes(tiny_model):
     assert len(res.hits) == 6 and res.no_evidence == 0
     assert res.mean_chance == pytest.approx(masks.mean(), rel=1e-6)
     assert 0.0 < res.mean_energy < 1.0
+
+
+def _trained_like(depth: int = 8, residual: bool = True):
+    """A tiny network whose weights and BN statistics are not those of any initialisation."""
+    model = build_resnet(depth=depth, width=8, residual=residual, seed=0)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, t in list(model.named_parameters()) + list(model.named_buffers()):
+            if t.is_floating_point():
+                t.add_(0.3 * torch.randn(t.shape, generator=g))
+                if name.endswith("running_var"):
+                    t.abs_().add_(0.1)
+    return model
+
+
+def test_cascade_uses_the_models_own_initialiser_and_recomputes_bn(cifar_batch):
+    from explorer.trust import randomise_cascade
+
+    model = _trained_like()
+    work = copy.deepcopy(model).eval()
+    fresh = build_resnet(model.config, seed=7)
+    calib = torch.randn(6, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    steps = randomise_cascade(work, calib, seed=7)
+    assert next(steps) == "fc"
+    assert torch.equal(work.fc.weight, fresh.fc.weight)
+    assert torch.equal(work.layer3[0].conv1.weight, model.layer3[0].conv1.weight)  # not yet
+    assert next(steps) == "layer3.0"
+    block, ref = work.layer3[0], fresh.layer3[0]
+    for name in ("conv1.weight", "conv2.weight", "bn1.weight", "bn2.bias"):
+        assert torch.equal(block.get_parameter(name), ref.get_parameter(name)), name
+    # BN statistics come from the batch: bn1's running mean is the mean of conv1's output on it
+    seen = {}
+    hook = block.register_forward_pre_hook(lambda m, i: seen.setdefault("x", i[0]))
+    with torch.no_grad():
+        work(calib)
+        hook.remove()
+        conv_out = block.conv1(seen["x"])
+    torch.testing.assert_close(block.bn1.running_mean, conv_out.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(block.bn1.running_var, conv_out.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-5)
+    assert not work.training
+    assert [s for s in steps] == ["layer2.0", "layer1.0", "stem"]
+    assert torch.equal(work.conv1.weight, fresh.conv1.weight)
+
+
+@pytest.mark.slow
+def test_randomisation_check_guided_gradcam_signed_and_absolute():
+    from explorer.trust import randomisation_check
+
+    model = _trained_like(depth=8)
+    cifar_batch = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    checks = randomisation_check(
+        model, cifar_batch[0], ("gradcam", "guided_gradcam", "saliency"), calibration=cifar_batch
+    )
+    assert set(checks) == {"gradcam", "guided_gradcam", "saliency"}
+    for res in checks.values():
+        assert res.steps == ["original", "fc", "layer3.0", "layer2.0", "layer1.0", "stem"]
+        assert res.complete and res.spearman[0] == res.spearman_abs[0] == 1.0
+        for i in range(1, len(res.steps)):
+            assert res.spearman[i] == pytest.approx(spearman(res.maps[0], res.maps[i]))
+            assert res.spearman_abs[i] == pytest.approx(spearman(np.abs(res.maps[0]), np.abs(res.maps[i])))
+    assert np.min(checks["guided_gradcam"].maps[0]) < 0 < np.max(checks["guided_gradcam"].maps[0])  # signed
+    assert checks["gradcam"].spearman[-1] < 0.9  # Grad-CAM moves once the weights are gone
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    with pytest.raises(ValueError, match="unknown"):
+        randomisation_check(model, cifar_batch[0], ("lime",))

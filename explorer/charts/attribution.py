@@ -15,7 +15,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
-from explorer.charts.colors import COLOURMAPS, overlay_rgb, to_rgb_uint8
+from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style
 from explorer.i18n import _
 from explorer.trust import RandomisationResult
@@ -46,17 +46,9 @@ def overlay_figure(
     vmax: float | None = None,
 ) -> go.Figure:
     """The image with the map on top (opacity adjustable), a colour bar, and the map's value on hover."""
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    img = to_rgb_uint8(image)
-    cam = np.asarray(cam, dtype=np.float64)
-    if cam.shape != img.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
-    if signed:
-        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
-        zmin, zmax, scale = -peak, peak, COLOURMAPS["rdbu"]
-    else:
-        zmin, zmax, scale = 0.0, vmax or 1.0, COLOURMAPS[colourmap]
+    img, cam = overlay_inputs(image, cam, opacity)
+    name, zmin, zmax = colour_range(cam, colourmap, signed, vmax)
+    scale = COLOURMAPS[name]
     fig = go.Figure(image_trace(img))
     step = max(1, int(np.ceil(max(cam.shape) / MAX_HEATMAP_SIDE)))
     cam = cam[step // 2 :: step, step // 2 :: step]  # centre samples, drawn at the image's coordinates
@@ -170,3 +162,51 @@ def randomisation_figure(results: dict[str, RandomisationResult], metric: str = 
     }
     fig.update_yaxes(title=name[metric], range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05])
     return apply_style(fig, _("Sanity check: does the map change when the model's weights do?"), height=520)
+
+
+METHOD_COLOURS = {  # Okabe-Ito, apart from the plain/residual pair
+    "gradcam": "#009E73",
+    "guided_gradcam": "#CC79A7",
+    "saliency": "#E69F00",
+    "integrated_gradients": "#56B4E9",
+}
+
+
+def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult]]) -> go.Figure:
+    """The randomisation check of several methods, one panel per network, on one chart.
+
+    ``checks``: network label -> (method -> result). Solid lines rank the signed maps, dotted lines their
+    absolute values (Adebayo et al. 2018 report both); one colour per method.
+    """
+    if not checks:
+        raise ValueError("no randomisation results")
+    labels = list(checks)
+    fig = make_subplots(rows=1, cols=len(labels), shared_yaxes=True, subplot_titles=labels, horizontal_spacing=0.04)
+    for col, label in enumerate(labels, start=1):
+        for method, res in checks[label].items():
+            name = _(METHOD_LABELS.get(method, method))
+            for values, dash, suffix in ((res.spearman, "solid", ""), (res.spearman_abs, "dot", " " + _("(absolute)"))):
+                fig.add_trace(
+                    go.Scatter(
+                        x=list(range(len(values))),
+                        y=values,
+                        mode="lines+markers",
+                        name=name + suffix,
+                        legendgroup=method + suffix,
+                        showlegend=col == 1,
+                        text=res.steps,
+                        line={"color": METHOD_COLOURS.get(method, "#444444"), "dash": dash, "width": 3},
+                        marker={"size": 6},
+                        hovertemplate="%{text}: %{y:.2f}<extra>" + name + suffix + "</extra>",
+                    ),
+                    row=1,
+                    col=col,
+                )
+        steps = next(iter(checks[label].values())).steps
+        every = max(1, len(steps) // 6)
+        ticks = list(range(len(steps)))[::every]
+        fig.update_xaxes(tickvals=ticks, ticktext=[steps[i] for i in ticks], row=1, col=col)
+        fig.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=col)
+    fig.update_yaxes(title_text=_("Spearman rank correlation with the original"), range=[-1.05, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text=_("re-randomised from the top down (cumulative)"))
+    return apply_style(fig, _("Sanity check: which maps change when the weights do?"), height=560)

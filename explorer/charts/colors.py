@@ -1,10 +1,12 @@
 """Colour utilities: colour maps for attribution maps and an image blended with one.
 
 Colour maps are plotly's own lists (inferno and cividis by default: perceptually uniform and colourblind-safe;
-RdBu for signed raw maps, centred on 0).
+RdBu for signed raw maps, centred on 0), sampled with plotly's ``sample_colorscale``.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import plotly.colors as pc
@@ -16,29 +18,24 @@ COLOURMAPS = {
     "turbo": pc.sequential.Turbo,
     "rdbu": pc.diverging.RdBu[::-1],  # blue negative, red positive
 }
+LOOKUP = 256  # colours sampled from each map
 
 
-def _anchors(name: str) -> np.ndarray:
-    """(n, 3) anchor colours in [0, 255] for a colour map name."""
+@functools.cache
+def _lookup(name: str) -> np.ndarray:
+    """(256, 3) colours in [0, 255] sampled from a colour map by plotly's ``sample_colorscale``."""
     if name not in COLOURMAPS:
         raise ValueError(f"unknown colour map {name!r}; choose one of {list(COLOURMAPS)}")
-    out = []
-    for c in COLOURMAPS[name]:
-        rgb = pc.hex_to_rgb(c) if c.startswith("#") else pc.unlabel_rgb(c)
-        out.append(rgb)
-    return np.asarray(out, dtype=np.float64)
+    samples = pc.sample_colorscale(list(COLOURMAPS[name]), np.linspace(0, 1, LOOKUP).tolist(), colortype="tuple")
+    return np.asarray(samples, dtype=np.float64) * 255
 
 
 def colourise(values: np.ndarray, colourmap: str = "inferno", vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
     """Map an (H, W) array through a colour map: (H, W, 3) uint8; values outside [vmin, vmax] are clipped."""
-    anchors = _anchors(colourmap)
+    lookup = _lookup(colourmap)
     span = vmax - vmin if vmax > vmin else 1.0
     t = np.clip((np.nan_to_num(np.asarray(values, dtype=np.float64)) - vmin) / span, 0.0, 1.0)
-    pos = t * (len(anchors) - 1)
-    lo = np.floor(pos).astype(int).clip(0, len(anchors) - 2)
-    frac = (pos - lo)[..., None]
-    rgb = anchors[lo] * (1 - frac) + anchors[lo + 1] * frac
-    return np.round(rgb).astype(np.uint8)
+    return np.round(lookup[np.round(t * (LOOKUP - 1)).astype(int)]).astype(np.uint8)
 
 
 def to_rgb_uint8(image) -> np.ndarray:
@@ -57,6 +54,26 @@ def to_rgb_uint8(image) -> np.ndarray:
     return a
 
 
+def overlay_inputs(image, cam: np.ndarray, opacity: float) -> tuple[np.ndarray, np.ndarray]:
+    """(image as (H, W, 3) uint8, map as float (H, W)), checked: opacity in [0, 1], map and image the same size."""
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    img = to_rgb_uint8(image)
+    cam = np.asarray(cam, dtype=np.float64)
+    if cam.shape != img.shape[:2]:
+        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
+    return img, cam
+
+
+def colour_range(cam: np.ndarray, colourmap: str, signed: bool, vmax: float | None) -> tuple[str, float, float]:
+    """(colour map, low, high) for a map: signed maps (raw Grad-CAM) centred on 0 over [-vmax, vmax], on a
+    diverging map unless another was chosen; others over [0, vmax or 1]."""
+    if signed:
+        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
+        return ("rdbu" if colourmap == "inferno" else colourmap), -peak, peak
+    return colourmap, 0.0, vmax or 1.0
+
+
 def overlay_rgb(
     image,
     cam: np.ndarray,
@@ -70,16 +87,7 @@ def overlay_rgb(
     ``signed`` maps (raw Grad-CAM) use a diverging map centred on 0 over [-vmax, vmax]; pass the same ``vmax`` to
     two maps to compare their magnitudes (plain vs residual). Otherwise the map is shown over [0, vmax or 1].
     """
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    img = to_rgb_uint8(image)
-    cam = np.asarray(cam, dtype=np.float64)
-    if cam.shape != img.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {img.shape[:2]} differ in size")
-    if signed:
-        peak = vmax if vmax else float(np.abs(cam).max()) or 1.0
-        colours = colourise(cam, "rdbu" if colourmap == "inferno" else colourmap, -peak, peak)
-    else:
-        colours = colourise(cam, colourmap, 0.0, vmax or 1.0)
-    out = (1 - opacity) * img.astype(np.float64) + opacity * colours
+    img, cam = overlay_inputs(image, cam, opacity)
+    name, lo, hi = colour_range(cam, colourmap, signed, vmax)
+    out = (1 - opacity) * img.astype(np.float64) + opacity * colourise(cam, name, lo, hi)
     return np.round(out).astype(np.uint8)

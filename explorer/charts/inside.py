@@ -7,12 +7,13 @@ Pure functions from the plain arrays of ``explorer.probes`` to plotly figures; t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.charts.style import FONT_SIZE, apply_style
+from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
 from explorer.i18n import _
 
 MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
@@ -153,3 +154,50 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
     fig.update_annotations(font_size=FONT_SIZE - 1)
     fig.update_layout(margin={"t": 130})
     return fig
+
+
+def layer_response_figure(responses: Sequence, title: str | None = None) -> go.Figure:
+    """Std of each 3x3 layer's response (after BN, before addition and ReLU) in forward order, one line per network.
+
+    ``responses``: (name, residual, depth, stds) tuples; colour = plain/residual, dash = depth.
+    """
+    fig = go.Figure()
+    depths = sorted({int(d) for _n, _r, d, _s in responses})
+    for name, residual, depth, stds in responses:
+        dash = DASHES[depths.index(int(depth)) % len(DASHES)]
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(stds) + 1),
+                y=np.asarray(stds),
+                mode="lines+markers",
+                name=name,
+                line={"color": colour(residual), "dash": dash, "width": 3},
+                marker={"size": 5},
+                hovertemplate=_("layer") + " %{x}<br>" + _("std") + " %{y:.3g}<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_xaxes(title_text=_("3x3 layer (forward order: input → output)"))
+    fig.update_yaxes(title_text=_("std of the response"), rangemode="tozero")
+    apply_style(fig, title or _("Layer responses (He et al. 2015, Fig. 7)"), height=480)
+    return fig
+
+
+def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
+    """||F(x)|| / ||shortcut(x)|| per block at initialisation, one line per initialisation (label -> (block, ratio))."""
+    fig = go.Figure()
+    styles = (("solid", 3, "#0072B2"), ("dash", 3, "#009E73"))
+    for (label, rows), (dash, width, col) in zip(ratios.items(), styles, strict=False):
+        fig.add_trace(
+            go.Scatter(
+                x=[b for b, _r in rows],
+                y=[r for _b, r in rows],
+                mode="lines+markers",
+                name=label,
+                line={"color": col, "dash": dash, "width": width},
+                marker={"size": 8},
+                hovertemplate="%{x}: %{y:.2f}<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    fig.update_xaxes(title_text=_("residual block"))
+    return apply_style(fig, _("ResNet-20 at initialisation: how large is each block's F(x)?"), height=420)

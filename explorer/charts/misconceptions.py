@@ -31,17 +31,18 @@ def fit_figure(fits: Sequence) -> go.Figure:
     return apply_style(fig, _("Training against held-out accuracy at the end of the run"), height=420)
 
 
-def gradient_growth_figure(growth: Sequence) -> go.Figure:
-    """first-layer / last-conv gradient norm against depth, log scale; below 1 would mean vanishing."""
+def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
+    """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
+    below 1 would mean vanishing."""
     fig = go.Figure()
     for residual in (False, True):
-        rows = sorted((g for g in growth if g.residual == residual), key=lambda g: g.depth)
+        rows = sorted((r for r in ratios if r["residual"] == residual), key=lambda r: r["depth"])
         fig.add_trace(
             go.Scatter(
-                x=[g.depth for g in rows],
-                y=[g.ratio for g in rows],
+                x=[r["depth"] for r in rows],
+                y=[r["ratio"] for r in rows],
                 mode="lines+markers+text",
-                text=[f"{g.ratio:.3g}" for g in rows],
+                text=[f"{r['ratio']:.3g}" for r in rows],
                 textposition="top center",
                 name=_("residual") if residual else _("plain"),
                 line={"color": colour(residual), "width": 3, "dash": "solid" if residual else "dash"},
@@ -53,7 +54,7 @@ def gradient_growth_figure(growth: Sequence) -> go.Figure:
         x=1, xref="paper", y=0, yref="y", text=_("below 1: vanishing"), showarrow=False, yanchor="top", xanchor="right"
     )
     fig.update_xaxes(title=_("depth (layers)"))
-    fig.update_yaxes(type="log", title=_("gradient norm: first layer / last conv"), exponentformat="power")
+    fig.update_yaxes(type="log", title=_("gradient norm: first layer / last layer"), exponentformat="power")
     return apply_style(fig, _("At initialisation, towards the input the gradient grows"), height=440)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from math import comb
 
@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.progress import ProgressFn
+
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 CANNOT = "cannot be removed (shape changes)"
 
 
@@ -121,7 +122,7 @@ def lesion_study(
     samples: int = 3,
     seed: int = 0,
     batch_size: int = 256,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
     stop=None,
 ) -> LesionResult:
     """Accuracy with each single block removed, and with k random blocks removed.

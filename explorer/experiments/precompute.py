@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from explorer.gradients import ShatteredResult, SweepResult, depth_sweep, shattered_sweep
+from explorer.jsonable import nan_for_none, to_json
 from explorer.models import CIFAR_PRESETS
 
 log = logging.getLogger(__name__)
@@ -23,28 +23,25 @@ SWEEP_FILE = "gradient_sweep.json"
 SHATTERED_FILE = "shattered.json"
 DEPTHS = CIFAR_PRESETS
 SHATTERED_DEPTHS = (20, 56, 110)
+SHATTERED_ARRAYS = ("t", "grad", "acf", "cosine")  # the other fields (name, residual) stay as JSON wrote them
 
 
-def _plain(obj):
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    return obj
-
-
-def save_sweeps(out: str | Path, seed: int = 0, progress=None, stop=None) -> list[Path]:
+def save_sweeps(out: str | Path, seed: int = 0, progress=None) -> list[Path]:
     """Compute both sweeps at initialisation and write them as JSON under ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress, stop=stop)
-    shattered = shattered_sweep(SHATTERED_DEPTHS, seed=seed, progress=progress, stop=stop)
-    paths = [out / SWEEP_FILE, out / SHATTERED_FILE]
-    paths[0].write_text(json.dumps({"seed": seed, "results": [_plain(asdict(r)) for r in sweep]}))
-    paths[1].write_text(json.dumps({"seed": seed, "results": [_plain(asdict(r)) for r in shattered]}))
+    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress)
+    shattered = shattered_sweep(SHATTERED_DEPTHS, seed=seed, progress=progress)
+    paths = write_sweeps(out, sweep, shattered, seed)
     log.info("wrote %s", paths)
+    return paths
+
+
+def write_sweeps(out: Path, sweep: list[SweepResult], shattered: list[ShatteredResult], seed: int = 0) -> list[Path]:
+    """Both sweeps as standard JSON under ``out`` (nan written as null)."""
+    paths = [out / SWEEP_FILE, out / SHATTERED_FILE]
+    paths[0].write_text(json.dumps({"seed": seed, "results": [to_json(r) for r in sweep]}))
+    paths[1].write_text(json.dumps({"seed": seed, "results": [to_json(r) for r in shattered]}))
     return paths
 
 
@@ -63,8 +60,8 @@ def load_shattered(folder: str | Path) -> list[ShatteredResult] | None:
         return None
     out = []
     for r in json.loads(path.read_text())["results"]:
-        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in r.items() if k != "name"}
-        out.append(ShatteredResult(name=r["name"], **arrays))
+        arrays = {k: np.asarray(nan_for_none(r[k]), dtype=np.float64) for k in SHATTERED_ARRAYS}
+        out.append(ShatteredResult(name=r["name"], residual=r.get("residual"), **arrays))
     return out
 
 
@@ -80,17 +77,17 @@ def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
     return test.batch(torch.arange(len(test)))
 
 
-def save_lesions(run_dir: str | Path, out: str | Path, progress=None, stop=None) -> Path:
+def save_lesions(run_dir: str | Path, out: str | Path, progress=None) -> Path:
     """Lesion studies (Veit et al. 2016) of every network of a saved run, as JSON under ``out``."""
     from explorer.experiments.lesion import lesion_study
     from explorer.runs import load_run
 
     run = load_run(run_dir)
     x, y = lesion_data(run.train.image_size or 32)
-    results = [lesion_study(model, (x, y), progress=progress, stop=stop) for model in run.load_models().values()]
+    results = [lesion_study(model, (x, y), progress=progress) for model in run.load_models().values()]
     path = Path(out) / LESION_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"run": str(run_dir), "results": [_plain(asdict(r)) for r in results]}))
+    path.write_text(json.dumps({"run": str(run_dir), "results": [to_json(r) for r in results]}))
     return path
 
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py is here
@@ -67,6 +69,18 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 120) -> floa
         except OSError:
             time.sleep(0.2)
     raise TimeoutError("streamlit did not start")
+
+
+@contextmanager
+def browser_page(browser, height: int = 1000, timeout_s: float = 60) -> Iterator:
+    """A fresh page (its own context: no shared cookies or session) 1440 pixels wide; closed on exit."""
+    context = browser.new_context(viewport={"width": 1440, "height": height})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(timeout_s * 1000)
+        yield pg
+    finally:
+        context.close()
 
 
 def wait_idle(page, timeout: float = 120) -> None:

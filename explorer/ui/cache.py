@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import model_cards, runs
 from explorer.datasets import Shapes, make_shapes
+from explorer.i18n import N_
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -30,14 +31,6 @@ def cached_structure(config: ResNetConfig) -> ResNet:
 
     with torch.device("meta"):
         return ResNet(config)
-
-
-@st.cache_resource
-def job_queue():
-    """One queue per server: one training job at a time, because the CPU is shared."""
-    from explorer.jobs import JobQueue  # the job engine loads with the first job, not at start-up
-
-    return JobQueue()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
@@ -84,3 +77,46 @@ def precomputed_lesions() -> list | None:
     from explorer.experiments.precompute import load_lesions
 
     return load_lesions(ASSET_EXPERIMENTS)
+
+
+@st.cache_data(show_spinner=False)
+def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
+    """||F(x)|| / ||x|| per block of a freshly initialised ResNet, with and without zero-gamma (Goyal et al. 2017).
+
+    Batch norm statistics come from one shapes batch (``gradients.calibrate_bn``), as in training.
+    """
+    from explorer.gradients import calibrate_bn, shapes_batch
+    from explorer.models import build_resnet
+    from explorer.probes import branch_ratios
+
+    x, _ = shapes_batch(32)
+    out = {}
+    for label, zero in ((N_("standard initialisation (γ = 1)"), False), (N_("zero-γ initialisation (γ = 0)"), True)):
+        model = calibrate_bn(build_resnet(ResNetConfig("cifar", depth, zero_init_residual=zero)), x)
+        out[label] = branch_ratios(model, x)
+    return out
+
+
+@st.cache_data(show_spinner="Measuring layer responses…")
+def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
+    """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
+    from explorer.experiments.precompute import lesion_data
+    from explorer.probes import layer_responses
+
+    run = precomputed_run(name)
+    if run is None:
+        return []
+    x, _ = lesion_data(run.train.image_size or 32, n=256)
+    out = []
+    for label, model in run.load_models().items():
+        _, stds = layer_responses(model, x)
+        out.append((label, model.config.residual, model.config.depth, stds.tolist()))
+    return out
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_landscapes() -> tuple[list, list]:
+    """Loss landscapes and init-to-trained lines of the degradation run's networks (assets/experiments/landscape)."""
+    from explorer.experiments.landscape import load_landscapes
+
+    return load_landscapes(ASSET_EXPERIMENTS / "landscape")

@@ -7,13 +7,20 @@ import math
 import pandas as pd
 import streamlit as st
 
+from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
-from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, depth_sweep, shattered_sweep
+from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, first_last_ratios
 from explorer.i18n import _
 from explorer.recorders import History
 from explorer.ui.cache import precomputed_run, precomputed_sweeps
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
+
+
+def run_titles() -> dict[str, str]:
+    """The precomputed degradation runs (assets/runs) and what each shows, in the session's language."""
+    return {"degradation": _("the short live preset"), "degradation-full-batch": _("a full-batch recipe on 64 images")}
 
 
 def degradation_verdict(losses: dict[str, float]) -> str:
@@ -23,20 +30,19 @@ def degradation_verdict(losses: dict[str, float]) -> str:
         return ""
     p20, p56, r20, r56 = (losses[k] for k in need)
     parts = []
-    if p56 > p20:
-        parts.append(
-            _(
-                "the deeper plain network trained **worse** (Plain-56 {p56:.2f} against Plain-20 {p20:.2f}): "
-                "the degradation problem"
-            ).format(p56=p56, p20=p20)
+    if p56 > 0.95 * math.log(10):
+        text = _(
+            "Plain-56 never left chance ({p56:.2f}; 2.30 is chance for ten classes) while Plain-20 reached "
+            "{p20:.2f}. That is a failure to *start*, not yet the paper's degradation, where the deeper plain "
+            "net does learn but ends with a higher training error (He et al. 2015, Fig. 1)"
         )
-        if p56 > 0.95 * math.log(10):
-            parts.append(
-                _(
-                    "in a run this short Plain-56 has not even started to learn (2.30 is chance for ten classes); "
-                    "in the paper's full CIFAR-10 training (Fig. 6) plain-56 does learn, but stays behind plain-20"
-                )
-            )
+        parts.append(text.format(p56=p56, p20=p20))
+    elif p56 > p20:
+        text = _(
+            "Plain-56 learned but ended **above** Plain-20 ({p56:.2f} against {p20:.2f}): the deeper plain "
+            "network trained worse, the shape of He et al. 2015, Fig. 1"
+        )
+        parts.append(text.format(p56=p56, p20=p20))
     else:
         text = _("this time the deeper plain network did not train worse (Plain-56 {p56:.2f}, Plain-20 {p20:.2f})")
         parts.append(text.format(p56=p56, p20=p20))
@@ -47,7 +53,46 @@ def degradation_verdict(losses: dict[str, float]) -> str:
     return _("Final training loss: {findings}.").format(findings=_("; ").join(parts))
 
 
-def degradation_summary(history: History) -> None:
+def recipe_caption(run) -> str:
+    """The recipe a run was trained with, in one line: optimiser, learning rate, steps, batch and data."""
+    t = run.train
+    optimiser = {"adamw": "AdamW", "sgd": _("SGD with momentum {m}").format(m=t.momentum)}.get(t.optimizer, t.optimizer)
+    schedule = {"cosine": _("cosine decay"), "constant": _("constant"), "step": _("divided by 10 at steps {steps}")}
+    schedule = schedule[t.schedule].format(steps=", ".join(map(str, t.milestones)))
+    warmup = _(", {n} warm-up steps").format(n=t.warmup) if t.warmup else ""
+    info = run.meta.get("dataset", {}) if hasattr(run, "meta") else {}
+    size = t.image_size or info.get("image_size", "")
+    data = _("the built-in shapes") if t.dataset == "shapes" else t.dataset
+    images = f"{t.train_size:,} " if t.train_size else ""
+    full = _(" (the whole set at every step: full-batch)") if t.train_size and t.batch_size >= t.train_size else ""
+    augment = _(", pad-crop-flip augmentation") if t.augment else ""
+    text = _(
+        "Recipe: {optimiser}, learning rate {lr:g} ({schedule}{warmup}), weight decay {wd:g}; "
+        "{steps} steps of batch {batch} on {images}images of {data} at {size} px{full}, seed {seed}"
+        "{augment}. Trained on a CPU in {secs:.0f} s by `make assets`."
+    )
+    return text.format(
+        optimiser=optimiser, lr=t.lr, schedule=schedule, warmup=warmup, wd=t.weight_decay, steps=run.history.step,
+        batch=t.batch_size, images=images, data=data, size=size, full=full, seed=t.seed, augment=augment,
+        secs=run.history.wall_s,
+    )  # fmt: skip
+
+
+def memorisation_note(history: History) -> str:
+    """A warning, from the run's own numbers, when networks fit their training images but not held-out ones."""
+    held = [h.eval_accuracy[-1] for h in history.models.values() if h.eval_accuracy]
+    fitted = [sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1) for h in history.models.values()]
+    if not held or max(held) >= 0.2 or max(fitted) < 0.9:
+        return ""
+    text = _(
+        "Held-out accuracy stays near chance (at most {held:.0%}): these networks memorised their few "
+        "training images. This run measures how well each network can *fit* its training set, which is "
+        "optimisation, the question of the degradation problem; it says nothing about generalisation."
+    )
+    return text.format(held=max(held))
+
+
+def degradation_summary(history: History, key: str | None = None) -> None:
     """The final training (and held-out) numbers of each network, and what they show."""
     rows = []
     for name, h in history.models.items():
@@ -55,68 +100,87 @@ def degradation_summary(history: History) -> None:
             {
                 _("network"): name,
                 _("final training loss"): round(h.final_loss(), 3),
-                _("training accuracy"): f"{sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1):.0%}",
+                _("training accuracy"): f"{h.final_accuracy():.0%}",
                 _("held-out accuracy"): f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
             }
         )
     verdict = degradation_verdict(history.final_losses())
     if verdict:
         st.markdown(verdict)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"deg_table_{id(history)}")
+    note = memorisation_note(history)
+    if note:
+        st.markdown(note)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=key or f"deg_table_{id(history)}")
 
 
-def degradation_section() -> None:
-    """Learn, section 1: the precomputed degradation run's training curves."""
-    run = precomputed_run("degradation")
-    if run is None:
+def degradation_section(prefix: str = "learn") -> None:
+    """Both precomputed degradation runs, each captioned with its recipe: the short preset and the full-batch one."""
+    shown = 0
+    for name, what in run_titles().items():
+        run = precomputed_run(name)
+        if run is None:
+            continue
+        shown += 1
+        st.subheader(_("{what}: {steps} steps").format(what=what[:1].upper() + what[1:], steps=run.history.step))
+        show_chart(loss_curves(run.history), key=f"{prefix}_deg_loss_{name}")
+        degradation_summary(run.history, key=f"{prefix}_deg_table_{name}")
+        st.caption(recipe_caption(run))
+    if not shown:
         st.info(
-            _("The precomputed run is missing from assets/ (`make assets` makes it).")
-            + " "
-            + _("You can train it on the Experiments page.")
+            _(
+                "The precomputed runs are missing from assets/ (`make assets` makes them). "
+                "You can train the short one on the Experiments page."
+            )
         )
-        return
-    show_chart(loss_curves(run.history), key="learn_deg_loss")
-    degradation_summary(run.history)
+
+
+def _live(prefix: str, label: str, job: tuple[str, dict]):
+    """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None."""
+    if st.button(label, key=f"{prefix}_rerun"):
+        submit_ui(f"{prefix}_job", "sweep", *job, label)
+    return job_panel(f"{prefix}_job", _("Measuring"))
+
+
+def ratio_table(results, key: str) -> None:
+    """First layer's gradient norm over the last's, per depth, plain beside residual (above 1: growing towards the input)."""
+    by_depth: dict[int, dict[str, str]] = {}
+    for row in first_last_ratios(results):
+        kind = "ResNet" if row["residual"] else _("plain")
+        d = by_depth.setdefault(row["depth"], {_("depth"): row["depth"]})
+        d[_("{kind}: first / last").format(kind=kind)] = f"{row['ratio']:.3g}"
+        d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = f"{row['first']:.3g}, {row['last']:.3g}"
+    st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=key)
     st.caption(
         _(
-            "{steps} steps of batch {batch} on the built-in shapes, trained on a CPU in {secs:.0f} s by `make assets`."
-        ).format(steps=run.history.step, batch=run.train.batch_size, secs=run.history.wall_s)
+            "First / last: the gradient norm of the first layer (the stem's conv1) divided by the last's (fc). "
+            "Far above 1, the gradient grows towards the input (explodes); far below 1, it vanishes."
+        )
     )
-
-
-def _live(prefix: str, label: str, run):
-    """A button that re-runs ``run(progress)`` with a progress bar (a Stop button ends it); None until clicked."""
-    if not st.button(label, key=f"{prefix}_rerun"):
-        return None
-    st.button(_("Stop"), key=f"{prefix}_rerun_stop")
-    bar = st.progress(0.0, text=_("Measuring…"))
-    text = _("network {i} of {n}")
-    out = run(lambda i, n: bar.progress(i / n, text=text.format(i=i, n=n)))
-    bar.empty()
-    return out
 
 
 def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) -> None:
     """Per-layer gradient norms at initialisation, plain against residual (precomputed, re-runnable)."""
     sweep, _shattered = precomputed_sweeps()
-    live = _live(prefix + "_grad", _("Measure again now"), lambda p: depth_sweep(depths, progress=p))
+    live = _live(prefix + "_grad", _("Measure again now"), tasks.sweep_job("depth", depths))
     results = live or [r for r in (sweep or []) if r.depth in depths]
     if not results:
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button."))
         return
     show_chart(gradient_norms_figure(results), key=f"{prefix}_gradnorms")
+    ratio_table(results, key=f"{prefix}_gradnorms_ratios")
     st.caption(_(NO_VANISHING_NOTE))
 
 
 def depth_sweep_section(prefix: str) -> None:
     """Gradient norms across depths 20..110 at initialisation, plain against residual."""
     sweep, _shattered = precomputed_sweeps()
-    live = _live(prefix + "_sweep", _("Re-run the depth sweep live (about 30 s)"), lambda p: depth_sweep(progress=p))
+    live = _live(prefix + "_sweep", _("Re-run the depth sweep live (about 30 s)"), tasks.sweep_job("depth"))
     results = live or sweep
     if not results:
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button."))
         return
     show_chart(gradient_norms_figure(results), key=f"{prefix}_depth_sweep")
+    ratio_table(results, key=f"{prefix}_depth_sweep_ratios")
     st.caption(_(NO_VANISHING_NOTE))
 
 
@@ -124,13 +188,39 @@ def shattered_section(prefix: str) -> None:
     """Balduzzi et al.'s probe at initialisation, plain against residual, at three depths."""
     st.markdown(_(SHATTERED_NOTE))
     _sweep, shattered = precomputed_sweeps()
-    live = _live(
-        prefix + "_shatter", _("Re-run the probe live (about a minute)"), lambda p: shattered_sweep(progress=p)
-    )
+    live = _live(prefix + "_shatter", _("Re-run the probe live (about a minute)"), tasks.sweep_job("shattered"))
     results = live or shattered
     if not results:
         st.info(_("The precomputed probe is missing from assets/ (`make assets`): run it live with the button."))
         return
     show_chart(shattered_figure(results), key=f"{prefix}_shattered")
-    rows = [{_("network"): r.name, _("autocorrelation at lag 1"): round(r.lag1, 2)} for r in results]
+    rows = [
+        {
+            _("network"): r.name,
+            _("autocorrelation at lag 1"): round(r.lag1, 2),
+            _("mean |d output / dt|"): f"{r.mean_abs_slope:.3g}",
+        }
+        for r in results
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{prefix}_shattered_table")
+
+
+def response_verdict(responses) -> str:
+    """Mean response std per network, and whether the residual nets' are the smaller, as measured."""
+    means = {name: sum(stds) / len(stds) for name, _r, _l, stds in responses if stds}
+    parts = [f"{name} {v:.2f}" for name, v in means.items()]
+    res = [means[n] for n, r, _l, s in responses if r and s]
+    plain = [means[n] for n, r, _l, s in responses if not r and s]
+    head = _("Mean response std: {values}.").format(values=", ".join(parts))
+    if not res or not plain:
+        return head
+    if max(res) < min(plain):
+        return head + " " + _("Here too the residual networks' responses are the smaller.")
+    return (
+        head
+        + " "
+        + _(
+            "Here the residual networks' responses are not uniformly smaller than the plain ones': "
+            "batch norm's scales move slowly, so a briefly trained network keeps responses near their initial 1."
+        )
+    )

@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
+from explorer.gradients import first_last_ratios
 from explorer.i18n import _
-from explorer.misconceptions import block_costs, fits, gradient_growth
+from explorer.misconceptions import block_costs, fits
 from explorer.ui.cache import precomputed_run, precomputed_sweeps
 from explorer.ui.widgets import show_chart
 
@@ -34,19 +35,19 @@ def _overfitting() -> None:
 def _vanishing() -> None:
     st.subheader(_("Myth 2: residual connections exist because gradients vanish"))
     sweep, _shattered = precomputed_sweeps()
-    growth = {g.name: g for g in gradient_growth(sweep or [])}
-    if not {"Plain-56", "ResNet-56"} <= growth.keys():
+    ratios = {r["name"]: r for r in first_last_ratios(sweep or [])}
+    if not {"Plain-56", "ResNet-56"} <= ratios.keys():
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`)."))
         return
     text = _(
         "If gradients vanished, the gradient at the first layer would be far smaller than at the last. At "
-        "initialisation, with batch normalisation, Plain-56's weight gradient at the first layer is "
-        "{plain:,.0f} times its gradient at the last convolution: it grows towards the input instead of "
-        "vanishing, and ResNet-56's grows only {res:.1f} times. He et al. (2015, section 4.1) also found "
-        "healthy gradients in their plain nets; the problem they name is degradation."
+        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is "
+        "{plain:,.0f} times the one at its last layer: it grows towards the input instead of vanishing "
+        "(gradient explosion), and ResNet-56's grows only {res:.1f} times. He et al. (2015, section 4.1) also "
+        "found healthy gradients in their plain nets; the problem they name is degradation."
     )
-    st.markdown(text.format(plain=growth["Plain-56"].ratio, res=growth["ResNet-56"].ratio))
-    show_chart(gradient_growth_figure(list(growth.values())), key="learn_myth_gradients")
+    st.markdown(text.format(plain=ratios["Plain-56"]["ratio"], res=ratios["ResNet-56"]["ratio"]))
+    show_chart(gradient_growth_figure(list(ratios.values())), key="learn_myth_gradients")
 
 
 def _bottleneck() -> None:

@@ -212,3 +212,41 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
 def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
     """The image as this card's network takes it, and the pixels it was made from."""
     return prepare_image(card, img)
+
+
+def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
+    """Beside the predictions: what the network was trained on, what it can answer, and what an untrained one shows."""
+    from explorer.datasets import SHAPE_CLASSES
+
+    if card.classes == SHAPE_CLASSES:
+        what = _("the ten built-in shapes")
+    elif len(card.classes) == 1000:
+        what = _("ImageNet's 1,000 classes")
+    else:
+        names = ", ".join(card.classes[:6]) + (", ..." if len(card.classes) > 6 else "")
+        what = _("{n} classes ({names})").format(n=len(card.classes), names=names)
+    if card.trained:
+        text = _("**{name} was trained on {what}**: it can only answer with those classes, whatever the image shows.")
+    else:
+        text = _(
+            "**{name} has the outputs of {what}**: it can only answer with those classes, whatever the image shows."
+        )
+    lines = [text.format(name=card.config.name, what=what)]
+    if not card.trained:
+        lines.append(
+            _(
+                "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
+                "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
+                "block adds its branch to its input and the activations grow block after block, so the softmax comes "
+                "out near one-hot (one class at 99%); a plain one stays near chance. Neither number is confidence."
+            )
+        )
+    if photo and len(card.classes) != 1000:
+        lines.append(
+            _(
+                "For photos, pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): its weights "
+                "come from torchvision, downloaded once when you allow it and the server is online, or from a .pth "
+                "file of your own."
+            )
+        )
+    st.caption("\n\n".join(lines))

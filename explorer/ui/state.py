@@ -41,6 +41,15 @@ CAM_TARGET = "explain_target"
 CAM_OPACITY = "explain_opacity"
 CAM_RAW = "explain_raw"
 CAM_METHODS = "explain_methods"
+LANDSCAPE_VIEW = "landscape_view"  # "Contour" or "3-D surface"
+LANDSCAPE_LOG = "landscape_log"
+LANDSCAPE_RUN = "landscape_run"
+LANDSCAPE_NET = "landscape_net"
+LANDSCAPE_TWIN = "landscape_twin"
+LANDSCAPE_GRID = "landscape_grid"
+LANDSCAPE_IMAGES = "landscape_images"
+LANDSCAPE_FAST = "landscape_fast"
+LANDSCAPE_RESULT = "landscape_result"  # the last live computation: (run label, [Landscape])
 
 DEFAULTS = {
     FAMILY: "cifar",

@@ -1,4 +1,9 @@
-"""The live training panel shared by the Train and Experiments pages: queue, progress, curves, stop."""
+"""The live training panel shared by the Train and Experiments pages: submit to the engine, poll, stop.
+
+Training runs as a job on the engine (``explorer.engine``), never in the web server. A session keeps only
+the job's key; everything it shows comes from the scheduler (progress) or the run's folder (results), so
+every session that presses Start on the same thing, or opens ``/train?run=ID``, watches the same run.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,20 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import model_cards
+from explorer import engine, model_cards, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
-from explorer.i18n import _, ngettext
-from explorer.jobs import CANCELLED, DONE, FAILED, QUEUED, RUNNING, Job
-from explorer.live import LiveRun, start_training
+from explorer.datasets import SkippedFile, skip_summary
+from explorer.i18n import _
 from explorer.models import ResNetConfig
 from explorer.recorders import History
+from explorer.runs import Run, list_runs, load_run
 from explorer.training import TrainConfig
 from explorer.ui import state
-from explorer.ui.cache import job_queue
+from explorer.ui.job_view import phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
-POLL_S = 2.0  # seconds between redraws of a running job: each redraw takes CPU from training
+POLL_S = 2.0  # seconds between redraws of a running job
 
 
 def runs_root() -> Path:
@@ -30,29 +35,69 @@ def runs_root() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS", "runs"))
 
 
-def _session_id() -> str:
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
+def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: TrainConfig, **data) -> str:
+    """Submit a training job (or join the identical one) and remember its key under ``key``.
 
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else ""
+    ``data``: ``upload`` (zip bytes), ``download`` (let the worker fetch a torchvision dataset).
+    """
+    job, spec = tasks.training_job(title, configs, train_config, runs_root().resolve(), **data)
+    st.session_state[key] = job
+    run = finished_run(job)
+    if run is None or run.history.step < run.train.steps:  # new, or stopped: go on from its checkpoint
+        engine.submit("train", job, spec, title)
+    return job
 
 
-def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: TrainConfig, data=None) -> None:
-    """Queue a run and remember it under ``key`` in this session."""
-    job, live = start_training(job_queue(), title, configs, train_config, runs_root(), _session_id(), data)
-    st.session_state[key] = (job, live)
+def open_run(key: str, run_id: str) -> None:
+    """Watch the run a link names (``?run=ID``) in this session."""
+    if run_id and all(c in "0123456789abcdef" for c in run_id):
+        st.session_state[key] = f"{engine.PREFIX}train-{run_id}"
 
 
-def current(key: str) -> tuple[Job, LiveRun] | None:
+def current(key: str) -> str | None:
+    """This session's job key under ``key``, or None."""
     return st.session_state.get(key)
 
 
-def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
-    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
+def busy(key: str) -> bool:
+    """Whether this session's job under ``key`` is queued or running (False if the engine is out of reach)."""
+    job = current(key)
+    try:
+        return job is not None and engine.status(job).active
+    except engine.EngineUnavailable:
+        return False  # the panel says why
 
-    While training runs, the page redraws these every couple of seconds on the same two cores that
-    train, so the heat-map (the heaviest figure) waits until training ends.
-    """
+
+def run_dir_of(job: str) -> Path | None:
+    """The folder of job ``job``'s run on this server, if it has been written."""
+    found = sorted(runs_root().glob(f"*-{engine.job_id(job)}"))
+    return found[0] if found else None
+
+
+def finished_run(job: str) -> Run | None:
+    """The run a finished (or stopped) job saved on this server, or None."""
+    path = run_dir_of(job)
+    if path is None or not (path / "config.json").is_file():
+        return None
+    try:
+        run = load_run(path)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return run if run.history.finished else None
+
+
+def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
+    """How many of the user's files were refused, and why."""
+    if not skipped:
+        return ""
+    why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
+    first = skipped[0]
+    text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
+    return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
+
+
+def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
+    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network."""
     if not history.models or not any(m.step for m in history.models.values()):
         return
     c1, c2 = st.columns(2)
@@ -60,100 +105,148 @@ def history_charts(history: History, key: str, heatmap_choice: bool = True) -> N
         show_chart(loss_curves(history), key=f"{key}_loss")
     with c2:
         show_chart(accuracy_curves(history), key=f"{key}_acc")
-    if heatmap_choice:
+    if heatmap_choice and all(m.grad_norms for m in history.models.values()):
         names = list(history.models)
         pick = st.selectbox(_("Gradient norms of"), names, index=len(names) - 1, key=f"{key}_heat_pick")
         show_chart(grad_norm_heatmap(history.models[pick]), key=f"{key}_heat")
 
 
-def _status_line(job: Job, live: LiveRun) -> None:
-    queue = job_queue()
-    if job.status == QUEUED:
-        ahead = queue.position(job)
-        waiting = ngettext(
-            "Waiting for the CPU: {n} training job ahead of yours.",
-            "Waiting for the CPU: {n} training jobs ahead of yours.",
-            ahead,
-        ).format(n=ahead)
-        st.info(waiting + " " + _("One job trains at a time on this server."))
-    elif job.status == RUNNING:
-        p = job.progress
-        if p is None:
-            phases = {"waiting": _("Waiting"), "loading data": _("Loading data"), "training": _("Training")}
-            st.progress(0.0, text=phases.get(live.phase, live.phase.capitalize()) + "…")
+def _status_line(s: engine.JobStatus) -> None:
+    snap = s.snapshot
+    if s.state == engine.QUEUED:
+        st.info(waiting_text(s.position) + " " + _("Each worker trains one job at a time."))
+    elif s.state == engine.RUNNING:
+        if s.phase != "training" or not s.total:
+            st.progress(0.0, text=phase_text(s.phase) + "…")
         else:
             st.progress(
-                min(p.step / max(p.total, 1), 1.0),
+                min(s.step / max(s.total, 1), 1.0),
                 text=_("step {step} of {total} · {rate:,.0f} images/s · about {eta:.0f} s left").format(
-                    step=p.step, total=p.total, rate=p.images_per_s, eta=p.eta_s
+                    step=s.step, total=s.total, rate=s.images_per_s, eta=s.eta_s
                 ),
             )
-    elif job.status == DONE:
-        secs = live.history.wall_s
-        st.success(
-            _("Finished {steps} steps in {secs:.0f} s.").format(steps=live.history.step, secs=secs)
-            + (" " + _("Saved to `{path}`.").format(path=live.run_dir) if live.run_dir else "")
-        )
-    elif job.status == CANCELLED:
-        st.warning(_("Stopped after {steps} steps.").format(steps=live.history.step))
-    elif job.status == FAILED:
-        st.error(_("Training failed: {error}").format(error=job.error))
-    for name, h in live.history.models.items():
-        if h.stopped_reason:
-            text = _("{name} stopped: {reason}. The other networks went on.")
-            st.warning(text.format(name=name, reason=h.stopped_reason))
-
-
-def live_panel(key: str) -> None:
-    """The panel for this session's run under ``key``: polls while the job is active."""
-    entry = current(key)
-    if entry is None:
-        return
-    job, live = entry
-    active = job.active
-
-    @st.fragment(run_every=POLL_S if active else None)
-    def panel() -> None:
-        state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
-        job, live = current(key)
-        c1, c2 = st.columns([5, 1])
-        with c1:
-            _status_line(job, live)
-        with c2:
-            if job.active and st.button(_("Stop"), key=f"{key}_stop", type="primary", width="stretch"):
-                job.cancel()
-        history_charts(live.history, key, heatmap_choice=not job.active)
-        if job.active:
+        if snap.get("resumed_from"):
             st.caption(
-                _("The gradient-norm heat-map appears when training ends (drawing it live would slow training).")
+                _("Resumed from the checkpoint at step {resumed_from}.").format(resumed_from=snap["resumed_from"])
             )
-        if active and not job.active:
-            st.rerun(scope="app")  # the job ended: let the whole page show the results
+    elif s.state == engine.LOST:
+        st.warning(s.message)
+    elif s.state == engine.FAILED:
+        st.error(_("Training failed: {message}").format(message=s.message))
+    elif s.state is None:
+        st.info(_("No training job with this id is running on this server."))
+    if snap.get("skipped"):
+        st.warning(skipped_note(tuple(SkippedFile(*s) for s in snap["skipped"])))
 
-    panel()
-    if not job.active and live.models and job.status in (DONE, CANCELLED):
-        _register(live)
-        downloads_ui(live, key)
+
+def live_panel(key: str) -> Run | None:
+    """The panel for this session's job under ``key``; returns its run once the job has ended and saved it."""
+    job = current(key)
+    if job is None:
+        return None
+    try:
+        run = _live(job, key)
+    except engine.EngineUnavailable as e:
+        st.error(_("Training is not available right now: {error}.").format(error=e))
+        return None
+    if run is None:
+        return None
+    _run_summary(run)
+    history_charts(run.history, key)
+    _register(run)
+    downloads_ui(run, key)
+    return run
 
 
-def _register(live: LiveRun) -> None:
+def _live(job: str, key: str) -> Run | None:
+    """Poll job ``job`` while it is active; its run once saved."""
+    run = finished_run(job)
+    if run is None:
+        started_active = engine.status(job).active
+
+        @st.fragment(run_every=POLL_S if started_active else None)
+        def panel() -> None:
+            state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
+            s = engine.status(job)
+            c1, c2 = st.columns([5, 1])
+            with c1:
+                _status_line(s)
+            with c2:
+                if s.active and st.button(_("Stop"), key=f"{key}_stop", type="primary", width="stretch"):
+                    engine.stop(job)
+                    st.toast(_("Stopping after the current step (for everyone watching this run)."))
+            if s.snapshot.get("history"):
+                history_charts(History.from_dict(s.snapshot["history"]), key, heatmap_choice=False)
+            if s.active:
+                st.caption(
+                    _(
+                        "Stop ends this run for everyone watching it; the steps so far are saved, and Start goes on "
+                        "from there. The gradient-norm heat-map appears when training ends."
+                    )
+                )
+            elif started_active:
+                st.rerun(scope="app")  # the job ended: let the whole page show the results
+
+        panel()
+        run = _save_result(job)
+    return run
+
+
+def _save_result(job: str) -> Run | None:
+    """A finished job's run: from this server's disk, or written here from the job's result (another machine)."""
+    run = finished_run(job)
+    if run is None:
+        result = engine.result(job)
+        if result is None:
+            return None
+        tasks.save_result(result, runs_root())
+        run = finished_run(job)
+    engine.release(job)
+    return run
+
+
+def _run_summary(run: Run) -> None:
+    h = run.history
+    if h.stopped_reason == "cancelled":
+        st.warning(
+            _("Stopped after {step} of {steps} steps. Press Start again to go on from step {step}.").format(
+                step=h.step, steps=run.train.steps
+            )
+        )
+    else:
+        st.success(
+            _("Finished {step} steps in {wall_s:.0f} s of training. Saved as run “{name}”.").format(
+                step=h.step, wall_s=h.wall_s, name=run.path.name
+            )
+        )
+    for name, m in h.models.items():
+        if m.stopped_reason:
+            st.warning(
+                _("{name} stopped: {reason}. The other networks went on.").format(name=name, reason=m.stopped_reason)
+            )
+
+
+def _register(run: Run) -> None:
     """Make the trained networks available to the Inside, Gradients and Explain pages."""
     models = session_models()
-    for name, model in live.models.items():
-        label = f"{name} ({live.title}, {live.history.step} steps)"
-        if label not in models:
-            card = model_cards.card_for_dataset(model.config, live.info, model_cards.SESSION)
-            card = model_cards.ModelCard(
-                label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
-            )
-            models[label] = (card, model.eval())
-
-
-def downloads_ui(live: LiveRun, key: str) -> None:
-    """Metrics as CSV and the checkpoints as a zip of state_dicts."""
-    if live.run_dir is None:
+    if run.dataset is None:
         return
-    run_dir = Path(live.run_dir)
+    todo = [n for n in run.model_configs if f"{n} ({run.name}, {run.history.step} steps)" not in models]
+    if not todo:
+        return
+    loaded = run.load_models()
+    for name in todo:
+        label = f"{name} ({run.name}, {run.history.step} steps)"
+        card = model_cards.card_for_dataset(run.model_configs[name], run.dataset, model_cards.SESSION)
+        card = model_cards.ModelCard(
+            label, card.config, model_cards.SESSION, card.classes, card.mean, card.std, card.image_size
+        )
+        models[label] = (card, loaded[name].eval())
+
+
+def downloads_ui(run: Run, key: str) -> None:
+    """Metrics as CSV and the checkpoints as a zip of state_dicts."""
+    run_dir = Path(run.path)
     c1, c2 = st.columns(2)
     csv = run_dir / "metrics.csv"
     if csv.is_file():
@@ -176,3 +269,8 @@ def downloads_ui(live: LiveRun, key: str) -> None:
         mime="application/zip",
         key=f"{key}_ckpt",
     )
+
+
+def earlier_runs() -> list[Run]:
+    """Runs saved on this server, newest first."""
+    return list_runs(runs_root())

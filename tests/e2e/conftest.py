@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.testing.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy
+from explorer.testing.browser import ARGS, CHROMIUM, browser_page, free_port, start_server, wait_healthy
 
 
 @pytest.fixture(scope="session")
@@ -43,8 +43,5 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    yield pg
-    context.close()
+    with browser_page(browser) as pg:
+        yield pg

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.testing.browser import no_exception, shot, wait_idle
+from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -25,11 +25,8 @@ CHART = '[data-testid="stPlotlyChart"]'
 
 @pytest.fixture
 def tall_page(browser):
-    context = browser.new_context(viewport={"width": 1440, "height": 2400})
-    pg = context.new_page()
-    pg.set_default_timeout(120_000)
-    yield pg
-    context.close()
+    with browser_page(browser, height=2400, timeout_s=120) as pg:
+        yield pg
 
 
 @pytest.mark.parametrize("path", list(PAGES))

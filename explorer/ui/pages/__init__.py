@@ -10,8 +10,9 @@ INSIDE = st.Page(f"{_DIR}/inside.py", title="Inside", icon=":material/layers:", 
 GRADIENTS = st.Page(f"{_DIR}/gradients.py", title="Gradients", icon=":material/show_chart:", url_path="gradients")
 EXPLAIN = st.Page(f"{_DIR}/explain.py", title="Explain", icon=":material/visibility:", url_path="explain")
 EXPERIMENTS = st.Page(f"{_DIR}/experiments.py", title="Experiments", icon=":material/science:", url_path="experiments")
+LANDSCAPE = st.Page(f"{_DIR}/landscape.py", title="Landscapes", icon=":material/landscape:", url_path="landscape")
 
 # Learn also answers at /learn (the default page itself lives at /), so a shared /learn?lang=zh link works
 LEARN_ALIAS = st.Page(f"{_DIR}/learn.py", title="Learn", url_path="learn", visibility="hidden")
 
-PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS, LEARN_ALIAS]
+PAGES = [LEARN, BUILD, TRAIN, INSIDE, GRADIENTS, EXPLAIN, EXPERIMENTS, LANDSCAPE, LEARN_ALIAS]

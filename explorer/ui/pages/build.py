@@ -34,7 +34,14 @@ c4.metric(
     f"{twin.params:,}",
     delta=f"{twin.params - s.params:+,}" if twin.params != s.params else None,
     delta_color="off",
-    help=_("Option A shortcuts have no parameters, so the twins match exactly."),
+    help=(
+        _("Option A shortcuts have no parameters, so the twins match exactly.")
+        if config.shortcut == "A"
+        else _(
+            "Option B shortcuts are 1x1 convolutions with batch norm: the plain twin has none of them, "
+            "so it has fewer parameters."
+        )
+    ),
 )
 
 st.subheader(_("Architecture"))

@@ -14,7 +14,8 @@ st.title(_("How gradients flow"))
 st.caption(
     _(
         "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
-        "one batch. A vanishing gradient would fall towards the left."
+        "one batch. A vanishing gradient would fall towards the left; an exploding one rises towards the left, "
+        "which is what deep plain networks with batch norm do at initialisation."
     )
 )
 pairs = model_picker_ui()
@@ -31,9 +32,9 @@ for c, m in pairs:
     results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))
 title = _("Gradient norm per layer ({n} images)").format(n=len(x))
 show_chart(gradient_norms_figure(results, title=title), key="grad_this")
+text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
 first_last = [
-    _("**{name}**: first layer {first:.3g}, last {last:.3g}").format(name=r.name, first=r.values[0], last=r.values[-1])
-    for r in results
+    text.format(name=r.name, first=r.values[0], last=r.values[-1], ratio=r.values[0] / r.values[-1]) for r in results
 ]
 st.markdown(" · ".join(first_last))
 st.caption(_(NO_VANISHING_NOTE))

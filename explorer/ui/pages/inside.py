@@ -3,18 +3,21 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.inside import channel_stats_figure, feature_map_figure, residual_figure
+from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
 from explorer.i18n import _
-from explorer.probes import feature_layers, feature_maps, residual_decomposition
+from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
-from explorer.ui.models_ui import image_ui, model_picker_ui, prepared
+from explorer.ui.cache import precomputed_responses, precomputed_run
+from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
+from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
 st.title(_("Look inside"))
 st.caption(
     _(
         "What each layer computes for one image. Pick a layer: the grid shows its most active channels. "
-        "Pick a block: see its input x, its residual branch F(x), and their sum."
+        "Pick a block: see its input x, its residual branch F(x), and their sum. Last, the layer responses of "
+        "He et al.'s Fig. 7 for trained networks."
     )
 )
 pairs = model_picker_ui()
@@ -66,9 +69,9 @@ blocks = [n for n, _block in model.blocks()]
 st.header(_("One residual block: x, F(x) and x + F(x)"))
 st.markdown(
     _(
-        "He et al. (Fig. 7) found that the residual branches of a trained ResNet answer with *small* outputs: "
-        "each block makes a correction to what it receives. The ratio ‖F(x)‖ / ‖x‖ says how large that "
-        "correction is here. A plain block has no shortcut: its output is relu(F(x)) alone."
+        "How large is a block's correction F(x) next to what it receives? The ratio ‖F(x)‖ / ‖x‖ below is this "
+        "app's own measure, for one image and one block. (He et al. measured something related, but different: "
+        "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
     )
 )
 if st.session_state.get("inside_block") not in blocks:
@@ -81,3 +84,34 @@ for c, m in pairs:
         show_chart(residual_figure(dec), key=f"inside_dec_{c.label}")
         if dec["note"]:
             st.caption(dec["note"])
+
+st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
+st.markdown(
+    _(
+        "He et al. plotted the standard deviation of every 3x3 layer's response (its output after batch norm, "
+        "before the addition and the ReLU), in forward order, for trained plain and residual networks on CIFAR-10. "
+        "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
+        "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
+    )
+)
+for run_name, what in run_titles().items():
+    run = precomputed_run(run_name)
+    if run is None:
+        continue
+    responses = precomputed_responses(run_name)
+    title = _("Precomputed: {what}").format(what=what)
+    show_chart(layer_response_figure(responses, title=title), key=f"inside_fig7_{run_name}")
+    st.markdown(response_verdict(responses))
+    st.caption(recipe_caption(run) + " " + _("Std over 256 held-out shapes."))
+session = session_models()
+if session:
+    responses = []
+    for label, (c, m) in session.items():
+        xb, _labels = probe_batch(c, m, n=64)
+        _names, stds = layer_responses(m, xb)
+        responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
+    show_chart(layer_response_figure(responses, title=_("Trained in this session")), key="inside_fig7_session")
+    st.markdown(response_verdict(responses))
+    st.caption(_("Std over 64 held-out images of each network's data."))
+else:
+    st.caption(_("Train a plain network and its twin on the Train page to see your own networks here."))

@@ -1,22 +1,24 @@
-"""Train: plain and residual networks in lock-step on the same batches, with live curves."""
+"""Train: plain and residual networks in lock-step on the same batches, with live curves.
 
-import tempfile
+Training runs as a job on the engine, not in this server: identical requests share one job, and
+``/train?run=ID`` opens a live or finished run for everyone.
+"""
+
 from dataclasses import replace
-from pathlib import Path
 
 import streamlit as st
 
-from explorer.datasets import DATASETS, SkippedFile, skip_summary
+from explorer import engine
+from explorer.datasets import DATASETS
 from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS
-from explorer.ui.training_view import current, history_charts, live_panel, runs_root, start_ui
+from explorer.ui.training_view import busy, current, earlier_runs, history_charts, live_panel, open_run, start_ui
 from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
-SKIPPED_NOTE = "train_skipped_note"
 WHAT = {
     "degradation": _("Degradation: plain and residual, 20 and 56 layers (about 2 minutes)"),
     "quick": _("Quick: Plain-20 against ResNet-20 (under a minute)"),
@@ -39,6 +41,9 @@ st.caption(
         "Watch the training loss: the degradation problem is about training, not test, error."
     )
 )
+if "run" in st.query_params and st.session_state.get("_train_link") != st.query_params["run"]:
+    st.session_state["_train_link"] = st.query_params["run"]
+    open_run(JOB_KEY, st.query_params["run"])
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
@@ -66,53 +71,39 @@ configs = (
 )
 st.write(_("Networks: {names}").format(names=", ".join(f"**{c.name}**" for c in configs)))
 
-
-def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
-    """How many of the user's files were refused, and why."""
-    if not skipped:
-        return ""
-    why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
-    first = skipped[0]
-    text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
-    return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
-
-
-entry = current(JOB_KEY)
-busy = entry is not None and entry[0].active
-if st.button(_("Start training"), key="train_start", type="primary", disabled=busy):
+if st.button(_("Start training"), key="train_start", type="primary", disabled=busy(JOB_KEY)):
     train_config = replace(preset, steps=steps, dataset=dataset if dataset != "upload" else preset.dataset)
-    data = None
+    data = {"download": download}
     try:
         if dataset == "upload":
             if zip_file is None:
                 raise ValueError(_("upload a .zip of your images first"))
-            tmp = Path(tempfile.mkdtemp(prefix="explorer-upload-")) / "images.zip"
-            tmp.write_bytes(zip_file.getvalue())
-            train_config = replace(train_config, dataset=str(tmp), train_size=None, eval_size=0, image_size=32)
-        if dataset != "shapes":
-            from explorer.training import load_train_data
-
-            with st.spinner(_("Reading the data…")):
-                data = load_train_data(train_config, download=download)
-            st.session_state[SKIPPED_NOTE] = skipped_note(data[0].skipped)
-        start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, data)
+            data["upload"] = zip_file.getvalue()
+            train_config = replace(train_config, train_size=None, eval_size=0, image_size=32)
+        job = start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, **data)
+        st.query_params["run"] = engine.job_id(job)
+        st.session_state["_train_link"] = engine.job_id(job)
         st.rerun()
-    except (ValueError, FileNotFoundError, OSError, RuntimeError) as e:
+    except (ValueError, OSError) as e:
         st.error(_("Could not start: {error}").format(error=e))
 
-if st.session_state.get(SKIPPED_NOTE):
-    st.warning(st.session_state[SKIPPED_NOTE])
+if current(JOB_KEY) is not None:
+    st.caption(_("This page's address opens this run for everyone: share it to let a class watch the same curves."))
 live_panel(JOB_KEY)
 
 st.header(_("Earlier runs"))
-runs = list_runs(runs_root()) + list_runs(ASSET_RUNS)
+runs = [(r, "") for r in earlier_runs()] + [(r, _(", built in")) for r in list_runs(ASSET_RUNS)]
 if not runs:
     st.caption(_("No saved runs yet: runs are saved when training ends."))
 else:
-    text = _("{name} — {networks} — {steps} steps ({path})")
-    labels = {
-        text.format(name=r.name, networks=", ".join(r.model_configs), steps=r.history.step, path=r.path): r
-        for r in runs
-    }
+    labels = {}  # the run's name and date, never where it lies on the server
+    for r, origin in runs:
+        label = _("{name}, {date}{origin} — {networks} — {steps} steps").format(
+            name=r.name, date=r.updated or _("undated"), origin=origin, networks=", ".join(r.model_configs),
+            steps=r.history.step,
+        )  # fmt: skip
+        while label in labels:
+            label += " " + _("(another)")
+        labels[label] = r
     pick = st.selectbox(_("Reopen a run"), list(labels), key="train_reopen")
     history_charts(labels[pick].history, "train_reopen_charts")

@@ -1,0 +1,96 @@
+"""A panel for any job on the engine (lesion study, randomisation check, sweeps): place, progress, a real Stop.
+
+The page submits a job and keeps its key under a session-state key; this panel polls the scheduler with
+``@st.fragment(run_every=...)`` and returns the job's result once it has one. Stop sets the job's flag on
+the scheduler: the worker ends the job before its next step and returns what it has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from explorer import engine
+from explorer.i18n import _, ngettext
+from explorer.ui import state
+
+POLL_S = 1.0
+
+
+def submit_ui(state_key: str, kind: str, job: str, spec: dict, title: str) -> None:
+    """Submit (or join) job ``job`` and remember it under ``state_key`` in this session."""
+    try:
+        engine.submit(kind, job, spec, title)
+    except engine.EngineUnavailable as e:
+        st.error(_("Could not start: {error}").format(error=e))
+        return
+    st.session_state[state_key] = job
+
+
+def waiting_text(position: int) -> str:
+    """Where a queued job stands, in the session's language."""
+    return ngettext(
+        "Waiting for a free worker: {n} job ahead of this one.",
+        "Waiting for a free worker: {n} jobs ahead of this one.",
+        position,
+    ).format(n=position)
+
+
+def phase_text(phase: str | None) -> str:
+    """A job's phase (``explorer.tasks``) in the session's language."""
+    phases = {"starting": _("Starting"), "loading data": _("Loading data"), "training": _("Training")}
+    phases |= {"saving": _("Saving"), "finished": _("Finished")}
+    return phases.get(phase or "starting", (phase or "").capitalize())
+
+
+def status_ui(s: engine.JobStatus, what: str) -> None:
+    """One line saying where a job stands."""
+    if s.state == engine.QUEUED:
+        st.info(waiting_text(s.position))
+    elif s.state == engine.RUNNING:
+        text = f"{what}: {phase_text(s.phase)}"
+        if s.total:
+            text += " · " + _("step {i} of {n}").format(i=s.step, n=s.total)
+        st.progress(min(s.step / s.total, 1.0) if s.total else 0.0, text=text)
+    elif s.state == engine.LOST:
+        st.warning(s.message)
+    elif s.state == engine.FAILED:
+        st.error(_("{what} failed: {message}").format(what=what, message=s.message))
+
+
+def job_panel(state_key: str, what: str) -> Any | None:
+    """Progress and Stop for this session's job under ``state_key``; its result once finished, else None."""
+    job = st.session_state.get(state_key)
+    if job is None:
+        return None
+    try:
+        return _panel(job, state_key, what)
+    except engine.EngineUnavailable as e:
+        st.error(_("{what} is not available right now: {error}.").format(what=what, error=e))
+        return None
+
+
+def _panel(job: str, state_key: str, what: str) -> Any | None:
+    polling = engine.status(job).active
+
+    @st.fragment(run_every=POLL_S if polling else None)
+    def panel() -> None:
+        state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
+        s = engine.status(job)
+        c1, c2 = st.columns([5, 1])
+        with c1:
+            status_ui(s, what)
+        with c2:
+            if s.active and st.button(_("Stop"), key=f"{state_key}_stop", width="stretch"):
+                engine.stop(job)
+        if s.active:
+            st.caption(_("Stop ends the job after its current step and shows what it has done."))
+        elif polling:
+            st.rerun(scope="app")  # finished: let the page draw the result
+
+    panel()
+    result = engine.result(job)
+    if result is not None and engine.status(job).state == engine.CANCELLED:
+        st.caption(_("Stopped early: showing what was done."))
+    return result

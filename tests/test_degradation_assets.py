@@ -1,0 +1,69 @@
+"""The precomputed degradation runs say what the pages say of them (He et al. 2015, Fig. 1)."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from explorer.runs import load_run
+
+RUNS = Path(__file__).resolve().parents[1] / "assets" / "runs"
+CHANCE = math.log(10)
+
+
+def _final(name: str) -> dict[str, float]:
+    path = RUNS / name
+    if not (path / "config.json").is_file():
+        pytest.skip(f"assets/runs/{name} is not there (make assets)")
+    return load_run(path).history.final_losses()
+
+
+def test_short_preset_plain56_fails_to_start():
+    losses = _final("degradation")
+    assert losses["Plain-56"] > 0.95 * CHANCE > losses["Plain-20"]
+
+
+def test_longer_recipe_plain56_learns_but_ends_above_plain20():
+    losses = _final("degradation-full-batch")
+    assert losses["Plain-56"] < 0.9 * CHANCE  # it learned: a failure to start would sit at 2.30
+    assert losses["Plain-56"] > losses["Plain-20"]  # and trained worse than the shallower plain net
+    assert losses["ResNet-56"] < losses["Plain-56"]
+
+
+def test_verdicts_and_recipe_caption():
+    from explorer.ui.lesson_sections import degradation_verdict, recipe_caption
+
+    fails = degradation_verdict({"Plain-20": 0.5, "Plain-56": 2.30, "ResNet-20": 0.4, "ResNet-56": 0.3})
+    assert "failure to *start*" in fails and "Fig. 1" in fails
+    learns = degradation_verdict({"Plain-20": 0.5, "Plain-56": 1.2, "ResNet-20": 0.4, "ResNet-56": 0.3})
+    assert "learned but ended **above** Plain-20" in learns and "failure" not in learns
+    run = load_run(RUNS / "degradation")
+    caption = recipe_caption(run)
+    for part in (
+        "AdamW",
+        "learning rate 0.003",
+        "160 steps of batch 32",
+        "6,000 images of the built-in shapes",
+        "24 px",
+    ):
+        assert part in caption, part
+
+
+def test_response_verdict_is_measured():
+    from explorer.ui.lesson_sections import response_verdict
+
+    smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.2]), ("ResNet-20", True, 20, [0.5, 0.7])])
+    assert "Plain-20 1.10" in smaller and "ResNet-20 0.60" in smaller and "are the smaller" in smaller
+    not_smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.0]), ("ResNet-20", True, 20, [1.0, 1.1])])
+    assert "not uniformly smaller" in not_smaller
+
+
+def test_memorisation_note_from_the_runs_numbers():
+    from explorer.ui.lesson_sections import memorisation_note
+
+    short = load_run(RUNS / "degradation").history
+    assert memorisation_note(short) == ""  # the preset's networks generalise
+    path = RUNS / "degradation-full-batch"
+    if not (path / "config.json").is_file():
+        pytest.skip("assets/runs/degradation-full-batch is not there (make assets)")
+    assert "memorised" in memorisation_note(load_run(path).history)

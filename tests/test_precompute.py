@@ -1,0 +1,48 @@
+"""Precomputed sweeps survive the trip through JSON: arrays come back as arrays, flags as flags."""
+
+import json
+import math
+
+import numpy as np
+
+from explorer.charts.gradients import shattered_figure
+from explorer.charts.style import PLAIN, RESIDUAL
+from explorer.experiments.precompute import load_shattered, load_sweep, write_sweeps
+from explorer.gradients import ShatteredResult, SweepResult
+from explorer.jsonable import nan_for_none, to_json
+
+
+def _shattered(name: str, residual: bool | None) -> ShatteredResult:
+    t = np.linspace(-1, 1, 5)
+    acf = np.array([1.0, 0.5, math.nan, 0.1])  # a nan where a lag had no variance
+    return ShatteredResult(name, t, np.sin(t), acf, np.ones(4), residual)
+
+
+def test_shattered_round_trip_keeps_flags_and_arrays(tmp_path):
+    results = [_shattered("Plain-20", False), _shattered("ResNet-20", True), _shattered("torchvision", None)]
+    sweep = [SweepResult("ResNet-20", 20, True, ["conv1", "fc"], [0.5, float("inf")])]
+    paths = write_sweeps(tmp_path, sweep, results, seed=3)
+    for p in paths:  # standard JSON: no NaN or Infinity tokens
+        json.loads(p.read_text(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    back = load_shattered(tmp_path)
+    assert [r.residual for r in back] == [False, True, None]  # not numpy arrays, None not turned into nan
+    assert back[2].residual is None and isinstance(back[0].residual, bool)
+    np.testing.assert_array_equal(back[0].acf, results[0].acf)  # nan survives as nan
+    assert isinstance(back[0].t, np.ndarray) and back[0].lag1 == 0.5
+    assert load_sweep(tmp_path)[0].values[0] == 0.5
+
+
+def test_shattered_chart_colours_follow_the_flag_after_loading(tmp_path):
+    """A result without a flag (None) is coloured by its name; a nan array in its place made it 'residual'."""
+    write_sweeps(
+        tmp_path, [], [_shattered("Plain-20", False), _shattered("ResNet-20", True), _shattered("Plain-56", None)]
+    )
+    fig = shattered_figure(load_shattered(tmp_path))
+    acf_lines = {t.name.split(" ")[0]: t.line.color for t in fig.data if t.name}
+    assert acf_lines == {"Plain-20": PLAIN, "ResNet-20": RESIDUAL, "Plain-56": PLAIN}
+
+
+def test_to_json_and_back():
+    obj = {"a": np.array([1.0, np.nan]), "b": (np.float32(2.5), None, True), "c": float("-inf")}
+    assert to_json(obj) == {"a": [1.0, None], "b": [2.5, None, True], "c": None}
+    assert math.isnan(nan_for_none(to_json(obj))["a"][1])

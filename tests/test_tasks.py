@@ -1,0 +1,63 @@
+"""The engine's job bodies run in-process (``LocalContext``): keys, results, progress and a real stop."""
+
+import pytest
+import torch
+
+from explorer import engine, tasks
+from explorer.models import ResNetConfig, build_resnet
+
+
+class StopAfter(engine.LocalContext):
+    """A context whose stop flag is set by the n-th progress report (what a Stop press does mid-job)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.reports, self.n = [], n
+
+    def report(self, force=False, **fields):
+        super().report(force, **fields)
+        if "step" in fields:
+            self.reports.append((fields["step"], fields["total"]))
+            if len(self.reports) >= self.n:
+                self.stop.set()
+
+
+def tiny(residual=True, seed=0):
+    config = ResNetConfig(depth=8, width=4, residual=residual, num_classes=10)
+    return config, build_resnet(config, seed=seed).state_dict()
+
+
+@pytest.mark.slow
+def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
+    key, spec = tasks.lesion_job([tiny()], image_size=16)
+    assert key == tasks.lesion_job([tiny()], image_size=16)[0]  # same weights: same job
+    assert key != tasks.lesion_job([tiny(seed=1)], image_size=16)[0]
+    done = tasks.lesion_task(spec, engine.LocalContext())
+    assert len(done) == 1 and done[0].complete and done[0].model_name == "ResNet-8"
+    ctx = StopAfter(2)
+    two = tasks.lesion_task({**spec, "models": spec["models"] * 2}, ctx)
+    assert len(two) == 1 and not two[0].complete  # stopped inside the first network; the second never started
+    assert [step for step, _ in ctx.reports] == [1, 2]
+    assert ctx.reports[0][1] % 2 == 0 and ctx.reports[0][1] >= 8  # both networks' evaluations in one total
+
+
+def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
+    x = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    nets = [(f"{c.name}", c, sd, x, "layer3.0", 1) for c, sd in (tiny(True), tiny(False))]
+    key, spec = tasks.randomisation_job(nets)
+    assert key.startswith("explorer-randomise-") and key != tasks.randomisation_job(nets[:1])[0]
+    out = tasks.randomisation_task(spec, engine.LocalContext())
+    assert list(out) == ["ResNet-8", "Plain-8"] and all(r.complete for r in out.values())
+    assert out["ResNet-8"].steps[0] == "original" and len(out["ResNet-8"].maps) > 2
+    stopped = tasks.randomisation_task(spec, StopAfter(1))
+    assert list(stopped) == ["ResNet-8"] and not stopped["ResNet-8"].complete
+
+
+@pytest.mark.slow
+def test_sweep_job_names_its_inputs_and_stops_between_networks():
+    key, spec = tasks.sweep_job("depth", (8,))
+    assert key == tasks.sweep_job("depth", (8,))[0] != tasks.sweep_job("depth", (14,))[0]
+    assert len(tasks.sweep_task(spec, engine.LocalContext())) == 2  # plain and residual
+    assert len(tasks.sweep_task(spec, StopAfter(1))) == 1
+    with pytest.raises(ValueError, match="sweep must be one of"):
+        tasks.sweep_job("width")

@@ -1,0 +1,52 @@
+"""AppTest for the Landscapes page: the precomputed landscapes at once, and one computed live."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+PRECOMPUTED = ROOT / "assets" / "experiments" / "landscape"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("explorer/ui/pages/landscape.py")
+    return at.run()
+
+
+def test_page_shows_the_precomputed_landscapes_and_switches_views():
+    at = open_page()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Loss landscapes"
+    body = "\n".join(m.value for m in at.markdown)
+    assert "Li, Xu, Taylor, Studer and Goldstein 2018" in body
+    if any(PRECOMPUTED.glob("*.json")):
+        assert "What our surfaces show" in [h.value for h in at.subheader]
+        for name in ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56"):  # a note made from each surface's numbers
+            assert f"- **{name}** sits " in body
+        assert "Goodfellow, Vinyals and Saxe 2015" in body
+        table = at.dataframe[0].value
+        assert list(table["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
+        charts = at.get("plotly_chart")
+        assert len(charts) >= 3  # 20 and 56 layers side by side, the cross-section (and the init line)
+    at.radio(key="landscape_view").set_value("3-D surface").run()
+    assert not at.exception
+    at.toggle(key="landscape_log").set_value(False).run()
+    assert not at.exception
+
+
+def test_live_computation_of_a_network_and_its_twin(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))  # no runs of our own: the shipped one is listed
+    at = open_page()
+    assert not at.exception, at.exception
+    at.selectbox(key="landscape_net").set_value("Plain-20")
+    at.select_slider(key="landscape_grid").set_value(5)
+    at.select_slider(key="landscape_images").set_value(32)
+    at.run()
+    at.button(key="landscape_compute").click().run()
+    assert not at.exception, at.exception
+    run, results = at.session_state["landscape_result"]
+    assert [r.network for r in results] == ["Plain-20", "ResNet-20"]
+    assert all(r.complete and r.loss.shape == (5, 5) and r.images == 32 for r in results)
+    assert "Computed live from run degradation." in [c.value for c in at.caption]

@@ -1,0 +1,95 @@
+"""The Train page on a real Dask scheduler and a separate worker: live progress, a shared link, a real Stop."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import engine
+from tests.test_engine import START_TIMEOUT, cluster, wait_until  # noqa: F401  (the fixture)
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+pytestmark = pytest.mark.slow
+
+
+def train_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(params)
+    at.switch_page("explorer/ui/pages/train.py")
+    return at.run()
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    at = train_page()
+    at.radio(key="train_preset").set_value("quick").run()
+    at.slider(key="train_steps_quick").set_value(1000).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["train_live"]
+    assert at.query_params["run"] == engine.job_id(job)
+    wait_until(lambda: engine.status(job).step >= 2)
+    at.run()
+    assert not at.exception and "share it" in texts(at)
+    bars = [p.proto.text for p in at.get("progress")]
+    assert any(t.startswith("step ") and " of 1000" in t for t in bars), bars
+
+    other = train_page(run=engine.job_id(job))  # a student opens the teacher's link
+    assert other.session_state["train_live"] == job and not other.exception
+    assert other.button(key="train_start").disabled  # it is running: Start would only join it
+    assert engine.job_count("train") == 1
+
+    at.button(key="train_live_stop").click().run()
+    st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
+    assert st.state == engine.CANCELLED and st.step < 1000
+    time.sleep(0.2)
+    at.run()
+    assert any("Stopped after" in w.value for w in at.warning), texts(at)
+    assert any(label.startswith("ResNet-20 (Quick") for label in at.session_state["trained_models"])
+    other.run()  # the link now opens the stopped run, read from its folder
+    assert any("Stopped after" in w.value for w in other.warning)
+
+
+def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
+    import dask
+
+    from tests.test_engine import free_port
+
+    engine.close()
+    monkeypatch.setenv(engine.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        at = train_page(run="0123456789abcdef")
+    engine.close()
+    assert not at.exception, at.exception
+    assert any("not available right now" in e.value and "cannot be reached" in e.value for e in at.error)
+
+
+def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster):  # noqa: F811
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("explorer/ui/pages/explain.py")
+    at.run()
+    assert not any(b.key == "explain_randomise_stop" for b in at.button)  # no Stop that only reran the page
+    at.button(key="explain_randomise").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["explain_randomise_job"]
+    assert job.startswith("explorer-randomise-")
+    st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
+    assert st.state == engine.DONE, st.message
+    at.run()
+    assert not at.exception, at.exception
+    charts = [c for c in at.get("plotly_chart") if "explain_randomisation" in str(c.proto.id)]
+    assert charts, "the randomisation curves are drawn once the job has finished"
+    assert "Guided Grad-CAM (absolute)" in charts[0].proto.spec  # the method that fails, on the same chart
+    table = [d.value for d in at.dataframe if "method" in d.value.columns][0]
+    assert {"Grad-CAM", "Guided Grad-CAM", "Saliency"} <= set(table["method"])
+    assert len(set(table["network"])) == 2  # the network and its twin
+    assert "necessary, not sufficient" in texts(at)
+    assert engine.job_count("randomise") == 1
