@@ -1,16 +1,18 @@
-"""The job engine against training in this process: images/s ratio, start-up and join costs.
+"""The job engine against training in this process: images/s ratio, start-up and 30 identical presses.
 
-Trains the "quick" preset's twins (Plain-20 and ResNet-20) for a few steps in this process (as the CLI does
-without a scheduler), then the same job on the embedded LocalCluster (as the app does), and prints the
-engine's images/s as a ratio of the in-process figure, measured in the same run. Then N sessions submit
-one identical job at once from N threads and the engine's job count is printed (goal: 1).
+Each round trains the "quick" preset's twins (``--tiny``: ResNet-8 twins, where the engine's per-step cost
+weighs most) in this process, as the CLI does without a scheduler, then the same job on the embedded
+LocalCluster, as the app does; rounds interleave, so machine load hits both alike. Prints each round's
+engine/in-process images/s ratio and their median. Then N sessions press Start on one identical job at
+once from N threads and the number of training jobs that really started is printed (goal: 1).
 
-    .venv/bin/python -m bench.bench_engine [--steps 30] [--sessions 30]
+    .venv/bin/python -m bench.bench_engine [--steps 20] [--rounds 3] [--sessions 30] [--tiny]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import threading
@@ -27,9 +29,11 @@ from explorer.training import PRESET_MODELS, PRESETS  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3, help="in-process and engine runs, interleaved")
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--train-size", type=int, default=1000)
+    ap.add_argument("--tiny", action="store_true", help="ResNet-8 twins at width 8 (a floor for the engine's overhead)")
     args = ap.parse_args()
     import torch
 
@@ -37,22 +41,24 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     config = replace(PRESETS["quick"], steps=args.steps, eval_every=0, train_size=args.train_size)
     nets = PRESET_MODELS["quick"]
-    _, spec = tasks.training_job("inproc", nets, config, root, out=root / "inproc", checkpoint_every=0)
-    local = tasks.train_task(spec, engine.LocalContext())["history"]["images_per_s"]
-    print(f"in-process training         {local:8.1f} images/s (torch threads {engine.torch_threads()})", flush=True)
-
+    if args.tiny:
+        nets = tuple(replace(c, depth=8, width=8) for c in nets)
     t0 = time.perf_counter()
     engine.client()
     startup = time.perf_counter() - t0
-    key, spec = tasks.training_job("engine", nets, config, root, checkpoint_every=0)
-    t0 = time.perf_counter()
-    engine.submit("train", key, spec, "engine")
-    st = engine.wait(key, poll_s=0.2)
-    wall = time.perf_counter() - t0
-    remote = engine.result(key)["history"]["images_per_s"]
-
-    config2 = replace(config, seed=1)
-    key2, spec2 = tasks.training_job("class", nets, config2, root, checkpoint_every=0)
+    ratios = []
+    for r in range(args.rounds):
+        cfg = replace(config, seed=100 + r)  # a new job each round (the key hashes the seed)
+        _, spec = tasks.training_job("inproc", nets, cfg, root, out=root / f"inproc{r}", checkpoint_every=0)
+        local = tasks.train_task(spec, engine.LocalContext())["history"]["images_per_s"]
+        key, spec = tasks.training_job("engine", nets, cfg, root, checkpoint_every=0)
+        engine.submit("train", key, spec, "engine")
+        engine.wait(key, poll_s=0.5)
+        remote = engine.result(key)["history"]["images_per_s"]
+        ratios.append(remote / local)
+        print(f"round {r}: in-process {local:7.1f} images/s, engine {remote:7.1f} images/s, ratio {ratios[-1]:.2f}")
+    started = engine.job_count("train")
+    key2, spec2 = tasks.training_job("class", nets, replace(config, seed=1, steps=2), root, checkpoint_every=0)
     gate = threading.Barrier(args.sessions)
 
     def press():
@@ -65,9 +71,9 @@ def main() -> None:
     for t in threads:
         t.join()
     engine.wait(key2, poll_s=0.2)
-    print(f"engine job (LocalCluster)   {remote:8.1f} images/s  ratio {remote / local:.2f}  ({st.state})")
-    print(f"engine start-up             {startup:8.1f} s;  job wall time {wall:.1f} s for {args.steps} steps")
-    print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - 1} training job(s)")
+    print(f"engine / in-process images/s, median of {args.rounds}: {statistics.median(ratios):.2f}")
+    print(f"engine start-up {startup:.1f} s (torch threads per job: {engine.torch_threads()})")
+    print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - started} training job(s)")
     engine.close()
 
 

@@ -336,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("float32", "bfloat16"),
         default="float32",
-        help="bfloat16: 1.7-2x faster, losses to about 3 digits",
+        help="bfloat16: 1.7-2.5x faster, losses to about 3 digits",
     )
     p.add_argument("--data-root", default=None, help="folder holding torchvision datasets (default ./data)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

@@ -160,23 +160,19 @@ def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
     """
     c = client()
     with _lock:
-        old = _futures.get(key)
-        if old is not None and not old.done():
-            # submitted from this process and not finished: join it. Asking the scheduler here races with the
-            # client's own (batched, asynchronous) submission, which may not have reached it yet.
-            return key
-        if old is not None and old.status == "finished" and status(key).state == DONE:
+        mine = _futures.get(key)
+        if mine is not None and not mine.done():
+            return key  # this process already waits for it: join
+        if mine is not None and mine.status == "finished" and status(key).state == DONE:
             return key  # finished here already: the same inputs give the same result
         if not _is_active(key):
             c.set_metadata(["explorer-stop", key], False)
             c.set_metadata(["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()})
-            old = _futures.pop(key, None)
-            if old is not None:
-                old.release()
-        if key not in _futures:
-            _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
-            for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
-                _futures.pop(k).release()
+        if mine is not None:  # stopped or failed before: let go of the old result, run again
+            _futures.pop(key).release()
+        _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
+        for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
+            _futures.pop(k).release()
         _forget_active()
     return key
 
@@ -209,7 +205,9 @@ def status(key: str) -> JobStatus:
     active = _active_tasks()
     task = active.get(key)
     if task is None:
-        if st.state in (QUEUED, RUNNING):  # the scheduler forgot it: its worker died and no one waits for it
+        if fut is not None and not fut.done():  # submitted a moment ago: the scheduler has not seen it yet
+            st.state = st.state or QUEUED
+        elif st.state in (QUEUED, RUNNING):  # the scheduler forgot it: its worker died and no one waits for it
             st.state, st.message = LOST, lost_message(st)
         return st
     st.position = sum(1 for t in active.values() if t["order"] < task["order"])

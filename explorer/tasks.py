@@ -1,4 +1,4 @@
-"""What the job engine's workers run: lock-step training, the lesion study, the randomisation check.
+"""What the job engine's workers run: lock-step training, the lesion study, the randomisation check, sweeps.
 
 Each body is ``fn(spec, ctx)``: ``spec`` a plain dict of what to compute (pickled to the worker), ``ctx``
 an ``explorer.engine.JobContext`` (or ``LocalContext`` in-process) with ``report(**fields)`` and

@@ -447,7 +447,6 @@ def train_preset(
     name: str,
     seed: int | None = None,
     progress: Callable[[Progress], None] | None = None,
-    stop: threading.Event | None = None,
     **overrides,
 ) -> tuple[dict[str, nn.Module], History, TrainConfig]:
     """Build a preset's networks and data and train them; ``overrides`` replace TrainConfig fields."""
@@ -456,5 +455,5 @@ def train_preset(
     config = replace(PRESETS[name], **overrides, **({} if seed is None else {"seed": seed}))
     train, held_out = load_train_data(config)
     models = models_for_preset(name, config.seed, train.info.num_classes, train.info.in_channels)
-    history = train_lockstep(models, train, config, held_out, progress, stop)
+    history = train_lockstep(models, train, config, held_out, progress)
     return models, history, config

@@ -373,7 +373,6 @@ def localisation(
     layer: str | None = None,
     tolerance: int | None = None,
     progress: ProgressFn | None = None,
-    stop=None,
 ) -> LocalisationResult:
     """Localisation scores of a method over a batch of images with object masks (N, H, W).
 
@@ -386,9 +385,6 @@ def localisation(
         raise ValueError(f"expected images (N, C, H, W) and masks (N, H, W), got {tuple(images.shape)}, {masks.shape}")
     result = LocalisationResult(method, [], [], [])
     for i in range(len(images)):
-        if stop is not None and stop.is_set():
-            result.complete = False
-            break
         target = None if labels is None else int(labels[i])
         m = METHODS[method](model, images[i], layer, target)
         result.energy.append(energy_inside(m, masks[i]))

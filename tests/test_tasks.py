@@ -61,3 +61,35 @@ def test_sweep_job_names_its_inputs_and_stops_between_networks():
     assert len(tasks.sweep_task(spec, StopAfter(1))) == 1
     with pytest.raises(ValueError, match="sweep must be one of"):
         tasks.sweep_job("width")
+
+
+def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_the_run(tmp_path):
+    import io
+    import shutil
+    import zipfile
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from explorer.runs import load_run
+    from explorer.training import PRESETS
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for label, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+            for i in range(4):
+                png = io.BytesIO()
+                Image.new("RGB", (12, 12), colour).save(png, format="PNG")
+                zf.writestr(f"{label}/{i}.png", png.getvalue())
+        zf.writestr("red/notes.png", b"not an image at all")
+    train = replace(PRESETS["quick"], steps=2, batch_size=4, train_size=None, eval_size=0, image_size=16)
+    nets = [ResNetConfig(depth=8, width=4)]
+    key, spec = tasks.training_job("mine", nets, train, tmp_path, upload=buf.getvalue(), checkpoint_every=0)
+    assert key == tasks.training_job("other title", nets, train, tmp_path / "x", upload=buf.getvalue())[0]
+    ctx = engine.LocalContext()
+    result = tasks.train_task(spec, ctx)
+    assert [s[0] for s in ctx.snapshot["skipped"]] == ["red/notes.png"]
+    assert list(result["dataset"]["classes"]) == ["blue", "red"] and result["history"]["step"] == 2
+    shutil.rmtree(result["run_dir"])  # as if the worker had written it on another machine's disk
+    run = load_run(tasks.save_result(result, tmp_path))
+    assert run.history.step == 2 and run.load_models()["ResNet-8"].config.num_classes == 2

@@ -1,16 +1,25 @@
-"""The only place that uses st.cache_*: shared, read-only models and results keyed by frozen configs.
+"""The only place that uses st.cache_*: shared, read-only models, results and figures.
 
 Cached models are shared by every session: callers never train, re-randomise or switch them; views
-that need a switch work on a copy.
+that need a switch work on a copy. Figures and views that are the same for every student are built
+once per distinct input and shared: ``figure()`` keeps plotly's dict of a chart (building a
+``go.Figure`` is mostly validation and deep copies, the bulk of a warm page run), ``view()`` keeps
+what a computation returns for a shared model, keyed by the model's card, the image's hash and the
+options. ``shared_models_report()`` checks that no view left a hook or a mode behind on them.
 """
 
+import hashlib
+import pickle
+import threading
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 
-from explorer import model_cards, runs
+from explorer import model_cards, probes, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.i18n import N_
+from explorer.i18n import N_, get_language
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -33,10 +42,143 @@ def cached_structure(config: ResNetConfig) -> ResNet:
         return ResNet(config)
 
 
+_SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
+_LOCKS: "weakref.WeakKeyDictionary[ResNet, threading.RLock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: ResNet) -> threading.RLock:
+    """One lock per model: hold it for any view that hooks the model or flips its modes.
+
+    A hook on a shared model sees every session's forward pass, and two views saving and restoring
+    ``requires_grad`` at once can leave it switched off; sessions run in threads, so a class viewing one
+    network takes turns (each view is short, and cached after the first).
+    """
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def _fingerprint(model: ResNet) -> tuple:
+    """A checksum of every parameter and buffer and the ``requires_grad`` flags: it changes if anyone
+    trains, re-randomises or freezes the model."""
+    import torch
+
+    with torch.no_grad():
+        values = float(sum(t.double().abs().sum() for t in model.state_dict().values() if t.is_floating_point()))
+    return values, tuple(p.requires_grad for p in model.parameters())
+
+
 @st.cache_resource(max_entries=8, show_spinner="Loading the network…")
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
-    return model_cards.load_model(card, download=download).to(device)
+    model = model_cards.load_model(card, download=download).to(device)
+    fingerprint = _fingerprint(model)
+    with _LOCKS_GUARD:
+        _SHARED[model] = fingerprint
+    return model
+
+
+def shared_models_report() -> dict[str, int]:
+    """Shared models, and how many carry a hook, are in training mode, or changed since loading."""
+    from torch.nn.modules import module as nn_module
+
+    with _LOCKS_GUARD:
+        models = list(_SHARED.items())
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    hooks = sum(len(getattr(m, k)) for model, _ in models for m in model.modules() for k in kinds)
+    hooks += sum(len(p._backward_hooks or {}) for model, _ in models for p in model.parameters())
+    hooks += len(nn_module._global_forward_hooks) + len(nn_module._global_backward_hooks)
+    return {
+        "models": len(models),
+        "hooks": hooks,
+        "training": sum(any(m.training for m in model.modules()) for model, _ in models),
+        "changed": sum(_fingerprint(model) != fp for model, fp in models),
+    }
+
+
+def _name(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _figure(_build: Callable, name: str, key: tuple, _args: tuple, _kwargs: dict) -> dict:
+    return _build(*_args, **_kwargs).to_dict()
+
+
+def figure(build: Callable, *args, **kwargs) -> dict:
+    """``build(*args, **kwargs)`` as plotly's dict, built once per distinct input and shared by every session.
+
+    ``build`` is a pure chart function (``explorer.charts``) of plain, hashable-by-value arguments.
+    """
+    return _figure(build, _name(build), (get_language(), *_keys(args, kwargs)), args, kwargs)  # text is per language
+
+
+def _key(value):
+    """How an argument enters a cache key: plain values as themselves, arrays and tensors as a digest of
+    their bytes, anything else (histories, results) as a digest of its pickle, which is far quicker than
+    Streamlit's hasher walking every float of a training history."""
+    import numpy as np
+    import torch
+
+    if value is None or isinstance(value, str | int | float | bool | ResNetConfig | model_cards.ModelCard):
+        return value
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return "sha1:" + hashlib.sha1(value.tobytes() + str((value.shape, value.dtype)).encode()).hexdigest()
+    return "pickle:" + hashlib.sha1(pickle.dumps(value, protocol=5)).hexdigest()
+
+
+def _keys(args: tuple, kwargs: dict) -> tuple:
+    return tuple(_key(a) for a in args), tuple((k, _key(v)) for k, v in sorted(kwargs.items()))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _view(_compute: Callable, name: str, card: model_cards.ModelCard, _model, key: tuple, _args: tuple, _kwargs: dict):
+    with model_lock(_model):
+        return _compute(_model, *_args, **_kwargs)
+
+
+def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, **kwargs):
+    """``compute(model, *args, **kwargs)``, cached by what it computes: the card, the images' hashes, the options.
+
+    Only for the shared models of ``cached_card_model`` (a card names them exactly); a session's own
+    networks share a card with nobody, so they are computed directly. ``compute`` is a named function
+    (never a lambda: its name is part of the key) that leaves the model as it found it.
+    """
+    if card.source == model_cards.SESSION:
+        with model_lock(model):
+            return compute(model, *args, **kwargs)
+    device = str(next(model.parameters()).device)  # the same card on another device is another model
+    return _view(compute, _name(compute), card, model, (device, get_language(), *_keys(args, kwargs)), args, kwargs)
+
+
+def _architecture(config: ResNetConfig, scale: float):
+    from explorer.charts.model import architecture_figure
+
+    return architecture_figure(cached_structure(config), cached_summary(config).layers, scale)
+
+
+def architecture_spec(config: ResNetConfig, scale: float) -> dict:
+    """Build's diagram of a network, one per config and shortcut scale for the whole class."""
+    return figure(_architecture, config, scale)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _probe_batch(card: model_cards.ModelCard, _model: ResNet):
+    with model_lock(_model):  # labels the photos with the model in eval mode
+        return probes.probe_batch(card, _model)
+
+
+def cached_probe_batch(card: model_cards.ModelCard, model: ResNet):
+    """The gradient probe's batch (x, y) for a card, shared; a session's own network gets its own."""
+    if card.source != model_cards.SESSION:
+        return _probe_batch(card, model)
+    with model_lock(model):
+        return probes.probe_batch(card, model)
 
 
 @st.cache_data(show_spinner=False)

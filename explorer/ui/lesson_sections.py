@@ -13,7 +13,7 @@ from explorer.charts.training import loss_curves
 from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, first_last_ratios
 from explorer.i18n import _
 from explorer.recorders import History
-from explorer.ui.cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
@@ -122,7 +122,7 @@ def degradation_section(prefix: str = "learn") -> None:
             continue
         shown += 1
         st.subheader(_("{what}: {steps} steps").format(what=what[:1].upper() + what[1:], steps=run.history.step))
-        show_chart(loss_curves(run.history), key=f"{prefix}_deg_loss_{name}")
+        show_chart(figure(loss_curves, run.history), key=f"{prefix}_deg_loss_{name}")
         degradation_summary(run.history, key=f"{prefix}_deg_table_{name}")
         st.caption(recipe_caption(run))
     if not shown:
@@ -166,7 +166,7 @@ def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) ->
     if not results:
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button."))
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_gradnorms")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_gradnorms")
     ratio_table(results, key=f"{prefix}_gradnorms_ratios")
     st.caption(_(NO_VANISHING_NOTE))
 
@@ -179,7 +179,7 @@ def depth_sweep_section(prefix: str) -> None:
     if not results:
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button."))
         return
-    show_chart(gradient_norms_figure(results), key=f"{prefix}_depth_sweep")
+    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_depth_sweep")
     ratio_table(results, key=f"{prefix}_depth_sweep_ratios")
     st.caption(_(NO_VANISHING_NOTE))
 
@@ -193,7 +193,7 @@ def shattered_section(prefix: str) -> None:
     if not results:
         st.info(_("The precomputed probe is missing from assets/ (`make assets`): run it live with the button."))
         return
-    show_chart(shattered_figure(results), key=f"{prefix}_shattered")
+    show_chart(figure(shattered_figure, results), key=f"{prefix}_shattered")
     rows = [
         {
             _("network"): r.name,

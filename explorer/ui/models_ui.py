@@ -167,6 +167,7 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = {"Shapes sample": _("Shapes sample"), "Photo sample": _("Photo sample"), "Upload": _("Upload")}
     kinds["Camera"] = _("Camera")
+    state.keep_valid(state.IMAGE_CHOICE, list(kinds), "Shapes sample")
     kind = st.radio(
         _("Image"),
         list(kinds),
@@ -177,7 +178,8 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
     )
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
-        i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key="image_shape_index")
+        state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
+        i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
         from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
@@ -188,7 +190,8 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         )
     if kind == "Photo sample":
         photos = sample_images()
-        name = st.selectbox(_("Photo"), list(photos), key="image_photo")
+        state.keep_valid(state.IMAGE_PHOTO, list(photos))
+        name = st.selectbox(_("Photo"), list(photos), key=state.IMAGE_PHOTO)
         img = load_image(photos[name])
         st.image(img, width=240, caption=name)
         return img, None, name

@@ -64,16 +64,54 @@ DEFAULTS = {
     LANG: i18n.DEFAULT_LANGUAGE,
 }
 
-# query parameter -> (state key, parser)
+IMAGE_INDEX = "image_shape_index"
+IMAGE_PHOTO = "image_photo"
+BLOCK = "inside_block"
+GRAD_BN = "grad_bn_mode"
+LESION_DEPTH = "exp_lesion_depth"
+TRAIN_REOPEN = "train_reopen"
+EXP_TAB = "exp_tab"
+
+
+def _flag(v: str) -> bool:
+    return v.lower() in ("1", "true", "yes", "on")
+
+
+# query parameter -> (state key, parser); a page names the parameters it shows in write_url()
 URL_KEYS = {
     "family": (FAMILY, str),
     "depth": (DEPTH, int),
-    "residual": (RESIDUAL, lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "residual": (RESIDUAL, _flag),
     "shortcut": (SHORTCUT, str),
     "width": (WIDTH, int),
-    "twins": (SIDE_BY_SIDE, lambda v: v.lower() in ("1", "true", "yes", "on")),
-    "lang": (LANG, i18n.parse_language),
+    "twins": (SIDE_BY_SIDE, _flag),
+    "network": (SOURCE, str),
+    "image": (IMAGE_CHOICE, str),
+    "sample": (IMAGE_INDEX, int),
+    "photo": (IMAGE_PHOTO, str),
+    "layer": (LAYER, str),
+    "block": (BLOCK, str),
+    "cam_layer": (CAM_LAYER, str),
+    "target": (CAM_TARGET, str),
+    "raw": (CAM_RAW, _flag),
+    "bn": (GRAD_BN, str),
+    "preset": (TRAIN_PRESET, str),
+    "dataset": (TRAIN_DATASET, str),
+    "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
+    "lesion_depth": (LESION_DEPTH, int),
+    "tab": (EXP_TAB, str),
+    "view": (LANDSCAPE_VIEW, str),
+    "landscape_run": (LANDSCAPE_RUN, str),
+    "net": (LANDSCAPE_NET, str),
 }
+NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network
+PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)
+
+
+def image_params() -> tuple[str, ...]:
+    """The URL parameters naming the image a page looks at: a shapes sample's index or a photo's name."""
+    kind = st.session_state.get(IMAGE_CHOICE, "Shapes sample")
+    return ("image", "sample") if kind == "Shapes sample" else ("image", "photo") if kind == "Photo sample" else ()
 
 
 def init() -> None:
@@ -89,33 +127,37 @@ def init() -> None:
                     pass  # a mistyped link falls back to the default
     for key, value in DEFAULTS.items():
         ss.setdefault(key, value)
-    for key in list(DEFAULTS) + [
-        TRAIN_PRESET,
-        TRAIN_DATASET,
-        TRAIN_STEPS,
-        TRAIN_DEPTHS,
-        TRAIN_TWINS,
-        SOURCE,
-        DEVICE,
-        IMAGE_CHOICE,
-        LAYER,
-        CAM_LAYER,
-        CAM_TARGET,
-        CAM_METHODS,
-    ]:
+    keep = [TRAIN_STEPS, TRAIN_DEPTHS, TRAIN_TWINS, DEVICE, CAM_METHODS]
+    for key in list(DEFAULTS) + [key for key, _ in URL_KEYS.values()] + keep:
         if key in ss:
             ss[key] = ss[key]  # re-assigning keeps a widget's value across pages
 
 
-def write_url() -> None:
-    """Put the main choices in the URL so the link reproduces the view."""
+def keep_valid(key: str, options, default=None) -> None:
+    """A value from a link (or another page) that this widget does not offer falls back to ``default``."""
+    if st.session_state.get(key) not in options:
+        if default is None:
+            st.session_state.pop(key, None)
+        else:
+            st.session_state[key] = default
+
+
+def write_url(*params: str) -> None:
+    """Put this page's main choices in the URL so a shared link opens the same view.
+
+    ``params`` are names from URL_KEYS; known parameters the page does not show are removed, so a link
+    carries only what its page uses.
+    """
     ss = st.session_state
     for param, (key, _) in URL_KEYS.items():
-        if key in ss:
-            value = ss[key]
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            if st.query_params.get(param) != text:
-                st.query_params[param] = text
+        value = ss.get(key) if param in params else None
+        if value is None:
+            if param in st.query_params:
+                del st.query_params[param]
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if st.query_params.get(param) != text:
+            st.query_params[param] = text
 
 
 def apply_language() -> None:

@@ -23,6 +23,7 @@ from explorer.recorders import History
 from explorer.runs import Run, list_runs, load_run
 from explorer.training import TrainConfig
 from explorer.ui import state
+from explorer.ui.cache import figure
 from explorer.ui.job_view import phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
@@ -96,19 +97,24 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
     return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
 
 
-def history_charts(history: History, key: str, heatmap_choice: bool = True) -> None:
-    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network."""
+def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
+    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
+
+    ``shared``: a finished run every student sees (precomputed or reopened): its figures are built once
+    for the class. A live run's history changes at every redraw, so it is drawn directly.
+    """
+    chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: build(*args))
     if not history.models or not any(m.step for m in history.models.values()):
         return
     c1, c2 = st.columns(2)
     with c1:
-        show_chart(loss_curves(history), key=f"{key}_loss")
+        show_chart(chart(loss_curves, history), key=f"{key}_loss")
     with c2:
-        show_chart(accuracy_curves(history), key=f"{key}_acc")
+        show_chart(chart(accuracy_curves, history), key=f"{key}_acc")
     if heatmap_choice and all(m.grad_norms for m in history.models.values()):
         names = list(history.models)
         pick = st.selectbox(_("Gradient norms of"), names, index=len(names) - 1, key=f"{key}_heat_pick")
-        show_chart(grad_norm_heatmap(history.models[pick]), key=f"{key}_heat")
+        show_chart(chart(grad_norm_heatmap, history.models[pick]), key=f"{key}_heat")
 
 
 def _status_line(s: engine.JobStatus) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.basedatatypes import BaseFigure
 
 from explorer import i18n
 from explorer.i18n import _
@@ -41,6 +42,7 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         st.subheader(_("Network"))
         if family_lock:
             st.session_state[state.FAMILY] = family_lock
+        state.keep_valid(state.FAMILY, ("cifar", "imagenet"), "cifar")
         family = st.radio(
             _("Family"),
             ["cifar", "imagenet"],
@@ -78,8 +80,15 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
 
 def language_ui() -> str:
     """The sidebar's language switch (both names, so anyone finds it); the choice rides in the URL (?lang=zh)."""
-    if st.session_state.get(state.LANG) not in i18n.LANGUAGES:
-        st.session_state[state.LANG] = i18n.DEFAULT_LANGUAGE
+    ss = st.session_state
+    if "_lang_read" not in ss:  # a link's ?lang= opens the session in that language
+        ss["_lang_read"] = True
+        try:
+            ss[state.LANG] = i18n.parse_language(st.query_params.get("lang", ss.get(state.LANG, "en")))
+        except ValueError:
+            pass  # a mistyped link falls back to the default
+    if ss.get(state.LANG) not in i18n.LANGUAGES:
+        ss[state.LANG] = i18n.DEFAULT_LANGUAGE
     lang = st.sidebar.radio(
         "Language · 语言", list(i18n.LANGUAGES), key=state.LANG, format_func=i18n.LANGUAGES.get, horizontal=True
     )
@@ -107,6 +116,17 @@ def device_ui() -> str:
     )
 
 
-def show_chart(fig: go.Figure, key: str) -> None:
-    """A plotly chart in our style (not Streamlit's theme), downloadable as PNG from its toolbar."""
-    st.plotly_chart(fig, theme=None, config=PLOT_CONFIG, key=key)
+class _Spec(BaseFigure):
+    """A figure already made into plotly's dict (``cache.figure``): st.plotly_chart takes a figure's
+    ``to_dict()`` as it is, where a plain dict would be validated again through a new ``go.Figure``."""
+
+    def __init__(self, spec: dict) -> None:  # BaseFigure.__init__ (validation) skipped on purpose
+        object.__setattr__(self, "_spec", spec)
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+
+def show_chart(fig: go.Figure | dict, key: str) -> None:
+    """A plotly chart (a figure, or its cached dict) in our style, downloadable as PNG from its toolbar."""
+    st.plotly_chart(_Spec(fig) if isinstance(fig, dict) else fig, theme=None, config=PLOT_CONFIG, key=key)

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
+PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments", "landscape"]
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 

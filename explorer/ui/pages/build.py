@@ -3,11 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.model import architecture_figure
 from explorer.i18n import _
 from explorer.summary import human
 from explorer.ui import state
-from explorer.ui.cache import cached_structure, cached_summary
+from explorer.ui.cache import architecture_spec, cached_summary
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
@@ -54,7 +53,7 @@ scale = st.slider(
     disabled=not config.residual,
     help=_("s = 0 computes exactly what the plain twin computes; s = 1 is the residual network."),
 )
-show_chart(architecture_figure(cached_structure(config), s.layers, scale), key="build_arch")
+show_chart(architecture_spec(config, scale), key="build_arch")
 st.caption(
     _(
         "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
@@ -79,4 +78,4 @@ table = pd.DataFrame(
     ]
 )
 st.dataframe(table, hide_index=True, key="build_layers", height=420)
-state.write_url()
+state.write_url(*state.NETWORK)

@@ -6,7 +6,8 @@ from explorer import tasks
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
-from explorer.ui.cache import cached_card_model, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui import state
+from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import degradation_summary, recipe_caption, run_titles, shattered_section
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
@@ -18,7 +19,9 @@ LESION_JOB = "experiments_lesion_job"
 st.title(_("Experiments"))
 st.caption(_("Classroom presets. Each shows results computed in advance at once; re-run any of them live."))
 
-tab_deg, tab_lesion, tab_shatter = st.tabs([_("Degradation"), _("Lesion study"), _("Shattered gradients")])
+TABS = [_("Degradation"), _("Lesion study"), _("Shattered gradients")]  # the tab is in the URL (in its language)
+state.keep_valid(state.EXP_TAB, TABS, TABS[0])
+tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")
 
 with tab_deg:
     st.markdown(
@@ -42,7 +45,7 @@ with tab_deg:
             shown = True
             st.subheader(_("Computed in advance: {what}").format(what=what))
             degradation_summary(run.history, key=f"exp_deg_table_{name}")
-            history_charts(run.history, f"exp_deg_pre_{name}")
+            history_charts(run.history, f"exp_deg_pre_{name}", shared=True)
             st.caption(recipe_caption(run))
         if not shown:
             st.info(_("No precomputed run ships with this copy (see `make assets`): run it live below."))
@@ -93,7 +96,8 @@ with tab_lesion:
     lesion_run = "degradation"
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith(lesion_run)]
     depths = sorted({c.config.depth for c in cards}) or [20, 56]
-    depth = st.radio(_("Depth"), depths, index=len(depths) - 1, key="exp_lesion_depth", horizontal=True)
+    state.keep_valid(state.LESION_DEPTH, depths, depths[-1])
+    depth = st.radio(_("Depth"), depths, key=state.LESION_DEPTH, horizontal=True)
     chosen = sorted((c for c in cards if c.config.depth == depth), key=lambda c: not c.config.residual)
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
     if chosen and st.button(_("Re-run the lesion study live"), key="exp_lesion_run"):
@@ -115,8 +119,8 @@ with tab_lesion:
             st.caption(
                 _("Networks of the precomputed run '{run}'.").format(run=lesion_run) + " " + recipe_caption(lesion_meta)
             )
-        show_chart(lesion_figure(results), key="exp_lesion_bars")
-        show_chart(removal_curve_figure(results), key="exp_lesion_curve")
+        show_chart(figure(lesion_figure, results), key="exp_lesion_bars")
+        show_chart(figure(removal_curve_figure, results), key="exp_lesion_curve")
         if any(r.baseline < 0.2 for r in results):
             st.caption(
                 _("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
@@ -124,3 +128,4 @@ with tab_lesion:
 
 with tab_shatter:
     shattered_section("exp")
+state.write_url("tab", "lesion_depth")

@@ -16,7 +16,7 @@ from explorer.charts.attribution import (
 )
 from explorer.i18n import _
 from explorer.probes import probe_batch
-from explorer.ui import state
+from explorer.ui import cache, state
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.models_ui import card_title, image_ui, model_picker_ui, prediction_note_ui, prepared
 from explorer.ui.widgets import show_chart
@@ -59,10 +59,14 @@ raw = c3.toggle(
 )
 
 x, display = prepared(card, img)
-probs = attr.predict(model, x)
+probs = cache.view(attr.predict, card, model, x)
 order = np.argsort(-probs)
-target_options = [_("predicted class")] + [f"{_(card.classes[i])} ({probs[i]:.0%})" for i in order[:20]]
-choice = st.selectbox(_("Explain which class"), target_options, key=state.CAM_TARGET)
+target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]  # keys (URL)
+shown = {target_options[0]: _("predicted class")}
+shown |= {f"{card.classes[i]} ({probs[i]:.0%})": f"{_(card.classes[i])} ({probs[i]:.0%})" for i in order[:20]}
+state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
+choice = st.selectbox(_("Explain which class"), target_options, key=state.CAM_TARGET, format_func=shown.get)
+state.write_url(*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
 target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
 
 results = []
@@ -71,12 +75,12 @@ for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
         st.subheader(card_title(c.label))
-        p = probs if m is model else attr.predict(m, xi)  # one forward per network for the top-5
+        p = probs if m is model else cache.view(attr.predict, c, m, xi)  # one forward per network for the top-5
         best = np.argsort(-p, kind="stable")[:5]
         top = [(_(c.classes[i]), float(p[i])) for i in best]
         st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
         lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
-        res = attr.grad_cam(m, xi, lay, target, raw=raw)
+        res = cache.view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
         results.append((c, m, xi, disp, res))
 if raw:  # one colour scale for both, so magnitudes compare
     vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
@@ -86,7 +90,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
             name=c.config.name, cls=_(c.classes[res.target]), prob=res.probability, layer=res.layer
         )
         show_chart(
-            overlay_figure(disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            cache.figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:
@@ -96,8 +100,8 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
                     "is empty (that is a result, not an error)."
                 )
             )
-        if mask is not None and not raw:
-            inside = trust.energy_inside(res.map, mask)
+        inside = trust.energy_inside(res.map, mask) if mask is not None and not raw else None
+        if inside is not None:  # None: a map without positive evidence (warned about above)
             hit = trust.pointing_hit(res.map, mask)
             text = (
                 _(
@@ -116,13 +120,14 @@ st.header(_("Every block: a film-strip"))
 if st.toggle(_("Show Grad-CAM at every residual block"), key="explain_filmstrip"):
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=_("{name}: Grad-CAM at each block…").format(name=c.config.name))
-        strip = attr.filmstrip(
-            m,
-            xi,
-            res.target,
-            raw=False,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("block {i} of {n}").format(i=i, n=n)),
-        )
+        with cache.model_lock(m):  # its hooks sit on the shared network: one view at a time
+            strip = attr.filmstrip(
+                m,
+                xi,
+                res.target,
+                raw=False,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("block {i} of {n}").format(i=i, n=n)),
+            )
         bar.empty()
         show_chart(
             filmstrip_figure(
@@ -151,14 +156,15 @@ if methods and st.button(_("Compare methods"), key="explain_compare"):
     rows = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(methods)))
-        rows[c.config.name] = attr.compare_methods(
-            m,
-            xi,
-            layer=res.layer,
-            target=res.target,
-            methods=methods,
-            progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("method {i} of {n}").format(i=i, n=n)),
-        )
+        with cache.model_lock(m):
+            rows[c.config.name] = attr.compare_methods(
+                m,
+                xi,
+                layer=res.layer,
+                target=res.target,
+                methods=methods,
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("method {i} of {n}").format(i=i, n=n)),
+            )
         bar.empty()
     show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
 
@@ -178,7 +184,8 @@ view = (tuple(r[0].label for r in results), hashlib.md5(img.tobytes()).hexdigest
 if st.button(_("Run the randomisation check"), key="explain_randomise"):
     nets = []
     for c, m, xi, _disp, res in results:
-        calibration, _labels = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
+        with cache.model_lock(m):  # it may label photos with the shared network in eval mode
+            calibration, _labels = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
         nets.append((c.config.name, c.config, m.state_dict(), xi, res.layer, res.target, calibration))
     submit_ui(RANDOMISE_JOB, "randomise", *tasks.randomisation_job(nets), _("Randomisation check"))
     st.session_state[RANDOMISE_VIEW] = view

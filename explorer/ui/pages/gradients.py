@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from explorer import probes
 from explorer.charts.gradients import gradient_norms_figure
 from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
-from explorer.i18n import _
+from explorer.i18n import N_, _
+from explorer.ui import state
+from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
@@ -22,16 +23,18 @@ pairs = model_picker_ui()
 card, model = pairs[0]
 
 st.header(_("This network, one batch"))
-BN_MODES = {"batch": _("batch statistics (as in training)"), "running": _("running statistics (as in evaluation)")}
-mode = st.radio(_("Batch norm"), list(BN_MODES), key="grad_bn_mode", horizontal=True, format_func=BN_MODES.get)
+BN_MODES = [N_("batch statistics (as in training)"), N_("running statistics (as in evaluation)")]  # shown through _()
+state.keep_valid(state.GRAD_BN, BN_MODES, BN_MODES[0])
+mode = st.radio(_("Batch norm"), BN_MODES, key=state.GRAD_BN, horizontal=True, format_func=_)
+state.write_url(*state.PICKED, "bn")
 results = []
 for c, m in pairs:
-    x, y = probes.probe_batch(c, m)
-    norms = gradient_norms(m, x, y, train_mode=mode == "batch")
+    x, y = cached_probe_batch(c, m)
+    norms = view(gradient_norms, c, m, x, y, train_mode=mode.startswith("batch"))
     names, values = [n for n, _v in norms], [v for _n, v in norms]
     results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))
 title = _("Gradient norm per layer ({n} images)").format(n=len(x))
-show_chart(gradient_norms_figure(results, title=title), key="grad_this")
+show_chart(figure(gradient_norms_figure, results, title=title), key="grad_this")
 text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
 first_last = [
     text.format(name=r.name, first=r.values[0], last=r.values[-1], ratio=r.values[0] / r.values[-1]) for r in results

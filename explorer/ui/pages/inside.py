@@ -7,7 +7,7 @@ from explorer.charts.inside import channel_stats_figure, feature_map_figure, lay
 from explorer.i18n import _
 from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
-from explorer.ui.cache import precomputed_responses, precomputed_run
+from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
 from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
@@ -38,9 +38,10 @@ st.header(_("Feature maps at {layer}").format(layer=layer))
 for c, m in pairs:
     with st.container():
         x, display = prepared(c, img)
-        fm = feature_maps(m, layer, x, k)
+        fm = view(feature_maps, c, m, layer, x, k)
         show_chart(
-            feature_map_figure(
+            figure(
+                feature_map_figure,
                 fm,
                 cols=8,
                 title=_("{name}: {layer}, {c} channels of {h}x{w}").format(
@@ -50,7 +51,7 @@ for c, m in pairs:
             key=f"inside_grid_{c.label}",
         )
         with st.expander(_("Per-channel statistics")):
-            show_chart(channel_stats_figure(fm), key=f"inside_chstats_{c.label}")
+            show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
@@ -74,14 +75,15 @@ st.markdown(
         "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
     )
 )
-if st.session_state.get("inside_block") not in blocks:
-    st.session_state["inside_block"] = layer if layer in blocks else blocks[0]
-block = st.select_slider(_("Block"), blocks, key="inside_block")
+if st.session_state.get(state.BLOCK) not in blocks:
+    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
+block = st.select_slider(_("Block"), blocks, key=state.BLOCK)
+state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
         x, _display = prepared(c, img)
-        dec = residual_decomposition(m, block, x)
-        show_chart(residual_figure(dec), key=f"inside_dec_{c.label}")
+        dec = view(residual_decomposition, c, m, block, x)
+        show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
         if dec["note"]:
             st.caption(dec["note"])
 
@@ -100,7 +102,7 @@ for run_name, what in run_titles().items():
         continue
     responses = precomputed_responses(run_name)
     title = _("Precomputed: {what}").format(what=what)
-    show_chart(layer_response_figure(responses, title=title), key=f"inside_fig7_{run_name}")
+    show_chart(figure(layer_response_figure, responses, title=title), key=f"inside_fig7_{run_name}")
     st.markdown(response_verdict(responses))
     st.caption(recipe_caption(run) + " " + _("Std over 256 held-out shapes."))
 session = session_models()

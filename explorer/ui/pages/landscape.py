@@ -19,8 +19,8 @@ LI = "Li, Xu, Taylor, Studer and Goldstein 2018, *Visualizing the Loss Landscape
 GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
-VIEWS = (N_("Contour"), N_("3-D surface"))  # keys; shown through _()
-BF16_SHARE = 0.55  # bfloat16's time against float32's (bench/bench_landscape.py)
+VIEWS = (N_("Contour"), N_("3-D surface"))  # keys (URL); shown through _()
+BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
 
@@ -113,7 +113,9 @@ st.markdown(
     ).format(LI=LI)
 )
 c1, c2 = st.columns([2, 1])
+state.keep_valid(state.LANDSCAPE_VIEW, VIEWS, VIEWS[0])
 view = c1.radio(_("View"), VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True, format_func=_)
+state.write_url("view")
 log = c2.toggle(
     _("Log scale"),
     value=True,
@@ -203,12 +205,13 @@ run = labels[st.selectbox(_("Run"), list(labels), key=state.LANDSCAPE_RUN, forma
 if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
     st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
 network = st.selectbox(_("Network"), list(run.model_configs), key=state.LANDSCAPE_NET)
+state.write_url("view", "landscape_run", "net")
 twin = run.model_configs[network].twin().name
 has_twin = twin in run.model_configs and twin != network
 c1, c2, c3 = st.columns(3)
 grid = c1.select_slider(_("Grid points per side"), [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
 images = c2.select_slider(_("Training images"), [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
-fast = c3.toggle(_("bfloat16 (1.7-2x faster)"), value=True, key=state.LANDSCAPE_FAST)
+fast = c3.toggle(_("bfloat16 (about 2x faster)"), value=True, key=state.LANDSCAPE_FAST)
 with_twin = st.checkbox(
     _("Also its twin, {twin}").format(twin=twin), value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin
 )

@@ -8,8 +8,8 @@ from explorer.charts.model import block_figure
 from explorer.i18n import _, get_language
 from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
-from explorer.ui import pages
-from explorer.ui.cache import cached_summary, zero_gamma_ratios
+from explorer.ui import pages, state
+from explorer.ui.cache import cached_summary, figure, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.widgets import show_chart
@@ -64,12 +64,12 @@ st.markdown(
         "the size of each block's F(x) relative to its shortcut, at initialisation, with and without it."
     )
 )
-show_chart(zero_gamma_figure({_(k): v for k, v in zero_gamma_ratios().items()}), key="learn_zero_gamma")
+show_chart(figure(zero_gamma_figure, {_(k): v for k, v in zero_gamma_ratios().items()}), key="learn_zero_gamma")
 c1, c2 = st.columns(2)
 with c1:
-    show_chart(block_figure("basic", "identity", residual=True), key="learn_block_res")
+    show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
 with c2:
-    show_chart(block_figure("basic", "identity", residual=False), key="learn_block_plain")
+    show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
 st.page_link(pages.BUILD, label=_("Build one and switch its shortcuts off"), icon=":material/construction:")
 
 st.header(_("3. Basic and bottleneck blocks"))
@@ -84,7 +84,7 @@ st.markdown(
         "here by torch's FLOP counter)."
     ).format(bottleneck=human(bottle.macs), basic=human(basic.macs))
 )
-show_chart(block_figure("bottleneck", "identity"), key="learn_bottleneck")
+show_chart(figure(block_figure, "bottleneck", "identity"), key="learn_bottleneck")
 
 st.header(_("4. When the shape changes: shortcut options A and B"))
 a = cached_summary(ResNetConfig("cifar", 20, shortcut="A"))
@@ -100,9 +100,9 @@ st.markdown(
 )
 c1, c2 = st.columns(2)
 with c1:
-    show_chart(block_figure("basic", "A", channels=32), key="learn_option_a")
+    show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
 with c2:
-    show_chart(block_figure("basic", "B", channels=32), key="learn_option_b")
+    show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
 
 st.header(_("5. Why it helps, and why 'it fixes vanishing gradients' is not the story"))
 st.markdown(
@@ -169,3 +169,4 @@ st.caption(
 
 if get_language() == "zh":  # the myths Chinese-language tutorials often repeat (issue #11)
     misconceptions_section()
+state.write_url()  # this page has no choices: a link to it carries none

@@ -47,6 +47,8 @@ if "run" in st.query_params and st.session_state.get("_train_link") != st.query_
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
+state.keep_valid(state.TRAIN_PRESET, list(WHAT), list(WHAT)[0])
+state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
 what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
 dataset = c2.selectbox(_("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
@@ -92,18 +94,22 @@ if current(JOB_KEY) is not None:
 live_panel(JOB_KEY)
 
 st.header(_("Earlier runs"))
-runs = [(r, "") for r in earlier_runs()] + [(r, _(", built in")) for r in list_runs(ASSET_RUNS)]
+runs = [(r, "") for r in earlier_runs()] + [(r, ", built in") for r in list_runs(ASSET_RUNS)]
 if not runs:
     st.caption(_("No saved runs yet: runs are saved when training ends."))
 else:
-    labels = {}  # the run's name and date, never where it lies on the server
+    labels, shown = {}, {}  # the run's name and date, never where it lies on the server; English keys for links
     for r, origin in runs:
-        label = _("{name}, {date}{origin} — {networks} — {steps} steps").format(
-            name=r.name, date=r.updated or _("undated"), origin=origin, networks=", ".join(r.model_configs),
-            steps=r.history.step,
+        label = f"{r.name}, {r.updated or 'undated'}{origin} — {', '.join(r.model_configs)} — {r.history.step} steps"
+        text = _("{name}, {date}{origin} — {networks} — {steps} steps").format(
+            name=r.name, date=r.updated or _("undated"), origin=_(", built in") if origin else "",
+            networks=", ".join(r.model_configs), steps=r.history.step,
         )  # fmt: skip
         while label in labels:
-            label += " " + _("(another)")
-        labels[label] = r
-    pick = st.selectbox(_("Reopen a run"), list(labels), key="train_reopen")
-    history_charts(labels[pick].history, "train_reopen_charts")
+            label += " (another)"
+            text += " " + _("(another)")
+        labels[label], shown[label] = r, text
+    state.keep_valid(state.TRAIN_REOPEN, list(labels), next(iter(labels)))
+    pick = st.selectbox(_("Reopen a run"), list(labels), key=state.TRAIN_REOPEN, format_func=shown.get)
+    history_charts(labels[pick].history, "train_reopen_charts", shared=True)
+state.write_url(*state.NETWORK, "preset", "dataset", *(("reopen",) if runs else ()))  # the engine adds "run"

@@ -1,0 +1,278 @@
+"""A class on one server: N real Streamlit sessions (default 30) against `streamlit run app.py` on loopback.
+
+Each session is a WebSocket client speaking Streamlit's own protocol (explorer/testing/session_client.py),
+not a browser, so the 2 cores measure the server and not 30 browsers. Three parts, all bounded:
+
+1. "Everyone open <page> now": for every page, all N sessions open it at the same moment.
+2. The class script, every session at once: open Learn; Build with a residual toggle; Explain a sample
+   and change the layer; press Start on the degradation preset (then Stop, so the bench ends).
+3. --soak V: V Explain views (layer and image changes) spread over the sessions; server RSS after
+   warm-up must grow at most 5%, and no hook may remain on any cached model (the diagnostics page).
+
+Prints, per action: sessions with an error (an exception element, a dropped connection or a time-out),
+p50/p95 seconds from request to script finished, server CPU-seconds per view (less load-sensitive
+than wall time on a shared machine), server RSS at the start and the end, and how many training jobs
+the Start presses made.
+
+    nice -n 10 python bench/bench_class.py                 # 30 sessions, every page, the class script
+    nice -n 10 python bench/bench_class.py --sessions 8 --pages build explain --no-script
+    nice -n 10 python bench/bench_class.py --sessions 10 --soak 1000 --pages --no-script
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from the repository
+
+from explorer.testing.server import start_server, stop_server  # noqa: E402
+from explorer.testing.session_client import StreamlitSession  # noqa: E402
+
+HEADER = f"{'action':<24} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'CPU-s/view':>10} {'views':>6}"
+PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments", "landscape"]
+URL = {"learn": ""}  # page -> its URL path: the default page (Learn) is the root URL
+AHEAD = re.compile(r"(\d+) training jobs? ahead of yours")
+STARTED = re.compile(r"(\d+) training jobs? started on the engine")
+
+
+@dataclass
+class Action:
+    """Timings and errors of one action across sessions."""
+
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0
+    views: int = 0
+
+    def row(self) -> str:
+        s = sorted(self.seconds) or [float("nan")]
+        p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+        per_view = self.cpu_s / max(self.views, 1)
+        return (
+            f"{self.name:<24} {len(self.errors):>6} {statistics.median(s):>7.2f} {p95:>7.2f} {per_view:>10.3f}"
+            f" {self.views:>6}"
+        )
+
+
+def cpu_s(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+def rss_mb(proc: psutil.Process) -> float:
+    return proc.memory_info().rss / 2**20
+
+
+async def timed(action: Action, coro) -> object:
+    """Run one request; a failure of any kind counts as this session's error."""
+    try:
+        r = await coro
+    except Exception as e:  # noqa: BLE001 - a dropped socket or a time-out is what we measure
+        action.errors.append(f"{type(e).__name__}: {e}")
+        return None
+    action.seconds.append(r.seconds)
+    action.views += 1
+    if r.exceptions:
+        action.errors.append(r.exceptions[0])
+    return r
+
+
+async def at_once(sessions, proc, name: str, make) -> Action:
+    """All sessions do ``make(session)`` at the same moment; server CPU over the burst."""
+    action = Action(name)
+    c0 = cpu_s(proc)
+    await asyncio.gather(*(timed(action, make(s)) for s in sessions))
+    action.cpu_s = cpu_s(proc) - c0
+    print(action.row(), flush=True)
+    return action
+
+
+async def class_script(sessions, proc, url: str) -> tuple[list[Action], tuple[int, int]]:
+    """Learn; Build + residual toggle; Explain a sample + another layer; Start the degradation preset."""
+    acts = [await at_once(sessions, proc, "script: open learn", lambda s: s.open(URL["learn"]))]
+    acts.append(await at_once(sessions, proc, "script: open build", lambda s: s.open("build")))
+    acts.append(await at_once(sessions, proc, "script: toggle residual", lambda s: s.set("net_residual", False)))
+    acts.append(await at_once(sessions, proc, "script: open explain", lambda s: s.open("explain")))
+    acts.append(await at_once(sessions, proc, "script: explain sample", lambda s: s.set("image_shape_index", 7)))
+
+    async def other_layer(s):
+        options = list(s.widgets["explain_layer"].proto.options)  # KeyError: that session's page failed
+        return await s.set("explain_layer", options[len(options) // 2])
+
+    acts.append(await at_once(sessions, proc, "script: explain layer", other_layer))
+    acts.append(await at_once(sessions, proc, "script: open train", lambda s: s.open("train")))
+    acts.append(await at_once(sessions, proc, "script: degradation", lambda s: s.set("train_preset", "Degradation")))
+    presses = await at_once(sessions, proc, "script: press Start", lambda s: s.click("train_start"))
+    acts.append(presses)
+    ids = {s.query()["run"] for s in sessions if "run" in s.query()}  # the job each session's page links to
+    jobs = (len(ids), await count_jobs(sessions, url))
+    await asyncio.gather(*(stop_training(s) for s in sessions))
+    return acts, jobs
+
+
+async def count_jobs(sessions, url: str, settle_s: float = 60.0) -> int:
+    """Distinct training jobs behind the Start presses.
+
+    With the job engine: the jobs that really started, from the diagnostics page (polled for up to
+    ``settle_s`` until one has started: the embedded cluster starts its worker with the first job, then
+    10 s more for any duplicate to show). Without it: the longest queue any session's Train page reports
+    ("k training jobs ahead of yours"), plus one.
+    """
+    started: list[int] = []
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        async with StreamlitSession(url) as s:
+            r = await s.open("diagnostics")
+        started = [int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)]
+        if not started or started[0] > 0:
+            break
+        await asyncio.sleep(2)
+    if started:
+        await asyncio.sleep(10)
+        async with StreamlitSession(url) as s:
+            r = await s.open("diagnostics")
+        return max([int(m.group(1)) for t in r.texts for m in STARTED.finditer(t)], default=started[0])
+    ahead = []
+    for s in sessions:
+        r = await s.open("train")
+        ahead += [int(m.group(1)) for t in r.texts for m in AHEAD.finditer(t)]
+    return max(ahead, default=0) + 1
+
+
+async def stop_training(s: StreamlitSession) -> None:
+    """Press Stop where the page offers it, so the bench leaves no training behind."""
+    for key in [k for k in s.widgets if k.endswith("_stop")]:
+        try:
+            await s.click(key)
+        except Exception:  # noqa: BLE001 - a session that cannot stop is reported by the job count
+            pass
+
+
+async def soak(sessions, proc, views: int, rng: random.Random) -> tuple[Action, float, float]:
+    """Explain views (layer and image changes) across sessions; RSS after warm-up and at the end, MiB."""
+    action = Action("soak: explain views")
+    await asyncio.gather(*(s.open("explain") for s in sessions))
+    per = max(1, views // len(sessions))
+    warm = max(1, per // 10)
+    rss_warm = 0.0
+
+    async def run(s: StreamlitSession, i: int) -> None:
+        nonlocal rss_warm
+        layers = list(s.widgets["explain_layer"].proto.options)
+        for v in range(per):
+            if v == warm and i == 0:
+                rss_warm = rss_mb(proc)
+            if v % 2:
+                await timed(action, s.set("explain_layer", rng.choice(layers)))
+            else:
+                await timed(action, s.set("image_shape_index", rng.randrange(60)))
+
+    c0 = cpu_s(proc)
+    await asyncio.gather(*(run(s, i) for i, s in enumerate(sessions)))
+    action.cpu_s = cpu_s(proc) - c0
+    return action, rss_warm, rss_mb(proc)
+
+
+async def hooks_left(url: str) -> str:
+    """What the diagnostics page says about hooks and modes on the server's cached models."""
+    async with StreamlitSession(url) as s:
+        r = await s.open("diagnostics")
+    return " ".join(t for t in r.texts if "cached" in t) or "diagnostics page not found"
+
+
+async def main(args) -> int:
+    rng = random.Random(0)
+    server = log = None
+    if args.url:
+        url, proc = args.url, psutil.Process(args.pid)
+    else:
+        runs = tempfile.mkdtemp(prefix="bench-class-runs-")
+        log = Path(runs) / "server.log"
+        server, url = start_server(ROOT, env={"EXPLORER_RUNS": runs, "EXPLORER_DIAGNOSTICS": "1"}, log=log)
+        proc = psutil.Process(server.pid)
+    print(f"server {url} pid {proc.pid}; {args.sessions} sessions; {os.cpu_count()} CPUs")
+    rss0 = rss_mb(proc)
+    t0 = time.perf_counter()
+    try:
+        async with StreamlitSession(url) as first:  # warm caches as a teacher's rehearsal would
+            for page in PAGES:
+                await first.open(URL.get(page, page))
+        rss_warm = rss_mb(proc)
+        sessions = [StreamlitSession(url, timeout=args.timeout) for _ in range(args.sessions)]
+        for s in sessions:
+            await s.__aenter__()
+        actions = []
+        print(HEADER, flush=True)
+        for page in args.pages:
+            path = URL.get(page, page)
+            actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=path: s.open(p)))
+        jobs = None
+        if args.script:
+            acts, jobs = await class_script(sessions, proc, url)
+            actions += acts
+        soak_rss = None
+        if args.soak:
+            act, warm, end = await soak(sessions, proc, args.soak, rng)
+            actions.append(act)
+            soak_rss = (warm, end)
+        for s in sessions:
+            await s.__aexit__(None, None, None)
+        print("\n" + HEADER)
+        for a in actions:
+            print(a.row())
+        for a in actions:
+            for e in sorted(set(a.errors))[:3]:
+                print(f"  {a.name}: {e[:200]}")
+        bursts = [a for a in actions if a.name.startswith("all open")]
+        if bursts:
+            worst = max(bursts, key=lambda a: a.cpu_s)
+            print(
+                f"\nbusiest burst: {worst.name}, {worst.cpu_s:.2f} server CPU-s for {worst.views} views at once "
+                "(the time it needs on one free core, whatever else the machine runs)"
+            )
+        print(f"server RSS: start {rss0:.0f} MiB, after warm-up {rss_warm:.0f} MiB, end {rss_mb(proc):.0f} MiB")
+        if jobs is not None:
+            print(
+                f"{args.sessions} identical Start presses: {jobs[0]} distinct jobs linked from the sessions' pages, "
+                f"{jobs[1]} training jobs started"
+            )
+        ok = True
+        if soak_rss:
+            growth = soak_rss[1] / soak_rss[0] - 1
+            ok = growth <= 0.05
+            print(f"soak: RSS {soak_rss[0]:.0f} -> {soak_rss[1]:.0f} MiB after warm-up ({growth:+.1%}, limit +5%)")
+            print(f"soak: {await hooks_left(url)}")
+        if server is not None:
+            errors = [line for line in log.read_text().splitlines() if "Error" in line or "Exception" in line]
+            print(f"server log: {len(errors)} error lines" + "".join(f"\n  {e[:200]}" for e in sorted(set(errors))[:5]))
+        print(f"wall {time.perf_counter() - t0:.0f} s")
+        return 0 if ok and not any(a.errors for a in actions) else 1
+    finally:
+        if server is not None:
+            stop_server(server)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sessions", type=int, default=30)
+    p.add_argument("--pages", nargs="*", default=PAGES, help="pages everyone opens at once (none: skip)")
+    p.add_argument("--script", action=argparse.BooleanOptionalAction, default=True, help="the class script")
+    p.add_argument("--soak", type=int, default=0, metavar="VIEWS", help="Explain views across sessions")
+    p.add_argument("--timeout", type=float, default=180.0, help="seconds before one request counts as failed")
+    p.add_argument("--url", help="an already running server (then --pid names its process)")
+    p.add_argument("--pid", type=int)
+    sys.exit(asyncio.run(main(p.parse_args())))

@@ -1,0 +1,68 @@
+"""The shared caches: figures built once per distinct input, views keyed by what they compute, and the
+check that no view leaves a hook, a mode or a changed weight on a shared model."""
+
+import numpy as np
+import torch
+
+from explorer import attribution as attr
+from explorer import model_cards
+from explorer.charts.model import block_figure
+from explorer.models import ResNetConfig
+from explorer.ui import cache
+from explorer.ui.widgets import _Spec
+
+TINY = ResNetConfig(depth=8, width=8)
+
+
+def test_figure_is_built_once_per_distinct_input_and_is_plotly_dict():
+    calls = []
+
+    def counted(kind: str, shortcut: str):
+        calls.append((kind, shortcut))
+        return block_figure(kind, shortcut)
+
+    a = cache.figure(counted, "basic", "identity")
+    b = cache.figure(counted, "basic", "identity")
+    c = cache.figure(counted, "basic", "A")
+    assert calls == [("basic", "identity"), ("basic", "A")]
+    assert a == b == block_figure("basic", "identity").to_dict()
+    assert a != c
+    assert _Spec(a).to_dict() is a  # st.plotly_chart takes it as it is, without re-validating
+
+
+def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():
+    card = model_cards.untrained_card(TINY)
+    model = cache.cached_card_model(card)
+    x1 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    x2 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    r1 = cache.view(attr.grad_cam, card, model, x1, "layer2", None, raw=False)
+    again = cache.view(attr.grad_cam, card, model, x1.clone(), "layer2", None, raw=False)
+    r2 = cache.view(attr.grad_cam, card, model, x2, "layer2", None, raw=False)
+    direct = attr.grad_cam(model, x2, "layer2", None, raw=False)
+    np.testing.assert_allclose(r1.map, again.map)
+    np.testing.assert_allclose(r2.map, direct.map, atol=1e-6)
+    assert not np.allclose(r1.map, r2.map)
+    report = cache.shared_models_report()
+    assert report["models"] >= 1
+    assert report["hooks"] == report["training"] == report["changed"] == 0
+
+
+def test_report_sees_a_hook_a_mode_and_a_change_left_on_a_shared_model():
+    card = model_cards.untrained_card(ResNetConfig(depth=8, width=4))
+    model = cache.cached_card_model(card)
+    handle = model.layer1.register_forward_hook(lambda *a: None)
+    try:
+        assert cache.shared_models_report()["hooks"] == 1
+    finally:
+        handle.remove()
+    model.fc.train()
+    try:
+        assert cache.shared_models_report()["training"] == 1
+    finally:
+        model.fc.eval()
+    model.fc.bias.requires_grad_(False)
+    try:
+        assert cache.shared_models_report()["changed"] == 1
+    finally:
+        model.fc.bias.requires_grad_(True)
+    assert cache.shared_models_report() == {**cache.shared_models_report(), "hooks": 0, "training": 0, "changed": 0}

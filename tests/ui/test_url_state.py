@@ -1,0 +1,122 @@
+"""Links that open the same view: every page reads its main choices from the URL and writes them back."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def open_link(page: str, query: dict[str, str]) -> AppTest:
+    """A fresh session opening ``/<page>?<query>``, as a student following the teacher's link."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(query)
+    at.switch_page(f"explorer/ui/pages/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def url(at: AppTest) -> dict[str, str]:
+    """The query parameters after the run, as the address bar shows them."""
+    return {k: v if isinstance(v, str) else v[-1] for k, v in at.query_params.items()}
+
+
+def test_inside_link_opens_network_twin_layer_sample_and_block():
+    first = open_link("inside", {})
+    networks = first.selectbox(key="net_source").options
+    network = networks[1]
+    layers = first.select_slider(key="inside_layer").options
+    at = open_link(
+        "inside",
+        {"network": network, "twins": "false", "layer": layers[1], "sample": "7", "block": "layer2.0"},
+    )
+    assert at.selectbox(key="net_source").value == network
+    assert at.toggle(key="net_side_by_side").value is False
+    assert at.select_slider(key="inside_layer").value == layers[1]
+    assert at.slider(key="image_shape_index").value == 7
+    assert at.select_slider(key="inside_block").value == "layer2.0"
+    q = url(at)
+    assert q["network"] == network and q["layer"] == layers[1] and q["sample"] == "7"
+
+
+def test_explain_link_opens_layer_sample_and_raw_and_follows_changes():
+    at = open_link("explain", {"cam_layer": "layer2", "sample": "3", "raw": "true"})
+    assert at.select_slider(key="explain_layer").value == "layer2"
+    assert at.slider(key="image_shape_index").value == 3
+    assert at.toggle(key="explain_raw").value is True
+    at.select_slider(key="explain_layer").set_value("layer1").run()
+    at.slider(key="image_shape_index").set_value(11).run()
+    assert url(at)["cam_layer"] == "layer1" and url(at)["sample"] == "11"
+
+
+def test_explain_photo_link_opens_the_photo():
+    first = open_link("explain", {"image": "Photo sample"})
+    photos = first.selectbox(key="image_photo").options
+    at = open_link("explain", {"image": "Photo sample", "photo": photos[-1]})
+    assert at.radio(key="image_choice").value == "Photo sample"
+    assert at.selectbox(key="image_photo").value == photos[-1]
+    assert url(at)["photo"] == photos[-1] and "sample" not in url(at)
+
+
+def test_gradients_link_opens_batch_norm_mode():
+    at = open_link("gradients", {"bn": "running statistics (as in evaluation)", "twins": "false"})
+    assert at.radio(key="grad_bn_mode").value.startswith("running")
+    assert at.toggle(key="net_side_by_side").value is False
+    assert url(at)["bn"] == "running statistics (as in evaluation)"
+
+
+def test_train_link_opens_preset_and_dataset():
+    at = open_link("train", {"preset": "quick", "dataset": "mnist"})
+    assert at.radio(key="train_preset").value == "quick"
+    assert at.selectbox(key="train_dataset").value == "mnist"
+    at.radio(key="train_preset").set_value("custom").run()
+    assert url(at)["preset"] == "custom"
+
+
+def test_experiments_link_opens_lesion_depth():
+    first = open_link("experiments", {})
+    depths = first.radio(key="exp_lesion_depth").options
+    at = open_link("experiments", {"lesion_depth": depths[0], "tab": "Lesion study"})
+    assert str(at.radio(key="exp_lesion_depth").value) == depths[0]
+    assert url(at)["lesion_depth"] == depths[0] and url(at)["tab"] == "Lesion study"
+    assert at.tabs[1].label == "Lesion study" and at.session_state["exp_tab"] == "Lesion study"
+
+
+@pytest.mark.parametrize(
+    ("page", "query"),
+    [
+        ("inside", {"network": "no such network", "layer": "layer9.9", "sample": "999", "block": "x"}),
+        ("explain", {"cam_layer": "nope", "sample": "-4", "target": "a cat (99%)", "image": "Telepathy"}),
+        ("gradients", {"bn": "sometimes"}),
+        ("train", {"preset": "everything", "dataset": "imagenet-21k", "reopen": "missing"}),
+        ("experiments", {"lesion_depth": "7", "tab": "Nope"}),
+        ("build", {"family": "vgg", "depth": "abc", "width": "5"}),
+        ("landscape", {"view": "Nope", "landscape_run": "gone", "net": "Plain-999"}),
+    ],
+)
+def test_a_mistyped_link_falls_back_to_defaults(page, query):
+    at = open_link(page, query)
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.title) == 1
+
+
+def test_a_link_carries_only_its_page_choices():
+    at = open_link("learn", {"layer": "layer1", "depth": "56"})
+    assert "layer" not in url(at) and "depth" not in url(at)
+    at = open_link("build", {"layer": "layer1", "depth": "56"})
+    assert "layer" not in url(at) and url(at)["depth"] == "56"
+
+
+def test_landscape_link_opens_view_run_and_network():
+    first = open_link("landscape", {})
+    if not first.selectbox(key="landscape_run").options:
+        pytest.skip("no saved runs here")
+    run = first.selectbox(key="landscape_run").options[-1]
+    at = open_link("landscape", {"view": "3-D surface", "landscape_run": run})
+    nets = at.selectbox(key="landscape_net").options
+    at = open_link("landscape", {"view": "3-D surface", "landscape_run": run, "net": nets[-1]})
+    assert at.radio(key="landscape_view").value == "3-D surface"
+    assert at.selectbox(key="landscape_run").value == run and at.selectbox(key="landscape_net").value == nets[-1]
+    assert url(at)["view"] == "3-D surface" and url(at)["net"] == nets[-1]
