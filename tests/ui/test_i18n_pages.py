@@ -76,3 +76,19 @@ def test_chinese_learn_answers_the_three_myths_with_measured_figures():
     assert sum("learn_myth" in k for k in keys) == 3, keys
     english = open_page("learn")
     assert "Common misconceptions" not in [h.value for h in english.header]
+
+
+def test_a_bad_upload_is_refused_in_chinese():
+    at = open_page("explain", "zh")
+    at.radio(key="image_choice").set_value("Upload").run()
+    at.file_uploader(key="image_upload").upload("notes.jpg", b"this is text, not a picture", "image/jpeg").run()
+    assert not at.exception
+    assert len(at.error) == 1 and "无法使用 notes.jpg" in at.error[0].value and "不是我们能读取的图片" in at.error[0].value
+
+
+def test_shared_figure_cache_keeps_each_language():
+    """Figures are cached for the whole class; a Chinese one must never be served to an English session."""
+    zh = page_text(open_page("build", "zh"))
+    en = page_text(open_page("build"))
+    assert "恒等捷径连接" in zh and "identity shortcut" not in zh
+    assert "identity shortcut" in en and "恒等捷径连接" not in en
