@@ -83,7 +83,9 @@ def test_a_bad_upload_is_refused_in_chinese():
     at.radio(key="image_choice").set_value("Upload").run()
     at.file_uploader(key="image_upload").upload("notes.jpg", b"this is text, not a picture", "image/jpeg").run()
     assert not at.exception
-    assert len(at.error) == 1 and "无法使用 notes.jpg" in at.error[0].value and "不是我们能读取的图片" in at.error[0].value
+    assert (
+        len(at.error) == 1 and "无法使用 notes.jpg" in at.error[0].value and "不是我们能读取的图片" in at.error[0].value
+    )
 
 
 def test_shared_figure_cache_keeps_each_language():
