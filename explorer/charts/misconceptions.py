@@ -51,11 +51,18 @@ def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
         )
     fig.add_hline(y=1, line={"color": "#777777", "dash": "dot"})
     fig.add_annotation(
-        x=1, xref="paper", y=0, yref="y", text=_("below 1: vanishing"), showarrow=False, yanchor="top", xanchor="right"
+        x=1,
+        xref="paper",
+        y=0,
+        yref="y",
+        text=_("far below 1: vanishing · far above 1: exploding"),
+        showarrow=False,
+        yanchor="top",
+        xanchor="right",
     )
     fig.update_xaxes(title=_("depth (layers)"))
     fig.update_yaxes(type="log", title=_("gradient norm: first layer / last layer"), exponentformat="power")
-    return apply_style(fig, _("At initialisation, towards the input the gradient grows"), height=440)
+    return apply_style(fig, _("Gradient norm at the first layer over the last, at initialisation"), height=440)
 
 
 def block_cost_figure(costs: Sequence) -> go.Figure:

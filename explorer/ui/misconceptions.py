@@ -39,14 +39,23 @@ def _vanishing() -> None:
     if not {"Plain-56", "ResNet-56"} <= ratios.keys():
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`)."))
         return
+    plain, res = ratios["Plain-56"]["ratio"], ratios["ResNet-56"]["ratio"]
     text = _(
         "If gradients vanished, the gradient at the first layer would be far smaller than at the last. At "
-        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is "
-        "{plain:,.0f} times the one at its last layer: it grows towards the input instead of vanishing "
-        "(gradient explosion), and ResNet-56's grows only {res:.1f} times. He et al. (2015, section 4.1) also "
-        "found healthy gradients in their plain nets; the problem they name is degradation."
+        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is {plain:,.0f} "
+        "times the one at its last layer: it grows towards the input instead of vanishing (gradient explosion)."
+    ).format(plain=plain)
+    if 0.1 <= res <= 10:
+        text += " " + _("In ResNet-56 the ratio is {res:.2g}: the two stay within an order of magnitude.").format(
+            res=res
+        )
+    else:
+        text += " " + _("In ResNet-56 the ratio is {res:.2g}.").format(res=res)
+    text += " " + _(
+        "He et al. (2015, section 4.1) also found healthy gradients in their plain nets; the problem they name is "
+        "degradation."
     )
-    st.markdown(text.format(plain=ratios["Plain-56"]["ratio"], res=ratios["ResNet-56"]["ratio"]))
+    st.markdown(text)
     show_chart(gradient_growth_figure(list(ratios.values())), key="learn_myth_gradients")
 
 
