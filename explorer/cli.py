@@ -204,7 +204,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
-    from explorer.experiments.precompute import save_lesions, save_sweeps
+    from explorer.experiments.precompute import save_lesions, save_sweeps, save_zero_gamma
 
     def progress(i: int, n: int) -> None:
         print(f"  network {i} of {n}", flush=True)
@@ -212,6 +212,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     print("gradient norms across depths, then shattered gradients, at initialisation")
     for path in save_sweeps(args.out, seed=args.seed, progress=progress):
         print(f"wrote {path}")
+    print("||F(x)|| / ||x|| per block at initialisation, with and without zero-gamma")
+    print(f"wrote {save_zero_gamma(args.out, seed=args.seed)}")
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")

@@ -29,30 +29,10 @@ from torch import nn
 
 from explorer.datasets import make_shapes, normalize_images, shapes_info
 from explorer.devices import model_device
-from explorer.i18n import N_
 from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
 from explorer.progress import ProgressFn
 from explorer.recorders import weight_layers
-
-NO_VANISHING_NOTE = N_(  # shown through _()
-    "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
-    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
-    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
-    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
-    "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
-    "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
-    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
-    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
-    "another explanation."
-)
-SHATTERED_NOTE = N_(  # shown through _()
-    "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
-    "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
-    "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
-    "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
-    "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
-)
 
 
 def gradient_norms(

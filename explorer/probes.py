@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from explorer.datasets import SHAPE_CLASSES, make_shapes, normalize_images, shapes_info
-from explorer.i18n import _
 from explorer.images import as_batch, load_image, prepare_image, sample_images
 from explorer.model_cards import ModelCard
 from explorer.models import ResidualBlock, ResNet, eval_mode
@@ -123,11 +122,10 @@ def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list
     _batch, c, h, w = acts[0].shape
     flat = (acts[0] if len(acts) == 1 else torch.cat(acts)).flatten(2)  # (L, C, H*W): a copy only for L > 1
     n = flat.shape[2]
-    positive = flat.relu()
+    positive = flat.relu()  # a fresh tensor: sign_ below may overwrite it
+    pos = positive.sum(2)
     # cheap reductions only (torch.var_mean and bool reductions are several times slower on CPU)
-    sums = torch.stack(
-        [flat.sum(2), torch.linalg.vector_norm(flat, dim=2), positive.sum(2), positive.sign().sum(2), flat.amax(2)]
-    )
+    sums = torch.stack([flat.sum(2), torch.linalg.vector_norm(flat, dim=2), pos, positive.sign_().sum(2), flat.amax(2)])
     total, norm, pos, count, peak = sums.cpu().numpy()
     mean = total / n
     std = np.sqrt(np.maximum(np.square(norm) / n - np.square(mean), 0.0))
@@ -232,13 +230,6 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         if block.residual:
             shortcut = block.shortcut(xin) * block.shortcut_scale
             total = branch + shortcut
-    notes = []
-    if not block.residual:
-        notes.append(_("plain block: there is no shortcut, so the output is relu(F(x)) alone"))
-    if block.bypass:
-        notes.append(_("this block is bypassed: the network skips F(x) and passes only the shortcut on"))
-    if block.residual and block.downsample is not None:
-        notes.append(_("this block changes shape: the shortcut is a downsampled (projected or padded) x"))
     parts = {"x": xin, "branch": branch, "shortcut": shortcut, "sum": total, "out": seen["out"]}
     arrays = {k: (None if v is None else v[0].cpu().numpy().copy()) for k, v in parts.items()}
     norms = {k: _norm(v) for k, v in parts.items()}
@@ -249,7 +240,8 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
         "norms": norms,
         "stds": {k: (None if v is None else float(v.std())) for k, v in parts.items()},
         "ratio": norms["branch"] / norms["shortcut"] if norms["shortcut"] else None,
-        "note": "; ".join(notes),
+        "bypassed": bool(block.bypass),  # the network skips F(x) and passes only the shortcut on
+        "reshapes": bool(block.residual and block.downsample is not None),  # the shortcut is downsampled x
     }
 
 

@@ -346,4 +346,55 @@ def sweep_task(spec: dict, ctx) -> list:
     return fn(**kwargs, progress=progress, stop=ctx.stop)
 
 
-TASKS = {"train": train_task, "lesion": lesion_task, "randomise": randomisation_task, "sweep": sweep_task}
+def landscape_job(
+    run_dir: str | Path, networks: list[str], grid: int, images: int, precision: str = "float32", seed: int = 0
+) -> tuple[str, dict]:
+    """(key, spec) of the loss landscapes (Li et al. 2018) of some networks of a saved run, one after another.
+
+    The key names the run by its folder and its state (steps, last save), so a run that trained on is measured
+    afresh. The worker reads the run from ``run_dir``: the embedded cluster, or workers sharing the folder.
+    """
+    from explorer.runs import load_run
+
+    run = load_run(run_dir)
+    options = {"grid": grid, "images": images, "precision": precision, "seed": seed}
+    what = {"run": Path(run_dir).resolve().name, "step": run.history.step, "updated": run.meta.get("updated")}
+    key = engine.job_key("landscape", {**what, "networks": list(networks), **options})
+    spec = {"title": "loss landscape", "run_dir": str(Path(run_dir).resolve()), "networks": list(networks), **options}
+    return key, spec
+
+
+def landscape_task(spec: dict, ctx) -> list:
+    """The ``Landscape`` of each network, in order; a stop ends the current one with the points done so far."""
+    from explorer.experiments.landscape import run_landscape
+
+    out, names = [], spec["networks"]
+    for i, name in enumerate(names):
+        if ctx.stop.is_set():
+            break
+
+        def progress(p, i=i, name=name) -> None:
+            ctx.report(phase=f"{name} ({i + 1} of {len(names)})", step=p.done, total=p.total, eta_s=p.eta_s)
+
+        out.append(
+            run_landscape(
+                spec["run_dir"],
+                name,
+                grid=spec["grid"],
+                images=spec["images"],
+                seed=spec["seed"],
+                precision=spec["precision"],
+                progress=progress,
+                stop=ctx.stop,
+            )
+        )
+    return out
+
+
+TASKS = {
+    "train": train_task,
+    "lesion": lesion_task,
+    "randomise": randomisation_task,
+    "sweep": sweep_task,
+    "landscape": landscape_task,
+}

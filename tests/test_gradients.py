@@ -10,7 +10,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.gradients import (
-    NO_VANISHING_NOTE,
     autocorrelation,
     calibrate_bn,
     depth_sweep,
@@ -19,6 +18,7 @@ from explorer.gradients import (
     shattered_gradients,
 )
 from explorer.models import ResNetConfig, build_resnet
+from explorer.ui.lesson_sections import NO_VANISHING_NOTE  # the page's words
 
 
 def test_gradient_norms_match_backward(tiny_model, cifar_batch):

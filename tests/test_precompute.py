@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -46,3 +47,18 @@ def test_to_json_and_back():
     obj = {"a": np.array([1.0, np.nan]), "b": (np.float32(2.5), None, True), "c": float("-inf")}
     assert to_json(obj) == {"a": [1.0, None], "b": [2.5, None, True], "c": None}
     assert math.isnan(nan_for_none(to_json(obj))["a"][1])
+
+
+def test_zero_gamma_asset_is_what_the_function_measures(tmp_path):
+    """The Learn page's zero-gamma figure reads the asset; it must equal a fresh measurement."""
+    from explorer.experiments.precompute import load_zero_gamma, save_zero_gamma, zero_gamma_ratios
+
+    shipped = load_zero_gamma(Path(__file__).resolve().parents[1] / "assets" / "experiments")
+    fresh = zero_gamma_ratios()
+    assert shipped is not None and set(shipped) == {"standard", "zero_gamma"}
+    for key in shipped:
+        assert [n for n, _ in shipped[key]] == [n for n, _ in fresh[key]]
+        np.testing.assert_allclose([r for _, r in shipped[key]], [r for _, r in fresh[key]], rtol=1e-4)
+    assert all(r == 0.0 for _, r in shipped["zero_gamma"])  # gamma = 0 makes every branch output zero
+    assert all(r > 0.1 for _, r in shipped["standard"])
+    assert load_zero_gamma(save_zero_gamma(tmp_path, depth=8).parent, depth=20) is None  # another depth: not used

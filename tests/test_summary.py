@@ -63,3 +63,29 @@ def test_summary_on_meta_device_equals_real_summary(family, depth):
 
     cfg = ResNetConfig(family, depth, width=8 if family == "imagenet" else 16)
     assert summarize_config(cfg, 64) == summarize(build_resnet(cfg), 64)
+
+
+@pytest.mark.parametrize(
+    "config", [ResNetConfig("cifar", 20), ResNetConfig("cifar", 14, shortcut="B"), ResNetConfig("imagenet", 18)]
+)
+def test_hook_counted_macs_equal_torchs_flop_counter(config):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_resnet(config).eval()
+    size = 64 if config.family == "imagenet" else 32
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, size, size))
+    root = type(model).__name__ + "."
+    reference = {
+        k[len(root) :]: sum(v.values()) // 2 for k, v in counter.get_flop_counts().items() if k.startswith(root)
+    }
+    ours = count_macs(model, size)
+    assert ours == {k: v for k, v in reference.items() if k in ours}  # every conv and linear layer agrees
+    assert sum(ours.values()) == counter.get_total_flops() // 2
+
+
+@pytest.mark.parametrize("config", [ResNetConfig("cifar", 20, residual=False), ResNetConfig("imagenet", 50)])
+def test_summary_from_config_equals_summary_of_built_model(config):
+    from explorer.summary import summarize_config
+
+    assert summarize_config(config) == summarize(build_resnet(config))

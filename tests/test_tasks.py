@@ -43,14 +43,14 @@ def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
 
 def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
     x = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(0))
-    nets = [(f"{c.name}", c, sd, x, "layer3.0", 1) for c, sd in (tiny(True), tiny(False))]
-    key, spec = tasks.randomisation_job(nets)
-    assert key.startswith("explorer-randomise-") and key != tasks.randomisation_job(nets[:1])[0]
+    nets = [(f"{c.name}", c, sd, x, "layer3.0", 1, None) for c, sd in (tiny(True), tiny(False))]
+    key, spec = tasks.randomisation_job(nets, ("gradcam",))
+    assert key.startswith("explorer-randomise-") and key != tasks.randomisation_job(nets[:1], ("gradcam",))[0]
     out = tasks.randomisation_task(spec, engine.LocalContext())
-    assert list(out) == ["ResNet-8", "Plain-8"] and all(r.complete for r in out.values())
-    assert out["ResNet-8"].steps[0] == "original" and len(out["ResNet-8"].maps) > 2
+    assert list(out) == ["ResNet-8", "Plain-8"] and all(r["gradcam"].complete for r in out.values())
+    assert out["ResNet-8"]["gradcam"].steps[0] == "original" and len(out["ResNet-8"]["gradcam"].maps) > 2
     stopped = tasks.randomisation_task(spec, StopAfter(1))
-    assert list(stopped) == ["ResNet-8"] and not stopped["ResNet-8"].complete
+    assert list(stopped) == ["ResNet-8"] and not stopped["ResNet-8"]["gradcam"].complete
 
 
 @pytest.mark.slow

@@ -209,3 +209,24 @@ def test_randomisation_check_guided_gradcam_signed_and_absolute():
         assert torch.equal(v, before[k]), k
     with pytest.raises(ValueError, match="unknown"):
         randomisation_check(model, cifar_batch[0], ("lime",))
+
+
+def test_randomisation_methods_figure_one_panel_per_network():
+    from explorer.charts.attribution import randomisation_methods_figure
+    from explorer.trust import RandomisationResult
+
+    def res(method):
+        return RandomisationResult(
+            method, ["original", "fc", "stem"], [1, 0.5, 0.1], [1, 0.6, 0.3], [1] * 3, [1] * 3, []
+        )
+
+    fig = randomisation_methods_figure(
+        {
+            "ResNet-8": {"gradcam": res("gradcam"), "guided_gradcam": res("guided_gradcam")},
+            "Plain-8": {"gradcam": res("gradcam")},
+        }
+    )
+    names = [t.name for t in fig.data]
+    assert names.count("Guided Grad-CAM") == 1 and "Guided Grad-CAM (absolute)" in names and len(fig.data) == 6
+    assert [t.showlegend for t in fig.data] == [True] * 4 + [False] * 2  # one legend entry per line kind
+    assert list(fig.data[1].y) == [1, 0.6, 0.3] and fig.data[1].line.dash == "dot"

@@ -1,4 +1,4 @@
-"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, randomisation curve.
+"""Figures for attribution: Grad-CAM overlays, film-strip, method grid, the randomisation check of several methods.
 
 Colour maps and blending live in ``explorer.charts.colors``; lesion plots in ``explorer.charts.lesion``.
 """
@@ -9,14 +9,13 @@ import base64
 import io
 
 import numpy as np
-import plotly.colors as pc
 import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
 from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
-from explorer.charts.style import FONT_SIZE, PLAIN, RESIDUAL, apply_style
+from explorer.charts.style import FONT_SIZE, apply_style
 from explorer.i18n import _
 from explorer.trust import RandomisationResult
 
@@ -117,53 +116,6 @@ def method_grid_figure(
     return fig
 
 
-def _line_colour(label: str, i: int) -> str:
-    if label.startswith("Plain"):
-        return PLAIN
-    if label.startswith("ResNet"):
-        return RESIDUAL
-    return pc.qualitative.Safe[i % len(pc.qualitative.Safe)]
-
-
-def randomisation_figure(results: dict[str, RandomisationResult], metric: str = "spearman") -> go.Figure:
-    """Rank correlation with the original map as layers are re-randomised from the top down, one line per result.
-
-    Labels starting 'ResNet'/'Plain' get the app's residual/plain colours.
-    """
-    if metric not in ("spearman", "pearson", "top_overlap"):
-        raise ValueError(f"metric must be spearman, pearson or top_overlap, got {metric!r}")
-    fig = go.Figure()
-    longest: list[str] = []
-    for i, (label, res) in enumerate(results.items()):
-        ys = getattr(res, metric)
-        longest = res.steps if len(res.steps) > len(longest) else longest
-        fig.add_trace(
-            go.Scatter(
-                x=list(range(len(ys))),
-                y=ys,
-                mode="lines+markers",
-                name=label,
-                text=res.steps,
-                line={"color": _line_colour(label, i), "width": 3},
-                marker={"size": 9},
-                hovertemplate="%{text}: %{y:.2f}<extra>" + label + "</extra>",
-            )
-        )
-    fig.add_hline(y=0, line={"color": "grey", "dash": "dot"})
-    ticks = list(range(len(longest)))
-    step = max(1, len(ticks) // 14)
-    fig.update_xaxes(
-        title=_("layers re-randomised (top down, cumulative)"), tickvals=ticks[::step], ticktext=longest[::step]
-    )
-    name = {
-        "spearman": _("Spearman rank correlation with original"),
-        "pearson": _("Pearson correlation with original"),
-        "top_overlap": _("overlap of the top 10% with original"),
-    }
-    fig.update_yaxes(title=name[metric], range=[-1.05, 1.05] if metric != "top_overlap" else [0, 1.05])
-    return apply_style(fig, _("Sanity check: does the map change when the model's weights do?"), height=520)
-
-
 METHOD_COLOURS = {  # Okabe-Ito, apart from the plain/residual pair
     "gradcam": "#009E73",
     "guided_gradcam": "#CC79A7",
@@ -208,5 +160,7 @@ def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult
         fig.update_xaxes(tickvals=ticks, ticktext=[steps[i] for i in ticks], row=1, col=col)
         fig.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=col)
     fig.update_yaxes(title_text=_("Spearman rank correlation with the original"), range=[-1.05, 1.05], row=1, col=1)
-    fig.update_xaxes(title_text=_("re-randomised from the top down (cumulative)"))
-    return apply_style(fig, _("Sanity check: which maps change when the weights do?"), height=560)
+    fig.update_xaxes(title_text=_("layers re-randomised, top down"), row=1, col=1)
+    apply_style(fig, _("Sanity check: which maps change when the weights do?"), height=640)
+    fig.update_layout(legend={"y": -0.32}, margin={"b": 190})
+    return fig

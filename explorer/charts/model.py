@@ -24,6 +24,7 @@ def architecture_figure(
     """
     shapes_by_name = {r.name: r for r in (layers or [])}
     fig = go.Figure()
+    shapes, notes = [], []  # into the layout at once: each fig.add_shape copies the whole layout
     nodes = [("stem", "conv1 + bn + relu" + (" + maxpool" if model.config.stem == "imagenet" else ""), "#999999")]
     blocks = list(model.blocks())
     for name, block in blocks:
@@ -33,15 +34,17 @@ def architecture_figure(
     show_text = len(nodes) <= 22
     hover_x, hover_y, hover_text = [], [], []
     for i, (name, label, fill) in enumerate(nodes):
-        fig.add_shape(
-            type="rect",
-            x0=i - 0.38,
-            x1=i + 0.38,
-            y0=-0.5,
-            y1=0.5,
-            fillcolor=fill,
-            opacity=0.85,
-            line={"color": "#333333", "width": 1},
+        shapes.append(
+            dict(
+                type="rect",
+                x0=i - 0.38,
+                x1=i + 0.38,
+                y0=-0.5,
+                y1=0.5,
+                fillcolor=fill,
+                opacity=0.85,
+                line={"color": "#333333", "width": 1},
+            )
         )
         info = shapes_by_name.get(name)
         detail = (
@@ -54,17 +57,21 @@ def architecture_figure(
         hover_y.append(0)
         hover_text.append(f"<b>{name}</b><br>{label}{detail}")
         if show_text:
-            fig.add_annotation(
-                x=i,
-                y=0,
-                text=label if name not in ("stem", "head") else name,
-                showarrow=False,
-                font={"size": (13 if len(nodes) <= 12 else 10) if name not in ("stem", "head") else 15},
+            notes.append(
+                dict(
+                    x=i,
+                    y=0,
+                    text=label if name not in ("stem", "head") else name,
+                    showarrow=False,
+                    font={"size": (13 if len(nodes) <= 12 else 10) if name not in ("stem", "head") else 15},
+                )
             )
             if name not in ("stem", "head"):
-                fig.add_annotation(x=i, y=-0.62, text=name, showarrow=False, font={"size": 12}, textangle=0)
+                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": 12}, textangle=0))
         if i:
-            fig.add_shape(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})
+            shapes.append(
+                dict(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})
+            )
     for i, (_name, block) in enumerate(blocks, start=1):
         if not block.residual:
             continue
@@ -72,11 +79,13 @@ def architecture_figure(
         ds = block.downsample
         dash = "dot" if isinstance(ds, ShortcutA) else "solid"
         width = 5 if ds is not None and not isinstance(ds, ShortcutA) else 3
-        fig.add_shape(
-            type="path",
-            path=f"M {i - 0.5},0.05 C {i - 0.5},1.25 {i + 0.5},1.25 {i + 0.5},0.05",
-            line={"color": RESIDUAL, "width": width, "dash": dash},
-            opacity=0.15 + 0.85 * s,
+        shapes.append(
+            dict(
+                type="path",
+                path=f"M {i - 0.5},0.05 C {i - 0.5},1.25 {i + 0.5},1.25 {i + 0.5},0.05",
+                line={"color": RESIDUAL, "width": width, "dash": dash},
+                opacity=0.15 + 0.85 * s,
+            )
         )
     fig.add_trace(
         go.Scatter(
@@ -101,6 +110,7 @@ def architecture_figure(
         fig.add_trace(
             go.Scatter(x=[None], y=[None], mode="lines", name=text, line={"color": col, "dash": dash, "width": width})
         )
+    fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_xaxes(visible=False, range=[-0.6, len(nodes) - 0.4])
     fig.update_yaxes(visible=False, range=[-0.8, 1.2], fixedrange=True)
     width = max(900, 70 * len(nodes))
@@ -136,76 +146,92 @@ def block_figure(
             "BN",
         ]
     fig = go.Figure()
+    shapes, notes = [], []  # into the layout at once: each fig.add_shape copies the whole layout
     xs = list(range(1, len(ops) + 1))
     end = len(ops) + 1
     main_colour = "#333333"
-    fig.add_shape(type="line", x0=0, x1=end + 1.4, y0=0, y1=0, line={"color": main_colour, "width": 2}, layer="below")
+    shapes.append(
+        dict(type="line", x0=0, x1=end + 1.4, y0=0, y1=0, line={"color": main_colour, "width": 2}, layer="below")
+    )
     for x, op in zip(xs, ops, strict=True):
         wide = "conv" in op
         fill = "#56B4E9" if wide else ("#F0E442" if op == "BN" else "#E5E5E5")
-        fig.add_shape(
-            type="rect",
-            x0=x - 0.42,
-            x1=x + 0.42,
-            y0=-0.45 if wide else -0.3,
-            y1=0.45 if wide else 0.3,
-            fillcolor=fill,
-            line={"color": main_colour, "width": 1},
+        shapes.append(
+            dict(
+                type="rect",
+                x0=x - 0.42,
+                x1=x + 0.42,
+                y0=-0.45 if wide else -0.3,
+                y1=0.45 if wide else 0.3,
+                fillcolor=fill,
+                line={"color": main_colour, "width": 1},
+            )
         )
-        fig.add_annotation(x=x, y=0, text=op.replace(" conv, ", "<br>"), showarrow=False, font={"size": 13})
-    fig.add_annotation(x=-0.1, y=0, text="<b>x</b>", showarrow=False, font={"size": 20}, xanchor="right")
+        notes.append(dict(x=x, y=0, text=op.replace(" conv, ", "<br>"), showarrow=False, font={"size": 13}))
+    notes.append(dict(x=-0.1, y=0, text="<b>x</b>", showarrow=False, font={"size": 20}, xanchor="right"))
     if residual:
-        fig.add_shape(
-            type="circle",
-            x0=end - 0.25,
-            x1=end + 0.25,
-            y0=-0.25,
-            y1=0.25,
-            fillcolor="white",
-            line={"color": RESIDUAL, "width": 3},
+        shapes.append(
+            dict(
+                type="circle",
+                x0=end - 0.25,
+                x1=end + 0.25,
+                y0=-0.25,
+                y1=0.25,
+                fillcolor="white",
+                line={"color": RESIDUAL, "width": 3},
+            )
         )
-        fig.add_annotation(x=end, y=0, text="<b>+</b>", showarrow=False, font={"size": 22, "color": RESIDUAL})
+        notes.append(dict(x=end, y=0, text="<b>+</b>", showarrow=False, font={"size": 22, "color": RESIDUAL}))
         label = {
             "identity": _("identity: x"),
             "A": _("option A: stride 2, zero-pad channels (no parameters)"),
             "B": _("option B: 1x1 conv + BN (projection)"),
         }[shortcut]
         dash = "dot" if shortcut == "A" else "solid"
-        fig.add_shape(
-            type="path",
-            path=f"M 0.1,0.1 C 0.1,1.5 {end},1.5 {end},0.26",
-            line={"color": RESIDUAL, "width": 5 if shortcut == "B" else 3, "dash": dash},
+        shapes.append(
+            dict(
+                type="path",
+                path=f"M 0.1,0.1 C 0.1,1.5 {end},1.5 {end},0.26",
+                line={"color": RESIDUAL, "width": 5 if shortcut == "B" else 3, "dash": dash},
+            )
         )
-        fig.add_annotation(
-            x=end / 2, y=1.2, text=label, showarrow=False, font={"size": 15, "color": RESIDUAL}, bgcolor="white"
+        notes.append(
+            dict(x=end / 2, y=1.2, text=label, showarrow=False, font={"size": 15, "color": RESIDUAL}, bgcolor="white")
         )
-        fig.add_annotation(x=end / 2, y=-0.75, text=_("F(x): the residual branch"), showarrow=False, font={"size": 15})
+        notes.append(dict(x=end / 2, y=-0.75, text=_("F(x): the residual branch"), showarrow=False, font={"size": 15}))
     else:
-        fig.add_annotation(
-            x=end / 2,
-            y=1.0,
-            text=_("plain: no shortcut, no addition"),
-            showarrow=False,
-            font={"size": 15, "color": PLAIN},
+        notes.append(
+            dict(
+                x=end / 2,
+                y=1.0,
+                text=_("plain: no shortcut, no addition"),
+                showarrow=False,
+                font={"size": 15, "color": PLAIN},
+            )
         )
-        fig.add_annotation(
-            x=end / 2,
-            y=-0.75,
-            text=_("H(x): the block must learn the whole mapping"),
-            showarrow=False,
-            font={"size": 15},
+        notes.append(
+            dict(
+                x=end / 2,
+                y=-0.75,
+                text=_("H(x): the block must learn the whole mapping"),
+                showarrow=False,
+                font={"size": 15},
+            )
         )
-    fig.add_shape(
-        type="rect",
-        x0=end + 0.55,
-        x1=end + 1.35,
-        y0=-0.3,
-        y1=0.3,
-        fillcolor="#E5E5E5",
-        line={"color": main_colour, "width": 1},
+    shapes.append(
+        dict(
+            type="rect",
+            x0=end + 0.55,
+            x1=end + 1.35,
+            y0=-0.3,
+            y1=0.3,
+            fillcolor="#E5E5E5",
+            line={"color": main_colour, "width": 1},
+        )
     )
-    fig.add_annotation(x=end + 0.95, y=0, text="ReLU", showarrow=False, font={"size": 14})
-    fig.add_annotation(x=end + 1.5, y=0, text="<b>out</b>", showarrow=False, font={"size": 20}, xanchor="left")
+    notes.append(dict(x=end + 0.95, y=0, text="ReLU", showarrow=False, font={"size": 14}))
+    notes.append(dict(x=end + 1.5, y=0, text="<b>out</b>", showarrow=False, font={"size": 20}, xanchor="left"))
+    fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_xaxes(visible=False, range=[-0.7, end + 2.3])
     fig.update_yaxes(visible=False, range=[-1.0, 1.6], fixedrange=True)
     if kind == "basic":

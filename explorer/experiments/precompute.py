@@ -65,6 +65,44 @@ def load_shattered(folder: str | Path) -> list[ShatteredResult] | None:
     return out
 
 
+ZERO_GAMMA_FILE = "zero_gamma.json"
+
+
+def zero_gamma_ratios(depth: int = 20, seed: int = 0) -> dict[str, list[tuple[str, float]]]:
+    """||F(x)|| / ||x|| per block of a freshly initialised ResNet-``depth``, with the standard batch-norm scale
+    (``"standard"``, gamma = 1) and with zero-gamma (``"zero_gamma"``, Goyal et al. 2017); batch-norm statistics
+    from one shapes batch (``gradients.calibrate_bn``), as in training."""
+    from explorer.gradients import calibrate_bn, shapes_batch
+    from explorer.models import ResNetConfig, build_resnet
+    from explorer.probes import branch_ratios
+
+    x, _ = shapes_batch(32)
+    out = {}
+    for key, zero in (("standard", False), ("zero_gamma", True)):
+        model = calibrate_bn(build_resnet(ResNetConfig("cifar", depth, zero_init_residual=zero), seed=seed), x)
+        out[key] = [(name, float(r)) for name, r in branch_ratios(model, x)]
+    return out
+
+
+def save_zero_gamma(out: str | Path, depth: int = 20, seed: int = 0) -> Path:
+    """``zero_gamma_ratios`` as JSON under ``out``: the Learn page shows it without computing at start-up."""
+    path = Path(out) / ZERO_GAMMA_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"depth": depth, "seed": seed, "ratios": zero_gamma_ratios(depth, seed)}))
+    return path
+
+
+def load_zero_gamma(folder: str | Path, depth: int = 20) -> dict[str, list[tuple[str, float]]] | None:
+    """The precomputed ``zero_gamma_ratios`` for ``depth``, or None if it is not there."""
+    path = Path(folder) / ZERO_GAMMA_FILE
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("depth") != depth:
+        return None
+    return {k: [(name, float(r)) for name, r in v] for k, v in data["ratios"].items()}
+
+
 LESION_FILE = "lesion.json"
 LESION_TEST_SIZE = 500
 

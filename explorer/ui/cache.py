@@ -221,22 +221,20 @@ def precomputed_lesions() -> list | None:
     return load_lesions(ASSET_EXPERIMENTS)
 
 
+ZERO_GAMMA_LABELS = {
+    "standard": N_("standard initialisation (γ = 1)"),
+    "zero_gamma": N_("zero-γ initialisation (γ = 0)"),
+}
+
+
 @st.cache_data(show_spinner=False)
 def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """||F(x)|| / ||x|| per block of a freshly initialised ResNet, with and without zero-gamma (Goyal et al. 2017).
+    """||F(x)|| / ||x|| per block at initialisation, with and without zero-gamma (Goyal et al. 2017): the
+    precomputed asset, measured here only when it is missing."""
+    from explorer.experiments.precompute import load_zero_gamma, zero_gamma_ratios
 
-    Batch norm statistics come from one shapes batch (``gradients.calibrate_bn``), as in training.
-    """
-    from explorer.gradients import calibrate_bn, shapes_batch
-    from explorer.models import build_resnet
-    from explorer.probes import branch_ratios
-
-    x, _ = shapes_batch(32)
-    out = {}
-    for label, zero in ((N_("standard initialisation (γ = 1)"), False), (N_("zero-γ initialisation (γ = 0)"), True)):
-        model = calibrate_bn(build_resnet(ResNetConfig("cifar", depth, zero_init_residual=zero)), x)
-        out[label] = branch_ratios(model, x)
-    return out
+    ratios = load_zero_gamma(ASSET_EXPERIMENTS, depth) or zero_gamma_ratios(depth)
+    return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
 
 
 @st.cache_data(show_spinner="Measuring layer responses…")
@@ -262,3 +260,25 @@ def precomputed_landscapes() -> tuple[list, list]:
     from explorer.experiments.landscape import load_landscapes
 
     return load_landscapes(ASSET_EXPERIMENTS / "landscape")
+
+
+def _runs_signature(roots: tuple[str, ...]) -> tuple:
+    """Every file of every run folder under ``roots`` with its size and time: changes when a run is saved,
+    extended or removed."""
+    sig = []
+    for root in map(Path, roots):
+        for d in sorted(root.iterdir()) if root.is_dir() else []:
+            if d.is_dir():
+                sig += [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in d.iterdir() if f.is_file()]
+    return tuple(sig)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _found_runs(roots: tuple[str, ...], signature: tuple) -> list:
+    return runs.find_runs(*roots)
+
+
+def found_runs(*roots: Path | str) -> list:
+    """``runs.find_runs(*roots)``, read from disk again only when a run folder changed (shared, read-only)."""
+    key = tuple(str(r) for r in roots)
+    return _found_runs(key, _runs_signature(key))

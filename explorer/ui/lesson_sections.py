@@ -10,17 +10,41 @@ import streamlit as st
 from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
-from explorer.gradients import NO_VANISHING_NOTE, SHATTERED_NOTE, first_last_ratios
-from explorer.i18n import _
+from explorer.gradients import first_last_ratios
+from explorer.i18n import N_, _
 from explorer.recorders import History
 from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
+NO_VANISHING_NOTE = N_(  # shown through _()
+    "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
+    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
+    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
+    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
+    "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
+    "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
+    "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
+    "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
+    "another explanation."
+)
+SHATTERED_NOTE = N_(  # shown through _()
+    "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
+    "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
+    "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
+    "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
+    "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
+)
+
+RUNS = {  # asset run -> what it shows (shown through _(): run_titles())
+    "degradation": N_("the short live preset"),
+    "degradation-full-batch": N_("a full-batch recipe on 64 images"),
+}
+
 
 def run_titles() -> dict[str, str]:
     """The precomputed degradation runs (assets/runs) and what each shows, in the session's language."""
-    return {"degradation": _("the short live preset"), "degradation-full-batch": _("a full-batch recipe on 64 images")}
+    return {name: _(what) for name, what in RUNS.items()}
 
 
 def degradation_verdict(losses: dict[str, float]) -> str:
@@ -81,8 +105,8 @@ def recipe_caption(run) -> str:
 def memorisation_note(history: History) -> str:
     """A warning, from the run's own numbers, when networks fit their training images but not held-out ones."""
     held = [h.eval_accuracy[-1] for h in history.models.values() if h.eval_accuracy]
-    fitted = [sum(h.accuracy[-10:]) / max(len(h.accuracy[-10:]), 1) for h in history.models.values()]
-    if not held or max(held) >= 0.2 or max(fitted) < 0.9:
+    fitted = [h.final_accuracy() for h in history.models.values() if h.accuracy]
+    if not held or not fitted or max(held) >= 0.2 or max(fitted) < 0.9:
         return ""
     text = _(
         "Held-out accuracy stays near chance (at most {held:.0%}): these networks memorised their few "
@@ -206,21 +230,25 @@ def shattered_section(prefix: str) -> None:
 
 
 def response_verdict(responses) -> str:
-    """Mean response std per network, and whether the residual nets' are the smaller, as measured."""
-    means = {name: sum(stds) / len(stds) for name, _r, _l, stds in responses if stds}
-    parts = [f"{name} {v:.2f}" for name, v in means.items()]
-    res = [means[n] for n, r, _l, s in responses if r and s]
-    plain = [means[n] for n, r, _l, s in responses if not r and s]
-    head = _("Mean response std: {values}.").format(values=", ".join(parts))
-    if not res or not plain:
-        return head
-    if max(res) < min(plain):
-        return head + " " + _("Here too the residual networks' responses are the smaller.")
-    return (
-        head
-        + " "
-        + _(
-            "Here the residual networks' responses are not uniformly smaller than the plain ones': "
-            "batch norm's scales move slowly, so a briefly trained network keeps responses near their initial 1."
+    """Mean response std per network, and at which depths the residual net's is the smaller, as measured."""
+    means = {name: sum(stds) / len(stds) for name, _r, _d, stds in responses if stds}
+    text = _("Mean response std: {values}.").format(values=", ".join(f"{name} {v:.2f}" for name, v in means.items()))
+    pairs = {}
+    for name, residual, depth, stds in responses:
+        if stds:
+            pairs.setdefault(int(depth), {})[bool(residual)] = means[name]
+    smaller = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] < p[False])
+    larger = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] >= p[False])
+    if smaller and larger:
+        text += " " + _(
+            "The residual network's responses are the smaller at depth {smaller}, not at depth {larger}."
+        ).format(smaller=smaller, larger=larger)
+    elif smaller:
+        text += " " + _("The residual network's responses are the smaller at depth {smaller}, as in the paper.").format(
+            smaller=smaller
         )
-    )
+    elif larger:
+        text += " " + _("Here the residual networks' responses are not the smaller, unlike the paper's.")
+    if larger:
+        text += " " + _("These networks trained far less than the paper's, so batch norm's scales are still near 1.")
+    return text

@@ -4,6 +4,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from explorer import engine
+from tests.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PRECOMPUTED = ROOT / "assets" / "experiments" / "landscape"
@@ -36,17 +39,26 @@ def test_page_shows_the_precomputed_landscapes_and_switches_views():
     assert not at.exception
 
 
-def test_live_computation_of_a_network_and_its_twin(tmp_path, monkeypatch):
+def test_live_computation_of_a_network_and_its_twin_runs_as_a_job(cluster, tmp_path, monkeypatch):  # noqa: F811
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))  # no runs of our own: the shipped one is listed
     at = open_page()
     assert not at.exception, at.exception
+    shipped = [o for o in at.selectbox(key="landscape_run").options if o.startswith("degradation (degradation,")]
+    at.selectbox(key="landscape_run").set_value(shipped[0]).run()  # two runs ship: pick the preset's
     at.selectbox(key="landscape_net").set_value("Plain-20")
     at.select_slider(key="landscape_grid").set_value(5)
     at.select_slider(key="landscape_images").set_value(32)
     at.run()
     at.button(key="landscape_compute").click().run()
     assert not at.exception, at.exception
-    run, results = at.session_state["landscape_result"]
+    job = at.session_state["landscape_job"]
+    assert job.startswith("explorer-landscape-")
+    st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
+    assert st.state == engine.DONE, st.message
+    results = engine.result(job)
     assert [r.network for r in results] == ["Plain-20", "ResNet-20"]
     assert all(r.complete and r.loss.shape == (5, 5) and r.images == 32 for r in results)
+    at.run()
+    assert not at.exception, at.exception
     assert "Computed live from run degradation." in [c.value for c in at.caption]
+    assert engine.job_count("landscape") == 1

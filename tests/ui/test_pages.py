@@ -2,12 +2,15 @@
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from tests.test_engine import cluster  # noqa: F401  (the fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
@@ -162,3 +165,32 @@ def test_inside_shows_fig7_layer_responses():
     assert any("Fig. 7" in h.value for h in at.header)
     body = texts(at)
     assert "Mean response std:" in body and "this app's own measure" in body
+
+
+@pytest.mark.slow
+def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
+    """A user's zip with a decompression bomb among good pictures trains on a worker; the page says which
+    file was left out and why."""
+    from explorer import engine
+    from tests.test_engine import START_TIMEOUT, wait_until
+    from tests.test_folder import bomb_png, good_entries
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in {**good_entries(), "pets/cat/huge.png": bomb_png(7000, 7000)}.items():
+            zf.writestr(name, data)
+    at = open_page("train")
+    at.radio(key="train_preset").set_value("quick").run()
+    at.selectbox(key="train_dataset").set_value("upload").run()
+    at.file_uploader(key="train_zip").upload("pets.zip", buf.getvalue(), "application/zip").run()
+    at.slider(key="train_steps_quick").set_value(1000).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["train_live"]
+    wait_until(lambda: engine.status(job).step >= 1)  # the worker has read the zip
+    at.run()
+    notes = [w.value for w in at.warning if "skipped" in w.value]
+    assert len(notes) == 1 and notes[0].startswith("1 of your files were skipped (1 too many pixels)"), notes
+    assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
+    at.button(key="train_live_stop").click().run()
+    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine.CANCELLED

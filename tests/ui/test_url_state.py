@@ -120,3 +120,12 @@ def test_landscape_link_opens_view_run_and_network():
     assert at.radio(key="landscape_view").value == "3-D surface"
     assert at.selectbox(key="landscape_run").value == run and at.selectbox(key="landscape_net").value == nets[-1]
     assert url(at)["view"] == "3-D surface" and url(at)["net"] == nets[-1]
+
+
+def test_explain_shapes_sample_on_an_imagenet_network_is_not_an_error():
+    """A 224 x 224 crop's map does not line up with a shape's outline: the page says so instead of failing."""
+    network = "The network in the sidebar, untrained"
+    at = open_link("explain", {"network": network, "family": "imagenet", "depth": "18", "image": "Shapes sample"})
+    assert at.selectbox(key="net_source").value == network and "ResNet-18" in " ".join(s.value for s in at.subheader)
+    captions = " ".join(c.value for c in at.caption)
+    assert "outline check needs a network that sees the sample at its own size" in captions

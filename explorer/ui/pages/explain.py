@@ -100,7 +100,12 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
                     "is empty (that is a result, not an error)."
                 )
             )
-        inside = trust.energy_inside(res.map, mask) if mask is not None and not raw else None
+        # the outline lines up with the map only when the network sees the whole sample at the mask's size
+        # (an ImageNet network resizes and crops it to 224 x 224)
+        aligned = mask is not None and mask.shape == res.map.shape
+        if mask is not None and not aligned:
+            st.caption(_("The shape's outline check needs a network that sees the sample at its own size."))
+        inside = trust.energy_inside(res.map, mask) if aligned and not raw else None
         if inside is not None:  # None: a map without positive evidence (warned about above)
             hit = trust.pointing_hit(res.map, mask)
             text = (

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure
-from explorer.gradients import NO_VANISHING_NOTE, SweepResult, gradient_norms
+from explorer.gradients import SweepResult, gradient_norms
 from explorer.i18n import N_, _
 from explorer.ui import state
 from explorer.ui.cache import cached_probe_batch, figure, view
-from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
+from explorer.ui.lesson_sections import NO_VANISHING_NOTE, depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 

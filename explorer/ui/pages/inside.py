@@ -66,6 +66,16 @@ for c, m in pairs:
                 key=f"inside_stats_{c.label}",
             )
 
+
+def block_notes(dec: dict) -> list[tuple[bool, str]]:
+    """What to say about a block taken apart, each with whether it applies."""
+    return [
+        (not dec["residual"], _("plain block: there is no shortcut, so the output is relu(F(x)) alone")),
+        (dec["bypassed"], _("this block is bypassed: the network skips F(x) and passes only the shortcut on")),
+        (dec["reshapes"], _("this block changes shape: the shortcut is a downsampled (projected or padded) x")),
+    ]
+
+
 blocks = [n for n, _block in model.blocks()]
 st.header(_("One residual block: x, F(x) and x + F(x)"))
 st.markdown(
@@ -84,8 +94,9 @@ for c, m in pairs:
         x, _display = prepared(c, img)
         dec = view(residual_decomposition, c, m, block, x)
         show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
-        if dec["note"]:
-            st.caption(dec["note"])
+        notes = [text for flag, text in block_notes(dec) if flag]
+        if notes:
+            st.caption("; ".join(notes))
 
 st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
 st.markdown(

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from explorer import tasks
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
-from explorer.experiments.landscape import describe, run_landscape
+from explorer.experiments.landscape import describe
 from explorer.i18n import N_, _, ngettext
-from explorer.runs import find_runs
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, precomputed_landscapes
+from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes
+from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -20,6 +21,7 @@ GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
 VIEWS = (N_("Contour"), N_("3-D surface"))  # keys (URL); shown through _()
+LIVE_JOB = "landscape_job"  # this session's live computation on the engine
 BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
@@ -132,8 +134,8 @@ def show_landscapes(surfaces: list, key: str) -> None:
     zrange = landscape_range(surfaces, log)
     for depth in sorted({s.network.rpartition("-")[2] for s in surfaces}, key=lambda d: int(d) if d.isdigit() else 0):
         pair = [s for s in surfaces if s.network.rpartition("-")[2] == depth]
-        show_chart(landscape_figure(pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
-    show_chart(cross_section_figure(surfaces, log), key=f"{key}_cross")
+        show_chart(figure(landscape_figure, pair, kind, log, zrange), key=f"{key}_{depth}_{kind}")
+    show_chart(figure(cross_section_figure, surfaces, log), key=f"{key}_cross")
     rows = []
     for s in surfaces:
         d = describe(s)
@@ -186,11 +188,11 @@ else:
                 "every point, as in training: the initial weights have no running statistics yet)."
             ).format(GOODFELLOW=GOODFELLOW)
         )
-        show_chart(line_figure(lines, log), key="landscape_pre_init")
+        show_chart(figure(line_figure, lines, log), key="landscape_pre_init")
         st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
 
 st.header(_("Compute one live"))
-runs = find_runs(runs_root(), ASSET_RUNS)
+runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info(_("No saved runs yet: train networks on the Train page, then come back."))
     st.stop()
@@ -227,31 +229,11 @@ st.caption(
     ).format(points=count * grid * grid, images=images, estimate=estimate)
 )
 if st.button(_("Compute"), key="landscape_compute", type="primary"):
-    stop_slot = st.empty()
-    stop_slot.button(_("Stop"), key="landscape_stop")  # a click reruns the page, which ends the computation
     names = [network] + ([twin] if with_twin and has_twin else [])
-    results = []
-    st.session_state[state.LANDSCAPE_RESULT] = (run.path.name, results)
-    for name in names:
-        bar = st.progress(0.0, text=_("{name}: starting…").format(name=name))
-
-        def progress(p, bar=bar, name=name) -> None:
-            bar.progress(
-                p.done / p.total,
-                text=_("{name}: {done} of {total} points, {eta:.0f} s to go").format(
-                    name=name, done=p.done, total=p.total, eta=p.eta_s
-                ),
-            )
-
-        results.append(
-            run_landscape(
-                run.path, name, grid=grid, images=images, progress=progress,
-                precision="bfloat16" if fast else "float32",
-            )
-        )  # fmt: skip
-        bar.empty()
-    stop_slot.empty()
-result = st.session_state.get(state.LANDSCAPE_RESULT)
-if result and result[1]:
-    st.caption(_("Computed live from run {run}.").format(run=result[0]))
-    show_landscapes(result[1], "landscape_live")
+    job = tasks.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
+    submit_ui(LIVE_JOB, "landscape", *job, _("Loss landscape"))
+    st.session_state[state.LANDSCAPE_RESULT] = run.path.name
+surfaces = job_panel(LIVE_JOB, _("Loss landscape"))
+if surfaces:
+    st.caption(_("Computed live from run {run}.").format(run=st.session_state.get(state.LANDSCAPE_RESULT)))
+    show_landscapes(surfaces, "landscape_live")

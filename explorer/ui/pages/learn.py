@@ -45,7 +45,7 @@ st.markdown(
 degradation_section()
 st.page_link(pages.EXPERIMENTS, label=_("Re-run this experiment live"), icon=":material/science:")
 
-st.header(_("2. The residual block: out = x + F(x)"))
+st.header(_("2. The residual block: out = relu(x + F(x))"))
 st.markdown(
     _(
         "A residual block learns a *correction* F(x) that is added to its input: out = relu(x + F(x)). The "
