@@ -4,9 +4,11 @@
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
+# from fonts-noto-cjk: the Chinese pages' screenshots need CJK glyphs
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 LANDSCAPE := --grid 31 --images 64 --precision bfloat16 --threads 1
 
-.PHONY: app test lint bench assets
+.PHONY: app test lint bench assets translations
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -18,8 +20,8 @@ app: $(STAMP)
 	$(VENV)/bin/streamlit run app.py
 
 test: $(STAMP)
-	@[ -x /usr/bin/chromium ] || [ "$$(id -u)" != 0 ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-		|| echo "could not install chromium: the browser tests will be skipped (and fail under CI=true)"
+	@{ [ -x /usr/bin/chromium ] && [ -e $(CJK_FONT) ]; } || [ "$$(id -u)" != 0 ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; } \
+		|| echo "could not install chromium and fonts-noto-cjk: the browser tests will be skipped (and fail under CI=true)"
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
@@ -48,3 +50,12 @@ assets: $(STAMP)
 
 bench: $(STAMP)
 	for f in bench/bench_*.py; do $(VENV)/bin/python -m bench.$$(basename $$f .py); done
+
+# gettext catalogues (explorer/locale): extract the _() strings, merge them into each .po, compile the .mo.
+# Translate the new msgstr "" entries in explorer/locale/<lang>/LC_MESSAGES/explorer.po, then run it again.
+LOCALE := explorer/locale
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-by-file --project="ResNet Explorer" \
+		--msgid-bugs-address="" --copyright-holder="" -o $(LOCALE)/explorer.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALE)/explorer.pot -d $(LOCALE) -D explorer --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D explorer --statistics

@@ -8,23 +8,26 @@ import os
 
 import streamlit as st
 
-from explorer.ui import pages, state
+from explorer.i18n import _
+from explorer.ui import pages, state, widgets
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/hub:", layout="wide")
 state.init()
+widgets.language_ui()  # before any text: this run's language (?lang=zh)
 menu = [
-    st.Page(pages.LEARN, title="Learn", icon=":material/school:", url_path="learn", default=True),
-    st.Page(pages.BUILD, title="Build", icon=":material/construction:", url_path="build"),
-    st.Page(pages.TRAIN, title="Train", icon=":material/model_training:", url_path="train"),
-    st.Page(pages.INSIDE, title="Inside", icon=":material/layers:", url_path="inside"),
-    st.Page(pages.GRADIENTS, title="Gradients", icon=":material/show_chart:", url_path="gradients"),
-    st.Page(pages.EXPLAIN, title="Explain", icon=":material/visibility:", url_path="explain"),
-    st.Page(pages.EXPERIMENTS, title="Experiments", icon=":material/science:", url_path="experiments"),
-    st.Page(pages.LANDSCAPE, title="Landscapes", icon=":material/landscape:", url_path="landscape"),
+    st.Page(pages.LEARN, title=_("Learn"), icon=":material/school:", url_path="home", default=True),  # at /
+    st.Page(pages.BUILD, title=_("Build"), icon=":material/construction:", url_path="build"),
+    st.Page(pages.TRAIN, title=_("Train"), icon=":material/model_training:", url_path="train"),
+    st.Page(pages.INSIDE, title=_("Inside"), icon=":material/layers:", url_path="inside"),
+    st.Page(pages.GRADIENTS, title=_("Gradients"), icon=":material/show_chart:", url_path="gradients"),
+    st.Page(pages.EXPLAIN, title=_("Explain"), icon=":material/visibility:", url_path="explain"),
+    st.Page(pages.EXPERIMENTS, title=_("Experiments"), icon=":material/science:", url_path="experiments"),
+    st.Page(pages.LANDSCAPE, title=_("Landscapes"), icon=":material/landscape:", url_path="landscape"),
+    st.Page(pages.LEARN, title=_("Learn"), url_path="learn", visibility="hidden"),  # /learn?lang=zh links
 ]
 if os.environ.get("EXPLORER_DIAGNOSTICS") == "1":  # for load tests: hooks and modes of the shared models
     menu.append(
-        st.Page(pages.DIAGNOSTICS, title="Diagnostics", icon=":material/monitor_heart:", url_path="diagnostics")
+        st.Page(pages.DIAGNOSTICS, title=_("Diagnostics"), icon=":material/monitor_heart:", url_path="diagnostics")
     )
 pg = st.navigation(menu)
 pg.run()

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.i18n import N_
 from explorer.images import as_batch
 from explorer.models import ResidualBlock, block_names, eval_mode
 from explorer.probes import forward_hooks
@@ -378,12 +379,12 @@ METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], n
     "occlusion": _occlusion_method,
 }
 
-METHOD_LABELS = {
+METHOD_LABELS = {  # English; show them through explorer.i18n._()
     "gradcam": "Grad-CAM",
-    "guided_gradcam": "Guided Grad-CAM",
-    "integrated_gradients": "Integrated Gradients",
-    "saliency": "Saliency",
-    "occlusion": "Occlusion",
+    "guided_gradcam": N_("Guided Grad-CAM"),
+    "integrated_gradients": N_("Integrated Gradients"),
+    "saliency": N_("Saliency"),
+    "occlusion": N_("Occlusion"),
 }
 
 

@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from explorer.devices import model_device
+from explorer.i18n import N_, _
 
 if TYPE_CHECKING:
     from explorer.model_cards import ModelCard
@@ -29,20 +30,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
-ACCEPTED = "PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF"
+ACCEPTED = N_("PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF")  # shown through _()
 MAX_BYTES = 20_000_000
 MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo is 12-50
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
-# the short reasons an image is refused (``ImageError.reason``), for counting refusals
+# the short reasons an image is refused (``ImageError.reason``), for counting refusals; shown through _()
 TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY = (
-    "too many pixels",
-    "file too large",
-    "not an image",
-    "format not accepted",
-    "damaged or truncated",
-    "empty",
+    N_("too many pixels"),
+    N_("file too large"),
+    N_("not an image"),
+    N_("format not accepted"),
+    N_("damaged or truncated"),
+    N_("empty"),
 )
 
 
@@ -63,7 +64,7 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
-            raise ImageError(f"no such file: {path}", NOT_AN_IMAGE)
+            raise ImageError(_("no such file: {path}").format(path=path.name), NOT_AN_IMAGE)
         size = path.stat().st_size
         if size > max_bytes:
             raise ImageError(_too_big(size, max_bytes), TOO_LARGE)
@@ -73,12 +74,14 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         raise ImageError(_too_big(len(raw), max_bytes), TOO_LARGE)
     if not raw:
-        raise ImageError(f"the file is empty; please upload a {ACCEPTED} image", EMPTY)
+        raise ImageError(_("the file is empty; please upload a {accepted} image").format(accepted=_(ACCEPTED)), EMPTY)
     return raw
 
 
 def _too_big(size: int, max_bytes: int) -> str:
-    return f"the file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit; please upload a smaller image"
+    return _("the file is {mb:.1f} MB, over the {limit:.0f} MB limit; please upload a smaller image").format(
+        mb=size / 1e6, limit=max_bytes / 1e6
+    )
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -131,17 +134,31 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             img = Image.open(io.BytesIO(raw))
         except UnidentifiedImageError:
             raise ImageError(
-                f"this file is not an image we can read; please upload a {ACCEPTED} file", NOT_AN_IMAGE
+                _("this file is not an image we can read; please upload a {accepted} file").format(
+                    accepted=_(ACCEPTED)
+                ),
+                NOT_AN_IMAGE,
             ) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
-            raise ImageError(f"this image file is damaged ({e}); please upload an intact {ACCEPTED} file") from None
+            raise ImageError(
+                _("this image file is damaged ({error}); please upload an intact {accepted} file").format(
+                    error=e, accepted=_(ACCEPTED)
+                )
+            ) from None
         if img.format not in FORMATS:
-            raise ImageError(f"{img.format} images are not accepted; please upload a {ACCEPTED} file", NOT_ACCEPTED)
+            raise ImageError(
+                _("{format} images are not accepted; please upload a {accepted} file").format(
+                    format=img.format, accepted=_(ACCEPTED)
+                ),
+                NOT_ACCEPTED,
+            )
         w, h = img.size
         if w < 1 or h < 1:
-            raise ImageError(f"the image declares an empty size {w}x{h}; please upload a real picture", EMPTY)
+            raise ImageError(
+                _("the image declares an empty size {w}x{h}; please upload a real picture").format(w=w, h=h), EMPTY
+            )
         if w * h > max_pixels:
             raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
         try:
@@ -153,16 +170,25 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
             raise ImageError(
-                f"this {img.format} file is truncated or corrupt ({e}); please upload an intact {ACCEPTED} file"
+                _(
+                    "this {format} file is truncated or corrupt ({error}); please upload an intact {accepted} file"
+                ).format(format=img.format, error=e, accepted=_(ACCEPTED))
             ) from None
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> str:
-    declared = f"declares {size[0]} x {size[1]} = {size[0] * size[1] / 1e6:,.0f} megapixels, which is" if size else "is"
-    return (
-        f"this image {declared} over the {max_pixels / 1e6:.0f}-megapixel limit; "
+    limit = max_pixels / 1e6
+    if size:
+        text = _(
+            "this image declares {w} x {h} = {mp:,.0f} megapixels, which is over the {limit:.0f}-megapixel limit; "
+            "please upload a smaller picture (a few megapixels is plenty: the models see 224 x 224)"
+        )
+        return text.format(w=size[0], h=size[1], mp=size[0] * size[1] / 1e6, limit=limit)
+    text = _(
+        "this image is over the {limit:.0f}-megapixel limit; "
         "please upload a smaller picture (a few megapixels is plenty: the models see 224 x 224)"
     )
+    return text.format(limit=limit)
 
 
 def preprocess(

@@ -24,13 +24,14 @@ import torch
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
 
+from explorer.i18n import N_, _
 from explorer.models import IMAGENET_BLOCKS, ResNet, ResNetConfig, build_resnet
 
 log = logging.getLogger(__name__)
 
 PRETRAINED_DEPTHS = tuple(IMAGENET_BLOCKS)  # torchvision ships ImageNet weights for each
 MAX_WEIGHT_BYTES = 300_000_000  # ResNet-152 is 241 MB
-NO_PLAIN_WEIGHTS = (
+NO_PLAIN_WEIGHTS = N_(  # shown through _()
     "Plain (non-residual) ImageNet networks have no published pretrained weights: torchvision ships only "
     "residual ResNets. Train a plain net yourself on the built-in data, or compare at initialisation."
 )
@@ -119,22 +120,24 @@ def load_pretrained(
         WeightsUnavailable: not cached and ``download`` is off, the download failed, or a plain net.
     """
     if not residual:
-        raise WeightsUnavailable(NO_PLAIN_WEIGHTS)
+        raise WeightsUnavailable(_(NO_PLAIN_WEIGHTS))
     w = _weights(depth)
     path = _cache_path(w, cache_dir)
     if not path.is_file() and not download:
-        raise WeightsUnavailable(
-            f"ResNet-{depth} ImageNet weights are not on this machine ({path}) and downloading is off. "
-            f"Allow the download (about {w.meta.get('_file_size', 0):.0f} MB from download.pytorch.org), "
+        text = _(
+            "ResNet-{depth} ImageNet weights are not on this machine ({file}) and downloading is off. "
+            "Allow the download (about {mb:.0f} MB from download.pytorch.org), "
             "or upload a local .pth state_dict in torchvision's format."
         )
+        raise WeightsUnavailable(text.format(depth=depth, file=path.name, mb=w.meta.get("_file_size", 0)))
     try:
         state = w.get_state_dict(model_dir=str(path.parent), progress=False, weights_only=True, map_location="cpu")
     except (OSError, RuntimeError) as e:  # URLError is an OSError; a half download fails to unpickle
-        raise WeightsUnavailable(
-            f"could not get ResNet-{depth} ImageNet weights ({e}). This machine may be offline: "
+        text = _(
+            "could not get ResNet-{depth} ImageNet weights ({error}). This machine may be offline: "
             "upload a local .pth state_dict in torchvision's format instead."
-        ) from None
+        )
+        raise WeightsUnavailable(text.format(depth=depth, error=e)) from None
     model = _load_state(state, depth)
     log.info("loaded %s from %s", w, path)
     return model
@@ -152,10 +155,11 @@ def _unwrap(obj) -> Mapping[str, torch.Tensor]:
         or not obj
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
     ):
-        raise WeightsError(
-            f"the file holds a {type(obj).__name__}, not a state_dict (a dict of parameter names to tensors); "
+        text = _(
+            "the file holds a {type}, not a state_dict (a dict of parameter names to tensors); "
             "save one with torch.save(model.state_dict(), 'weights.pth')"
         )
+        raise WeightsError(text.format(type=type(obj).__name__))
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
     return obj
@@ -177,7 +181,7 @@ def guess_depth(keys) -> int | None:
 
 
 def _short(keys: list[str], n: int = 6) -> str:
-    return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
+    return ", ".join(keys[:n]) + (_(" and {n} more").format(n=len(keys) - n) if len(keys) > n else "")
 
 
 def _load_state(state: Mapping[str, torch.Tensor], depth: int) -> ResNet:
@@ -193,25 +197,34 @@ def _load_state(state: Mapping[str, torch.Tensor], depth: int) -> ResNet:
     unexpected = [k for k in state if k not in expected]
     if missing or unexpected:
         hint = (
-            f" These keys fit a ResNet-{guess}: choose depth {guess}."
+            _(" These keys fit a ResNet-{guess}: choose depth {guess}.").format(guess=guess)
             if guess and guess != depth
-            else " They do not fit any torchvision ResNet."
+            else _(" They do not fit any torchvision ResNet.")
             if not guess
             else ""
         )
         raise WeightsError(
-            f"the weights do not fit ResNet-{depth}: "
-            + (f"{len(missing)} missing keys ({_short(missing)}); " if missing else "")
-            + (f"{len(unexpected)} unexpected keys ({_short(unexpected)})." if unexpected else "")
+            _("the weights do not fit ResNet-{depth}: ").format(depth=depth)
+            + (_("{n} missing keys ({keys}); ").format(n=len(missing), keys=_short(missing)) if missing else "")
+            + (
+                _("{n} unexpected keys ({keys}).").format(n=len(unexpected), keys=_short(unexpected))
+                if unexpected
+                else ""
+            )
             + hint
         )
     wrong = [
         f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items() if state[k].shape != v.shape
     ]
     if wrong:
-        raise WeightsError(f"the weights have the right names but wrong shapes for ResNet-{depth}: {_short(wrong, 4)}")
+        text = _("the weights have the right names but wrong shapes for ResNet-{depth}: {keys}")
+        raise WeightsError(text.format(depth=depth, keys=_short(wrong, 4)))
     model.load_state_dict(state, strict=True)
     return model.eval()
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return _("the file is {mb:.0f} MB, over the {limit:.0f} MB limit").format(mb=size / 1e6, limit=max_bytes / 1e6)
 
 
 def load_local_weights(
@@ -231,27 +244,30 @@ def load_local_weights(
     if isinstance(source, (str, Path)):
         size = Path(source).stat().st_size
         if size > max_bytes:
-            raise WeightsError(f"the file is {size / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+            raise WeightsError(_too_big(size, max_bytes))
         source = Path(source).read_bytes()
     if len(source) > max_bytes:
-        raise WeightsError(f"the file is {len(source) / 1e6:.0f} MB, over the {max_bytes / 1e6:.0f} MB limit")
+        raise WeightsError(_too_big(len(source), max_bytes))
     try:
         obj = torch.load(io.BytesIO(source), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError) as e:
         log.info("torch.load(weights_only=True) refused the file: %s", e)
         raise WeightsError(
-            "the file is not a PyTorch state_dict that loads safely: either it is not a PyTorch file at all, "
-            "or it pickles Python objects besides tensors, which we refuse (weights_only=True). "
-            "Save plain weights with torch.save(model.state_dict(), 'weights.pth')."
+            _(
+                "the file is not a PyTorch state_dict that loads safely: either it is not a PyTorch file at all, "
+                "or it pickles Python objects besides tensors, which we refuse (weights_only=True). "
+                "Save plain weights with torch.save(model.state_dict(), 'weights.pth')."
+            )
         ) from None
     state = _unwrap(obj)
     if depth is None:
         depth = guess_depth(state.keys())
         if depth is None:
-            raise WeightsError(
-                f"these keys do not fit any torchvision ResNet ({_short(list(state))}); expected e.g. conv1.weight, "
+            text = _(
+                "these keys do not fit any torchvision ResNet ({keys}); expected e.g. conv1.weight, "
                 "layer1.0.conv1.weight, fc.weight"
             )
+            raise WeightsError(text.format(keys=_short(list(state))))
     if depth not in PRETRAINED_DEPTHS:
         raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
     return _load_state(state, depth)

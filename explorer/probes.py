@@ -29,7 +29,7 @@ def _resolve(model: nn.Module, names: Sequence[str]) -> list[nn.Module]:
         try:
             modules.append(model.get_submodule(name))
         except AttributeError:
-            valid = [n for n, _ in model.named_modules() if n]
+            valid = [n for n, _m in model.named_modules() if n]
             shown = ", ".join(valid[:40]) + (f", ... ({len(valid)} in all)" if len(valid) > 40 else "")
             raise ValueError(f"no layer named {name!r}; layers are: {shown}") from None
     return modules
@@ -119,7 +119,7 @@ def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list
     Five reductions over the captured values (sum, norm, positive sum, positive count, max) go to the CPU
     as one (5, L, C) array; the per-channel arithmetic then runs in numpy on those small vectors.
     """
-    _, c, h, w = acts[0].shape
+    _batch, c, h, w = acts[0].shape
     flat = (acts[0] if len(acts) == 1 else torch.cat(acts)).flatten(2)  # (L, C, H*W): a copy only for L > 1
     n = flat.shape[2]
     positive = flat.relu()  # a fresh tensor: sign_ below may overwrite it
@@ -191,7 +191,7 @@ def feature_layers(model: nn.Module) -> list[str]:
     """Layers worth a feature-map view: the stem's output and every residual block, in forward order."""
     names = ["relu"] if hasattr(model, "relu") else []
     if hasattr(model, "blocks"):
-        names += [n for n, _ in model.blocks()]
+        names += [n for n, _b in model.blocks()]
     return names
 
 
@@ -212,7 +212,7 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
     """
     block = _resolve(model, [block_name])[0]
     if not isinstance(block, ResidualBlock):
-        raise ValueError(f"{block_name!r} is not a residual block; blocks are {[n for n, _ in model.blocks()]}")
+        raise ValueError(f"{block_name!r} is not a residual block; blocks are {[n for n, _b in model.blocks()]}")
     seen: dict[str, torch.Tensor] = {}
 
     def pre(module, inputs):

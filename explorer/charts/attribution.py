@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from explorer.attribution import METHOD_LABELS
 from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, apply_style
+from explorer.i18n import _
 from explorer.trust import RandomisationResult
 
 
@@ -61,7 +62,7 @@ def overlay_figure(
             zmax=zmax,
             colorscale=scale,
             opacity=opacity,
-            colorbar={"title": {"text": "evidence" if not signed else "signed"}, "thickness": 18},
+            colorbar={"title": {"text": _("evidence") if not signed else _("signed")}, "thickness": 18},
             hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
         )
     )
@@ -86,11 +87,11 @@ def filmstrip_figure(
         raise ValueError("the film-strip is empty")
     cols = min(columns, len(strip))
     rows = -(-len(strip) // cols)
-    fig = _grid([n for n, _ in strip], cols, rows, 200)
-    for i, (_, cam) in enumerate(strip):
+    fig = _grid([n for n, _cam in strip], cols, rows, 200)
+    for i, (_name, cam) in enumerate(strip):
         fig.add_trace(image_trace(overlay_rgb(image, cam, opacity)), row=i // cols + 1, col=i % cols + 1)
     _image_axes(fig)
-    apply_style(fig, title or "Grad-CAM at every block: where the evidence for the class gathers")
+    apply_style(fig, title or _("Grad-CAM at every block: where the evidence for the class gathers"))
     return fig
 
 
@@ -104,14 +105,14 @@ def method_grid_figure(
     cols = 1 + len(methods)
     titles = []
     for r, label in enumerate(rows):
-        titles += [label] + ([METHOD_LABELS.get(m, m) for m in methods] if r == 0 else [""] * len(methods))
+        titles += [label] + ([_(METHOD_LABELS.get(m, m)) for m in methods] if r == 0 else [""] * len(methods))
     fig = _grid(titles, cols, len(rows), 230)
     for r, maps in enumerate(rows.values(), start=1):
         fig.add_trace(image_trace(to_rgb_uint8(image)), row=r, col=1)
         for c, m in enumerate(methods, start=2):
             fig.add_trace(image_trace(overlay_rgb(image, maps[m], opacity)), row=r, col=c)
     _image_axes(fig)
-    apply_style(fig, title or "Attribution methods compared")
+    apply_style(fig, title or _("Attribution methods compared"))
     return fig
 
 
@@ -135,8 +136,8 @@ def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult
     fig = make_subplots(rows=1, cols=len(labels), shared_yaxes=True, subplot_titles=labels, horizontal_spacing=0.04)
     for col, label in enumerate(labels, start=1):
         for method, res in checks[label].items():
-            name = METHOD_LABELS.get(method, method)
-            for values, dash, suffix in ((res.spearman, "solid", ""), (res.spearman_abs, "dot", " (absolute)")):
+            name = _(METHOD_LABELS.get(method, method))
+            for values, dash, suffix in ((res.spearman, "solid", ""), (res.spearman_abs, "dot", " " + _("(absolute)"))):
                 fig.add_trace(
                     go.Scatter(
                         x=list(range(len(values))),
@@ -158,8 +159,8 @@ def randomisation_methods_figure(checks: dict[str, dict[str, RandomisationResult
         ticks = list(range(len(steps)))[::every]
         fig.update_xaxes(tickvals=ticks, ticktext=[steps[i] for i in ticks], row=1, col=col)
         fig.add_hline(y=0, line={"color": "grey", "dash": "dot"}, row=1, col=col)
-    fig.update_yaxes(title_text="Spearman rank correlation with the original", range=[-1.05, 1.05], row=1, col=1)
-    fig.update_xaxes(title_text="layers re-randomised, top down", row=1, col=1)
-    apply_style(fig, "Sanity check: which maps change when the weights do?", height=640)
+    fig.update_yaxes(title_text=_("Spearman rank correlation with the original"), range=[-1.05, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text=_("layers re-randomised, top down"), row=1, col=1)
+    apply_style(fig, _("Sanity check: which maps change when the weights do?"), height=640)
     fig.update_layout(legend={"y": -0.32}, margin={"b": 190})
     return fig

@@ -12,9 +12,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
+from explorer.i18n import _
 
 
-def gradient_norms_figure(results: Sequence, title: str = "Gradient norm per layer") -> go.Figure:
+def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Figure:
     """Per-layer weight-gradient norms (log scale) for several networks (``gradients.SweepResult``-like:
     ``name``, ``depth``, ``residual``, ``values``); colour = plain/residual, dash = depth."""
     fig = go.Figure()
@@ -30,12 +31,12 @@ def gradient_norms_figure(results: Sequence, title: str = "Gradient norm per lay
                 name=r.name,
                 line={"color": colour(r.residual), "dash": dash, "width": 3},
                 text=layers,
-                hovertemplate="%{text}<br>norm %{y:.3g}<extra>" + r.name + "</extra>",
+                hovertemplate="%{text}<br>" + _("norm") + " %{y:.3g}<extra>" + r.name + "</extra>",
             )
         )
-    fig.update_yaxes(type="log", title_text="‖∂loss/∂W‖ (log scale)", exponentformat="power")
-    fig.update_xaxes(title_text="layer (forward order: input → output)")
-    apply_style(fig, title, height=520)
+    fig.update_yaxes(type="log", title_text=_("‖∂loss/∂W‖ (log scale)"), exponentformat="power")
+    fig.update_xaxes(title_text=_("layer (forward order: input → output)"))
+    apply_style(fig, title or _("Gradient norm per layer"), height=520)
     return fig
 
 
@@ -46,7 +47,7 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
     """
     results = list(results)[:max_traces]
     n = len(results)
-    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _ in range(n - 1)]
+    specs = [[{}, {"rowspan": n}]] + [[{}, None] for _row in range(n - 1)]
     fig = make_subplots(
         rows=n,
         cols=2,
@@ -55,7 +56,7 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
         shared_xaxes="columns",
         horizontal_spacing=0.1,
         vertical_spacing=0.03,
-        subplot_titles=[results[0].name, "autocorrelation of d output / dt"] + [r.name for r in results[1:]],
+        subplot_titles=[results[0].name, _("autocorrelation of d output / dt")] + [r.name for r in results[1:]],
     )
     depth_order = sorted({r.name.split("-")[-1] for r in results})
     for i, r in enumerate(results):
@@ -81,18 +82,18 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
                 x=lags,
                 y=r.acf,
                 mode="lines+markers",
-                name=f"{r.name} (lag 1: {r.lag1:.2f})",
+                name=_("{name} (lag 1: {lag1:.2f})").format(name=r.name, lag1=r.lag1),
                 line={"color": col, "dash": dash, "width": 3},
                 marker={"size": 5},
             ),
             row=1,
             col=2,
         )
-    fig.update_xaxes(title_text="position t along the line", row=n, col=1)
-    fig.update_xaxes(title_text="lag (points)", row=1, col=2)
-    fig.update_yaxes(title_text="autocorrelation", range=[-0.3, 1.02], row=1, col=2)
+    fig.update_xaxes(title_text=_("position t along the line"), row=n, col=1)
+    fig.update_xaxes(title_text=_("lag (points)"), row=1, col=2)
+    fig.update_yaxes(title_text=_("autocorrelation"), range=[-0.3, 1.02], row=1, col=2)
     fig.add_hline(y=0, line={"color": "#777777", "width": 1}, row=1, col=2)
-    apply_style(fig, "Shattered gradients: d output / dt along x0 + t·d", height=max(560, 130 * n + 200))
+    apply_style(fig, _("Shattered gradients: d output / dt along x0 + t·d"), height=max(560, 130 * n + 200))
     fig.update_layout(margin={"t": 150})
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return fig

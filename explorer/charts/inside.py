@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
+from explorer.i18n import _
 
 MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
 
@@ -46,7 +47,7 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
     k = len(fm.channels)
     cols = max(1, min(cols, k))
     rows = math.ceil(k / cols)
-    titles = [f"ch {c}" for c in fm.channels]
+    titles = [_("ch {c}").format(c=c) for c in fm.channels]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08)
     lo, hi = (float(fm.maps.min()), float(fm.maps.max())) if shared_scale else (None, None)
     signed = lo is not None and lo < 0 < hi
@@ -60,15 +61,17 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
                 zmax=hi,
                 colorscale=SIGNED_SCALE if signed else MAP_SCALE,
                 showscale=i == 0,
-                colorbar={"title": "activation", "len": 0.9},
-                hovertemplate=f"channel {fm.channels[i]} (mean {fm.mean[fm.channels[i]]:.2f})<br>x %{{x}}, y %{{y}}<br>%{{z:.3f}}<extra></extra>",
+                colorbar={"title": _("activation"), "len": 0.9},
+                hovertemplate=_("channel {c} (mean {mean:.2f})").format(c=fm.channels[i], mean=fm.mean[fm.channels[i]])
+                + "<br>x %{x}, y %{y}<br>%{z:.3f}<extra></extra>",
             ),
             row=i // cols + 1,
             col=i % cols + 1,
         )
     _image_axes(fig, rows, cols)
     c, h, w = fm.shape
-    apply_style(fig, title or f"{fm.layer}: top {k} of {c} channels ({h}x{w})", height=80 + 230 * rows)
+    title = title or _("{layer}: top {k} of {c} channels ({h}x{w})").format(layer=fm.layer, k=k, c=c, h=h, w=w)
+    apply_style(fig, title, height=80 + 230 * rows)
     fig.update_annotations(font_size=FONT_SIZE - 2)
     return fig
 
@@ -83,17 +86,18 @@ def channel_stats_figure(fm) -> go.Figure:
             x=idx,
             y=fm.mean,
             marker_color=["#0072B2" if i in top else "#BBBBBB" for i in idx],
-            name="mean",
+            name=_("mean"),
             error_y={"type": "data", "array": fm.std, "visible": True, "thickness": 1},
         ),
         row=1,
         col=1,
     )
-    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name="fraction > 0"), row=2, col=1)
-    fig.update_yaxes(title_text="mean ± std", row=1, col=1)
-    fig.update_yaxes(title_text="fraction > 0", range=[0, 1], row=2, col=1)
-    fig.update_xaxes(title_text="channel", row=2, col=1)
-    apply_style(fig, f"{fm.layer}: statistics of all {len(idx)} channels (blue: shown above)", height=520)
+    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name=_("fraction > 0")), row=2, col=1)
+    fig.update_yaxes(title_text=_("mean ± std"), row=1, col=1)
+    fig.update_yaxes(title_text=_("fraction > 0"), range=[0, 1], row=2, col=1)
+    fig.update_xaxes(title_text=_("channel"), row=2, col=1)
+    title = _("{layer}: statistics of all {n} channels (blue: shown above)").format(layer=fm.layer, n=len(idx))
+    apply_style(fig, title, height=520)
     fig.update_layout(showlegend=False)
     return fig
 
@@ -111,13 +115,15 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
     ``d`` is ``probes.residual_decomposition``'s result. Maps show the norm over channels at each position
     (or one ``channel``); a plain block shows x, F(x) and relu(F(x)).
     """
-    parts = [("x", "input x"), ("branch", "branch F(x)")]
+    parts = [("x", _("input x")), ("branch", _("branch F(x)"))]
     if d["residual"]:
         if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
-            parts.append(("shortcut", "shortcut(x)"))
-        parts.append(("sum", "F(x) + shortcut"))
-    parts.append(("out", "output relu(...)"))
-    maps = {k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _ in parts}
+            parts.append(("shortcut", _("shortcut(x)")))
+        parts.append(("sum", _("F(x) + shortcut")))
+    parts.append(("out", _("output relu(...)")))
+    maps = {
+        k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _label in parts
+    }
     titles = [f"{label}<br>‖·‖ = {d['norms'][k]:.1f}" for k, label in parts]
     fig = make_subplots(rows=1, cols=len(parts), subplot_titles=titles, horizontal_spacing=0.03)
     hi = max(float(np.max(m)) for m in maps.values())
@@ -131,29 +137,32 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
                 zmax=max(hi, -lo) if signed else hi,
                 colorscale=SIGNED_SCALE if signed else MAP_SCALE,
                 showscale=i == len(parts) - 1,
-                colorbar={"title": "value" if signed else "norm"},
+                colorbar={"title": _("value") if signed else _("norm")},
                 hovertemplate=f"{label}<br>%{{z:.3f}}<extra></extra>",
             ),
             row=1,
             col=i + 1,
         )
     _image_axes(fig, 1, len(parts))
-    what = f"channel {channel}" if channel is not None else "norm over channels"
-    kind = "residual" if d["residual"] else "plain"
+    what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
+    if d["residual"]:
+        title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
+    else:
+        title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
     ratio = f"<br>‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
-    apply_style(fig, f"{d['block']}: {kind} block, {what}{ratio}", height=400)
+    apply_style(fig, title + ratio, height=400)
     fig.update_annotations(font_size=FONT_SIZE - 1)
     fig.update_layout(margin={"t": 130})
     return fig
 
 
-def layer_response_figure(responses: Sequence, title: str = "Layer responses (He et al. 2015, Fig. 7)") -> go.Figure:
+def layer_response_figure(responses: Sequence, title: str | None = None) -> go.Figure:
     """Std of each 3x3 layer's response (after BN, before addition and ReLU) in forward order, one line per network.
 
     ``responses``: (name, residual, depth, stds) tuples; colour = plain/residual, dash = depth.
     """
     fig = go.Figure()
-    depths = sorted({int(d) for _, _, d, _ in responses})
+    depths = sorted({int(d) for _n, _r, d, _s in responses})
     for name, residual, depth, stds in responses:
         dash = DASHES[depths.index(int(depth)) % len(DASHES)]
         fig.add_trace(
@@ -164,12 +173,12 @@ def layer_response_figure(responses: Sequence, title: str = "Layer responses (He
                 name=name,
                 line={"color": colour(residual), "dash": dash, "width": 3},
                 marker={"size": 5},
-                hovertemplate="layer %{x}<br>std %{y:.3g}<extra>" + name + "</extra>",
+                hovertemplate=_("layer") + " %{x}<br>" + _("std") + " %{y:.3g}<extra>" + name + "</extra>",
             )
         )
-    fig.update_xaxes(title_text="3x3 layer (forward order: input → output)")
-    fig.update_yaxes(title_text="std of the response", rangemode="tozero")
-    apply_style(fig, title, height=480)
+    fig.update_xaxes(title_text=_("3x3 layer (forward order: input → output)"))
+    fig.update_yaxes(title_text=_("std of the response"), rangemode="tozero")
+    apply_style(fig, title or _("Layer responses (He et al. 2015, Fig. 7)"), height=480)
     return fig
 
 
@@ -180,8 +189,8 @@ def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
     for (label, rows), (dash, width, col) in zip(ratios.items(), styles, strict=False):
         fig.add_trace(
             go.Scatter(
-                x=[b for b, _ in rows],
-                y=[r for _, r in rows],
+                x=[b for b, _r in rows],
+                y=[r for _b, r in rows],
                 mode="lines+markers",
                 name=label,
                 line={"color": col, "dash": dash, "width": width},
@@ -190,5 +199,5 @@ def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
             )
         )
     fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
-    fig.update_xaxes(title_text="residual block")
-    return apply_style(fig, "ResNet-20 at initialisation: how large is each block's F(x)?", height=420)
+    fig.update_xaxes(title_text=_("residual block"))
+    return apply_style(fig, _("ResNet-20 at initialisation: how large is each block's F(x)?"), height=420)

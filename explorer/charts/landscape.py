@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 from explorer.charts.style import FONT_SIZE, apply_style, colour
 from explorer.charts.training import _shade
 from explorer.experiments.landscape import Landscape, LossLine
+from explorer.i18n import _
 
 CAP = 10.0  # linear plots: loss above this is drawn at it (Li et al.'s vmax)
 LOG_CAP = 1000.0  # log plots: likewise
@@ -65,7 +66,7 @@ def landscape_range(landscapes: list[Landscape], log: bool) -> tuple[float, floa
 
 
 def _colorbar(log: bool, low: float, high: float) -> dict:
-    bar = {"title": {"text": "loss"}, "len": 0.9}
+    bar = {"title": {"text": _("loss")}, "len": 0.9}
     if log:  # ticks at powers of ten, labelled with the loss itself
         ticks = [t for t in range(math.floor(low), math.ceil(high) + 1) if low - 0.05 <= t <= high + 0.05]
         text = [f"{10.0**t:g}" for t in ticks]
@@ -78,7 +79,7 @@ def _colorbar(log: bool, low: float, high: float) -> dict:
 
 
 def _title(s: Landscape) -> str:
-    return f"{s.network}<br><sup>centre loss {s.center_loss:.3f}</sup>"
+    return f"{s.network}<br><sup>" + _("centre loss {loss:.3f}").format(loss=s.center_loss) + "</sup>"
 
 
 def landscape_figure(
@@ -94,7 +95,7 @@ def landscape_figure(
     if kind not in ("contour", "surface"):
         raise ValueError(f"kind must be 'contour' or 'surface', got {kind!r}")
     n = max(1, len(landscapes))
-    specs = [[{"type": "surface" if kind == "surface" else "xy"} for _ in range(n)]]
+    specs = [[{"type": "surface" if kind == "surface" else "xy"} for _panel in range(n)]]
     fig = make_subplots(
         1, n, specs=specs, subplot_titles=[_title(s) for s in landscapes], horizontal_spacing=0.04 if kind == "surface" else 0.06
     )  # fmt: skip
@@ -103,7 +104,7 @@ def landscape_figure(
     for i, s in enumerate(landscapes, start=1):
         z = _values(s.loss, log)
         text = np.vectorize(lambda v: f"{v:.4g}")(s.loss)
-        hover = "a %{x:.2f}, b %{y:.2f}<br>loss %{text}<extra>" + s.network + "</extra>"
+        hover = "a %{x:.2f}, b %{y:.2f}<br>" + _("loss") + " %{text}<extra>" + s.network + "</extra>"
         if kind == "contour":
             contours = {"coloring": "heatmap", "showlines": True}
             if not log:
@@ -118,18 +119,18 @@ def landscape_figure(
                            hoverinfo="skip", showlegend=False),
                 1, i,
             )  # fmt: skip
-            fig.update_xaxes(title_text="direction 1", row=1, col=i, constrain="domain")
+            fig.update_xaxes(title_text=_("direction 1"), row=1, col=i, constrain="domain")
             fig.update_yaxes(
-                title_text="direction 2" if i == 1 else None, row=1, col=i, scaleanchor=f"x{i if i > 1 else ''}"
+                title_text=_("direction 2") if i == 1 else None, row=1, col=i, scaleanchor=f"x{i if i > 1 else ''}"
             )
         else:
             fig.add_trace(go.Surface(x=s.x, y=s.y, z=z, text=text, hovertemplate=hover, coloraxis="coloraxis"), 1, i)
             scene = "scene" if i == 1 else f"scene{i}"
             fig.update_layout(
                 {scene: {
-                    "zaxis": {"range": [low, high], "title": "loss", "tickfont": small,
+                    "zaxis": {"range": [low, high], "title": _("loss"), "tickfont": small,
                               **{k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}},
-                    "xaxis": {"title": "dir. 1", "tickfont": small}, "yaxis": {"title": "dir. 2", "tickfont": small},
+                    "xaxis": {"title": _("dir. 1"), "tickfont": small}, "yaxis": {"title": _("dir. 2"), "tickfont": small},
                     "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}}, "aspectmode": "cube",
                 }}
             )  # fmt: skip
@@ -149,11 +150,11 @@ def cross_section_figure(landscapes: list[Landscape], log: bool = True) -> go.Fi
             go.Scatter(x=s.x, y=s.loss[mid], name=s.network, mode="lines+markers", line=styles[s.network],
                        marker={"size": 5})
         )  # fmt: skip
-    fig.update_xaxes(title_text="distance along direction 1 (0: the trained weights)")
+    fig.update_xaxes(title_text=_("distance along direction 1 (0: the trained weights)"))
     fig.update_yaxes(
-        title_text="loss", type="log" if log else "linear", range=None if log else [0, CAP], dtick=1 if log else None
+        title_text=_("loss"), type="log" if log else "linear", range=None if log else [0, CAP], dtick=1 if log else None
     )
-    return apply_style(fig, "Cross-section through the centre", height=420)
+    return apply_style(fig, _("Cross-section through the centre"), height=420)
 
 
 def line_figure(lines: list[LossLine], log: bool = True) -> go.Figure:
@@ -167,7 +168,9 @@ def line_figure(lines: list[LossLine], log: bool = True) -> go.Figure:
         )  # fmt: skip
     init = all(line.kind == "init" for line in lines)
     fig.update_xaxes(
-        title_text="alpha: 0 = initial weights, 1 = trained weights" if init else "distance along direction 1"
+        title_text=_("alpha: 0 = initial weights, 1 = trained weights") if init else _("distance along direction 1")
     )
-    fig.update_yaxes(title_text="loss", type="log" if log else "linear")
-    return apply_style(fig, "From the initial to the trained weights" if init else "Along one direction", height=420)
+    fig.update_yaxes(title_text=_("loss"), type="log" if log else "linear")
+    return apply_style(
+        fig, _("From the initial to the trained weights") if init else _("Along one direction"), height=420
+    )

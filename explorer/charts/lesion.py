@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from explorer.charts.style import FONT_SIZE, apply_style, colour
 from explorer.experiments.lesion import LesionResult
+from explorer.i18n import _
 
 
 def lesion_figure(results: list[LesionResult]) -> go.Figure:
@@ -16,12 +17,12 @@ def lesion_figure(results: list[LesionResult]) -> go.Figure:
     for res in results:
         names = [b.name for b in res.blocks]
         drops = [100 * b.drop if b.removable else 0.0 for b in res.blocks]
-        text = ["" if b.removable else "cannot<br>remove" for b in res.blocks]
+        text = ["" if b.removable else _("cannot<br>remove") for b in res.blocks]
         fig.add_trace(
             go.Bar(
                 x=names,
                 y=drops,
-                name=f"{res.model_name} (baseline {100 * res.baseline:.1f}%)",
+                name=_("{name} (baseline {acc:.1f}%)").format(name=res.model_name, acc=100 * res.baseline),
                 marker={
                     "color": colour(res.residual),
                     "pattern": {"shape": ["" if b.removable else "x" for b in res.blocks]},
@@ -30,13 +31,13 @@ def lesion_figure(results: list[LesionResult]) -> go.Figure:
                 textposition="outside",
                 textfont={"size": FONT_SIZE - 2, "color": colour(res.residual)},
                 cliponaxis=False,
-                hovertemplate="%{x}: %{y:.1f} points<extra></extra>",
+                hovertemplate="%{x}: %{y:.1f} " + _("points") + "<extra></extra>",
             )
         )
     fig.update_layout(barmode="group")
-    fig.update_xaxes(title="removed block")
-    fig.update_yaxes(title="accuracy drop (percentage points)")
-    return apply_style(fig, "Lesion study: remove one block at test time", height=520)
+    fig.update_xaxes(title=_("removed block"))
+    fig.update_yaxes(title=_("accuracy drop (percentage points)"))
+    return apply_style(fig, _("Lesion study: remove one block at test time"), height=520)
 
 
 def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
@@ -66,9 +67,9 @@ def removal_curve_figure(results: list[LesionResult]) -> go.Figure:
                 name=res.model_name,
                 line={"color": c, "width": 3},
                 marker={"size": 9},
-                hovertemplate="%{x} removed: %{y:.1f}%<extra>" + res.model_name + "</extra>",
+                hovertemplate="%{x} " + _("removed") + ": %{y:.1f}%<extra>" + res.model_name + "</extra>",
             )
         )
-    fig.update_xaxes(title="blocks removed", rangemode="tozero")
-    fig.update_yaxes(title="test accuracy (%)", range=[0, 102])
-    return apply_style(fig, "Removing several blocks at test time (Veit et al. 2016)", height=520)
+    fig.update_xaxes(title=_("blocks removed"), rangemode="tozero")
+    fig.update_yaxes(title=_("test accuracy (%)"), range=[0, 102])
+    return apply_style(fig, _("Removing several blocks at test time (Veit et al. 2016)"), height=520)

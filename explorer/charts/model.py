@@ -5,6 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
+from explorer.i18n import _
 from explorer.models import ResNet, ShortcutA
 from explorer.summary import LayerInfo
 
@@ -46,7 +47,12 @@ def architecture_figure(
             )
         )
         info = shapes_by_name.get(name)
-        detail = f"<br>out {'x'.join(map(str, info.out_shape))}, {info.params:,} params" if info else ""
+        detail = (
+            "<br>"
+            + _("out {shape}, {params:,} params").format(shape="x".join(map(str, info.out_shape)), params=info.params)
+            if info
+            else ""
+        )
         hover_x.append(i)
         hover_y.append(0)
         hover_text.append(f"<b>{name}</b><br>{label}{detail}")
@@ -66,7 +72,7 @@ def architecture_figure(
             shapes.append(
                 dict(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})
             )
-    for i, (_, block) in enumerate(blocks, start=1):
+    for i, (_name, block) in enumerate(blocks, start=1):
         if not block.residual:
             continue
         s = block.shortcut_scale if shortcut_scale is None else shortcut_scale
@@ -93,13 +99,13 @@ def architecture_figure(
         )
     )
     # legend entries for the arc styles
-    legend = [("identity shortcut", "solid", 3, RESIDUAL)]
-    if any(isinstance(b.downsample, ShortcutA) for _, b in blocks):
-        legend.append(("option A: stride + zero-pad", "dot", 3, RESIDUAL))
-    if any(b.downsample is not None and not isinstance(b.downsample, ShortcutA) for _, b in blocks):
-        legend.append(("option B: 1x1 projection", "solid", 5, RESIDUAL))
+    legend = [(_("identity shortcut"), "solid", 3, RESIDUAL)]
+    if any(isinstance(b.downsample, ShortcutA) for _name, b in blocks):
+        legend.append((_("option A: stride + zero-pad"), "dot", 3, RESIDUAL))
+    if any(b.downsample is not None and not isinstance(b.downsample, ShortcutA) for _name, b in blocks):
+        legend.append((_("option B: 1x1 projection"), "solid", 5, RESIDUAL))
     if not model.config.residual:
-        legend = [("plain: no shortcuts", "solid", 3, PLAIN)]
+        legend = [(_("plain: no shortcuts"), "solid", 3, PLAIN)]
     for text, dash, width, col in legend:
         fig.add_trace(
             go.Scatter(x=[None], y=[None], mode="lines", name=text, line={"color": col, "dash": dash, "width": width})
@@ -108,7 +114,10 @@ def architecture_figure(
     fig.update_xaxes(visible=False, range=[-0.6, len(nodes) - 0.4])
     fig.update_yaxes(visible=False, range=[-0.8, 1.2], fixedrange=True)
     width = max(900, 70 * len(nodes))
-    apply_style(fig, f"{model.config.name}: {len(blocks)} blocks, {len(model.stages)} stages", height=330)
+    title = _("{name}: {blocks} blocks, {stages} stages").format(
+        name=model.config.name, blocks=len(blocks), stages=len(model.stages)
+    )
+    apply_style(fig, title, height=330)
     fig.update_layout(width=width if len(nodes) > 22 else None, hovermode="closest")
     return fig
 
@@ -174,9 +183,9 @@ def block_figure(
         )
         notes.append(dict(x=end, y=0, text="<b>+</b>", showarrow=False, font={"size": 22, "color": RESIDUAL}))
         label = {
-            "identity": "identity: x",
-            "A": "option A: stride 2, zero-pad channels (no parameters)",
-            "B": "option B: 1x1 conv + BN (projection)",
+            "identity": _("identity: x"),
+            "A": _("option A: stride 2, zero-pad channels (no parameters)"),
+            "B": _("option B: 1x1 conv + BN (projection)"),
         }[shortcut]
         dash = "dot" if shortcut == "A" else "solid"
         shapes.append(
@@ -189,13 +198,13 @@ def block_figure(
         notes.append(
             dict(x=end / 2, y=1.2, text=label, showarrow=False, font={"size": 15, "color": RESIDUAL}, bgcolor="white")
         )
-        notes.append(dict(x=end / 2, y=-0.75, text="F(x): the residual branch", showarrow=False, font={"size": 15}))
+        notes.append(dict(x=end / 2, y=-0.75, text=_("F(x): the residual branch"), showarrow=False, font={"size": 15}))
     else:
         notes.append(
             dict(
                 x=end / 2,
                 y=1.0,
-                text="plain: no shortcut, no addition",
+                text=_("plain: no shortcut, no addition"),
                 showarrow=False,
                 font={"size": 15, "color": PLAIN},
             )
@@ -204,7 +213,7 @@ def block_figure(
             dict(
                 x=end / 2,
                 y=-0.75,
-                text="H(x): the block must learn the whole mapping",
+                text=_("H(x): the block must learn the whole mapping"),
                 showarrow=False,
                 font={"size": 15},
             )
@@ -225,5 +234,8 @@ def block_figure(
     fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_xaxes(visible=False, range=[-0.7, end + 2.3])
     fig.update_yaxes(visible=False, range=[-1.0, 1.6], fixedrange=True)
-    title = f"{'Basic' if kind == 'basic' else 'Bottleneck'} block" + ("" if residual else " (plain)")
+    if kind == "basic":
+        title = _("Basic block") if residual else _("Basic block (plain)")
+    else:
+        title = _("Bottleneck block") if residual else _("Bottleneck block (plain)")
     return apply_style(fig, title, height=300)

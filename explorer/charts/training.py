@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.charts.style import apply_style, colour
+from explorer.i18n import _
 from explorer.recorders import History, ModelHistory
 
 
@@ -47,7 +48,7 @@ def _models(history: History | dict) -> dict[str, ModelHistory]:
     return (History.from_dict(history) if isinstance(history, dict) else history).models
 
 
-def loss_curves(history: History | dict, smooth: int = 10, title: str = "Training loss") -> go.Figure:
+def loss_curves(history: History | dict, smooth: int = 10, title: str | None = None) -> go.Figure:
     """Training loss against step for every network (trailing mean over ``smooth`` steps)."""
     models = _models(history)
     styles = _styles(models)
@@ -58,13 +59,19 @@ def loss_curves(history: History | dict, smooth: int = 10, title: str = "Trainin
             go.Scatter(x=m.step[:n], y=_smooth(m.loss[:n], smooth), name=name, mode="lines", line=styles[name])
         )
         if m.stopped_reason:
-            fig.add_annotation(x=m.stopped_step or 0, y=0, text=f"{name} stopped", showarrow=False, yanchor="bottom")
-    fig.update_xaxes(title="step")
-    fig.update_yaxes(title="cross-entropy loss", rangemode="tozero")
-    return apply_style(fig, title)
+            fig.add_annotation(
+                x=m.stopped_step or 0,
+                y=0,
+                text=_("{name} stopped").format(name=name),
+                showarrow=False,
+                yanchor="bottom",
+            )
+    fig.update_xaxes(title=_("step"))
+    fig.update_yaxes(title=_("cross-entropy loss"), rangemode="tozero")
+    return apply_style(fig, title or _("Training loss"))
 
 
-def accuracy_curves(history: History | dict, smooth: int = 10, title: str = "Accuracy") -> go.Figure:
+def accuracy_curves(history: History | dict, smooth: int = 10, title: str | None = None) -> go.Figure:
     """Training accuracy (lines) and held-out accuracy (markers) against step."""
     models = _models(history)
     styles = _styles(models)
@@ -72,19 +79,21 @@ def accuracy_curves(history: History | dict, smooth: int = 10, title: str = "Acc
     for name, m in models.items():
         n = len(m.step)
         acc = 100 * _smooth(m.accuracy[:n], smooth)
-        fig.add_trace(go.Scatter(x=m.step[:n], y=acc, name=f"{name} train", mode="lines", line=styles[name]))
+        fig.add_trace(
+            go.Scatter(x=m.step[:n], y=acc, name=_("{name} train").format(name=name), mode="lines", line=styles[name])
+        )
         k = len(m.eval_step)
         if k:
             fig.add_trace(
                 go.Scatter(
-                    x=m.eval_step[:k], y=[100 * a for a in m.eval_accuracy[:k]], name=f"{name} held-out",
+                    x=m.eval_step[:k], y=[100 * a for a in m.eval_accuracy[:k]], name=_("{name} held-out").format(name=name),
                     mode="markers", marker={"color": styles[name]["color"], "size": 12,
                                             "symbol": "circle" if m.residual else "x"},
                 )
             )  # fmt: skip
-    fig.update_xaxes(title="step")
-    fig.update_yaxes(title="accuracy (%)", range=[0, 100])
-    return apply_style(fig, title)
+    fig.update_xaxes(title=_("step"))
+    fig.update_yaxes(title=_("accuracy (%)"), range=[0, 100])
+    return apply_style(fig, title or _("Accuracy"))
 
 
 def grad_norm_heatmap(model: ModelHistory | dict, max_columns: int = 400, title: str | None = None) -> go.Figure:
@@ -105,9 +114,10 @@ def grad_norm_heatmap(model: ModelHistory | dict, max_columns: int = 400, title:
         go.Heatmap(
             x=steps, y=m.layers, z=z, zmin=lo, zmax=hi, colorscale="Viridis",
             colorbar={"title": "‖∇W‖", "tickvals": np.log10(values), "ticktext": [f"{v:.3g}" for v in values]},
-            hovertemplate="step %{x}<br>%{y}<br>log10 ‖∇W‖ = %{z:.2f}<extra></extra>",
+            hovertemplate=_("step") + " %{x}<br>%{y}<br>log10 ‖∇W‖ = %{z:.2f}<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_yaxes(title="layer (forward order)", autorange="reversed", tickfont={"size": 14})
-    fig.update_xaxes(title="step")
-    return apply_style(fig, title or f"{m.name}: weight-gradient norm per layer", height=max(420, 14 * len(m.layers)))
+    fig.update_yaxes(title=_("layer (forward order)"), autorange="reversed", tickfont={"size": 14})
+    fig.update_xaxes(title=_("step"))
+    title = title or _("{name}: weight-gradient norm per layer").format(name=m.name)
+    return apply_style(fig, title, height=max(420, 14 * len(m.layers)))

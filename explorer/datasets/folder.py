@@ -27,6 +27,7 @@ import torch
 from PIL import Image, ImageOps
 
 from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, channel_stats
+from explorer.i18n import _
 from explorer.images import DAMAGED, MAX_PIXELS, TOO_LARGE, ImageError, load_image
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
         name = info.filename.replace("\\", "/")
         p = PurePosixPath(name)
         if name.startswith("/") or p.is_absolute() or ".." in p.parts or (len(name) > 1 and name[1] == ":"):
-            raise ValueError(f"refusing zip: entry {info.filename!r} has an absolute path or '..'")
+            raise ValueError(_("refusing zip: entry {name!r} has an absolute path or '..'").format(name=info.filename))
         if not info.is_dir():
             names.append(info.filename)
     return names
@@ -85,7 +86,7 @@ def _class_files(names: list[str]) -> dict[str, list[str]]:
         for n in names
         if not any(p.startswith(".") or p == "__MACOSX" for p in PurePosixPath(n.replace("\\", "/")).parts)
     ]
-    if items and all(len(parts) >= 3 for parts, _ in items) and len({parts[0] for parts, _ in items}) == 1:
+    if items and all(len(parts) >= 3 for parts, _n in items) and len({parts[0] for parts, _n in items}) == 1:
         items = [(parts[1:], n) for parts, n in items]  # strip the single wrapping folder
     classes: dict[str, list[str]] = {}
     for parts, n in items:
@@ -111,11 +112,11 @@ def _declared_pixels(files: _Files, name: str) -> int:
 def _read(files: _Files, name: str) -> bytes:
     """The file's bytes, or ImageError when it is too large or the zip entry is damaged."""
     if files.size(name) > MAX_FILE_BYTES:
-        raise ImageError(f"the file is over the {MAX_FILE_BYTES / 1e6:.0f} MB limit", TOO_LARGE)
+        raise ImageError(_("the file is over the {limit:.0f} MB limit").format(limit=MAX_FILE_BYTES / 1e6), TOO_LARGE)
     try:
         return files.read(name)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        raise ImageError(f"the zip entry could not be read ({e})", DAMAGED) from None
+        raise ImageError(_("the zip entry could not be read ({error})").format(error=e), DAMAGED) from None
 
 
 def _fit(img: Image.Image, size: int) -> np.ndarray:
@@ -140,25 +141,26 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no such folder or zip: {path}")
+        raise FileNotFoundError(_("no such folder or zip: {path}").format(path=path))
     if not path.is_dir() and not zipfile.is_zipfile(path):
-        raise ValueError(f"{path.name} is neither a folder nor a .zip file")
+        raise ValueError(_("{name} is neither a folder nor a .zip file").format(name=path.name))
     with _opened(path) as files:
         classes = _class_files(files.names)
         if len(classes) < 2:
-            raise ValueError(
-                f"{path.name} needs at least 2 class folders (root/<class>/<image>), found {list(classes)}"
-            )
+            text = _("{name} needs at least 2 class folders (root/<class>/<image>), found {found}")
+            raise ValueError(text.format(name=path.name, found=list(classes)))
         if len(classes) > MAX_CLASSES:
-            raise ValueError(f"{path.name} has {len(classes)} class folders; at most {MAX_CLASSES} are supported")
+            text = _("{name} has {n} class folders; at most {limit} are supported")
+            raise ValueError(text.format(name=path.name, n=len(classes), limit=MAX_CLASSES))
         # first the headers only: refuse the whole folder before decoding anything
         total = sum(_declared_pixels(files, f) for names in classes.values() for f in names)
         if total > MAX_TOTAL_PIXELS:
-            raise ValueError(
-                f"refusing {path.name}: its images would decode to {total / 1e6:,.0f} megapixels in all, over the "
-                f"{MAX_TOTAL_PIXELS / 1e6:,.0f}-megapixel budget; shrink the pictures (a few hundred pixels a side "
-                f"is plenty, the networks see {size} x {size}) or send fewer"
+            text = _(
+                "refusing {name}: its images would decode to {mp:,.0f} megapixels in all, over the "
+                "{limit:,.0f}-megapixel budget; shrink the pictures (a few hundred pixels a side "
+                "is plenty, the networks see {size} x {size}) or send fewer"
             )
+            raise ValueError(text.format(name=path.name, mp=total / 1e6, limit=MAX_TOTAL_PIXELS / 1e6, size=size))
         arrays, labels, skipped = [], [], []
         for label, names in enumerate(classes.values()):
             for f in names:
@@ -168,7 +170,9 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
                 except ImageError as e:
                     skipped.append(SkippedFile(f, e.reason, str(e)))
     if not arrays:
-        raise ValueError(f"no readable images in {path.name} ({len(skipped)} files skipped: {skip_summary(skipped)})")
+        why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(tuple(skipped)).items())
+        text = _("no readable images in {name} ({n} files skipped: {why})")
+        raise ValueError(text.format(name=path.name, n=len(skipped), why=why))
     if skipped:
         log.warning("%s: skipped %d files: %s", path, len(skipped), skip_summary(tuple(skipped)))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, size, size)

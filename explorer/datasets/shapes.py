@@ -13,7 +13,21 @@ from dataclasses import dataclass
 
 import torch
 
-SHAPE_CLASSES = ("circle", "ring", "triangle", "square", "pentagon", "hexagon", "star", "cross", "bar", "arrow")
+from explorer.i18n import N_
+
+# the class names are keys; N_ marks them for the catalogue, and pages show them through explorer.i18n._()
+SHAPE_CLASSES = (
+    N_("circle"),
+    N_("ring"),
+    N_("triangle"),
+    N_("square"),
+    N_("pentagon"),
+    N_("hexagon"),
+    N_("star"),
+    N_("cross"),
+    N_("bar"),
+    N_("arrow"),
+)
 NOISE_STD = 0.04
 CHUNK = 2048  # images per vectorised chunk: bounds the temporaries to a few tens of MB
 

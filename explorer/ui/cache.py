@@ -19,6 +19,7 @@ import streamlit as st
 
 from explorer import model_cards, probes, runs
 from explorer.datasets import Shapes, make_shapes
+from explorer.i18n import N_, get_language
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -112,7 +113,7 @@ def figure(build: Callable, *args, **kwargs) -> dict:
 
     ``build`` is a pure chart function (``explorer.charts``) of plain, hashable-by-value arguments.
     """
-    return _figure(build, _name(build), _keys(args, kwargs), args, kwargs)
+    return _figure(build, _name(build), (get_language(), *_keys(args, kwargs)), args, kwargs)  # text is per language
 
 
 def _key(value):
@@ -152,7 +153,7 @@ def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, *
         with model_lock(model):
             return compute(model, *args, **kwargs)
     device = str(next(model.parameters()).device)  # the same card on another device is another model
-    return _view(compute, _name(compute), card, model, (device, *_keys(args, kwargs)), args, kwargs)
+    return _view(compute, _name(compute), card, model, (device, get_language(), *_keys(args, kwargs)), args, kwargs)
 
 
 def _architecture(config: ResNetConfig, scale: float):
@@ -220,7 +221,10 @@ def precomputed_lesions() -> list | None:
     return load_lesions(ASSET_EXPERIMENTS)
 
 
-ZERO_GAMMA_LABELS = {"standard": "standard initialisation (γ = 1)", "zero_gamma": "zero-γ initialisation (γ = 0)"}
+ZERO_GAMMA_LABELS = {
+    "standard": N_("standard initialisation (γ = 1)"),
+    "zero_gamma": N_("zero-γ initialisation (γ = 0)"),
+}
 
 
 @st.cache_data(show_spinner=False)

@@ -12,6 +12,8 @@ from typing import Any
 import streamlit as st
 
 from explorer import engine
+from explorer.i18n import _, ngettext
+from explorer.ui import state
 
 POLL_S = 1.0
 
@@ -21,22 +23,40 @@ def submit_ui(state_key: str, kind: str, job: str, spec: dict, title: str) -> No
     try:
         engine.submit(kind, job, spec, title)
     except engine.EngineUnavailable as e:
-        st.error(f"Could not start: {e}.")
+        st.error(_("Could not start: {error}").format(error=e))
         return
     st.session_state[state_key] = job
+
+
+def waiting_text(position: int) -> str:
+    """Where a queued job stands, in the session's language."""
+    return ngettext(
+        "Waiting for a free worker: {n} job ahead of this one.",
+        "Waiting for a free worker: {n} jobs ahead of this one.",
+        position,
+    ).format(n=position)
+
+
+def phase_text(phase: str | None) -> str:
+    """A job's phase (``explorer.tasks``) in the session's language."""
+    phases = {"starting": _("Starting"), "loading data": _("Loading data"), "training": _("Training")}
+    phases |= {"saving": _("Saving"), "finished": _("Finished")}
+    return phases.get(phase or "starting", (phase or "").capitalize())
 
 
 def status_ui(s: engine.JobStatus, what: str) -> None:
     """One line saying where a job stands."""
     if s.state == engine.QUEUED:
-        st.info(f"Waiting for a free worker: {s.position} job{'s' if s.position != 1 else ''} ahead of this one.")
+        st.info(waiting_text(s.position))
     elif s.state == engine.RUNNING:
-        text = f"{what}: {s.phase or 'starting'}" + (f" · step {s.step} of {s.total}" if s.total else "")
+        text = f"{what}: {phase_text(s.phase)}"
+        if s.total:
+            text += " · " + _("step {i} of {n}").format(i=s.step, n=s.total)
         st.progress(min(s.step / s.total, 1.0) if s.total else 0.0, text=text)
     elif s.state == engine.LOST:
         st.warning(s.message)
     elif s.state == engine.FAILED:
-        st.error(f"{what} failed: {s.message}")
+        st.error(_("{what} failed: {message}").format(what=what, message=s.message))
 
 
 def job_panel(state_key: str, what: str) -> Any | None:
@@ -47,7 +67,7 @@ def job_panel(state_key: str, what: str) -> Any | None:
     try:
         return _panel(job, state_key, what)
     except engine.EngineUnavailable as e:
-        st.error(f"{what} is not available right now: {e}.")
+        st.error(_("{what} is not available right now: {error}.").format(what=what, error=e))
         return None
 
 
@@ -56,20 +76,21 @@ def _panel(job: str, state_key: str, what: str) -> Any | None:
 
     @st.fragment(run_every=POLL_S if polling else None)
     def panel() -> None:
+        state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
         s = engine.status(job)
         c1, c2 = st.columns([5, 1])
         with c1:
             status_ui(s, what)
         with c2:
-            if s.active and st.button("Stop", key=f"{state_key}_stop", width="stretch"):
+            if s.active and st.button(_("Stop"), key=f"{state_key}_stop", width="stretch"):
                 engine.stop(job)
         if s.active:
-            st.caption("Stop ends the job after its current step and shows what it has done.")
+            st.caption(_("Stop ends the job after its current step and shows what it has done."))
         elif polling:
             st.rerun(scope="app")  # finished: let the page draw the result
 
     panel()
     result = engine.result(job)
     if result is not None and engine.status(job).state == engine.CANCELLED:
-        st.caption("Stopped early: showing what was done.")
+        st.caption(_("Stopped early: showing what was done."))
     return result

@@ -11,12 +11,13 @@ from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
 from explorer.gradients import first_last_ratios
+from explorer.i18n import N_, _
 from explorer.recorders import History
 from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
-NO_VANISHING_NOTE = (
+NO_VANISHING_NOTE = N_(  # shown through _()
     "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
     "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
     "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
@@ -27,7 +28,7 @@ NO_VANISHING_NOTE = (
     "identity mappings with stacks of nonlinear layers; shattered gradients (Balduzzi et al. 2017) are "
     "another explanation."
 )
-SHATTERED_NOTE = (
+SHATTERED_NOTE = N_(  # shown through _()
     "The derivative of the network's output along a line of inputs, x(t) = x0 + t d. In a deep plain "
     "network it decorrelates from one point to the next like white noise (autocorrelation near 0 at lag 1); "
     "in a residual network it stays correlated (Balduzzi et al. 2017). Batch norm uses statistics from one "
@@ -35,10 +36,15 @@ SHATTERED_NOTE = (
     "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
 )
 
-RUNS = {  # asset run -> what it shows
-    "degradation": "the short live preset",
-    "degradation-full-batch": "a full-batch recipe on 64 images",
+RUNS = {  # asset run -> what it shows (shown through _(): run_titles())
+    "degradation": N_("the short live preset"),
+    "degradation-full-batch": N_("a full-batch recipe on 64 images"),
 }
+
+
+def run_titles() -> dict[str, str]:
+    """The precomputed degradation runs (assets/runs) and what each shows, in the session's language."""
+    return {name: _(what) for name, what in RUNS.items()}
 
 
 def degradation_verdict(losses: dict[str, float]) -> str:
@@ -49,44 +55,51 @@ def degradation_verdict(losses: dict[str, float]) -> str:
     p20, p56, r20, r56 = (losses[k] for k in need)
     parts = []
     if p56 > 0.95 * math.log(10):
-        parts.append(
-            f"Plain-56 never left chance ({p56:.2f}; 2.30 is chance for ten classes) while Plain-20 reached "
-            f"{p20:.2f}. That is a failure to *start*, not yet the paper's degradation, where the deeper plain "
+        text = _(
+            "Plain-56 never left chance ({p56:.2f}; 2.30 is chance for ten classes) while Plain-20 reached "
+            "{p20:.2f}. That is a failure to *start*, not yet the paper's degradation, where the deeper plain "
             "net does learn but ends with a higher training error (He et al. 2015, Fig. 1)"
         )
+        parts.append(text.format(p56=p56, p20=p20))
     elif p56 > p20:
-        parts.append(
-            f"Plain-56 learned but ended **above** Plain-20 ({p56:.2f} against {p20:.2f}): the deeper plain "
+        text = _(
+            "Plain-56 learned but ended **above** Plain-20 ({p56:.2f} against {p20:.2f}): the deeper plain "
             "network trained worse, the shape of He et al. 2015, Fig. 1"
         )
+        parts.append(text.format(p56=p56, p20=p20))
     else:
-        parts.append(f"this time the deeper plain network did not train worse (Plain-56 {p56:.2f}, Plain-20 {p20:.2f})")
+        text = _("this time the deeper plain network did not train worse (Plain-56 {p56:.2f}, Plain-20 {p20:.2f})")
+        parts.append(text.format(p56=p56, p20=p20))
     if r56 < p56:
-        parts.append(f"with shortcuts the 56-layer network reached {r56:.2f}, below Plain-56")
+        parts.append(_("with shortcuts the 56-layer network reached {r56:.2f}, below Plain-56").format(r56=r56))
     else:
-        parts.append(f"ResNet-56 ended at {r56:.2f}, not below Plain-56")
-    return "Final training loss: " + "; ".join(parts) + "."
+        parts.append(_("ResNet-56 ended at {r56:.2f}, not below Plain-56").format(r56=r56))
+    return _("Final training loss: {findings}.").format(findings=_("; ").join(parts))
 
 
 def recipe_caption(run) -> str:
     """The recipe a run was trained with, in one line: optimiser, learning rate, steps, batch and data."""
     t = run.train
-    optimiser = {"adamw": "AdamW", "sgd": f"SGD with momentum {t.momentum}"}.get(t.optimizer, t.optimizer)
-    schedule = {"cosine": "cosine decay", "constant": "constant", "step": "divided by 10 at steps "}[t.schedule]
-    if t.schedule == "step":
-        schedule += ", ".join(map(str, t.milestones))
-    warmup = f", {t.warmup} warm-up steps" if t.warmup else ""
+    optimiser = {"adamw": "AdamW", "sgd": _("SGD with momentum {m}").format(m=t.momentum)}.get(t.optimizer, t.optimizer)
+    schedule = {"cosine": _("cosine decay"), "constant": _("constant"), "step": _("divided by 10 at steps {steps}")}
+    schedule = schedule[t.schedule].format(steps=", ".join(map(str, t.milestones)))
+    warmup = _(", {n} warm-up steps").format(n=t.warmup) if t.warmup else ""
     info = run.meta.get("dataset", {}) if hasattr(run, "meta") else {}
     size = t.image_size or info.get("image_size", "")
-    data = "the built-in shapes" if t.dataset == "shapes" else t.dataset
+    data = _("the built-in shapes") if t.dataset == "shapes" else t.dataset
     images = f"{t.train_size:,} " if t.train_size else ""
-    full = " (the whole set at every step: full-batch)" if t.train_size and t.batch_size >= t.train_size else ""
-    return (
-        f"Recipe: {optimiser}, learning rate {t.lr:g} ({schedule}{warmup}), weight decay {t.weight_decay:g}; "
-        f"{run.history.step} steps of batch {t.batch_size} on {images}images of {data} at {size} px{full}, seed {t.seed}"
-        f"{', pad-crop-flip augmentation' if t.augment else ''}. Trained on a CPU in {run.history.wall_s:.0f} s "
-        "by `make assets`."
+    full = _(" (the whole set at every step: full-batch)") if t.train_size and t.batch_size >= t.train_size else ""
+    augment = _(", pad-crop-flip augmentation") if t.augment else ""
+    text = _(
+        "Recipe: {optimiser}, learning rate {lr:g} ({schedule}{warmup}), weight decay {wd:g}; "
+        "{steps} steps of batch {batch} on {images}images of {data} at {size} px{full}, seed {seed}"
+        "{augment}. Trained on a CPU in {secs:.0f} s by `make assets`."
     )
+    return text.format(
+        optimiser=optimiser, lr=t.lr, schedule=schedule, warmup=warmup, wd=t.weight_decay, steps=run.history.step,
+        batch=t.batch_size, images=images, data=data, size=size, full=full, seed=t.seed, augment=augment,
+        secs=run.history.wall_s,
+    )  # fmt: skip
 
 
 def memorisation_note(history: History) -> str:
@@ -95,11 +108,12 @@ def memorisation_note(history: History) -> str:
     fitted = [h.final_accuracy() for h in history.models.values() if h.accuracy]
     if not held or not fitted or max(held) >= 0.2 or max(fitted) < 0.9:
         return ""
-    return (
-        f"Held-out accuracy stays near chance (at most {max(held):.0%}): these networks memorised their few "
+    text = _(
+        "Held-out accuracy stays near chance (at most {held:.0%}): these networks memorised their few "
         "training images. This run measures how well each network can *fit* its training set, which is "
         "optimisation, the question of the degradation problem; it says nothing about generalisation."
     )
+    return text.format(held=max(held))
 
 
 def degradation_summary(history: History, key: str | None = None) -> None:
@@ -108,10 +122,10 @@ def degradation_summary(history: History, key: str | None = None) -> None:
     for name, h in history.models.items():
         rows.append(
             {
-                "network": name,
-                "final training loss": round(h.final_loss(), 3),
-                "training accuracy": f"{h.final_accuracy():.0%}",
-                "held-out accuracy": f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
+                _("network"): name,
+                _("final training loss"): round(h.final_loss(), 3),
+                _("training accuracy"): f"{h.final_accuracy():.0%}",
+                _("held-out accuracy"): f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
             }
         )
     verdict = degradation_verdict(history.final_losses())
@@ -126,19 +140,21 @@ def degradation_summary(history: History, key: str | None = None) -> None:
 def degradation_section(prefix: str = "learn") -> None:
     """Both precomputed degradation runs, each captioned with its recipe: the short preset and the full-batch one."""
     shown = 0
-    for name, what in RUNS.items():
+    for name, what in run_titles().items():
         run = precomputed_run(name)
         if run is None:
             continue
         shown += 1
-        st.subheader(f"{what[0].upper()}{what[1:]}: {run.history.step} steps")
+        st.subheader(_("{what}: {steps} steps").format(what=what[:1].upper() + what[1:], steps=run.history.step))
         show_chart(figure(loss_curves, run.history), key=f"{prefix}_deg_loss_{name}")
         degradation_summary(run.history, key=f"{prefix}_deg_table_{name}")
         st.caption(recipe_caption(run))
     if not shown:
         st.info(
-            "The precomputed runs are missing from assets/ (`make assets` makes them). "
-            "You can train the short one on the Experiments page."
+            _(
+                "The precomputed runs are missing from assets/ (`make assets` makes them). "
+                "You can train the short one on the Experiments page."
+            )
         )
 
 
@@ -146,65 +162,67 @@ def _live(prefix: str, label: str, job: tuple[str, dict]):
     """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None."""
     if st.button(label, key=f"{prefix}_rerun"):
         submit_ui(f"{prefix}_job", "sweep", *job, label)
-    return job_panel(f"{prefix}_job", "Measuring")
+    return job_panel(f"{prefix}_job", _("Measuring"))
 
 
 def ratio_table(results, key: str) -> None:
     """First layer's gradient norm over the last's, per depth, plain beside residual (above 1: growing towards the input)."""
     by_depth: dict[int, dict[str, str]] = {}
     for row in first_last_ratios(results):
-        kind = "ResNet" if row["residual"] else "plain"
-        d = by_depth.setdefault(row["depth"], {"depth": row["depth"]})
-        d[f"{kind}: first / last"] = f"{row['ratio']:.3g}"
+        kind = "ResNet" if row["residual"] else _("plain")
+        d = by_depth.setdefault(row["depth"], {_("depth"): row["depth"]})
+        d[_("{kind}: first / last").format(kind=kind)] = f"{row['ratio']:.3g}"
         d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = f"{row['first']:.3g}, {row['last']:.3g}"
     st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=key)
     st.caption(
-        "First / last: the gradient norm of the first layer (the stem's conv1) divided by the last's (fc). "
-        "Far above 1, the gradient grows towards the input (explodes); far below 1, it vanishes."
+        _(
+            "First / last: the gradient norm of the first layer (the stem's conv1) divided by the last's (fc). "
+            "Far above 1, the gradient grows towards the input (explodes); far below 1, it vanishes."
+        )
     )
 
 
 def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) -> None:
     """Per-layer gradient norms at initialisation, plain against residual (precomputed, re-runnable)."""
-    sweep, _ = precomputed_sweeps()
-    live = _live(prefix + "_grad", "Measure again now", tasks.sweep_job("depth", depths))
+    sweep, _shattered = precomputed_sweeps()
+    live = _live(prefix + "_grad", _("Measure again now"), tasks.sweep_job("depth", depths))
     results = live or [r for r in (sweep or []) if r.depth in depths]
     if not results:
-        st.info("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button.")
+        st.info(_("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button."))
         return
     show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_gradnorms")
     ratio_table(results, key=f"{prefix}_gradnorms_ratios")
-    st.caption(NO_VANISHING_NOTE)
+    st.caption(_(NO_VANISHING_NOTE))
 
 
 def depth_sweep_section(prefix: str) -> None:
     """Gradient norms across depths 20..110 at initialisation, plain against residual."""
-    sweep, _ = precomputed_sweeps()
-    live = _live(prefix + "_sweep", "Re-run the depth sweep live (about 30 s)", tasks.sweep_job("depth"))
+    sweep, _shattered = precomputed_sweeps()
+    live = _live(prefix + "_sweep", _("Re-run the depth sweep live (about 30 s)"), tasks.sweep_job("depth"))
     results = live or sweep
     if not results:
-        st.info("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button.")
+        st.info(_("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button."))
         return
     show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_depth_sweep")
     ratio_table(results, key=f"{prefix}_depth_sweep_ratios")
-    st.caption(NO_VANISHING_NOTE)
+    st.caption(_(NO_VANISHING_NOTE))
 
 
 def shattered_section(prefix: str) -> None:
     """Balduzzi et al.'s probe at initialisation, plain against residual, at three depths."""
-    st.markdown(SHATTERED_NOTE)
-    _, shattered = precomputed_sweeps()
-    live = _live(prefix + "_shatter", "Re-run the probe live (about a minute)", tasks.sweep_job("shattered"))
+    st.markdown(_(SHATTERED_NOTE))
+    _sweep, shattered = precomputed_sweeps()
+    live = _live(prefix + "_shatter", _("Re-run the probe live (about a minute)"), tasks.sweep_job("shattered"))
     results = live or shattered
     if not results:
-        st.info("The precomputed probe is missing from assets/ (`make assets`): run it live with the button.")
+        st.info(_("The precomputed probe is missing from assets/ (`make assets`): run it live with the button."))
         return
     show_chart(figure(shattered_figure, results), key=f"{prefix}_shattered")
     rows = [
         {
-            "network": r.name,
-            "autocorrelation at lag 1": round(r.lag1, 2),
-            "mean |d output / dt|": f"{r.mean_abs_slope:.3g}",
+            _("network"): r.name,
+            _("autocorrelation at lag 1"): round(r.lag1, 2),
+            _("mean |d output / dt|"): f"{r.mean_abs_slope:.3g}",
         }
         for r in results
     ]
@@ -213,19 +231,24 @@ def shattered_section(prefix: str) -> None:
 
 def response_verdict(responses) -> str:
     """Mean response std per network, and at which depths the residual net's is the smaller, as measured."""
-    means = {name: sum(stds) / len(stds) for name, _, _, stds in responses if stds}
-    text = "Mean response std: " + ", ".join(f"{name} {v:.2f}" for name, v in means.items()) + "."
+    means = {name: sum(stds) / len(stds) for name, _r, _d, stds in responses if stds}
+    text = _("Mean response std: {values}.").format(values=", ".join(f"{name} {v:.2f}" for name, v in means.items()))
     pairs = {}
     for name, residual, depth, stds in responses:
         if stds:
             pairs.setdefault(int(depth), {})[bool(residual)] = means[name]
-    smaller = [d for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] < p[False]]
-    larger = [d for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] >= p[False]]
-    if smaller:
-        text += f" The residual network's responses are the smaller at depth {', '.join(map(str, smaller))}"
-        text += f", not at depth {', '.join(map(str, larger))}." if larger else ", as in the paper."
+    smaller = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] < p[False])
+    larger = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] >= p[False])
+    if smaller and larger:
+        text += " " + _(
+            "The residual network's responses are the smaller at depth {smaller}, not at depth {larger}."
+        ).format(smaller=smaller, larger=larger)
+    elif smaller:
+        text += " " + _("The residual network's responses are the smaller at depth {smaller}, as in the paper.").format(
+            smaller=smaller
+        )
     elif larger:
-        text += " Here the residual networks' responses are not the smaller, unlike the paper's."
+        text += " " + _("Here the residual networks' responses are not the smaller, unlike the paper's.")
     if larger:
-        text += " These networks trained far less than the paper's, so batch norm's scales are still near 1."
+        text += " " + _("These networks trained far less than the paper's, so batch norm's scales are still near 1.")
     return text

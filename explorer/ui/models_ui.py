@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import streamlit as st
 import torch
 from PIL import Image
 
 from explorer import model_cards
+from explorer.i18n import _
 from explorer.images import ACCEPTED, ImageError, load_image, prepare_image, sample_images
 from explorer.models import ResNet
 from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
@@ -22,20 +24,42 @@ def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
     return st.session_state.setdefault(state.TRAINED, {})
 
 
-def _choices() -> dict[str, model_cards.ModelCard]:
-    """Every network the user can pick, by label."""
+SIDEBAR_NETWORK = "The network in the sidebar, untrained"
+# card labels are English keys (model_cards, runs.run_cards): card_title shows them translated
+_UNTRAINED = re.compile(r"^(?P<name>.+), untrained$")
+_TRAINED = re.compile(r"^(?P<name>.+), trained \((?P<run>.+), (?P<steps>\d+) steps\)$")
+
+
+def card_title(label: str) -> str:
+    """A network card's label in the session's language (unknown forms are shown as they are)."""
+    if m := _UNTRAINED.match(label):
+        return _("{name}, untrained").format(**m.groupdict())
+    if m := _TRAINED.match(label):
+        return _("{name}, trained ({run}, {steps} steps)").format(**m.groupdict())
+    return label
+
+
+def _choices() -> tuple[dict[str, model_cards.ModelCard], dict[str, str]]:
+    """Every network the user can pick, by label (a stable key, kept in the session and the tests), and the
+    label shown for each in the session's language."""
     choices: dict[str, model_cards.ModelCard] = {}
-    for label, (card, _) in reversed(list(session_models().items())):
-        choices[f"{label} (trained in this session)"] = card
+    shown: dict[str, str] = {}
+    for label, (card, _model) in reversed(list(session_models().items())):
+        key = f"{label} (trained in this session)"
+        choices[key], shown[key] = card, _("{label} (trained in this session)").format(label=label)
     for card in precomputed_cards():
-        choices[f"{card.label}"] = card
-    choices["The network in the sidebar, untrained"] = None  # resolved from the sidebar
+        choices[card.label], shown[card.label] = card, card_title(card.label)
+    choices[SIDEBAR_NETWORK], shown[SIDEBAR_NETWORK] = None, _(SIDEBAR_NETWORK)  # resolved from the sidebar
     for depth in PRETRAINED_DEPTHS:
         cached = weights_info(depth)["cached"]
-        choices[f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")] = (
-            model_cards.pretrained_card(depth)
+        key = f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")
+        text = (
+            _("ResNet-{depth}, ImageNet weights")
+            if cached
+            else _("ResNet-{depth}, ImageNet weights (needs a download)")
         )
-    return choices
+        choices[key], shown[key] = model_cards.pretrained_card(depth), text.format(depth=depth)
+    return choices, shown
 
 
 def get_model(card: model_cards.ModelCard) -> ResNet:
@@ -51,13 +75,15 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard
 
     Stops the page with a plain message when the chosen network cannot be had (no weights offline).
     """
-    choices = _choices()
+    choices, shown = _choices()
     labels = list(choices)
     if st.session_state.get(state.SOURCE) not in labels:
         st.session_state[state.SOURCE] = labels[0]
     with st.sidebar:
-        st.subheader("Network to look at")
-        label = st.selectbox("Network", labels, key=state.SOURCE, label_visibility="collapsed")
+        st.subheader(_("Network to look at"))
+        label = st.selectbox(
+            _("Network"), labels, key=state.SOURCE, label_visibility="collapsed", format_func=shown.get
+        )
         card = choices[label]
         if card is None:
             config = network_ui()
@@ -67,42 +93,43 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard
         if allow_twin:
             twin = model_cards.twin_card(card, all_cards)
             show = st.toggle(
-                "Show its twin side by side",
+                _("Show its twin side by side"),
                 key=state.SIDE_BY_SIDE,
                 disabled=twin is None,
-                help="The same network with residual connections switched the other way.",
+                help=_("The same network with residual connections switched the other way."),
             )
             if twin is None:
                 st.caption(
-                    "No twin for this network: "
-                    + (
-                        "plain ImageNet networks have no pretrained weights."
-                        if card.source == model_cards.PRETRAINED
-                        else "train one on the Train page."
-                    )
+                    _("No twin for this network: plain ImageNet networks have no pretrained weights.")
+                    if card.source == model_cards.PRETRAINED
+                    else _("No twin for this network: train one on the Train page.")
                 )
             elif not show:
                 twin = None
         if card.source == model_cards.PRETRAINED:
             st.checkbox(
-                "Allow downloading ImageNet weights",
+                _("Allow downloading ImageNet weights"),
                 key="allow_download",
-                help="Fetches torchvision's weights once (45-230 MB); needs the internet.",
+                help=_("Fetches torchvision's weights once (45-230 MB); needs the internet."),
             )
             weights_file_ui()
     device_ui()
     try:
         model = get_model(card)
     except WeightsUnavailable as e:
-        st.info(f"**These weights are not available here.** {e}")
+        st.info(_("**These weights are not available here.** {error}").format(error=e))
         st.stop()
     return [(card, model)] + ([(twin, get_model(twin))] if twin is not None else [])
+
+
+def _could_not_use(name: str, error: Exception) -> str:
+    return _("Could not use {name}: {error}").format(name=name, error=error)
 
 
 def weights_file_ui() -> None:
     """Upload a torchvision-format .pth for an ImageNet ResNet; it becomes a session network."""
     up = st.file_uploader(
-        "…or your own .pth (torchvision's ImageNet ResNet format)",
+        _("…or your own .pth (torchvision's ImageNet ResNet format)"),
         type=["pth", "pt"],
         key="weights_upload",
         max_upload_size=300,
@@ -115,7 +142,7 @@ def weights_file_ui() -> None:
     try:
         model = load_local_weights(up.getvalue())
     except WeightsError as e:
-        st.error(f"Could not use {up.name}: {e}")
+        st.error(_could_not_use(up.name, e))
         return
     st.session_state["_weights_digest"] = digest
     card = model_cards.pretrained_card(model.config.depth)
@@ -138,42 +165,50 @@ def weights_file_ui() -> None:
 
 def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
-    kinds = ["Shapes sample", "Photo sample", "Upload", "Camera"]
-    state.keep_valid(state.IMAGE_CHOICE, kinds, kinds[0])
-    kind = st.radio("Image", kinds, key=state.IMAGE_CHOICE, horizontal=True, help=f"Uploads: {ACCEPTED}, up to 20 MB.")
+    kinds = {"Shapes sample": _("Shapes sample"), "Photo sample": _("Photo sample"), "Upload": _("Upload")}
+    kinds["Camera"] = _("Camera")
+    state.keep_valid(state.IMAGE_CHOICE, list(kinds), "Shapes sample")
+    kind = st.radio(
+        _("Image"),
+        list(kinds),
+        key=state.IMAGE_CHOICE,
+        horizontal=True,
+        format_func=kinds.get,
+        help=_("Uploads: {accepted}, up to 20 MB.").format(accepted=_(ACCEPTED)),
+    )
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
         state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
-        i = st.slider("Sample", 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
+        i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
         from explorer.datasets import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
         return (
             Image.fromarray(arr),
             samples.masks[i].numpy(),
-            f"shapes sample {i}: {SHAPE_CLASSES[int(samples.labels[i])]}",
+            _("shapes sample {i}: {shape}").format(i=i, shape=_(SHAPE_CLASSES[int(samples.labels[i])])),
         )
     if kind == "Photo sample":
         photos = sample_images()
         state.keep_valid(state.IMAGE_PHOTO, list(photos))
-        name = st.selectbox("Photo", list(photos), key=state.IMAGE_PHOTO)
+        name = st.selectbox(_("Photo"), list(photos), key=state.IMAGE_PHOTO)
         img = load_image(photos[name])
         st.image(img, width=240, caption=name)
         return img, None, name
     up = (
-        st.file_uploader(f"Upload an image ({ACCEPTED})", key=state.UPLOAD)
+        st.file_uploader(_("Upload an image ({accepted})").format(accepted=_(ACCEPTED)), key=state.UPLOAD)
         if kind == "Upload"
-        else st.camera_input("Take a photo", key=state.CAMERA)
+        else st.camera_input(_("Take a photo"), key=state.CAMERA)
     )
     if up is None:
-        st.info("Choose a file to upload, or pick a sample above.")
+        st.info(_("Choose a file to upload, or pick a sample above."))
         return None
     try:
         img = load_image(up.getvalue())
         st.image(img, width=240, caption=up.name)
         return img, None, up.name
     except ImageError as e:
-        st.error(f"Could not use {up.name}: {e}")
+        st.error(_could_not_use(up.name, e))
         return None
 
 
@@ -187,26 +222,34 @@ def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
     from explorer.datasets import SHAPE_CLASSES
 
     if card.classes == SHAPE_CLASSES:
-        what = "the ten built-in shapes"
+        what = _("the ten built-in shapes")
     elif len(card.classes) == 1000:
-        what = "ImageNet's 1,000 classes"
+        what = _("ImageNet's 1,000 classes")
     else:
-        what = f"{len(card.classes)} classes ({', '.join(card.classes[:6])}{', ...' if len(card.classes) > 6 else ''})"
-    trained = "was trained on" if card.trained else "has the outputs of"
-    lines = [
-        f"**{card.config.name} {trained} {what}**: it can only answer with those classes, whatever the image shows."
-    ]
+        names = ", ".join(card.classes[:6]) + (", ..." if len(card.classes) > 6 else "")
+        what = _("{n} classes ({names})").format(n=len(card.classes), names=names)
+    if card.trained:
+        text = _("**{name} was trained on {what}**: it can only answer with those classes, whatever the image shows.")
+    else:
+        text = _(
+            "**{name} has the outputs of {what}**: it can only answer with those classes, whatever the image shows."
+        )
+    lines = [text.format(name=card.config.name, what=what)]
     if not card.trained:
         lines.append(
-            "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
-            "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
-            "block adds its branch to its input and the activations grow block after block, so the softmax comes "
-            "out near one-hot (99% for one class); a plain one stays near chance. Neither number is confidence."
+            _(
+                "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
+                "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
+                "block adds its branch to its input and the activations grow block after block, so the softmax comes "
+                "out near one-hot (one class at 99%); a plain one stays near chance. Neither number is confidence."
+            )
         )
     if photo and len(card.classes) != 1000:
         lines.append(
-            "For photos, pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): its weights "
-            "come from torchvision, downloaded once when you allow it and the server is online, or from a .pth "
-            "file of your own."
+            _(
+                "For photos, pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): its weights "
+                "come from torchvision, downloaded once when you allow it and the server is online, or from a .pth "
+                "file of your own."
+            )
         )
     st.caption("\n\n".join(lines))

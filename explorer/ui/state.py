@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import i18n
+
 # the network the user is looking at (shared by every page)
 FAMILY = "net_family"
 DEPTH = "net_depth"
@@ -18,6 +20,7 @@ WIDTH = "net_width"
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+LANG = "ui_language"  # "en" or "zh" (explorer.i18n.LANGUAGES)
 DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 
 # per-page widgets
@@ -58,6 +61,7 @@ DEFAULTS = {
     SIDE_BY_SIDE: True,
     CAM_OPACITY: 0.5,
     CAM_RAW: False,
+    LANG: i18n.DEFAULT_LANGUAGE,
 }
 
 IMAGE_INDEX = "image_shape_index"
@@ -154,3 +158,8 @@ def write_url(*params: str) -> None:
         text = str(value).lower() if isinstance(value, bool) else str(value)
         if st.query_params.get(param) != text:
             st.query_params[param] = text
+
+
+def apply_language() -> None:
+    """Make this session's language active for the current script or fragment run (explorer.i18n)."""
+    i18n.set_language(st.session_state.get(LANG, i18n.DEFAULT_LANGUAGE))

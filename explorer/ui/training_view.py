@@ -17,11 +17,14 @@ import streamlit as st
 from explorer import engine, model_cards, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
 from explorer.datasets import SkippedFile, skip_summary
+from explorer.i18n import _
 from explorer.models import ResNetConfig
 from explorer.recorders import History
 from explorer.runs import Run, list_runs, load_run
 from explorer.training import TrainConfig
+from explorer.ui import state
 from explorer.ui.cache import figure
+from explorer.ui.job_view import phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
@@ -88,12 +91,10 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
     """How many of the user's files were refused, and why."""
     if not skipped:
         return ""
-    why = ", ".join(f"{n} {reason}" for reason, n in skip_summary(skipped).items())
+    why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
     first = skipped[0]
-    return (
-        f"{len(skipped)} of your files were skipped ({why}); the rest are used. "
-        f"For example, {first.name}: {first.message}."
-    )
+    text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
+    return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
 
 
 def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
@@ -112,33 +113,34 @@ def history_charts(history: History, key: str, heatmap_choice: bool = True, shar
         show_chart(chart(accuracy_curves, history), key=f"{key}_acc")
     if heatmap_choice and all(m.grad_norms for m in history.models.values()):
         names = list(history.models)
-        pick = st.selectbox("Gradient norms of", names, index=len(names) - 1, key=f"{key}_heat_pick")
+        pick = st.selectbox(_("Gradient norms of"), names, index=len(names) - 1, key=f"{key}_heat_pick")
         show_chart(chart(grad_norm_heatmap, history.models[pick]), key=f"{key}_heat")
 
 
 def _status_line(s: engine.JobStatus) -> None:
     snap = s.snapshot
     if s.state == engine.QUEUED:
-        st.info(
-            f"Waiting for a free worker: {s.position} job{'s' if s.position != 1 else ''} ahead of this one. "
-            "Each worker trains one job at a time."
-        )
+        st.info(waiting_text(s.position) + " " + _("Each worker trains one job at a time."))
     elif s.state == engine.RUNNING:
         if s.phase != "training" or not s.total:
-            st.progress(0.0, text=f"{(s.phase or 'starting').capitalize()}…")
+            st.progress(0.0, text=phase_text(s.phase) + "…")
         else:
             st.progress(
                 min(s.step / max(s.total, 1), 1.0),
-                text=f"step {s.step} of {s.total} · {s.images_per_s:,.0f} images/s · about {s.eta_s:.0f} s left",
+                text=_("step {step} of {total} · {rate:,.0f} images/s · about {eta:.0f} s left").format(
+                    step=s.step, total=s.total, rate=s.images_per_s, eta=s.eta_s
+                ),
             )
         if snap.get("resumed_from"):
-            st.caption(f"Resumed from the checkpoint at step {snap['resumed_from']}.")
+            st.caption(
+                _("Resumed from the checkpoint at step {resumed_from}.").format(resumed_from=snap["resumed_from"])
+            )
     elif s.state == engine.LOST:
         st.warning(s.message)
     elif s.state == engine.FAILED:
-        st.error(f"Training failed: {s.message}")
+        st.error(_("Training failed: {message}").format(message=s.message))
     elif s.state is None:
-        st.info("No training job with this id is running on this server.")
+        st.info(_("No training job with this id is running on this server."))
     if snap.get("skipped"):
         st.warning(skipped_note(tuple(SkippedFile(*s) for s in snap["skipped"])))
 
@@ -151,7 +153,7 @@ def live_panel(key: str) -> Run | None:
     try:
         run = _live(job, key)
     except engine.EngineUnavailable as e:
-        st.error(f"Training is not available right now: {e}.")
+        st.error(_("Training is not available right now: {error}.").format(error=e))
         return None
     if run is None:
         return None
@@ -170,20 +172,23 @@ def _live(job: str, key: str) -> Run | None:
 
         @st.fragment(run_every=POLL_S if started_active else None)
         def panel() -> None:
+            state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
             s = engine.status(job)
             c1, c2 = st.columns([5, 1])
             with c1:
                 _status_line(s)
             with c2:
-                if s.active and st.button("Stop", key=f"{key}_stop", type="primary", width="stretch"):
+                if s.active and st.button(_("Stop"), key=f"{key}_stop", type="primary", width="stretch"):
                     engine.stop(job)
-                    st.toast("Stopping after the current step (for everyone watching this run).")
+                    st.toast(_("Stopping after the current step (for everyone watching this run)."))
             if s.snapshot.get("history"):
                 history_charts(History.from_dict(s.snapshot["history"]), key, heatmap_choice=False)
             if s.active:
                 st.caption(
-                    "Stop ends this run for everyone watching it; the steps so far are saved, and Start goes on "
-                    "from there. The gradient-norm heat-map appears when training ends."
+                    _(
+                        "Stop ends this run for everyone watching it; the steps so far are saved, and Start goes on "
+                        "from there. The gradient-norm heat-map appears when training ends."
+                    )
                 )
             elif started_active:
                 st.rerun(scope="app")  # the job ended: let the whole page show the results
@@ -209,12 +214,22 @@ def _save_result(job: str) -> Run | None:
 def _run_summary(run: Run) -> None:
     h = run.history
     if h.stopped_reason == "cancelled":
-        st.warning(f"Stopped after {h.step} of {run.train.steps} steps. Press Start again to go on from step {h.step}.")
+        st.warning(
+            _("Stopped after {step} of {steps} steps. Press Start again to go on from step {step}.").format(
+                step=h.step, steps=run.train.steps
+            )
+        )
     else:
-        st.success(f"Finished {h.step} steps in {h.wall_s:.0f} s of training. Saved as run “{run.path.name}”.")
+        st.success(
+            _("Finished {step} steps in {wall_s:.0f} s of training. Saved as run “{name}”.").format(
+                step=h.step, wall_s=h.wall_s, name=run.path.name
+            )
+        )
     for name, m in h.models.items():
         if m.stopped_reason:
-            st.warning(f"{name} stopped: {m.stopped_reason}. The other networks went on.")
+            st.warning(
+                _("{name} stopped: {reason}. The other networks went on.").format(name=name, reason=m.stopped_reason)
+            )
 
 
 def _register(run: Run) -> None:
@@ -242,7 +257,7 @@ def downloads_ui(run: Run, key: str) -> None:
     csv = run_dir / "metrics.csv"
     if csv.is_file():
         c1.download_button(
-            "Download metrics (CSV)",
+            _("Download metrics (CSV)"),
             csv.read_bytes(),
             file_name=f"{run_dir.name}-metrics.csv",
             mime="text/csv",
@@ -254,7 +269,7 @@ def downloads_ui(run: Run, key: str) -> None:
             zf.write(f, f"{run_dir.name}/{f.name}")
         zf.write(run_dir / "config.json", f"{run_dir.name}/config.json")
     c2.download_button(
-        "Download checkpoints (zip of state_dicts)",
+        _("Download checkpoints (zip of state_dicts)"),
         buf.getvalue(),
         file_name=f"{run_dir.name}-checkpoints.zip",
         mime="application/zip",

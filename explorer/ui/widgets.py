@@ -6,6 +6,8 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.basedatatypes import BaseFigure
 
+from explorer import i18n
+from explorer.i18n import _
 from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
@@ -37,43 +39,63 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
     """Sidebar controls naming a network; returns its config."""
     box = container or st.sidebar
     with box:
-        st.subheader("Network")
+        st.subheader(_("Network"))
         if family_lock:
             st.session_state[state.FAMILY] = family_lock
         state.keep_valid(state.FAMILY, ("cifar", "imagenet"), "cifar")
         family = st.radio(
-            "Family",
+            _("Family"),
             ["cifar", "imagenet"],
             key=state.FAMILY,
             horizontal=True,
             format_func={"cifar": "CIFAR (6n+2)", "imagenet": "ImageNet"}.get,
             disabled=family_lock is not None,
             on_change=_family_changed,
-            help="CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them.",
+            help=_("CIFAR nets: the paper's 32x32 networks. ImageNet nets: ResNet-18..152 as torchvision builds them."),
         )
         depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)
         _keep_valid(state.DEPTH, depths)
-        depth = st.select_slider("Depth (layers)", depths, key=state.DEPTH)
+        depth = st.select_slider(_("Depth (layers)"), depths, key=state.DEPTH)
         residual = st.toggle(
-            "Residual connections",
+            _("Residual connections"),
             key=state.RESIDUAL,
-            help="Off: the plain twin, the same layers without any shortcut.",
+            help=_("Off: the plain twin, the same layers without any shortcut."),
         )
         if st.session_state.get(state.SHORTCUT) not in ("A", "B"):
             st.session_state[state.SHORTCUT] = "A"
         shortcut = st.radio(
-            "Shortcut where the shape changes",
+            _("Shortcut where the shape changes"),
             ["A", "B"],
             key=state.SHORTCUT,
             horizontal=True,
-            format_func={"A": "A: zero-pad", "B": "B: 1x1 projection"}.get,
+            format_func={"A": _("A: zero-pad"), "B": _("B: 1x1 projection")}.get,
             disabled=not residual,
-            help="A has no parameters (the paper's CIFAR choice); B adds a 1x1 conv + BN (torchvision's).",
+            help=_("A has no parameters (the paper's CIFAR choice); B adds a 1x1 conv + BN (torchvision's)."),
         )
         widths = WIDTHS[family]
         _keep_valid(state.WIDTH, widths)
-        width = st.select_slider("Width (channels of the first stage)", widths, key=state.WIDTH)
+        width = st.select_slider(_("Width (channels of the first stage)"), widths, key=state.WIDTH)
     return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
+
+
+def language_ui() -> str:
+    """The sidebar's language switch (both names, so anyone finds it); the choice rides in the URL (?lang=zh)."""
+    ss = st.session_state
+    if "_lang_read" not in ss:  # a link's ?lang= opens the session in that language
+        ss["_lang_read"] = True
+        try:
+            ss[state.LANG] = i18n.parse_language(st.query_params.get("lang", ss.get(state.LANG, "en")))
+        except ValueError:
+            pass  # a mistyped link falls back to the default
+    if ss.get(state.LANG) not in i18n.LANGUAGES:
+        ss[state.LANG] = i18n.DEFAULT_LANGUAGE
+    lang = st.sidebar.radio(
+        "Language · 语言", list(i18n.LANGUAGES), key=state.LANG, format_func=i18n.LANGUAGES.get, horizontal=True
+    )
+    state.apply_language()
+    if lang != i18n.DEFAULT_LANGUAGE or "lang" in st.query_params:
+        st.query_params["lang"] = lang  # a shared link opens in the same language
+    return lang
 
 
 def device_ui() -> str:
@@ -85,12 +107,12 @@ def device_ui() -> str:
     if st.session_state.get(state.DEVICE) not in options:
         st.session_state[state.DEVICE] = options[0]
     return st.sidebar.selectbox(
-        "Compute on",
+        _("Compute on"),
         options,
         key=state.DEVICE,
         format_func=names.get,
         disabled=len(options) == 1,
-        help="Views run on the GPU when this machine has one; results match the CPU's to rounding.",
+        help=_("Views run on the GPU when this machine has one; results match the CPU's to rounding."),
     )
 
 

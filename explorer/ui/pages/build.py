@@ -3,65 +3,76 @@
 import pandas as pd
 import streamlit as st
 
+from explorer.i18n import _
 from explorer.summary import human
 from explorer.ui import state
 from explorer.ui.cache import architecture_spec, cached_summary
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
-st.title("Build a ResNet")
+st.title(_("Build a ResNet"))
 st.caption(
-    "Pick a family and a depth in the sidebar. Switch residual connections off to get the plain twin: "
-    "the same layers in the same order, without the additions."
+    _(
+        "Pick a family and a depth in the sidebar. Switch residual connections off to get the plain twin: "
+        "the same layers in the same order, without the additions."
+    )
 )
 
 s = cached_summary(config)
 twin = cached_summary(config.twin())
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Parameters", f"{s.params:,}", help="Counted from the built model.")
-c2.metric("Multiply-accumulates", human(s.macs), help=f"{s.macs:,}, counted by torch's FLOP counter for one image.")
-c3.metric("Input", f"{s.input_size}x{s.input_size}")
+c1.metric(_("Parameters"), f"{s.params:,}", help=_("Counted from the built model."))
+c2.metric(
+    _("Multiply-accumulates"),
+    human(s.macs),
+    help=_("{macs:,}, counted by torch's FLOP counter for one image.").format(macs=s.macs),
+)
+c3.metric(_("Input"), f"{s.input_size}x{s.input_size}")
 c4.metric(
-    f"{config.twin().name} parameters",
+    _("{name} parameters").format(name=config.twin().name),
     f"{twin.params:,}",
     delta=f"{twin.params - s.params:+,}" if twin.params != s.params else None,
     delta_color="off",
     help=(
-        "Option A shortcuts have no parameters, so the twins match exactly."
+        _("Option A shortcuts have no parameters, so the twins match exactly.")
         if config.shortcut == "A"
-        else "Option B shortcuts are 1x1 convolutions with batch norm: the plain twin has none of them, "
-        "so it has fewer parameters."
+        else _(
+            "Option B shortcuts are 1x1 convolutions with batch norm: the plain twin has none of them, "
+            "so it has fewer parameters."
+        )
     ),
 )
 
-st.subheader("Architecture")
+st.subheader(_("Architecture"))
 scale = st.slider(
-    "Shortcut scale s:  out = F(x) + s · shortcut(x)",
+    _("Shortcut scale s:  out = F(x) + s · shortcut(x)"),
     0.0,
     1.0,
     step=0.05,
     key=state.SCALE,
     disabled=not config.residual,
-    help="s = 0 computes exactly what the plain twin computes; s = 1 is the residual network.",
+    help=_("s = 0 computes exactly what the plain twin computes; s = 1 is the residual network."),
 )
 show_chart(architecture_spec(config, scale), key="build_arch")
 st.caption(
-    "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
-    "Dotted: option A (stride 2, zero-padded channels). Thick: option B (1x1 projection)."
+    _(
+        "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
+        "Dotted: option A (stride 2, zero-padded channels). Thick: option B (1x1 projection)."
+    )
 )
 
-st.subheader("Receptive field")
+st.subheader(_("Receptive field"))
 st.write(", ".join(f"**{k}** {v} px" for k, v in s.receptive_field.items()))
 
-st.subheader("Layers")
+st.subheader(_("Layers"))
 table = pd.DataFrame(
     [
         {
-            "layer": r.name,
-            "type": r.kind,
-            "output": "x".join(map(str, r.out_shape)),
-            "parameters": r.params,
-            "multiply-accumulates": r.macs,
+            _("layer"): r.name,
+            _("type"): r.kind,
+            _("output"): "x".join(map(str, r.out_shape)),
+            _("parameters"): r.params,
+            _("multiply-accumulates"): r.macs,
         }
         for r in s.layers
     ]

@@ -4,110 +4,127 @@ import streamlit as st
 
 from explorer import tasks
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
+from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.lesson_sections import RUNS, degradation_summary, recipe_caption, shattered_section
+from explorer.ui.lesson_sections import degradation_summary, recipe_caption, run_titles, shattered_section
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 
 JOB_KEY = "experiments_live"
 LESION_JOB = "experiments_lesion_job"
 
-st.title("Experiments")
-st.caption("Classroom presets. Each shows results computed in advance at once; re-run any of them live.")
+st.title(_("Experiments"))
+st.caption(_("Classroom presets. Each shows results computed in advance at once; re-run any of them live."))
 
-TABS = ["Degradation", "Lesion study", "Shattered gradients"]
+TABS = [_("Degradation"), _("Lesion study"), _("Shattered gradients")]  # the tab is in the URL (in its language)
 state.keep_valid(state.EXP_TAB, TABS, TABS[0])
-tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")  # the tab is in the URL
+tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")
 
 with tab_deg:
     st.markdown(
-        "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
-        "residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
-        "In the short live preset Plain-56 fails to start: it stays at chance while the others learn. In the "
-        "full-batch recipe every step sees the same 64 images, which any of these networks could memorise: "
-        "Plain-56 does learn, but ends with a higher training loss than Plain-20, the shape of the paper's "
-        "Fig. 1: more layers made the plain network harder to optimise, not prone to overfit. Both runs are far "
-        "from the paper's regime (64,000 steps on CIFAR-10)."
+        _(
+            "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
+            "residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
+            "In the short live preset Plain-56 fails to start: it stays at chance while the others learn. In the "
+            "full-batch recipe every step sees the same 64 images, which any of these networks could memorise: "
+            "Plain-56 does learn, but ends with a higher training loss than Plain-20, the shape of the paper's "
+            "Fig. 1: more layers made the plain network harder to optimise, not prone to overfit. Both runs are far "
+            "from the paper's regime (64,000 steps on CIFAR-10)."
+        )
     )
     live = current(JOB_KEY)
     if live is None:
         shown = False
-        for name, what in RUNS.items():
+        for name, what in run_titles().items():
             run = precomputed_run(name)
             if run is None:
                 continue
             shown = True
-            st.subheader(f"Computed in advance: {what}")
+            st.subheader(_("Computed in advance: {what}").format(what=what))
             degradation_summary(run.history, key=f"exp_deg_table_{name}")
             history_charts(run.history, f"exp_deg_pre_{name}", shared=True)
             st.caption(recipe_caption(run))
         if not shown:
-            st.info("No precomputed run ships with this copy (see `make assets`): run it live below.")
+            st.info(_("No precomputed run ships with this copy (see `make assets`): run it live below."))
     preset = PRESETS["degradation"]
     st.caption(
-        f"The live re-run is the short preset: AdamW, learning rate {preset.lr:g}, {preset.steps} steps of batch "
-        f"{preset.batch_size} on {preset.train_size:,} shapes at {preset.image_size} px."
+        _(
+            "The live re-run is the short preset: AdamW, learning rate {lr:g}, {steps} steps of batch "
+            "{batch} on {images:,} shapes at {size} px."
+        ).format(
+            lr=preset.lr, steps=preset.steps, batch=preset.batch_size, images=preset.train_size, size=preset.image_size
+        )
     )
     if st.button(
-        f"Re-run live ({preset.steps} steps, about 2 minutes)",
+        _("Re-run live ({steps} steps, about 2 minutes)").format(steps=preset.steps),
         key="exp_deg_run",
         disabled=busy(JOB_KEY),
     ):
         start_ui(JOB_KEY, "Degradation", list(PRESET_MODELS["degradation"]), preset)
         st.rerun()
     if live is not None:
-        st.subheader("Live")
+        st.subheader(_("Live"))
         finished = live_panel(JOB_KEY)
         if finished is not None and finished.history.step:
             degradation_summary(finished.history)
 
 with tab_lesion:
     st.markdown(
-        "**Veit et al. 2016: residual networks behave like ensembles of shallower paths.** They found that "
-        "removing one block from a trained residual network (keeping its shortcut) barely moves its accuracy, "
-        "while removing a layer from a plain network is disastrous. Here is what happens to this app's "
-        "trained networks. Blocks that change the shape cannot be removed from a plain network at all: nothing "
-        "would carry the signal past them."
+        _(
+            "**Veit et al. 2016: residual networks behave like ensembles of shallower paths.** They found that "
+            "removing one block from a trained residual network (keeping its shortcut) barely moves its accuracy, "
+            "while removing a layer from a plain network is disastrous. Here is what happens to this app's "
+            "trained networks. Blocks that change the shape cannot be removed from a plain network at all: nothing "
+            "would carry the signal past them."
+        )
     )
     st.markdown(
-        "Our regime differs from theirs. Their ResNet-110 was fully trained on CIFAR-10 (64,000 steps) and lost "
-        "little from removing any single block except the downsampling ones. Our networks are trained for a "
-        "few hundred steps on the built-in shapes, and some lose far more from a single block: a network "
-        "this briefly trained has not spread its work across many paths, so read these bars as a measurement "
-        "of these networks, not as a test of Veit et al.'s result. The networks are the short preset's: those "
-        "of the full-batch recipe memorised 64 images and are at chance on held-out ones, so there is no "
-        "accuracy for a lesion to take away."
+        _(
+            "Our regime differs from theirs. Their ResNet-110 was fully trained on CIFAR-10 (64,000 steps) and lost "
+            "little from removing any single block except the downsampling ones. Our networks are trained for a "
+            "few hundred steps on the built-in shapes, and some lose far more from a single block: a network "
+            "this briefly trained has not spread its work across many paths, so read these bars as a measurement "
+            "of these networks, not as a test of Veit et al.'s result. The networks are the short preset's: those "
+            "of the full-batch recipe memorised 64 images and are at chance on held-out ones, so there is no "
+            "accuracy for a lesion to take away."
+        )
     )
     # the full-batch run's networks memorised 64 images (held-out accuracy at chance): nothing to lesion there
     lesion_run = "degradation"
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith(lesion_run)]
     depths = sorted({c.config.depth for c in cards}) or [20, 56]
     state.keep_valid(state.LESION_DEPTH, depths, depths[-1])
-    depth = st.radio("Depth", depths, key=state.LESION_DEPTH, horizontal=True)
+    depth = st.radio(_("Depth"), depths, key=state.LESION_DEPTH, horizontal=True)
     chosen = sorted((c for c in cards if c.config.depth == depth), key=lambda c: not c.config.residual)
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
-    if chosen and st.button("Re-run the lesion study live", key="exp_lesion_run"):
+    if chosen and st.button(_("Re-run the lesion study live"), key="exp_lesion_run"):
         nets = [(card.config, cached_card_model(card).state_dict()) for card in chosen]
-        submit_ui(LESION_JOB, "lesion", *tasks.lesion_job(nets, chosen[0].image_size), "lesion study")
-    live_results = job_panel(LESION_JOB, "Lesion study")
+        submit_ui(LESION_JOB, "lesion", *tasks.lesion_job(nets, chosen[0].image_size), _("Lesion study"))
+    live_results = job_panel(LESION_JOB, _("Lesion study"))
     if live_results:
         results = [r for r in live_results if r.model_name.endswith(f"-{depth}")] or results
     if not results:
         st.info(
-            "No lesion results ship with this copy (`make assets`), and there are no trained networks to "
-            "run it on: train the degradation preset first."
+            _(
+                "No lesion results ship with this copy (`make assets`), and there are no trained networks to "
+                "run it on: train the degradation preset first."
+            )
         )
     else:
         lesion_meta = precomputed_run(lesion_run)
         if lesion_meta is not None:
-            st.caption(f"Networks of the precomputed run '{lesion_run}'. " + recipe_caption(lesion_meta))
+            st.caption(
+                _("Networks of the precomputed run '{run}'.").format(run=lesion_run) + " " + recipe_caption(lesion_meta)
+            )
         show_chart(figure(lesion_figure, results), key="exp_lesion_bars")
         show_chart(figure(removal_curve_figure, results), key="exp_lesion_curve")
         if any(r.baseline < 0.2 for r in results):
-            st.caption("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
+            st.caption(
+                _("A network at chance accuracy (about 10%) has nothing to lose: read its bars with that in mind.")
+            )
 
 with tab_shatter:
     shattered_section("exp")

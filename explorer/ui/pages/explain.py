@@ -14,18 +14,21 @@ from explorer.charts.attribution import (
     overlay_figure,
     randomisation_methods_figure,
 )
+from explorer.i18n import _
 from explorer.probes import probe_batch
 from explorer.ui import cache, state
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.models_ui import image_ui, model_picker_ui, prediction_note_ui, prepared
+from explorer.ui.models_ui import card_title, image_ui, model_picker_ui, prediction_note_ui, prepared
 from explorer.ui.widgets import show_chart
 
 RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
 
-st.title("Explain a prediction")
+st.title(_("Explain a prediction"))
 st.caption(
-    "Grad-CAM weighs each channel of a layer by how much the chosen class's score grows with it, and "
-    "shows where the weighted channels fire. Pick a network in the sidebar, then an image."
+    _(
+        "Grad-CAM weighs each channel of a layer by how much the chosen class's score grows with it, and "
+        "shows where the weighted channels fire. Pick a network in the sidebar, then an image."
+    )
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
@@ -41,24 +44,28 @@ default = attr.default_layer(model)
 if st.session_state.get(state.CAM_LAYER) not in layers:
     st.session_state[state.CAM_LAYER] = default
 c1, c2, c3 = st.columns([3, 1, 1])
-layer = c1.select_slider("Layer (scrub from the stem to the last block)", layers, key=state.CAM_LAYER)
-opacity = c2.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=state.CAM_OPACITY)
+layer = c1.select_slider(_("Layer (scrub from the stem to the last block)"), layers, key=state.CAM_LAYER)
+opacity = c2.slider(_("Overlay opacity"), 0.0, 1.0, step=0.05, key=state.CAM_OPACITY)
 raw = c3.toggle(
-    "Raw (signed, unscaled)",
+    _("Raw (signed, unscaled)"),
     key=state.CAM_RAW,
     help=(
-        "Keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
-        "the last block, which feeds global average pooling and then the linear classifier: there the map "
-        "adds up to the class score. At earlier layers its scale depends on the network."
+        _(
+            "Keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
+            "the last block, which feeds global average pooling and then the linear classifier: there the map "
+            "adds up to the class score. At earlier layers its scale depends on the network."
+        )
     ),
 )
 
 x, display = prepared(card, img)
 probs = cache.view(attr.predict, card, model, x)
 order = np.argsort(-probs)
-target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]
+target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]  # keys (URL)
+shown = {target_options[0]: _("predicted class")}
+shown |= {f"{card.classes[i]} ({probs[i]:.0%})": f"{_(card.classes[i])} ({probs[i]:.0%})" for i in order[:20]}
 state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
-choice = st.selectbox("Explain which class", target_options, key=state.CAM_TARGET)
+choice = st.selectbox(_("Explain which class"), target_options, key=state.CAM_TARGET, format_func=shown.get)
 state.write_url(*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
 target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
 
@@ -67,10 +74,10 @@ cols = st.columns(len(pairs))
 for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
-        st.subheader(c.label)
+        st.subheader(card_title(c.label))
         p = probs if m is model else cache.view(attr.predict, c, m, xi)  # one forward per network for the top-5
         best = np.argsort(-p, kind="stable")[:5]
-        top = [(c.classes[i], float(p[i])) for i in best]
+        top = [(_(c.classes[i]), float(p[i])) for i in best]
         st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
         lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
         res = cache.view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
@@ -79,64 +86,81 @@ if raw:  # one colour scale for both, so magnitudes compare
     vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
 for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
     with col:
-        title = f"{c.config.name}: {c.classes[res.target]} ({res.probability:.0%}) at {res.layer}"
+        title = _("{name}: {cls} ({prob:.0%}) at {layer}").format(
+            name=c.config.name, cls=_(c.classes[res.target]), prob=res.probability, layer=res.layer
+        )
         show_chart(
             cache.figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:
             st.warning(
-                "No positive evidence: nothing in this layer raises the score of this class, so the map "
-                "is empty (that is a result, not an error)."
+                _(
+                    "No positive evidence: nothing in this layer raises the score of this class, so the map "
+                    "is empty (that is a result, not an error)."
+                )
             )
         # the outline lines up with the map only when the network sees the whole sample at the mask's size
         # (an ImageNet network resizes and crops it to 224 x 224)
         aligned = mask is not None and mask.shape == res.map.shape
         if mask is not None and not aligned:
-            st.caption("The shape's outline check needs a network that sees the sample at its own size.")
+            st.caption(_("The shape's outline check needs a network that sees the sample at its own size."))
         inside = trust.energy_inside(res.map, mask) if aligned and not raw else None
         if inside is not None:  # None: a map without positive evidence (warned about above)
             hit = trust.pointing_hit(res.map, mask)
-            st.caption(
-                f"Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
-                f"(the shape covers {mask.mean():.0%} of the image); the peak is "
-                f"{'inside' if hit else 'outside'} it."
+            text = (
+                _(
+                    "Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
+                    "(the shape covers {cover:.0%} of the image); the peak is inside it."
+                )
+                if hit
+                else _(
+                    "Against the shape's true outline: {inside:.0%} of the map's weight lies inside the shape "
+                    "(the shape covers {cover:.0%} of the image); the peak is outside it."
+                )
             )
+            st.caption(text.format(inside=inside, cover=mask.mean()))
 
-st.header("Every block: a film-strip")
-if st.toggle("Show Grad-CAM at every residual block", key="explain_filmstrip"):
+st.header(_("Every block: a film-strip"))
+if st.toggle(_("Show Grad-CAM at every residual block"), key="explain_filmstrip"):
     for c, m, xi, disp, res in results:
-        bar = st.progress(0.0, text=f"{c.config.name}: Grad-CAM at each block…")
+        bar = st.progress(0.0, text=_("{name}: Grad-CAM at each block…").format(name=c.config.name))
         with cache.model_lock(m):  # its hooks sit on the shared network: one view at a time
             strip = attr.filmstrip(
                 m,
                 xi,
                 res.target,
                 raw=False,
-                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"block {i} of {n}"),
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("block {i} of {n}").format(i=i, n=n)),
             )
         bar.empty()
         show_chart(
-            filmstrip_figure(disp, strip, title=f"{c.config.name}: Grad-CAM for '{c.classes[res.target]}'"),
+            filmstrip_figure(
+                disp,
+                strip,
+                title=_("{name}: Grad-CAM for '{cls}'").format(name=c.config.name, cls=_(c.classes[res.target])),
+            ),
             key=f"explain_strip_{c.label}",
         )
 
-st.header("Other methods")
+st.header(_("Other methods"))
 methods = st.multiselect(
-    "Methods",
+    _("Methods"),
     list(attr.METHODS),
-    format_func=attr.METHOD_LABELS.get,
+    format_func=lambda m: _(attr.METHOD_LABELS[m]),
     key=state.CAM_METHODS,
-    help="Occlusion and Integrated Gradients take longest.",
+    help=_("Occlusion and Integrated Gradients take longest."),
 )
 st.caption(
-    "These run here, one method after another, while you wait: changing any choice on the page stops them "
-    "after the method they are on."
+    _(
+        "These run here, one method after another, while you wait: changing any choice on the page stops them "
+        "after the method they are on."
+    )
 )
-if methods and st.button("Compare methods", key="explain_compare"):
+if methods and st.button(_("Compare methods"), key="explain_compare"):
     rows = {}
     for c, m, xi, disp, res in results:
-        bar = st.progress(0.0, text=f"{c.config.name}: running {len(methods)} methods…")
+        bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(methods)))
         with cache.model_lock(m):
             rows[c.config.name] = attr.compare_methods(
                 m,
@@ -144,49 +168,53 @@ if methods and st.button("Compare methods", key="explain_compare"):
                 layer=res.layer,
                 target=res.target,
                 methods=methods,
-                progress=lambda i, n, bar=bar: bar.progress(i / n, text=f"method {i} of {n}"),
+                progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("method {i} of {n}").format(i=i, n=n)),
             )
         bar.empty()
     show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
 
-st.header("Can we trust the map?")
+st.header(_("Can we trust the map?"))
 st.markdown(
-    "**Model randomisation** (Adebayo et al. 2018, 'Sanity Checks for Saliency Maps'): re-draw the network's "
-    "layers from the top down with its own initialiser (batch-norm statistics recomputed from a batch of "
-    "images) and compare each map with the original by Spearman rank correlation, on the signed map (solid) "
-    "and on its absolute value (dotted), as the paper does. A map that explains the network must change as "
-    "its weights go. In the paper Grad-CAM and the gradient passed, while Guided Backprop and Guided Grad-CAM "
-    "barely changed: they show the image's edges more than the network. Passing is necessary, not "
-    "sufficient: a map that changes is not thereby right."
+    _(
+        "**Model randomisation** (Adebayo et al. 2018, 'Sanity Checks for Saliency Maps'): re-draw the network's "
+        "layers from the top down with its own initialiser (batch-norm statistics recomputed from a batch of "
+        "images) and compare each map with the original by Spearman rank correlation, on the signed map (solid) "
+        "and on its absolute value (dotted), as the paper does. A map that explains the network must change as "
+        "its weights go. In the paper Grad-CAM and the gradient passed, while Guided Backprop and Guided Grad-CAM "
+        "barely changed: they show the image's edges more than the network. Passing is necessary, not "
+        "sufficient: a map that changes is not thereby right."
+    )
 )
 view = (tuple(r[0].label for r in results), hashlib.md5(img.tobytes()).hexdigest(), layer, choice)
-if st.button("Run the randomisation check", key="explain_randomise"):
+if st.button(_("Run the randomisation check"), key="explain_randomise"):
     nets = []
-    for c, m, xi, _, res in results:
+    for c, m, xi, _disp, res in results:
         with cache.model_lock(m):  # it may label photos with the shared network in eval mode
-            calibration, _ = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
+            calibration, _labels = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
         nets.append((c.config.name, c.config, m.state_dict(), xi, res.layer, res.target, calibration))
-    submit_ui(RANDOMISE_JOB, "randomise", *tasks.randomisation_job(nets), "randomisation check")
+    submit_ui(RANDOMISE_JOB, "randomise", *tasks.randomisation_job(nets), _("Randomisation check"))
     st.session_state[RANDOMISE_VIEW] = view
 if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view it was asked for
-    checks = job_panel(RANDOMISE_JOB, "Randomisation check")
+    checks = job_panel(RANDOMISE_JOB, _("Randomisation check"))
     if checks:
         show_chart(randomisation_methods_figure(checks), key="explain_randomisation")
         rows = [
             {
-                "network": net,
-                "method": attr.METHOD_LABELS[m],
-                "fc and the last block re-drawn (signed)": f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
-                "fully randomised (signed)": f"{r.spearman[-1]:.2f}",
-                "fully randomised (absolute)": f"{r.spearman_abs[-1]:.2f}",
+                _("network"): net,
+                _("method"): _(attr.METHOD_LABELS[m]),
+                _("fc and the last block re-drawn (signed)"): f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
+                _("fully randomised (signed)"): f"{r.spearman[-1]:.2f}",
+                _("fully randomised (absolute)"): f"{r.spearman_abs[-1]:.2f}",
             }
             for net, by_method in checks.items()
             for m, r in by_method.items()
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="explain_randomisation_table")
         st.caption(
-            "Rank correlation with the original map: near 1, the map did not change; near 0, it did. "
-            "The numbers are this image's, on this network: read them as measured, whichever way they fall."
+            _(
+                "Rank correlation with the original map: near 1, the map did not change; near 0, it did. "
+                "The numbers are this image's, on this network: read them as measured, whichever way they fall."
+            )
         )
         if not card.trained:
-            st.info("This network is untrained, so there is little learned structure to destroy: try a trained one.")
+            st.info(_("This network is untrained, so there is little learned structure to destroy: try a trained one."))

@@ -4,43 +4,46 @@ import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure
 from explorer.gradients import SweepResult, gradient_norms
+from explorer.i18n import N_, _
 from explorer.ui import state
 from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import NO_VANISHING_NOTE, depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 
-st.title("How gradients flow")
+st.title(_("How gradients flow"))
 st.caption(
-    "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
-    "one batch. A vanishing gradient would fall towards the left; an exploding one rises towards the left, "
-    "which is what deep plain networks with batch norm do at initialisation."
+    _(
+        "The size of the loss gradient at every layer, from the stem (left) to the classifier (right), for "
+        "one batch. A vanishing gradient would fall towards the left; an exploding one rises towards the left, "
+        "which is what deep plain networks with batch norm do at initialisation."
+    )
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
 
-st.header("This network, one batch")
-BN_MODES = ["batch statistics (as in training)", "running statistics (as in evaluation)"]
+st.header(_("This network, one batch"))
+BN_MODES = [N_("batch statistics (as in training)"), N_("running statistics (as in evaluation)")]  # shown through _()
 state.keep_valid(state.GRAD_BN, BN_MODES, BN_MODES[0])
-mode = st.radio("Batch norm", BN_MODES, key=state.GRAD_BN, horizontal=True)
+mode = st.radio(_("Batch norm"), BN_MODES, key=state.GRAD_BN, horizontal=True, format_func=_)
 state.write_url(*state.PICKED, "bn")
 results = []
 for c, m in pairs:
     x, y = cached_probe_batch(c, m)
     norms = view(gradient_norms, c, m, x, y, train_mode=mode.startswith("batch"))
-    results.append(
-        SweepResult(c.config.name, c.config.depth, c.config.residual, [n for n, _ in norms], [v for _, v in norms])
-    )
-show_chart(figure(gradient_norms_figure, results, title=f"Gradient norm per layer ({len(x)} images)"), key="grad_this")
+    names, values = [n for n, _v in norms], [v for _n, v in norms]
+    results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))
+title = _("Gradient norm per layer ({n} images)").format(n=len(x))
+show_chart(figure(gradient_norms_figure, results, title=title), key="grad_this")
+text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
 first_last = [
-    f"**{r.name}**: first layer {r.values[0]:.3g}, last {r.values[-1]:.3g}, first / last {r.values[0] / r.values[-1]:.3g}"
-    for r in results
+    text.format(name=r.name, first=r.values[0], last=r.values[-1], ratio=r.values[0] / r.values[-1]) for r in results
 ]
 st.markdown(" · ".join(first_last))
-st.caption(NO_VANISHING_NOTE)
+st.caption(_(NO_VANISHING_NOTE))
 
-st.header("Across depths, at initialisation")
+st.header(_("Across depths, at initialisation"))
 depth_sweep_section("grad")
 
-st.header("Shattered gradients")
+st.header(_("Shattered gradients"))
 shattered_section("grad")

@@ -4,34 +4,37 @@ import pandas as pd
 import streamlit as st
 
 from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
+from explorer.i18n import _
 from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
 from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
-from explorer.ui.lesson_sections import RUNS, recipe_caption, response_verdict
+from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
-st.title("Look inside")
+st.title(_("Look inside"))
 st.caption(
-    "What each layer computes for one image. Pick a layer: the grid shows its most active channels. "
-    "Pick a block: see its input x, its residual branch F(x), and their sum. Last, the layer responses of "
-    "He et al.'s Fig. 7 for trained networks."
+    _(
+        "What each layer computes for one image. Pick a layer: the grid shows its most active channels. "
+        "Pick a block: see its input x, its residual branch F(x), and their sum. Last, the layer responses of "
+        "He et al.'s Fig. 7 for trained networks."
+    )
 )
 pairs = model_picker_ui()
 card, model = pairs[0]
 picked = image_ui(card)
 if picked is None:
     st.stop()
-img, _, name = picked
+img, _mask, name = picked
 
 layers = feature_layers(model)
 if st.session_state.get(state.LAYER) not in layers:
     st.session_state[state.LAYER] = layers[len(layers) // 2]
 c1, c2 = st.columns([4, 1])
-layer = c1.select_slider("Layer", layers, key=state.LAYER)
-k = c2.select_slider("Channels shown", [4, 8, 16, 32], value=16, key=state.TOPK)
+layer = c1.select_slider(_("Layer"), layers, key=state.LAYER)
+k = c2.select_slider(_("Channels shown"), [4, 8, 16, 32], value=16, key=state.TOPK)
 
-st.header(f"Feature maps at {layer}")
+st.header(_("Feature maps at {layer}").format(layer=layer))
 for c, m in pairs:
     with st.container():
         x, display = prepared(c, img)
@@ -41,20 +44,22 @@ for c, m in pairs:
                 feature_map_figure,
                 fm,
                 cols=8,
-                title=f"{c.config.name}: {layer}, {fm.shape[0]} channels of {fm.shape[1]}x{fm.shape[2]}",
+                title=_("{name}: {layer}, {c} channels of {h}x{w}").format(
+                    name=c.config.name, layer=layer, c=fm.shape[0], h=fm.shape[1], w=fm.shape[2]
+                ),
             ),
             key=f"inside_grid_{c.label}",
         )
-        with st.expander("Per-channel statistics"):
+        with st.expander(_("Per-channel statistics")):
             show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
-                        "channel": range(len(fm.mean)),
-                        "mean": fm.mean,
-                        "std": fm.std,
-                        "max": fm.max,
-                        "share active": fm.active,
+                        _("channel"): range(len(fm.mean)),
+                        _("mean"): fm.mean,
+                        _("std"): fm.std,
+                        _("max"): fm.max,
+                        _("share active"): fm.active,
                     }
                 ),
                 hide_index=True,
@@ -65,58 +70,61 @@ for c, m in pairs:
 def block_notes(dec: dict) -> list[tuple[bool, str]]:
     """What to say about a block taken apart, each with whether it applies."""
     return [
-        (not dec["residual"], "plain block: there is no shortcut, so the output is relu(F(x)) alone"),
-        (dec["bypassed"], "this block is bypassed: the network skips F(x) and passes only the shortcut on"),
-        (dec["reshapes"], "this block changes shape: the shortcut is a downsampled (projected or padded) x"),
+        (not dec["residual"], _("plain block: there is no shortcut, so the output is relu(F(x)) alone")),
+        (dec["bypassed"], _("this block is bypassed: the network skips F(x) and passes only the shortcut on")),
+        (dec["reshapes"], _("this block changes shape: the shortcut is a downsampled (projected or padded) x")),
     ]
 
 
-blocks = [n for n, _ in model.blocks()]
-st.header("One residual block: x, F(x) and x + F(x)")
+blocks = [n for n, _block in model.blocks()]
+st.header(_("One residual block: x, F(x) and x + F(x)"))
 st.markdown(
-    "How large is a block's correction F(x) next to what it receives? The ratio ‖F(x)‖ / ‖x‖ below is this "
-    "app's own measure, for one image and one block. (He et al. measured something related, but different: "
-    "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
+    _(
+        "How large is a block's correction F(x) next to what it receives? The ratio ‖F(x)‖ / ‖x‖ below is this "
+        "app's own measure, for one image and one block. (He et al. measured something related, but different: "
+        "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
+    )
 )
 if st.session_state.get(state.BLOCK) not in blocks:
     st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
-block = st.select_slider("Block", blocks, key=state.BLOCK)
+block = st.select_slider(_("Block"), blocks, key=state.BLOCK)
 state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
-        x, _ = prepared(c, img)
+        x, _display = prepared(c, img)
         dec = view(residual_decomposition, c, m, block, x)
         show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
         notes = [text for flag, text in block_notes(dec) if flag]
         if notes:
             st.caption("; ".join(notes))
 
-st.header("Layer responses, as in He et al. 2015, Fig. 7")
+st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
 st.markdown(
-    "He et al. plotted the standard deviation of every 3x3 layer's response (its output after batch norm, "
-    "before the addition and the ReLU), in forward order, for trained plain and residual networks on CIFAR-10. "
-    "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
-    "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
+    _(
+        "He et al. plotted the standard deviation of every 3x3 layer's response (its output after batch norm, "
+        "before the addition and the ReLU), in forward order, for trained plain and residual networks on CIFAR-10. "
+        "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
+        "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
+    )
 )
-for run_name in RUNS:
+for run_name, what in run_titles().items():
     run = precomputed_run(run_name)
     if run is None:
         continue
     responses = precomputed_responses(run_name)
-    show_chart(
-        figure(layer_response_figure, responses, title=f"Precomputed: {RUNS[run_name]}"), key=f"inside_fig7_{run_name}"
-    )
+    title = _("Precomputed: {what}").format(what=what)
+    show_chart(figure(layer_response_figure, responses, title=title), key=f"inside_fig7_{run_name}")
     st.markdown(response_verdict(responses))
-    st.caption(recipe_caption(run) + " Std over 256 held-out shapes.")
+    st.caption(recipe_caption(run) + " " + _("Std over 256 held-out shapes."))
 session = session_models()
 if session:
     responses = []
     for label, (c, m) in session.items():
-        xb, _ = probe_batch(c, m, n=64)
-        _, stds = layer_responses(m, xb)
+        xb, _labels = probe_batch(c, m, n=64)
+        _names, stds = layer_responses(m, xb)
         responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
-    show_chart(layer_response_figure(responses, title="Trained in this session"), key="inside_fig7_session")
+    show_chart(layer_response_figure(responses, title=_("Trained in this session")), key="inside_fig7_session")
     st.markdown(response_verdict(responses))
-    st.caption("Std over 64 held-out images of each network's data.")
+    st.caption(_("Std over 64 held-out images of each network's data."))
 else:
-    st.caption("Train a plain network and its twin on the Train page to see your own networks here.")
+    st.caption(_("Train a plain network and its twin on the Train page to see your own networks here."))

@@ -9,6 +9,7 @@ import streamlit as st
 from explorer import tasks
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
 from explorer.experiments.landscape import describe
+from explorer.i18n import N_, _, ngettext
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes
 from explorer.ui.job_view import job_panel, submit_ui
@@ -19,14 +20,14 @@ LI = "Li, Xu, Taylor, Studer and Goldstein 2018, *Visualizing the Loss Landscape
 GOODFELLOW = (
     "Goodfellow, Vinyals and Saxe 2015, *Qualitatively Characterizing Neural Network Optimization Problems* (ICLR)"
 )
-VIEWS = ("Contour", "3-D surface")
+VIEWS = (N_("Contour"), N_("3-D surface"))  # keys (URL); shown through _()
 LIVE_JOB = "landscape_job"  # this session's live computation on the engine
 BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
 
 
 def _minima(n: int) -> str:
-    return f"{n} local minimum" if n == 1 else f"{n} local minima"
+    return ngettext("{n} local minimum", "{n} local minima", n).format(n=n)
 
 
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -46,26 +47,40 @@ def surface_notes(surfaces: list) -> list[str]:
     for s in surfaces:
         d = describe(s)
         if d["center_loss"] >= 0.9 * CHANCE:
+            text = _(
+                "**{network}** sits at chance: its loss at the trained weights is {loss:.2f}, about "
+                "ln 10 = 2.30, the loss of guessing. Only {below:.1%} of the grid does better than "
+                "guessing, and the loss climbs to {highest} at the edge: a plateau ringed by cliffs."
+            )
             notes.append(
-                f"**{s.network}** sits at chance: its loss at the trained weights is {d['center_loss']:.2f}, about "
-                f"ln 10 = 2.30, the loss of guessing. Only {d['below_level']:.1%} of the grid does better than "
-                f"guessing, and the loss climbs to {big(d['highest'])} at the edge: a plateau ringed by cliffs."
+                text.format(network=s.network, loss=d["center_loss"], below=d["below_level"], highest=big(d["highest"]))
             )
         else:
-            notes.append(
-                f"**{s.network}** sits in a basin at loss {d['center_loss']:.2f} "
-                f"({_minima(d['local_minima'])} in the grid, {d['below_level']:.0%} of it below "
-                f"chance); its walls reach {big(d['highest'])} at the edge."
+            text = _(
+                "**{network}** sits in a basin at loss {loss:.2f} ({minima} in the grid, {below:.0%} of it below "
+                "chance); its walls reach {highest} at the edge."
             )
+            notes.append(
+                text.format(
+                    network=s.network, loss=d["center_loss"], minima=_minima(d["local_minima"]),
+                    below=d["below_level"], highest=big(d["highest"]),
+                )
+            )  # fmt: skip
     for depth in sorted({s.network.rpartition("-")[2] for s in surfaces}):
         pair = {s.network.partition("-")[0]: describe(s) for s in surfaces if s.network.endswith(f"-{depth}")}
         if {"Plain", "ResNet"} <= set(pair):
             plain, res = pair["Plain"]["below_10"], pair["ResNet"]["below_10"]
-            wider = "wider" if res > plain else "narrower"
-            notes.append(
-                f"At {depth} layers the residual network's basin is {wider}: the loss stays below 10 (the range Li "
-                f"et al. plot) on {res:.0%} of its grid against {plain:.0%} for the plain one."
-            )
+            if res > plain:
+                text = _(
+                    "At {depth} layers the residual network's basin is wider: the loss stays below 10 (the range Li "
+                    "et al. plot) on {res:.0%} of its grid against {plain:.0%} for the plain one."
+                )
+            else:
+                text = _(
+                    "At {depth} layers the residual network's basin is narrower: the loss stays below 10 (the range "
+                    "Li et al. plot) on {res:.0%} of its grid against {plain:.0%} for the plain one."
+                )
+            notes.append(text.format(depth=depth, res=res, plain=plain))
     return notes
 
 
@@ -73,33 +88,43 @@ def line_notes(lines: list) -> list[str]:
     notes = []
     for line in lines:
         if abs(line.loss[-1] - line.loss[0]) < 0.1:
-            notes.append(f"**{line.network}**: flat from start to end ({line.loss[0]:.2f} to {line.loss[-1]:.2f}): "
-                         "training never took it off chance.")  # fmt: skip
+            text = _(
+                "**{network}**: flat from start to end ({start:.2f} to {end:.2f}): training never took it off chance."
+            )
+            notes.append(text.format(network=line.network, start=line.loss[0], end=line.loss[-1]))
         else:
             steps = np.diff(line.loss)
-            shape = "without a bump" if (steps <= 1e-3).all() else "with a bump on the way"
-            notes.append(f"**{line.network}**: down {shape}, from {line.loss[0]:.2f} to {line.loss[-1]:.2f}.")
+            if (steps <= 1e-3).all():
+                text = _("**{network}**: down without a bump, from {start:.2f} to {end:.2f}.")
+            else:
+                text = _("**{network}**: down with a bump on the way, from {start:.2f} to {end:.2f}.")
+            notes.append(text.format(network=line.network, start=line.loss[0], end=line.loss[-1]))
     return notes
 
 
-st.title("Loss landscapes")
+st.title(_("Loss landscapes"))
 st.markdown(
-    "Training moves a network's weights downhill on its loss. What does the ground look like around where "
-    f"it stopped? {LI} pick two random directions in weight space and measure the loss on a grid around the "
-    "trained weights. Their directions are **filter-normalised**: every filter of every layer is scaled to the "
-    "size of the same filter in the trained network, so that networks of different scales can be compared. "
-    "They found ResNet-56 in a smooth, nearly convex bowl and the same network without shortcuts in a chaotic "
-    "one, the plainer the deeper (their Fig. 5)."
+    _(
+        "Training moves a network's weights downhill on its loss. What does the ground look like "
+        "around where it stopped? {LI} pick two random directions in weight space and measure the "
+        "loss on a grid around the trained weights. Their directions are **filter-normalised**: "
+        "every filter of every layer is scaled to the size of the same filter in the trained "
+        "network, so that networks of different scales can be compared. They found ResNet-56 in a "
+        "smooth, nearly convex bowl and the same network without shortcuts in a chaotic one, the "
+        "plainer the deeper (their Fig. 5)."
+    ).format(LI=LI)
 )
 c1, c2 = st.columns([2, 1])
 state.keep_valid(state.LANDSCAPE_VIEW, VIEWS, VIEWS[0])
-view = c1.radio("View", VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True)
+view = c1.radio(_("View"), VIEWS, key=state.LANDSCAPE_VIEW, horizontal=True, format_func=_)
 state.write_url("view")
 log = c2.toggle(
-    "Log scale",
+    _("Log scale"),
     value=True,
     key=state.LANDSCAPE_LOG,
-    help="Colour by log10 of the loss, up to 1000 (higher is drawn as 1000). Off: the loss itself up to 10, as Li et al. draw it.",
+    help=_(
+        "Colour by log10 of the loss, up to 1000 (higher is drawn as 1000). Off: the loss itself up to 10, as Li et al. draw it."
+    ),
 )
 kind = "surface" if view == VIEWS[1] else "contour"
 
@@ -115,84 +140,100 @@ def show_landscapes(surfaces: list, key: str) -> None:
     for s in surfaces:
         d = describe(s)
         rows.append({
-            "network": s.network,
-            "loss at the trained weights": round(d["center_loss"], 3),
-            "grid below chance loss (2.30)": f"{d['below_level']:.0%}",
-            "grid below 10": f"{d['below_10']:.0%}",
-            "local minima in the grid": d["local_minima"],
-            "highest loss": big(d["highest"]),
+            _("network"): s.network,
+            _("loss at the trained weights"): round(d["center_loss"], 3),
+            _("grid below chance loss (2.30)"): f"{d['below_level']:.0%}",
+            _("grid below 10"): f"{d['below_10']:.0%}",
+            _("local minima in the grid"): d["local_minima"],
+            _("highest loss"): big(d["highest"]),
         })  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key}_table")
 
 
-st.header("The degradation run, computed in advance")
+st.header(_("The degradation run, computed in advance"))
 surfaces, lines = precomputed_landscapes()
 if not surfaces:
-    st.info("No precomputed landscapes ship with this copy (`make assets`): compute one live below.")
+    st.info(_("No precomputed landscapes ship with this copy (`make assets`): compute one live below."))
 else:
     s0 = surfaces[0]
     st.caption(
-        f"{len(s0.x)}x{len(s0.y)} points over [-{s0.span:g}, {s0.span:g}] in each direction, loss on {s0.images} "
-        f"training images (the same for every point), direction seed {s0.seed}, {s0.precision}. The cross marks "
-        "the trained weights."
+        _(
+            "{nx}x{ny} points over [-{span:g}, {span:g}] in each direction, loss on {images} "
+            "training images (the same for every point), direction seed {seed}, {precision}. The cross "
+            "marks the trained weights."
+        ).format(nx=len(s0.x), ny=len(s0.y), span=s0.span, images=s0.images, seed=s0.seed, precision=s0.precision)
     )
     show_landscapes(surfaces, "landscape_pre")
-    st.subheader("What our surfaces show")
+    st.subheader(_("What our surfaces show"))
     st.markdown("\n".join(f"- {n}" for n in surface_notes(surfaces)))
     st.markdown(
-        "Read these against the paper with care. Our networks trained for 160 steps on the built-in shapes (the "
-        "degradation run), not for 300 epochs on CIFAR-10, and each point's loss is measured on "
-        f"{s0.images} training images, to fit a few minutes of a laptop CPU. What does carry over: the loss at the "
-        "trained weights is the training loss of the run, so a network the optimiser could not train (the deep "
-        "plain one, in our run) has no basin to sit in at all, and the deeper networks' walls are far steeper "
-        "(compare the highest losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: "
-        "theirs had been trained for 300 epochs; ours never left the plateau."
+        _(
+            "Read these against the paper with care. Our networks trained for 160 steps on the "
+            "built-in shapes (the degradation run), not for 300 epochs on CIFAR-10, and each point's "
+            "loss is measured on {images} training images, to fit a few minutes of a laptop CPU. What "
+            "does carry over: the loss at the trained weights is the training loss of the run, so a "
+            "network the optimiser could not train (the deep plain one, in our run) has no basin to "
+            "sit in at all, and the deeper networks' walls are far steeper (compare the highest "
+            "losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: theirs had "
+            "been trained for 300 epochs; ours never left the plateau."
+        ).format(images=s0.images)
     )
     if lines:
-        st.subheader("From the initial to the trained weights")
+        st.subheader(_("From the initial to the trained weights"))
         st.markdown(
-            f"{GOODFELLOW} walked the straight line from a network's initial weights to its trained ones and "
-            "found, for the networks of their day, a smooth descent without bumps. Here is that line for our four "
-            "networks (batch norm uses the statistics of the image subset at every point, as in training: the "
-            "initial weights have no running statistics yet)."
+            _(
+                "{GOODFELLOW} walked the straight line from a network's initial weights to its trained "
+                "ones and found, for the networks of their day, a smooth descent without bumps. Here is "
+                "that line for our four networks (batch norm uses the statistics of the image subset at "
+                "every point, as in training: the initial weights have no running statistics yet)."
+            ).format(GOODFELLOW=GOODFELLOW)
         )
         show_chart(figure(line_figure, lines, log), key="landscape_pre_init")
         st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
 
-st.header("Compute one live")
+st.header(_("Compute one live"))
 runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
-    st.info("No saved runs yet: train networks on the Train page, then come back.")
+    st.info(_("No saved runs yet: train networks on the Train page, then come back."))
     st.stop()
-labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}
+labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}  # keys; shown translated
+shown = {
+    k: _("{name} ({folder}, {steps} steps)").format(name=r.name, folder=r.path.name, steps=r.history.step)
+    for k, r in labels.items()
+}
 if st.session_state.get(state.LANDSCAPE_RUN) not in labels:
     st.session_state.pop(state.LANDSCAPE_RUN, None)  # a run that is gone: start from the first
-run = labels[st.selectbox("Run", list(labels), key=state.LANDSCAPE_RUN)]
+run = labels[st.selectbox(_("Run"), list(labels), key=state.LANDSCAPE_RUN, format_func=shown.get)]
 if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
     st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
-network = st.selectbox("Network", list(run.model_configs), key=state.LANDSCAPE_NET)
+network = st.selectbox(_("Network"), list(run.model_configs), key=state.LANDSCAPE_NET)
 state.write_url("view", "landscape_run", "net")
 twin = run.model_configs[network].twin().name
 has_twin = twin in run.model_configs and twin != network
 c1, c2, c3 = st.columns(3)
-grid = c1.select_slider("Grid points per side", [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
-images = c2.select_slider("Training images", [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
-fast = c3.toggle("bfloat16 (about 2x faster)", value=True, key=state.LANDSCAPE_FAST)
-with_twin = st.checkbox(f"Also its twin, {twin}", value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin)
+grid = c1.select_slider(_("Grid points per side"), [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
+images = c2.select_slider(_("Training images"), [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
+fast = c3.toggle(_("bfloat16 (about 2x faster)"), value=True, key=state.LANDSCAPE_FAST)
+with_twin = st.checkbox(
+    _("Also its twin, {twin}").format(twin=twin), value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin
+)
 count = 2 if with_twin and has_twin else 1
 # bench/bench_landscape.py: 256 images, float32, one core: ~0.2 CPU-s a point for ResNet-20, ~0.44 for ResNet-56
 per_point = 0.2 * (run.model_configs[network].depth + 10) / 30 * (BF16_SHARE if fast else 1.0)
 estimate = count * grid * grid * images / 256 * per_point
 st.caption(
-    f"{count * grid * grid} points, each one pass over {images} images: about {estimate:.0f} s on an idle CPU core, "
-    "longer when the server is busy. Stop at any time: networks already done stay on screen."
+    _(
+        "{points} points, each one pass over {images} images: about {estimate:.0f} s on an idle CPU "
+        "core, longer when the server is busy. Stop at any time: networks already done stay on "
+        "screen."
+    ).format(points=count * grid * grid, images=images, estimate=estimate)
 )
-if st.button("Compute", key="landscape_compute", type="primary"):
+if st.button(_("Compute"), key="landscape_compute", type="primary"):
     names = [network] + ([twin] if with_twin and has_twin else [])
     job = tasks.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
-    submit_ui(LIVE_JOB, "landscape", *job, "loss landscape")
+    submit_ui(LIVE_JOB, "landscape", *job, _("Loss landscape"))
     st.session_state[state.LANDSCAPE_RESULT] = run.path.name
-surfaces = job_panel(LIVE_JOB, "Loss landscape")
+surfaces = job_panel(LIVE_JOB, _("Loss landscape"))
 if surfaces:
-    st.caption(f"Computed live from run {st.session_state.get(state.LANDSCAPE_RESULT)}.")
+    st.caption(_("Computed live from run {run}.").format(run=st.session_state.get(state.LANDSCAPE_RESULT)))
     show_landscapes(surfaces, "landscape_live")

@@ -5,83 +5,98 @@ import streamlit as st
 
 from explorer.charts.inside import zero_gamma_figure
 from explorer.charts.model import block_figure
+from explorer.i18n import _, get_language
 from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
 from explorer.ui import pages, state
 from explorer.ui.cache import cached_summary, figure, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
+from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.widgets import show_chart
 
 # He et al. 2015: Table 6 (CIFAR-10 parameters, test error %) and Table 1 (ImageNet FLOPs = multiply-adds)
 PAPER_CIFAR = {20: (0.27e6, 8.75), 32: (0.46e6, 7.51), 44: (0.66e6, 7.17), 56: (0.85e6, 6.97), 110: (1.7e6, 6.43)}
 PAPER_IMAGENET_FLOPS = {18: 1.8e9, 34: 3.6e9, 50: 3.8e9, 101: 7.6e9, 152: 11.3e9}
 
-st.title("Why residual networks work")
+st.title(_("Why residual networks work"))
 st.markdown(
-    "In 2015 Kaiming He and colleagues trained networks of 152 layers on ImageNet, eight times deeper than "
-    "the VGG nets (He et al. 2015), by adding one thing: **shortcuts** that carry a block's input past it and "
-    "add it to the block's output. They were not the first very deep nets: months earlier, highway networks "
-    "(Srivastava et al. 2015) had trained hundreds of layers with *gated* shortcuts. This page tells the story "
-    "in six short steps, each with a figure computed by this app's own networks."
+    _(
+        "In 2015 Kaiming He and colleagues trained networks of 152 layers on ImageNet, eight times deeper than "
+        "the VGG nets (He et al. 2015), by adding one thing: **shortcuts** that carry a block's input past it and "
+        "add it to the block's output. They were not the first very deep nets: months earlier, highway networks "
+        "(Srivastava et al. 2015) had trained hundreds of layers with *gated* shortcuts. This page tells the story "
+        "in six short steps, each with a figure computed by this app's own networks."
+    )
 )
 
-st.header("1. Deeper was worse: the degradation problem")
+st.header(_("1. Deeper was worse: the degradation problem"))
 st.markdown(
-    "Stack more layers on a plain network and its **training** error goes *up*. That is not overfitting "
-    "(overfitting lowers training error while test error rises): the deeper network is harder to "
-    "*optimise*, even though it could copy the shallower one and make its extra layers identities. "
-    "Below, plain and residual networks of 20 and 56 layers trained side by side on the same batches, in two "
-    "recipes. In the short one, the live classroom preset, Plain-56 does not even start to learn: a failure "
-    "to start. In the second, every step sees the same 64 images (full-batch training), a set any of these "
-    "networks could memorise: Plain-56 learns, but ends with a higher training loss than Plain-20, the shape of "
-    "the paper's Fig. 1. Neither is the paper's regime (64,000 steps on CIFAR-10)."
+    _(
+        "Stack more layers on a plain network and its **training** error goes *up*. That is not overfitting "
+        "(overfitting lowers training error while test error rises): the deeper network is harder to "
+        "*optimise*, even though it could copy the shallower one and make its extra layers identities. "
+        "Below, plain and residual networks of 20 and 56 layers trained side by side on the same batches, in two "
+        "recipes. In the short one, the live classroom preset, Plain-56 does not even start to learn: a failure "
+        "to start. In the second, every step sees the same 64 images (full-batch training), a set any of these "
+        "networks could memorise: Plain-56 learns, but ends with a higher training loss than Plain-20, the shape of "
+        "the paper's Fig. 1. Neither is the paper's regime (64,000 steps on CIFAR-10)."
+    )
 )
 degradation_section()
-st.page_link(pages.EXPERIMENTS, label="Re-run this experiment live", icon=":material/science:")
+st.page_link(pages.EXPERIMENTS, label=_("Re-run this experiment live"), icon=":material/science:")
 
-st.header("2. The residual block: out = relu(x + F(x))")
+st.header(_("2. The residual block: out = relu(x + F(x))"))
 st.markdown(
-    "A residual block learns a *correction* F(x) that is added to its input: out = relu(x + F(x)). The "
-    "shortcut carries x past the two convolutions, but the ReLU after the addition means the path across "
-    "many blocks is not a pure identity; pre-activation blocks (He et al. 2016, 'Identity Mappings in Deep "
-    "Residual Networks') move the ReLU into the branch to make it one. He et al. 2015 *conjecture* that if an "
-    "identity mapping were the best a block could do, pushing F(x) towards zero would be easier for the "
-    "solver than fitting an identity with a stack of nonlinear layers."
+    _(
+        "A residual block learns a *correction* F(x) that is added to its input: out = relu(x + F(x)). The "
+        "shortcut carries x past the two convolutions, but the ReLU after the addition means the path across "
+        "many blocks is not a pure identity; pre-activation blocks (He et al. 2016, 'Identity Mappings in Deep "
+        "Residual Networks') move the ReLU into the branch to make it one. He et al. 2015 *conjecture* that if an "
+        "identity mapping were the best a block could do, pushing F(x) towards zero would be easier for the "
+        "solver than fitting an identity with a stack of nonlinear layers."
+    )
 )
 st.markdown(
-    "Here batch norm comes last in the branch, so shrinking the convolution weights does not shrink F(x): "
-    "batch norm scales the branch back up. What makes F(x) zero is the last batch norm's scale γ. "
-    "**Zero-γ initialisation** (Goyal et al. 2017) sets it to 0, so every block starts as relu(x + 0): below, "
-    "the size of each block's F(x) relative to its shortcut, at initialisation, with and without it."
+    _(
+        "Here batch norm comes last in the branch, so shrinking the convolution weights does not shrink F(x): "
+        "batch norm scales the branch back up. What makes F(x) zero is the last batch norm's scale γ. "
+        "**Zero-γ initialisation** (Goyal et al. 2017) sets it to 0, so every block starts as relu(x + 0): below, "
+        "the size of each block's F(x) relative to its shortcut, at initialisation, with and without it."
+    )
 )
-show_chart(figure(zero_gamma_figure, zero_gamma_ratios()), key="learn_zero_gamma")
+show_chart(figure(zero_gamma_figure, {_(k): v for k, v in zero_gamma_ratios().items()}), key="learn_zero_gamma")
 c1, c2 = st.columns(2)
 with c1:
     show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
 with c2:
     show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
-st.page_link(pages.BUILD, label="Build one and switch its shortcuts off", icon=":material/construction:")
+st.page_link(pages.BUILD, label=_("Build one and switch its shortcuts off"), icon=":material/construction:")
 
-st.header("3. Basic and bottleneck blocks")
+st.header(_("3. Basic and bottleneck blocks"))
 basic = cached_summary(ResNetConfig("imagenet", 34))
 bottle = cached_summary(ResNetConfig("imagenet", 50))
 st.markdown(
-    "ResNet-18 and 34 stack **basic** blocks (two 3x3 convolutions). ResNet-50, 101 and 152 use "
-    "**bottleneck** blocks: a 1x1 convolution shrinks the channels by four, a 3x3 works on the thin "
-    "tensor, and a 1x1 restores the width. That is why ResNet-50 costs about what ResNet-34 costs: "
-    f"{human(bottle.macs)} against {human(basic.macs)} multiply-accumulates per 224x224 image "
-    "(counted here by torch's FLOP counter)."
+    _(
+        "ResNet-18 and 34 stack **basic** blocks (two 3x3 convolutions). ResNet-50, 101 and 152 "
+        "use **bottleneck** blocks: a 1x1 convolution shrinks the channels by four, a 3x3 works on "
+        "the thin tensor, and a 1x1 restores the width. That is why ResNet-50 costs about what "
+        "ResNet-34 costs: {bottleneck} against {basic} multiply-accumulates per 224x224 image (counted "
+        "here by torch's FLOP counter)."
+    ).format(bottleneck=human(bottle.macs), basic=human(basic.macs))
 )
 show_chart(figure(block_figure, "bottleneck", "identity"), key="learn_bottleneck")
 
-st.header("4. When the shape changes: shortcut options A and B")
+st.header(_("4. When the shape changes: shortcut options A and B"))
 a = cached_summary(ResNetConfig("cifar", 20, shortcut="A"))
 b = cached_summary(ResNetConfig("cifar", 20, shortcut="B"))
 st.markdown(
-    "At the start of a stage the block halves the resolution and doubles the channels, so x no longer "
-    "fits F(x). **Option A** takes every second pixel and pads the new channels with zeros: no "
-    "parameters, the paper's choice for CIFAR. **Option B** uses a 1x1 convolution with stride 2 and "
-    f"batch norm: torchvision's choice. For ResNet-20: {a.params:,} parameters with A, {b.params:,} with B."
+    _(
+        "At the start of a stage the block halves the resolution and doubles the channels, so x no "
+        "longer fits F(x). **Option A** takes every second pixel and pads the new channels with "
+        "zeros: no parameters, the paper's choice for CIFAR. **Option B** uses a 1x1 convolution "
+        "with stride 2 and batch norm: torchvision's choice. For ResNet-20: {a:,} parameters "
+        "with A, {b:,} with B."
+    ).format(a=a.params, b=b.params)
 )
 c1, c2 = st.columns(2)
 with c1:
@@ -89,60 +104,69 @@ with c1:
 with c2:
     show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
 
-st.header("5. Why it helps, and why 'it fixes vanishing gradients' is not the story")
+st.header(_("5. Why it helps, and why 'it fixes vanishing gradients' is not the story"))
 st.markdown(
-    "A common story says deep plain networks fail because their gradients vanish. With **batch "
-    "normalisation** that is not what happens. He et al. (section 4.1) checked their plain nets during "
-    "training and found no vanishing, yet the deeper ones trained worse. The measurement below, at "
-    "initialisation, shows the opposite of vanishing: in Plain-56 the gradient *grows* towards the input, "
-    "the first layer's about a thousand times the last's; batch norm without shortcuts makes gradients "
-    "explode with depth (Yang et al. 2019, 'A Mean Field Theory of Batch Normalization'). In ResNet-56 the "
-    "two stay within an order of magnitude. The gradient of a deep plain net is also *less informative*: it "
-    "'shatters' into something like noise (Balduzzi et al. 2017). Why exactly the deep plain net is hard to "
-    "optimise is still open: He et al. conjecture that solvers have difficulty *approximating* identity "
-    "mappings with stacks of nonlinear layers (a plain block can represent the identity, as section 1 says; "
-    "finding it is the hard part). Shortcuts give both the signal and its gradient a direct path."
+    _(
+        "A common story says deep plain networks fail because their gradients vanish. With **batch "
+        "normalisation** that is not what happens. He et al. (section 4.1) checked their plain nets during "
+        "training and found no vanishing, yet the deeper ones trained worse. The measurement below, at "
+        "initialisation, shows the opposite of vanishing: in Plain-56 the gradient *grows* towards the input, "
+        "the first layer's about a thousand times the last's; batch norm without shortcuts makes gradients "
+        "explode with depth (Yang et al. 2019, 'A Mean Field Theory of Batch Normalization'). In ResNet-56 the "
+        "two stay within an order of magnitude. The gradient of a deep plain net is also *less informative*: it "
+        "'shatters' into something like noise (Balduzzi et al. 2017). Why exactly the deep plain net is hard to "
+        "optimise is still open: He et al. conjecture that solvers have difficulty *approximating* identity "
+        "mappings with stacks of nonlinear layers (a plain block can represent the identity, as section 1 says; "
+        "finding it is the hard part). Shortcuts give both the signal and its gradient a direct path."
+    )
 )
 gradients_section()
-st.page_link(pages.GRADIENTS, label="Measure gradients yourself", icon=":material/show_chart:")
+st.page_link(pages.GRADIENTS, label=_("Measure gradients yourself"), icon=":material/show_chart:")
 st.page_link(
-    pages.LANDSCAPE, label="See the loss landscapes of plain and residual networks", icon=":material/landscape:"
+    pages.LANDSCAPE, label=_("See the loss landscapes of plain and residual networks"), icon=":material/landscape:"
 )
 
-st.header("6. The family")
+st.header(_("6. The family"))
+KIND = {"basic": _("basic"), "bottleneck": _("bottleneck")}
 rows = []
 for depth in CIFAR_PRESETS:
     s = cached_summary(ResNetConfig("cifar", depth))
     params, err = PAPER_CIFAR[depth]
     rows.append(
         {
-            "network": f"ResNet-{depth} (CIFAR)",
-            "blocks": f"3 x {(depth - 2) // 6} basic",
-            "parameters": human(s.params),
-            "paper: parameters": human(params),
-            "multiply-accumulates": human(s.macs),
-            "paper: FLOPs": "",
-            "paper: CIFAR-10 test error": f"{err}%" + (" (best of 5; mean 6.61 ± 0.16)" if depth == 110 else ""),
+            _("network"): f"ResNet-{depth} (CIFAR)",
+            _("blocks"): f"3 x {(depth - 2) // 6} {KIND['basic']}",
+            _("parameters"): human(s.params),
+            _("paper: parameters"): human(params),
+            _("multiply-accumulates"): human(s.macs),
+            _("paper: FLOPs"): "",
+            _("paper: CIFAR-10 test error"): f"{err}%"
+            + (" " + _("(best of 5; mean 6.61 ± 0.16)") if depth == 110 else ""),
         }
     )
 for depth, (kind, blocks) in IMAGENET_BLOCKS.items():
     s = cached_summary(ResNetConfig("imagenet", depth))
     rows.append(
         {
-            "network": f"ResNet-{depth} (ImageNet)",
-            "blocks": f"{'-'.join(map(str, blocks))} {kind}",
-            "parameters": human(s.params),
-            "paper: parameters": "",
-            "multiply-accumulates": human(s.macs),
-            "paper: FLOPs": human(PAPER_IMAGENET_FLOPS[depth]),
-            "paper: CIFAR-10 test error": "",
+            _("network"): f"ResNet-{depth} (ImageNet)",
+            _("blocks"): f"{'-'.join(map(str, blocks))} {KIND[kind]}",
+            _("parameters"): human(s.params),
+            _("paper: parameters"): "",
+            _("multiply-accumulates"): human(s.macs),
+            _("paper: FLOPs"): human(PAPER_IMAGENET_FLOPS[depth]),
+            _("paper: CIFAR-10 test error"): "",
         }
     )
 st.dataframe(pd.DataFrame(rows), hide_index=True, key="learn_family")
 st.caption(
-    "Counted by this app at 32x32 (CIFAR) and 224x224 (ImageNet). The paper's FLOPs are multiply-adds. "
-    "Test errors are from He et al. 2015, Table 6 (single runs, except ResNet-110: best of 5 runs). "
-    "Torchvision's bottleneck nets put the stride on the 3x3 convolution ('ResNet v1.5'), which costs a "
-    "little more than the paper's stride on the first 1x1: 4.1G against 3.8G for ResNet-50."
+    _(
+        "Counted by this app at 32x32 (CIFAR) and 224x224 (ImageNet). The paper's FLOPs are multiply-adds. "
+        "Test errors are from He et al. 2015, Table 6 (single runs, except ResNet-110: best of 5 runs). "
+        "Torchvision's bottleneck nets put the stride on the 3x3 convolution ('ResNet v1.5'), which costs a "
+        "little more than the paper's stride on the first 1x1: 4.1G against 3.8G for ResNet-50."
+    )
 )
+
+if get_language() == "zh":  # the myths Chinese-language tutorials often repeat (issue #11)
+    misconceptions_section()
 state.write_url()  # this page has no choices: a link to it carries none

@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import engine
 from explorer.datasets import DATASETS
+from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
@@ -19,22 +20,26 @@ from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
 WHAT = {
-    "degradation": "Degradation: plain and residual, 20 and 56 layers (about 2 minutes)",
-    "quick": "Quick: Plain-20 against ResNet-20 (under a minute)",
-    "custom": "The network in the sidebar and its twin",
+    "degradation": _("Degradation: plain and residual, 20 and 56 layers (about 2 minutes)"),
+    "quick": _("Quick: Plain-20 against ResNet-20 (under a minute)"),
+    "custom": _("The network in the sidebar and its twin"),
 }
+RUN_TITLES = {"degradation": "Degradation", "quick": "Quick", "custom": "The network in the sidebar and its twin"}
+FROM_DATA = _("{name} (from ./data, or download)")
 DATASET_LABELS = {
-    "shapes": "Shapes (built in, no download)",
-    "cifar10": "CIFAR-10 (from ./data, or download)",
-    "mnist": "MNIST (from ./data, or download)",
-    "fashion-mnist": "Fashion-MNIST (from ./data, or download)",
-    "upload": "Your own images (.zip of one folder per class)",
+    "shapes": _("Shapes (built in, no download)"),
+    "cifar10": FROM_DATA.format(name="CIFAR-10"),
+    "mnist": FROM_DATA.format(name="MNIST"),
+    "fashion-mnist": FROM_DATA.format(name="Fashion-MNIST"),
+    "upload": _("Your own images (.zip of one folder per class)"),
 }
 
-st.title("Train plain and residual networks side by side")
+st.title(_("Train plain and residual networks side by side"))
 st.caption(
-    "Every network sees the same batches in the same order, so their curves compare step by step. "
-    "Watch the training loss: the degradation problem is about training, not test, error."
+    _(
+        "Every network sees the same batches in the same order, so their curves compare step by step. "
+        "Watch the training loss: the degradation problem is about training, not test, error."
+    )
 )
 if "run" in st.query_params and st.session_state.get("_train_link") != st.query_params["run"]:
     st.session_state["_train_link"] = st.query_params["run"]
@@ -44,19 +49,19 @@ config = network_ui()
 c1, c2 = st.columns([3, 2])
 state.keep_valid(state.TRAIN_PRESET, list(WHAT), list(WHAT)[0])
 state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
-what = c1.radio("What to train", list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
-dataset = c2.selectbox("Data", list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
+what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
+dataset = c2.selectbox(_("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
-steps = c2.slider("Steps", 20, 1000, value=preset.steps, step=10, key=f"{state.TRAIN_STEPS}_{what}")
+steps = c2.slider(_("Steps"), 20, 1000, value=preset.steps, step=10, key=f"{state.TRAIN_STEPS}_{what}")
 zip_file = None
 if dataset == "upload":
     zip_file = st.file_uploader(
-        "A .zip with one folder per class (at most 20 classes)", type=["zip"], key="train_zip", max_upload_size=200
+        _("A .zip with one folder per class (at most 20 classes)"), type=["zip"], key="train_zip", max_upload_size=200
     )
 download = (
     dataset in DATASETS
     and dataset != "shapes"
-    and st.checkbox("Download the data if it is not in ./data", key="train_download")
+    and st.checkbox(_("Download the data if it is not in ./data"), key="train_download")
 )
 
 configs = (
@@ -66,40 +71,45 @@ configs = (
     if config.residual
     else [config, config.twin()]
 )
-st.write("Networks: " + ", ".join(f"**{c.name}**" for c in configs))
+st.write(_("Networks: {names}").format(names=", ".join(f"**{c.name}**" for c in configs)))
 
-if st.button("Start training", key="train_start", type="primary", disabled=busy(JOB_KEY)):
+if st.button(_("Start training"), key="train_start", type="primary", disabled=busy(JOB_KEY)):
     train_config = replace(preset, steps=steps, dataset=dataset if dataset != "upload" else preset.dataset)
     data = {"download": download}
     try:
         if dataset == "upload":
             if zip_file is None:
-                raise ValueError("upload a .zip of your images first")
+                raise ValueError(_("upload a .zip of your images first"))
             data["upload"] = zip_file.getvalue()
             train_config = replace(train_config, train_size=None, eval_size=0, image_size=32)
-        job = start_ui(JOB_KEY, WHAT[what].split(":")[0], configs, train_config, **data)
+        job = start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, **data)
         st.query_params["run"] = engine.job_id(job)
         st.session_state["_train_link"] = engine.job_id(job)
         st.rerun()
     except (ValueError, OSError) as e:
-        st.error(f"Could not start: {e}")
+        st.error(_("Could not start: {error}").format(error=e))
 
 if current(JOB_KEY) is not None:
-    st.caption("This page's address opens this run for everyone: share it to let a class watch the same curves.")
+    st.caption(_("This page's address opens this run for everyone: share it to let a class watch the same curves."))
 live_panel(JOB_KEY)
 
-st.header("Earlier runs")
+st.header(_("Earlier runs"))
 runs = [(r, "") for r in earlier_runs()] + [(r, ", built in") for r in list_runs(ASSET_RUNS)]
 if not runs:
-    st.caption("No saved runs yet: runs are saved when training ends.")
+    st.caption(_("No saved runs yet: runs are saved when training ends."))
 else:
-    labels = {}  # the run's name and date, never where it lies on the server
+    labels, shown = {}, {}  # the run's name and date, never where it lies on the server; English keys for links
     for r, origin in runs:
         label = f"{r.name}, {r.updated or 'undated'}{origin} — {', '.join(r.model_configs)} — {r.history.step} steps"
+        text = _("{name}, {date}{origin} — {networks} — {steps} steps").format(
+            name=r.name, date=r.updated or _("undated"), origin=_(", built in") if origin else "",
+            networks=", ".join(r.model_configs), steps=r.history.step,
+        )  # fmt: skip
         while label in labels:
             label += " (another)"
-        labels[label] = r
+            text += " " + _("(another)")
+        labels[label], shown[label] = r, text
     state.keep_valid(state.TRAIN_REOPEN, list(labels), next(iter(labels)))
-    pick = st.selectbox("Reopen a run", list(labels), key=state.TRAIN_REOPEN)
+    pick = st.selectbox(_("Reopen a run"), list(labels), key=state.TRAIN_REOPEN, format_func=shown.get)
     history_charts(labels[pick].history, "train_reopen_charts", shared=True)
 state.write_url(*state.NETWORK, "preset", "dataset", *(("reopen",) if runs else ()))  # the engine adds "run"
