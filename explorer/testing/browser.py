@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -36,8 +37,13 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen:
-    """`streamlit run app.py` as a user starts it, on 127.0.0.1:port."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_RUNS": str(ROOT / "artifacts" / "e2e-runs")}
+    """`streamlit run app.py` as a user starts it, on 127.0.0.1:port, saving runs in a new empty folder.
+
+    A fresh folder each time: a finished run of the same job left by an earlier test session would open at
+    once, finished, instead of training (the engine reuses what identical inputs already computed).
+    """
+    runs = tempfile.mkdtemp(prefix="e2e-runs-", dir=ROOT / "artifacts" if (ROOT / "artifacts").is_dir() else None)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_RUNS": runs}
     cmd = [
         sys.executable,
         "-m",
