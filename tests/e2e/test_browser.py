@@ -19,6 +19,7 @@ PAGES = {
     "gradients": "How gradients flow",
     "explain": "Explain a prediction",
     "experiments": "Experiments",
+    "landscape": "Loss landscapes",
 }
 CHART = '[data-testid="stPlotlyChart"]'
 
