@@ -7,7 +7,7 @@ from explorer.gradients import SweepResult, gradient_norms
 from explorer.i18n import N_, _
 from explorer.ui import state
 from explorer.ui.cache import cached_probe_batch, figure, view
-from explorer.ui.lesson_sections import NO_VANISHING_NOTE, depth_sweep_section, shattered_section
+from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.widgets import show_chart
 
@@ -39,8 +39,7 @@ text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ra
 first_last = [
     text.format(name=r.name, first=r.values[0], last=r.values[-1], ratio=r.values[0] / r.values[-1]) for r in results
 ]
-st.markdown(" · ".join(first_last))
-st.caption(_(NO_VANISHING_NOTE))
+st.markdown(" · ".join(first_last))  # the note on what these numbers mean follows the depth sweep below
 
 st.header(_("Across depths, at initialisation"))
 depth_sweep_section("grad")
