@@ -130,13 +130,19 @@ def _swap_in(run_dir: Path):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def recover_interrupted_save(run_dir: str | Path) -> None:
+    """Put the last whole checkpoint back when a worker was killed between the two renames of ``_swap_in``."""
+    run_dir = Path(run_dir)
+    old = run_dir.with_name(f".{run_dir.name}.old")
+    if not run_dir.exists() and (old / "config.json").is_file():
+        old.rename(run_dir)
+
+
 def resume_or_start(run_dir: Path, configs: list[ResNetConfig], train: TrainConfig):
     """(models, optimizers, history): from the checkpoint in ``run_dir`` if it holds this run, else fresh."""
     from explorer.runs import load_optimizer_state, load_run
 
-    old = run_dir.with_name(f".{run_dir.name}.old")
-    if not run_dir.exists() and (old / "config.json").is_file():  # killed between the two renames of a save
-        old.rename(run_dir)
+    recover_interrupted_save(run_dir)
     if (run_dir / "config.json").is_file():
         try:
             run = load_run(run_dir)
