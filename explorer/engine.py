@@ -22,6 +22,7 @@ Job bodies live in ``explorer.tasks``; they never touch the UI.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -393,12 +394,33 @@ class LocalContext:
         pass
 
 
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let this worker's allocator keep and reuse freed memory, as a plain Python process does.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's dynamic
+    mmap threshold: every activation tensor is then a fresh mmap whose pages the kernel zeroes again. Training
+    the quick preset ran at 83 images/s that way against 221 without it (2 cores); ``mallopt`` puts the
+    thresholds back at run time, for embedded and external workers alike. False where there is no glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 256 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 def _execute(kind: str, key: str, spec: dict) -> Any:
     """The task every job runs on a worker: set torch threads, run the body, report how it ended."""
     import torch
 
     from explorer.tasks import TASKS
 
+    keep_freed_memory()
     torch.set_num_threads(torch_threads())
     ctx = JobContext(key, kind, spec.get("title", ""))
     ctx.log_start()
