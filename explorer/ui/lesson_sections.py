@@ -182,30 +182,33 @@ def ratio_table(results, key: str) -> None:
     )
 
 
+def _sweep_section(
+    key: str, chart_key: str, label: str, job: tuple[str, dict], depths: tuple[int, ...] | None, missing: str
+) -> None:
+    """Gradient norms per layer at initialisation (precomputed for ``depths``, or all), a live re-run, the ratios."""
+    sweep, _shattered = precomputed_sweeps()
+    live = _live(key, label, job)
+    results = live or [r for r in (sweep or []) if depths is None or r.depth in depths]
+    if not results:
+        st.info(missing)
+        return
+    show_chart(figure(gradient_norms_figure, results), key=chart_key)
+    ratio_table(results, key=f"{chart_key}_ratios")
+    st.caption(_(NO_VANISHING_NOTE))
+
+
 def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) -> None:
     """Per-layer gradient norms at initialisation, plain against residual (precomputed, re-runnable)."""
-    sweep, _shattered = precomputed_sweeps()
-    live = _live(prefix + "_grad", _("Measure again now"), tasks.sweep_job("depth", depths))
-    results = live or [r for r in (sweep or []) if r.depth in depths]
-    if not results:
-        st.info(_("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button."))
-        return
-    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_gradnorms")
-    ratio_table(results, key=f"{prefix}_gradnorms_ratios")
-    st.caption(_(NO_VANISHING_NOTE))
+    missing = _("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button.")
+    job = tasks.sweep_job("depth", depths)
+    _sweep_section(f"{prefix}_grad", f"{prefix}_gradnorms", _("Measure again now"), job, depths, missing)
 
 
 def depth_sweep_section(prefix: str) -> None:
     """Gradient norms across depths 20..110 at initialisation, plain against residual."""
-    sweep, _shattered = precomputed_sweeps()
-    live = _live(prefix + "_sweep", _("Re-run the depth sweep live (about 30 s)"), tasks.sweep_job("depth"))
-    results = live or sweep
-    if not results:
-        st.info(_("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button."))
-        return
-    show_chart(figure(gradient_norms_figure, results), key=f"{prefix}_depth_sweep")
-    ratio_table(results, key=f"{prefix}_depth_sweep_ratios")
-    st.caption(_(NO_VANISHING_NOTE))
+    label = _("Re-run the depth sweep live (about 30 s)")
+    missing = _("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button.")
+    _sweep_section(f"{prefix}_sweep", f"{prefix}_depth_sweep", label, tasks.sweep_job("depth"), None, missing)
 
 
 def shattered_section(prefix: str) -> None:
