@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 # from fonts-noto-cjk: the Chinese pages' screenshots need CJK glyphs
 CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 LANDSCAPE := --grid 31 --images 64 --precision bfloat16 --threads 1
+# the full-batch run has 64 training images of 16 px: all of them, in float32, take about a minute a surface
+LANDSCAPE_FULL := --grid 31 --images 64 --precision float32 --threads 1
 
 .PHONY: app test lint bench assets translations
 
@@ -46,6 +48,13 @@ assets: $(STAMP)
 			--out assets/experiments/landscape/$$net.json && \
 		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \
 			--line init --out assets/experiments/landscape/$$net.init.json || exit 1; \
+	done
+	# the same for the full-batch run, whose deep plain network did learn (~5 CPU-minutes)
+	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
+		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation-full-batch --network $$net $(LANDSCAPE_FULL) \
+			--out assets/experiments/landscape-full-batch/$$net.json && \
+		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation-full-batch --network $$net $(LANDSCAPE_FULL) \
+			--line init --out assets/experiments/landscape-full-batch/$$net.init.json || exit 1; \
 	done
 
 bench: $(STAMP)

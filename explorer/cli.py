@@ -212,7 +212,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     print("gradient norms across depths, then shattered gradients, at initialisation")
     for path in save_sweeps(args.out, seed=args.seed, progress=progress):
         print(f"wrote {path}")
-    print("||F(x)|| / ||x|| per block at initialisation, with and without zero-gamma")
+    print("||F(x)|| / ||shortcut(x)|| per block at initialisation, with and without zero-gamma")
     print(f"wrote {save_zero_gamma(args.out, seed=args.seed)}")
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")

@@ -1,10 +1,11 @@
 """Three myths about residual networks, each checked against a number this app measures.
 
 1. "Residual connections cure overfitting." He et al. (2015, Fig. 1 and 4) show the opposite problem:
-   the deeper plain net has the higher *training* error (degradation), so the fix is an optimisation one.
-   Checked on the degradation run: training against held-out accuracy per network.
-2. "They exist because gradients vanish." With batch norm the paper's plain nets kept healthy gradient
-   norms (section 4.1). Checked on the gradient sweep at initialisation with ``gradients.first_last_ratios``
+   the deeper plain net has the higher *training* error (degradation), so the fix is an optimisation one, and
+   their ResNet-1202 overfits (section 4.2). Checked on the full-batch run: training against held-out accuracy
+   per network (every one, residual or not, memorises its 64 images).
+2. "Deep plain nets fail because gradients vanish." With batch norm the paper's plain nets' gradients did not
+   vanish during training (section 4.1). Checked on the gradient sweep at initialisation with ``gradients.first_last_ratios``
    (the first layer's gradient norm over the last's).
 3. "The basic block is a bottleneck block." The bottleneck (1x1, 3x3, 1x1; paper Fig. 5) squeezes the
    channels by four so a 256-channel block costs what a 64-channel basic block costs. Checked by

@@ -198,6 +198,6 @@ def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
                 hovertemplate="%{x}: %{y:.2f}<extra>" + label + "</extra>",
             )
         )
-    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖shortcut(x)‖", rangemode="tozero")
     fig.update_xaxes(title_text=_("residual block"))
     return apply_style(fig, _("ResNet-20 at initialisation: how large is each block's F(x)?"), height=420)

@@ -69,7 +69,7 @@ ZERO_GAMMA_FILE = "zero_gamma.json"
 
 
 def zero_gamma_ratios(depth: int = 20, seed: int = 0) -> dict[str, list[tuple[str, float]]]:
-    """||F(x)|| / ||x|| per block of a freshly initialised ResNet-``depth``, with the standard batch-norm scale
+    """||F(x)|| / ||shortcut(x)|| per block of a freshly initialised ResNet-``depth``, with the standard batch-norm scale
     (``"standard"``, gamma = 1) and with zero-gamma (``"zero_gamma"``, Goyal et al. 2017); batch-norm statistics
     from one shapes batch (``gradients.calibrate_bn``), as in training."""
     from explorer.gradients import calibrate_bn, shapes_batch

@@ -8,6 +8,7 @@ what a computation returns for a shared model, keyed by the model's card, the im
 options. ``shared_models_report()`` checks that no view left a hook or a mode behind on them.
 """
 
+import functools
 import hashlib
 import pickle
 import threading
@@ -19,7 +20,7 @@ import streamlit as st
 
 from explorer import model_cards, probes, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.i18n import N_, get_language
+from explorer.i18n import N_, _, get_language
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -28,7 +29,23 @@ ASSET_RUNS = ASSETS / "runs"
 ASSET_EXPERIMENTS = ASSETS / "experiments"
 
 
-@st.cache_data(show_spinner="Counting parameters and multiply-accumulates…", max_entries=64)
+def spinner(message: str) -> Callable:
+    """Show ``message`` in the session's language while the decorated (cached) function runs: a cache's own
+    ``show_spinner=`` text is fixed, in English, when the module loads. Like it, shown only after 0.5 s."""
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with st.spinner(_(message)):
+                return fn(*args, **kwargs)
+
+        return call
+
+    return wrap
+
+
+@spinner(N_("Counting parameters and multiply-accumulates…"))
+@st.cache_data(show_spinner=False, max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
     return summarize_config(config, input_size)
 
@@ -71,7 +88,8 @@ def _fingerprint(model: ResNet) -> tuple:
     return values, tuple(p.requires_grad for p in model.parameters())
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the network…")
+@spinner(N_("Loading the network…"))
+@st.cache_resource(max_entries=8, show_spinner=False)
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
     model = model_cards.load_model(card, download=download).to(device)
@@ -229,7 +247,7 @@ ZERO_GAMMA_LABELS = {
 
 @st.cache_data(show_spinner=False)
 def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """||F(x)|| / ||x|| per block at initialisation, with and without zero-gamma (Goyal et al. 2017): the
+    """||F(x)|| / ||shortcut(x)|| per block at initialisation, with and without zero-gamma (Goyal et al. 2017): the
     precomputed asset, measured here only when it is missing."""
     from explorer.experiments.precompute import load_zero_gamma, zero_gamma_ratios
 
@@ -237,7 +255,8 @@ def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
     return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
 
 
-@st.cache_data(show_spinner="Measuring layer responses…")
+@spinner(N_("Measuring layer responses…"))
+@st.cache_data(show_spinner=False)
 def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
     """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
     from explorer.experiments.precompute import lesion_data
@@ -255,11 +274,11 @@ def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]
 
 
 @st.cache_data(show_spinner=False)
-def precomputed_landscapes() -> tuple[list, list]:
-    """Loss landscapes and init-to-trained lines of the degradation run's networks (assets/experiments/landscape)."""
+def precomputed_landscapes(folder: str = "landscape") -> tuple[list, list]:
+    """Loss landscapes and init-to-trained lines of a degradation run's networks (assets/experiments/<folder>)."""
     from explorer.experiments.landscape import load_landscapes
 
-    return load_landscapes(ASSET_EXPERIMENTS / "landscape")
+    return load_landscapes(ASSET_EXPERIMENTS / folder)
 
 
 def _runs_signature(roots: tuple[str, ...]) -> tuple:

@@ -19,9 +19,11 @@ from explorer.ui.widgets import show_chart
 
 NO_VANISHING_NOTE = N_(  # shown through _()
     "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
-    "opposite: they grow towards the input, by about a thousand times in Plain-56 and a million in Plain-110 "
-    "(batch norm without shortcuts makes gradients explode with depth: Yang et al. 2019, 'A Mean Field Theory "
-    "of Batch Normalization'), while the shortcuts keep a ResNet's within about one order of magnitude. "
+    "opposite: they grow towards the input, the first layer's about a thousand times the last's in Plain-56 "
+    "and about 6 million times in Plain-110 (batch norm without shortcuts makes gradients explode with depth: "
+    "Yang et al. 2019, 'A Mean Field Theory of Batch Normalization'), while in a ResNet the first/last ratio "
+    "stays within about one order of magnitude (from layer to layer its norms still span up to about 50 times "
+    "in ResNet-110). "
     "He et al. (2015, section 4.1) checked their plain nets during training and also saw no vanishing, yet "
     "the deeper plain nets trained worse: the degradation is an optimisation difficulty, not vanishing "
     "gradients. Its cause is still a conjecture: He et al. suggest that solvers have difficulty approximating "
@@ -64,7 +66,8 @@ def degradation_verdict(losses: dict[str, float]) -> str:
     elif p56 > p20:
         text = _(
             "Plain-56 learned but ended **above** Plain-20 ({p56:.2f} against {p20:.2f}): the deeper plain "
-            "network trained worse, the shape of He et al. 2015, Fig. 1"
+            "network's training loss fell more slowly. He et al. 2015, Fig. 1 compares training *error*: see the "
+            "training accuracies in the table"
         )
         parts.append(text.format(p56=p56, p20=p20))
     else:
@@ -230,6 +233,19 @@ def shattered_section(prefix: str) -> None:
         for r in results
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{prefix}_shattered_table")
+
+
+def lesion_verdict(results) -> str:
+    """What removing one block costs each residual network, counted from the lesion results (points of accuracy)."""
+    parts = []
+    for r in results:
+        drops = [b.drop for b in r.blocks if b.drop is not None]
+        if not r.residual or not drops:
+            continue
+        text = _("{network} loses 20 points or more on {big} of its {n} blocks and under 6 points on {small}")
+        big, small = sum(d >= 0.2 for d in drops), sum(d < 0.06 for d in drops)
+        parts.append(text.format(network=r.model_name, big=big, n=len(drops), small=small))
+    return _("Removing one block: {findings}.").format(findings=_("; ").join(parts)) if parts else ""
 
 
 def response_verdict(responses) -> str:

@@ -9,7 +9,13 @@ from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.lesson_sections import degradation_summary, recipe_caption, run_titles, shattered_section
+from explorer.ui.lesson_sections import (
+    degradation_summary,
+    lesion_verdict,
+    recipe_caption,
+    run_titles,
+    shattered_section,
+)
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 
@@ -29,10 +35,12 @@ with tab_deg:
             "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
             "residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
             "In the short live preset Plain-56 fails to start: it stays at chance while the others learn. In the "
-            "full-batch recipe every step sees the same 64 images, which any of these networks could memorise: "
-            "Plain-56 does learn, but ends with a higher training loss than Plain-20, the shape of the paper's "
-            "Fig. 1: more layers made the plain network harder to optimise, not prone to overfit. Both runs are far "
-            "from the paper's regime (64,000 steps on CIFAR-10)."
+            "full-batch recipe every step sees the same 64 images, and all four networks memorise them (100% "
+            "training accuracy, held-out accuracy near chance), so their training errors end equal. What differs is "
+            "the training loss: Plain-56's falls more slowly and ends above Plain-20's, so the deeper plain network "
+            "converged more slowly. That points the way of the paper's Fig. 1, where the deeper plain net ends "
+            "with the higher training error, but it is not that figure. Both runs are far from the paper's regime "
+            "(64,000 steps on CIFAR-10)."
         )
     )
     live = current(JOB_KEY)
@@ -85,13 +93,24 @@ with tab_lesion:
         _(
             "Our regime differs from theirs. Their ResNet-110 was fully trained on CIFAR-10 (64,000 steps) and lost "
             "little from removing any single block except the downsampling ones. Our networks are trained for a "
-            "few hundred steps on the built-in shapes, and some lose far more from a single block: a network "
-            "this briefly trained has not spread its work across many paths, so read these bars as a measurement "
-            "of these networks, not as a test of Veit et al.'s result. The networks are the short preset's: those "
-            "of the full-batch recipe memorised 64 images and are at chance on held-out ones, so there is no "
-            "accuracy for a lesion to take away."
+            "few hundred steps on the built-in shapes, so read these bars as a measurement of these networks, not "
+            "as a test of Veit et al.'s result. The networks are the short preset's: those of the full-batch recipe "
+            "memorised 64 images and are at chance on held-out ones, so there is no accuracy for a lesion to take "
+            "away."
         )
     )
+    verdict = lesion_verdict(precomputed_lesions() or [])
+    if verdict:
+        st.markdown(
+            verdict
+            + " "
+            + _(
+                "The deeper network partly matches Veit et al.; the shallower does not. Two explanations fit, and "
+                "this run cannot tell them apart: a deeper network has far more paths to spread its work over "
+                "(2²⁷ in ResNet-56 against 2⁹ in ResNet-20), and a network this briefly trained may not yet "
+                "have spread its work across its paths. Both are hypotheses."
+            )
+        )
     # the full-batch run's networks memorised 64 images (held-out accuracy at chance): nothing to lesion there
     lesion_run = "degradation"
     cards = [c for c in precomputed_cards() if c.run and c.run.endswith(lesion_run)]

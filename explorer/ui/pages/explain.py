@@ -52,8 +52,9 @@ raw = c3.toggle(
     help=(
         _(
             "Keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
-            "the last block, which feeds global average pooling and then the linear classifier: there the map "
-            "adds up to the class score. At earlier layers its scale depends on the network."
+            "the last block, which feeds global average pooling and then the linear classifier: there the map, "
+            "at its own resolution before upsampling, adds up to the class score less the classifier's bias. At "
+            "earlier layers its scale depends on the network."
         )
     ),
 )

@@ -80,9 +80,11 @@ blocks = [n for n, _block in model.blocks()]
 st.header(_("One residual block: x, F(x) and x + F(x)"))
 st.markdown(
     _(
-        "How large is a block's correction F(x) next to what it receives? The ratio ‖F(x)‖ / ‖x‖ below is this "
-        "app's own measure, for one image and one block. (He et al. measured something related, but different: "
-        "see the layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
+        "How large is a block's correction F(x) next to what the shortcut carries past it? The ratio "
+        "‖F(x)‖ / ‖shortcut(x)‖ below is this app's own measure, for one image and one block. The shortcut is x "
+        "itself except in the first block of a stage, where it is x subsampled and padded with zero channels "
+        "(option A) or projected (option B). (He et al. measured something related, but different: see the "
+        "layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
     )
 )
 if st.session_state.get(state.BLOCK) not in blocks:
@@ -103,8 +105,8 @@ st.markdown(
     _(
         "He et al. plotted the standard deviation of every 3x3 layer's response (its output after batch norm, "
         "before the addition and the ReLU), in forward order, for trained plain and residual networks on CIFAR-10. "
-        "The residual networks' responses were generally smaller: their branches stay close to zero, as the "
-        "residual idea suggests. Here is the same measure for this app's trained networks, on held-out images."
+        "The residual networks' responses were generally smaller, which they read as support for their idea "
+        "that residual functions might be generally closer to zero than non-residual ones. Here is the same measure for this app's trained networks, on held-out images."
     )
 )
 for run_name, what in run_titles().items():

@@ -1,4 +1,4 @@
-"""Loss landscapes (Li et al. 2018): the degradation run's four networks at once, and one computed live."""
+"""Loss landscapes (Li et al. 2018): the degradation runs' four networks at once, and one computed live."""
 
 import math
 
@@ -11,8 +11,9 @@ from explorer.charts.landscape import cross_section_figure, landscape_figure, la
 from explorer.experiments.landscape import describe
 from explorer.i18n import N_, _, ngettext
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes
+from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes, precomputed_run
 from explorer.ui.job_view import job_panel, submit_ui
+from explorer.ui.lesson_sections import run_titles
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -24,6 +25,8 @@ VIEWS = (N_("Contour"), N_("3-D surface"))  # keys (URL); shown through _()
 LIVE_JOB = "landscape_job"  # this session's live computation on the engine
 BF16_SHARE = 0.45  # bfloat16's time against float32's (bench/bench_landscape.py)
 CHANCE = math.log(10)  # the loss of guessing among ten classes
+FOLDERS = {"degradation": "landscape", "degradation-full-batch": "landscape-full-batch"}  # assets/experiments/...
+KEYS = {"degradation": "landscape_pre", "degradation-full-batch": "landscape_full"}  # chart keys per run
 
 
 def _minima(n: int) -> str:
@@ -57,7 +60,7 @@ def surface_notes(surfaces: list) -> list[str]:
             )
         else:
             text = _(
-                "**{network}** sits in a basin at loss {loss:.2f} ({minima} in the grid, {below:.0%} of it below "
+                "**{network}** sits in a basin at loss {loss:.2g} ({minima} in the grid, {below:.1%} of it below "
                 "chance); its walls reach {highest} at the edge."
             )
             notes.append(
@@ -95,10 +98,13 @@ def line_notes(lines: list) -> list[str]:
         else:
             steps = np.diff(line.loss)
             if (steps <= 1e-3).all():
-                text = _("**{network}**: down without a bump, from {start:.2f} to {end:.2f}.")
+                text = _("**{network}**: down without a bump, from {start:.2f} to {end:.2g}.")
             else:
-                text = _("**{network}**: down with a bump on the way, from {start:.2f} to {end:.2f}.")
-            notes.append(text.format(network=line.network, start=line.loss[0], end=line.loss[-1]))
+                text = _(
+                    "**{network}**: down with a bump on the way (up to {peak:.2f}), from {start:.2f} to {end:.2g}."
+                )
+            peak = float(np.nanmax(line.loss[int(np.argmax(steps > 1e-3)) + 1 :]))  # the top after the first rise
+            notes.append(text.format(network=line.network, start=line.loss[0], end=line.loss[-1], peak=peak))
     return notes
 
 
@@ -110,9 +116,18 @@ st.markdown(
         "loss on a grid around the trained weights. Their directions are **filter-normalised**: "
         "every filter of every layer is scaled to the size of the same filter in the trained "
         "network, so that networks of different scales can be compared. They found ResNet-56 in a "
-        "smooth, nearly convex bowl and the same network without shortcuts in a chaotic one, the "
-        "plainer the deeper (their Fig. 5)."
+        "smooth, nearly convex bowl and the same network without shortcuts in a chaotic one, the more "
+        "chaotic the deeper the plain network (their Fig. 5). Below are both degradation runs' networks: the "
+        "short run, where Plain-56 never learned, and the full-batch run, where all four did."
     ).format(LI=LI)
+)
+st.markdown(
+    _(
+        "{GOODFELLOW} walked the straight line from a network's initial weights to its trained "
+        "ones and found, for the networks of their day, a smooth descent without bumps. Under each "
+        "run's surfaces is that line for its four networks (batch norm uses the statistics of the image "
+        "subset at every point, as in training: the initial weights have no running statistics yet)."
+    ).format(GOODFELLOW=GOODFELLOW)
 )
 c1, c2 = st.columns([2, 1])
 state.keep_valid(state.LANDSCAPE_VIEW, VIEWS, VIEWS[0])
@@ -142,19 +157,44 @@ def show_landscapes(surfaces: list, key: str) -> None:
         rows.append({
             _("network"): s.network,
             _("loss at the trained weights"): round(d["center_loss"], 3),
-            _("grid below chance loss (2.30)"): f"{d['below_level']:.0%}",
-            _("grid below 10"): f"{d['below_10']:.0%}",
+            _("grid below chance loss (2.30)"): f"{d['below_level']:.1%}",
+            _("grid below 10"): f"{d['below_10']:.1%}",
             _("local minima in the grid"): d["local_minima"],
             _("highest loss"): big(d["highest"]),
         })  # fmt: skip
     st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{key}_table")
 
 
-st.header(_("The degradation run, computed in advance"))
-surfaces, lines = precomputed_landscapes()
-if not surfaces:
-    st.info(_("No precomputed landscapes ship with this copy (`make assets`): compute one live below."))
-else:
+REGIME = {  # what to keep in mind per run (shown through _())
+    "degradation": N_(
+        "Read these against the paper with care. Our networks trained for {steps} steps on the "
+        "built-in shapes (the degradation run), not for 300 epochs on CIFAR-10, and each point's "
+        "loss is measured on {images} training images, to fit a few minutes of a laptop CPU. What "
+        "does carry over: the loss at the trained weights is the training loss of the run, so a "
+        "network the optimiser could not train (the deep plain one, in this run) has no basin to "
+        "sit in at all, and the deeper networks' walls are far steeper (compare the highest "
+        "losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: theirs had "
+        "been trained for 300 epochs; this Plain-56 never left the plateau. The full-batch run's Plain-56 "
+        "did: see below."
+    ),
+    "degradation-full-batch": N_(
+        "Here every network trained for {steps} steps on the same 64 shapes and memorised them, the deep "
+        "plain one included, and each point's loss is measured on {images} of those training images: the "
+        "loss at the trained weights is about the run's final training loss. So Plain-56 is a network that "
+        "trained, as Li et al.'s were; compare its local minima and its share of the grid below chance "
+        "with the residual networks'. It is still far from their regime: 64 images of 16 px, not 300 "
+        "epochs on CIFAR-10."
+    ),
+}
+
+
+def precomputed_section(name: str, what: str) -> bool:
+    """One degradation run's precomputed surfaces, notes and init-to-trained lines; False when none ship."""
+    surfaces, lines = precomputed_landscapes(FOLDERS[name])
+    if not surfaces:
+        return False
+    key, run = KEYS[name], precomputed_run(name)
+    st.header(_("Computed in advance: {what}").format(what=what))
     s0 = surfaces[0]
     st.caption(
         _(
@@ -163,33 +203,21 @@ else:
             "marks the trained weights."
         ).format(nx=len(s0.x), ny=len(s0.y), span=s0.span, images=s0.images, seed=s0.seed, precision=s0.precision)
     )
-    show_landscapes(surfaces, "landscape_pre")
+    show_landscapes(surfaces, key)
     st.subheader(_("What our surfaces show"))
     st.markdown("\n".join(f"- {n}" for n in surface_notes(surfaces)))
-    st.markdown(
-        _(
-            "Read these against the paper with care. Our networks trained for 160 steps on the "
-            "built-in shapes (the degradation run), not for 300 epochs on CIFAR-10, and each point's "
-            "loss is measured on {images} training images, to fit a few minutes of a laptop CPU. What "
-            "does carry over: the loss at the trained weights is the training loss of the run, so a "
-            "network the optimiser could not train (the deep plain one, in our run) has no basin to "
-            "sit in at all, and the deeper networks' walls are far steeper (compare the highest "
-            "losses). What we do not see is Li et al.'s chaotic, many-minima plain surface: theirs had "
-            "been trained for 300 epochs; ours never left the plateau."
-        ).format(images=s0.images)
-    )
+    steps = run.history.step if run is not None else "?"
+    st.markdown(_(REGIME[name]).format(steps=steps, images=s0.images))
     if lines:
         st.subheader(_("From the initial to the trained weights"))
-        st.markdown(
-            _(
-                "{GOODFELLOW} walked the straight line from a network's initial weights to its trained "
-                "ones and found, for the networks of their day, a smooth descent without bumps. Here is "
-                "that line for our four networks (batch norm uses the statistics of the image subset at "
-                "every point, as in training: the initial weights have no running statistics yet)."
-            ).format(GOODFELLOW=GOODFELLOW)
-        )
-        show_chart(figure(line_figure, lines, log), key="landscape_pre_init")
+        show_chart(figure(line_figure, lines, log), key=f"{key}_init")
         st.markdown("\n".join(f"- {n}" for n in line_notes(lines)))
+    return True
+
+
+shown = [precomputed_section(name, what) for name, what in run_titles().items()]
+if not any(shown):
+    st.info(_("No precomputed landscapes ship with this copy (`make assets`): compute one live below."))
 
 st.header(_("Compute one live"))
 runs = found_runs(runs_root(), ASSET_RUNS)
