@@ -76,3 +76,43 @@ def test_memorisation_note_from_the_runs_numbers():
     if not (path / "config.json").is_file():
         pytest.skip("assets/runs/degradation-full-batch is not there (make assets)")
     assert "memorised" in memorisation_note(load_run(path).history)
+
+
+def test_full_batch_networks_all_memorise_their_images():
+    """What Learn, Experiments and Myth 1 say of the full-batch run: 100% training accuracy for all four,
+    held-out accuracy near chance, and Plain-56's training loss above Plain-20's."""
+    path = RUNS / "degradation-full-batch"
+    if not (path / "config.json").is_file():
+        pytest.skip("assets/runs/degradation-full-batch is not there (make assets)")
+    history = load_run(path).history
+    for name, m in history.models.items():
+        assert m.accuracy[-1] == 1.0 and m.eval_accuracy[-1] < 0.2, name
+    losses = history.final_losses()
+    assert losses["Plain-56"] > 3 * losses["Plain-20"]
+
+
+def test_lesion_verdict_counts_the_shipped_study():
+    import json
+
+    from explorer.experiments.precompute import load_lesions
+    from explorer.ui.lesson_sections import lesion_verdict
+
+    folder = RUNS.parent / "experiments"
+    results = load_lesions(folder)
+    if results is None:
+        pytest.skip("no lesion study in assets/experiments (make assets)")
+    verdict = lesion_verdict(results)
+    raw = {
+        r["model_name"]: [b["drop"] for b in r["blocks"]]
+        for r in json.loads((folder / "lesion.json").read_text())["results"]
+    }
+    r20, r56 = raw["ResNet-20"], raw["ResNet-56"]
+    big20, small56 = sum(d >= 0.2 for d in r20), sum(d < 0.06 for d in r56)
+    assert f"ResNet-20 loses 20 points or more on {big20} of its {len(r20)} blocks" in verdict
+    assert (
+        f"ResNet-56 loses 20 points or more on {sum(d >= 0.2 for d in r56)} of its 27 blocks and under 6 "
+        f"points on {small56}" in verdict
+    )
+    assert "Plain" not in verdict  # a plain network has no shortcut to keep: only the residual ones are counted
+    # what the page says of them: the shallower net loses much from most blocks, the deeper little from most
+    assert big20 >= 7 and small56 >= 2 * 27 // 3

@@ -34,3 +34,18 @@ def test_gradient_growth_figure_from_a_real_sweep():
     assert len(fig.data) == 2  # plain and residual
     plain = next(t for t in fig.data if t.line.dash == "dash")
     assert list(plain.y) == [r["ratio"] for r in ratios if not r["residual"]]
+
+
+def test_myth1_full_batch_run_overfits_with_shortcuts():
+    """Myth 1's evidence: in the full-batch run ResNet-56 fits every training image and generalises no better than
+    chance, so shortcuts are no regulariser (He et al. 2015, section 4.2 say the same of ResNet-1202)."""
+    from pathlib import Path
+
+    from explorer.runs import load_run
+
+    path = Path(__file__).resolve().parents[1] / "assets" / "runs" / "degradation-full-batch"
+    if not (path / "config.json").is_file():
+        pytest.skip("assets/runs/degradation-full-batch is not there (make assets)")
+    rows = {f.name: f for f in fits(load_run(path).history)}
+    assert rows["ResNet-56"].train_accuracy == pytest.approx(1.0)
+    assert rows["ResNet-56"].heldout_accuracy < 0.2

@@ -20,7 +20,7 @@ import streamlit as st
 
 from explorer import model_cards, probes, runs
 from explorer.datasets import Shapes, make_shapes
-from explorer.i18n import N_, _, get_language
+from explorer.i18n import N_, get_language, translator
 from explorer.models import ResNet, ResNetConfig
 from explorer.summary import Summary, summarize_config
 
@@ -36,7 +36,7 @@ def spinner(message: str) -> Callable:
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            with st.spinner(_(message)):
+            with st.spinner(translator().gettext(message)):
                 return fn(*args, **kwargs)
 
         return call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -37,6 +38,8 @@ SHATTERED_NOTE = N_(  # shown through _()
     "data batch (eval mode), so every point's gradient is its own. The traces are scaled to unit spread to "
     "compare their shapes, which hides their size: the table gives the mean |d output / dt| of each network."
 )
+
+DATA_NAMES = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}  # dataset id -> its name
 
 RUNS = {  # asset run -> what it shows (shown through _(): run_titles())
     "degradation": N_("the short live preset"),
@@ -89,18 +92,24 @@ def recipe_caption(run) -> str:
     warmup = _(", {n} warm-up steps").format(n=t.warmup) if t.warmup else ""
     info = run.meta.get("dataset", {}) if hasattr(run, "meta") else {}
     size = t.image_size or info.get("image_size", "")
-    data = _("the built-in shapes") if t.dataset == "shapes" else t.dataset
-    images = f"{t.train_size:,} " if t.train_size else ""
+    if t.dataset == "shapes":
+        data = _("the built-in shapes")
+    else:  # a torchvision set by its name, an image folder by its own name (never a server path)
+        data = DATA_NAMES.get(t.dataset, Path(str(t.dataset)).name)
+    if t.train_size:
+        images = _("{n:,} images of {data}").format(n=t.train_size, data=data)
+    else:
+        images = _("the images of {data}").format(data=data)
     full = _(" (the whole set at every step: full-batch)") if t.train_size and t.batch_size >= t.train_size else ""
     augment = _(", pad-crop-flip augmentation") if t.augment else ""
     text = _(
         "Recipe: {optimiser}, learning rate {lr:g} ({schedule}{warmup}), weight decay {wd:g}; "
-        "{steps} steps of batch {batch} on {images}images of {data} at {size} px{full}, seed {seed}"
+        "{steps} steps of batch {batch} on {images} at {size} px{full}, seed {seed}"
         "{augment}. Trained on a CPU in {secs:.0f} s by `make assets`."
     )
     return text.format(
         optimiser=optimiser, lr=t.lr, schedule=schedule, warmup=warmup, wd=t.weight_decay, steps=run.history.step,
-        batch=t.batch_size, images=images, data=data, size=size, full=full, seed=t.seed, augment=augment,
+        batch=t.batch_size, images=images, size=size, full=full, seed=t.seed, augment=augment,
         secs=run.history.wall_s,
     )  # fmt: skip
 

@@ -135,8 +135,9 @@ with tab_lesion:
     else:
         lesion_meta = precomputed_run(lesion_run)
         if lesion_meta is not None:
+            what = run_titles()[lesion_run]
             st.caption(
-                _("Networks of the precomputed run '{run}'.").format(run=lesion_run) + " " + recipe_caption(lesion_meta)
+                _("Networks of the precomputed run: {what}.").format(what=what) + " " + recipe_caption(lesion_meta)
             )
         show_chart(figure(lesion_figure, results), key="exp_lesion_bars")
         show_chart(figure(removal_curve_figure, results), key="exp_lesion_curve")

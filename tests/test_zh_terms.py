@@ -1,0 +1,88 @@
+"""The Chinese catalogue keeps its standard terms (see the .po's header): no 孪生 for a plain twin, no 主干 for
+the stem, no 现场 for live, no claims stronger than the English; and text built from parts reads whole."""
+
+import re
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+from babel.messages.pofile import read_po
+
+from explorer import i18n
+from explorer.training import TrainConfig
+
+PO = i18n.LOCALE_DIR / "zh" / "LC_MESSAGES" / "explorer.po"
+
+# (term in msgstr, allowed only when the msgid says one of these; empty: never)
+BANNED = [
+    ("孪生", ("siamese",)),  # 孪生网络 is a Siamese network; a plain twin is 对照普通网络
+    ("主干", ("backbone",)),  # 主干网络 is a backbone; the stem is 起始层
+    ("现场", ()),  # "on-site"; live is 实时
+    ("消失", ("vanish",)),  # re-randomised weights do not vanish
+    ("高速公路", ()),  # highway networks are Highway 网络
+    ("正是", ()),  # "exactly this": stronger than the English anywhere it was used
+    ("相同", ("same", "exactly", "match")),  # "as in" / "like" / "follow" is 仿照, not 相同
+    ("一叠", ()),
+]
+
+
+@pytest.fixture(scope="module")
+def entries():
+    with open(PO, "rb") as f:
+        catalog = read_po(f, locale="zh")
+    return [(e.id, e.string) for e in catalog if isinstance(e.id, str) and e.id and e.string]
+
+
+@pytest.mark.parametrize("term,allowed", BANNED)
+def test_no_banned_term_in_chinese(entries, term, allowed):
+    wrong = [msgid for msgid, msgstr in entries if term in msgstr and not any(w in msgid.lower() for w in allowed)]
+    assert not wrong, f"{term!r} in the Chinese of: {wrong[:3]}"
+
+
+def test_standard_terms_are_used_and_listed(entries):
+    plain_twin = [s for i, s in entries if "plain twin" in i]
+    assert plain_twin and all("对照普通网络" in s for s in plain_twin)
+    stem = [s for i, s in entries if re.search(r"\bstem\b", i)]
+    assert stem and all("起始层" in s for s in stem)
+    live = [s for i, s in entries if re.search(r"\blive\b", i, re.IGNORECASE)]
+    assert live and all("实时" in s for s in live)
+    header = PO.read_text(encoding="utf-8").split('msgid ""')[0]
+    for term in ("对照普通网络", "起始层", "实时", "仿照"):
+        assert term in header, term
+
+
+def _run(**train):
+    t = TrainConfig(**train)
+    return SimpleNamespace(train=t, meta={"dataset": {"image_size": 32}}, history=SimpleNamespace(step=10, wall_s=3.0))
+
+
+def test_recipe_caption_names_the_data_and_never_leaves_a_gap():
+    from explorer.ui.lesson_sections import recipe_caption
+
+    with i18n.language("zh"):
+        no_size = recipe_caption(_run(dataset="cifar10", train_size=None))
+        sized = recipe_caption(_run(dataset="shapes", train_size=6000))
+        folder = recipe_caption(_run(dataset="/srv/data/my-birds.zip", train_size=None))
+    assert "CIFAR-10的图片" in no_size and "cifar10" not in no_size and "在 张" not in no_size
+    assert "6,000 张内置形状图片" in sized
+    assert "my-birds.zip" in folder and "/srv" not in folder  # a folder by its name, never a server path
+    assert "on 6,000 images of the built-in shapes at 32 px" in recipe_caption(_run(dataset="shapes", train_size=6000))
+
+
+def test_cache_spinners_speak_the_sessions_language(monkeypatch):
+    from explorer.models import ResNetConfig
+    from explorer.ui import cache
+
+    shown = []
+
+    @contextmanager
+    def spinner(text):
+        shown.append(text)
+        yield
+
+    monkeypatch.setattr(cache.st, "spinner", spinner)
+    with i18n.language("zh"):
+        summary = cache.cached_summary(ResNetConfig(depth=8, width=8))
+    cache.cached_summary(ResNetConfig(depth=8, width=8))
+    assert summary.params > 0
+    assert shown == ["正在统计参数量和乘加运算次数……", "Counting parameters and multiply-accumulates…"]
