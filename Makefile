@@ -31,8 +31,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 # what the app shows at once, made by the project's own CLI (a few minutes on 2 CPU cores)
-# The second degradation run: every step sees the same 64 images (full batch), so Plain-56 learns but ends
-# above Plain-20 (He et al. Fig. 1's shape); in the short preset it fails to start. About 15 min on 2 cores.
+# The second degradation run: every step sees the same 64 images (full batch); all four memorise them and
+# Plain-56's training loss ends above Plain-20's (slower convergence); in the short preset it fails to start.
+# About 15 min on 2 cores.
 FULL_BATCH := --preset degradation --optimizer adamw --lr 0.001 --schedule cosine --warmup 20 --steps 300 \
 	--batch-size 64 --train-size 64 --image-size 16 --eval-every 50 --record-every 25
 

@@ -232,8 +232,9 @@ def test_cli_writes_the_surface_and_the_init_line(tiny_run, tmp_path):
     assert r.returncode == 2 and "ResNet-8" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_degradation_asset_has_the_trainers_initial_weights():
-    path = ROOT / "assets" / "runs" / "degradation"
+@pytest.mark.parametrize("name", ["degradation", "degradation-full-batch"])
+def test_degradation_asset_has_the_trainers_initial_weights(name):
+    path = ROOT / "assets" / "runs" / name
     if not (path / "config.json").is_file():
         pytest.skip("no precomputed run in this copy (make assets)")
     run = load_run(path)

@@ -10,6 +10,7 @@ from tests.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 PRECOMPUTED = ROOT / "assets" / "experiments" / "landscape"
+FULL_BATCH = ROOT / "assets" / "experiments" / "landscape-full-batch"
 
 
 def open_page() -> AppTest:
@@ -33,6 +34,13 @@ def test_page_shows_the_precomputed_landscapes_and_switches_views():
         assert list(table["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
         charts = at.get("plotly_chart")
         assert len(charts) >= 3  # 20 and 56 layers side by side, the cross-section (and the init line)
+    if any(FULL_BATCH.glob("*.json")):  # the full-batch run beside the short one, with notes of its own
+        assert "Computed in advance: a full-batch recipe on 64 images" in [h.value for h in at.header]
+        assert [h.value for h in at.subheader].count("What our surfaces show") == 2
+        assert body.count("- **Plain-56** sits in a basin at loss 0.097") == 1  # its own centre loss, float32
+        full = at.dataframe[1].value  # the second run's table
+        assert list(full["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
+        assert "**Plain-56**: down with a bump on the way (up to 2.81), from 2.34 to 0.096." in body
     at.radio(key="landscape_view").set_value("3-D surface").run()
     assert not at.exception
     at.toggle(key="landscape_log").set_value(False).run()

@@ -64,7 +64,10 @@ def test_learn_tells_the_story_with_measured_numbers():
     headers = [h.value for h in at.header]
     assert len(headers) == 6 and headers[0].startswith("1. Deeper was worse")
     body = texts(at)
-    assert "batch normalisation" in body and "vanishing gradients' is not the story" in headers[4]
+    assert "batch normalisation" in body and "vanishing gradients" in headers[4]
+    # both views of what shortcuts do for gradients (issue 19): He et al. 2016 eq. 5 and Veit et al. beside 2015's
+    assert "He et al. 2016 (eq. 5)" in body and "Veit et al. 2016" in body and "first/last ratio" in body
+    assert "the shape of the paper's Fig. 1" not in body and "all four networks memorise them" in body
     # the corrections of the scientific review (issue 8): what the data show, hedged as the paper hedges
     assert "Yang et al. 2019" in body and "conjecture" in body and "healthy" not in body
     assert "VGG" in body and "Srivastava et al. 2015" in body and "Goyal et al. 2017" in body
