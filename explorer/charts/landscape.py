@@ -79,7 +79,7 @@ def _colorbar(log: bool, low: float, high: float) -> dict:
 
 
 def _title(s: Landscape) -> str:
-    return f"{s.network}<br><sup>" + _("centre loss {loss:.3f}").format(loss=s.center_loss) + "</sup>"
+    return f"{s.network}<br><sup>" + _("centre loss {loss:.3g}").format(loss=s.center_loss) + "</sup>"
 
 
 def landscape_figure(

@@ -68,7 +68,7 @@ def degradation_verdict(losses: dict[str, float]) -> str:
         parts.append(text.format(p56=p56, p20=p20))
     elif p56 > p20:
         text = _(
-            "Plain-56 learned but ended **above** Plain-20 ({p56:.2f} against {p20:.2f}): the deeper plain "
+            "Plain-56 learned but ended **above** Plain-20 ({p56:.2g} against {p20:.2g}): the deeper plain "
             "network's training loss fell more slowly. He et al. 2015, Fig. 1 compares training *error*: see the "
             "training accuracies in the table"
         )
@@ -77,7 +77,7 @@ def degradation_verdict(losses: dict[str, float]) -> str:
         text = _("this time the deeper plain network did not train worse (Plain-56 {p56:.2f}, Plain-20 {p20:.2f})")
         parts.append(text.format(p56=p56, p20=p20))
     if r56 < p56:
-        parts.append(_("with shortcuts the 56-layer network reached {r56:.2f}, below Plain-56").format(r56=r56))
+        parts.append(_("with shortcuts the 56-layer network reached {r56:.2g}, below Plain-56").format(r56=r56))
     else:
         parts.append(_("ResNet-56 ended at {r56:.2f}, not below Plain-56").format(r56=r56))
     return _("Final training loss: {findings}.").format(findings=_("; ").join(parts))
@@ -135,7 +135,7 @@ def degradation_summary(history: History, key: str | None = None) -> None:
         rows.append(
             {
                 _("network"): name,
-                _("final training loss"): round(h.final_loss(), 3),
+                _("final training loss"): float(f"{h.final_loss():.3g}"),  # 0.000145, not 0
                 _("training accuracy"): f"{h.final_accuracy():.0%}",
                 _("held-out accuracy"): f"{h.eval_accuracy[-1]:.0%}" if h.eval_accuracy else "–",
             }

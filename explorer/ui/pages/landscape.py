@@ -156,7 +156,7 @@ def show_landscapes(surfaces: list, key: str) -> None:
         d = describe(s)
         rows.append({
             _("network"): s.network,
-            _("loss at the trained weights"): round(d["center_loss"], 3),
+            _("loss at the trained weights"): float(f"{d['center_loss']:.3g}"),  # 0.000145, not 0
             _("grid below chance loss (2.30)"): f"{d['below_level']:.1%}",
             _("grid below 10"): f"{d['below_10']:.1%}",
             _("local minima in the grid"): d["local_minima"],
