@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from explorer.models import FAMILIES, SHORTCUTS, ResNetConfig, build_resnet
+from explorer.models import BLOCKS, FAMILIES, SHORTCUTS, ResNetConfig, build_resnet
 from explorer.summary import format_summary, summarize
 
 
@@ -23,6 +23,8 @@ def add_model_args(p: argparse.ArgumentParser, multi_depth: bool = False) -> Non
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--in-channels", type=int, default=3)
     p.add_argument("--stem", choices=("imagenet", "small"), default=None, help="imagenet family only")
+    p.add_argument("--preact", action="store_true", help="He et al. 2016's full pre-activation blocks (cifar)")
+    p.add_argument("--block", choices=BLOCKS, default=None, help="cifar: basic (6n+2, default) or bottleneck (9n+2)")
 
 
 def config_from_args(args: argparse.Namespace, depth: int | None = None) -> ResNetConfig:
@@ -36,6 +38,8 @@ def config_from_args(args: argparse.Namespace, depth: int | None = None) -> ResN
         num_classes=args.num_classes,
         in_channels=args.in_channels,
         stem=args.stem,
+        preact=args.preact,
+        block=args.block,
     )
 
 

@@ -1,5 +1,7 @@
 """The 2016 pre-activation networks (He et al. 2016, "Identity Mappings in Deep Residual Networks")."""
 
+import json
+
 import pytest
 import torch
 
@@ -168,3 +170,14 @@ def test_gradient_sweep_measures_preact_nets():
     ]
     assert all(0 < r["ratio"] < float("inf") for r in rows)
     assert {r["name"] for r in rows} >= {"ResNet-20 (pre-act)", "Plain-20 (pre-act)"}
+
+
+def test_cli_summary_and_a_depth_that_fits_neither(capsys):
+    from explorer.cli import main
+
+    assert main(["summary", "--family", "cifar", "--depth", "164", "--block", "bottleneck", "--preact", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["name"] == "ResNet-164 (pre-act)" and s["params"] == 1_704_154
+    assert main(["summary", "--depth", "100", "--block", "bottleneck"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "9n+2" in err and "164, 1001" in err and "Traceback" not in err
