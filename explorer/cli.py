@@ -221,6 +221,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")
+    if args.relu_runs:
+        from explorer.experiments.relu_place import save_relu_place
+
+        print(f"wrote {save_relu_place(args.relu_runs, args.out)}")
     return 0
 
 
@@ -329,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="assets/experiments", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
+    p.add_argument(
+        "--relu-runs",
+        nargs="+",
+        default=None,
+        metavar="RUN_DIR",
+        help="also summarise these 'preact' runs (one per seed)",
+    )
     p.set_defaults(func=cmd_precompute)
     p = sub.add_parser("landscape", help="loss surface around a trained network (Li et al. 2018), as JSON")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="a saved run (e.g. assets/runs/degradation)")

@@ -181,3 +181,29 @@ def test_cli_summary_and_a_depth_that_fits_neither(capsys):
     assert main(["summary", "--depth", "100", "--block", "bottleneck"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "9n+2" in err and "164, 1001" in err and "Traceback" not in err
+
+
+def test_without_additions_the_two_orders_are_one_network(cifar_batch):
+    """conv, BN, ReLU, conv, BN, ReLU ... and BN, ReLU, conv, BN, ReLU, conv ... are the same chain once the
+    additions are gone: the 2015 and 2016 plain twins (one seed) compute the same logits."""
+    old = build_resnet(ResNetConfig(depth=20, residual=False), seed=4)
+    new = build_resnet(ResNetConfig(depth=20, residual=False, preact=True), seed=4)
+    torch.testing.assert_close(old(cifar_batch), new(cifar_batch))
+    res_old = build_resnet(ResNetConfig(depth=20), seed=4)
+    res_new = build_resnet(ResNetConfig(depth=20, preact=True), seed=4)
+    assert not torch.allclose(res_old(cifar_batch), res_new(cifar_batch))
+
+
+def test_inside_a_preact_block_the_output_is_the_sum(cifar_batch):
+    from explorer.charts.inside import residual_figure
+    from explorer.probes import residual_decomposition, response_layers
+
+    model = build_resnet(ResNetConfig(depth=20, preact=True), seed=0)
+    for name in ("layer1.1", "layer2.0"):
+        d = residual_decomposition(model, name, cifar_batch[0])
+        assert d["preact"] is True
+        torch.testing.assert_close(torch.from_numpy(d["out"]), torch.from_numpy(d["sum"]))
+    titles = [a.text for a in residual_figure(d).layout.annotations]
+    assert not any("relu" in t for t in titles) and any("F(x) + shortcut" in t for t in titles)
+    names = response_layers(model)
+    assert names[:2] == ["layer1.0.conv1", "layer1.0.conv2"] and len(names) == 18
