@@ -13,14 +13,16 @@ from explorer.charts.misconceptions import gradient_growth_figure
 from explorer.charts.model import block_figure
 from explorer.experiments.relu_place import verdict
 from explorer.gradients import first_last_ratios
-from explorer.i18n import _
+from explorer.i18n import N_, _
 from explorer.ui.cache import figure, precomputed_relu_place, precomputed_run, precomputed_sweeps
 from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.widgets import show_chart
 
-PAPER = (  # He et al. 2016, Table 3: CIFAR-10 test error (%), original block -> full pre-activation
-    "He et al. 2016 (Table 3, CIFAR-10 test error): 110 layers 6.61% -> 6.37%, 164 layers 5.93% -> 5.46%, "
-    "1001 layers 7.61% -> 4.92%."
+PAPER = (
+    N_(  # shown through _(); He et al. 2016, Table 3: CIFAR-10 test error (%), original block -> full pre-activation
+        "He et al. 2016 (Table 3, CIFAR-10 test error): 110 layers 6.61% -> 6.37%, 164 layers 5.93% -> 5.46%, "
+        "1001 layers 7.61% -> 4.92%."
+    )
 )
 
 
@@ -43,19 +45,31 @@ def _span(rows: list[dict], residual: bool, preact: bool) -> tuple[float, float,
 
 
 def gradient_text(rows: list[dict]) -> str:
-    """What the sweep measured for the 2016 block, against eq. 5's prediction."""
-    pre = _span(rows, True, True)
-    old = _span(rows, True, False)
-    plain = _span(rows, False, True)
-    return _(
+    """What the sweep measured for the 2016 block, against eq. 5's prediction (each claim checked on ``rows``)."""
+    pre, old, plain = _span(rows, True, True), _span(rows, True, False), _span(rows, False, True)
+    text = _(
         "He et al. 2016, eq. 5: in a network of pre-activation blocks, ∂L/∂x_l = ∂L/∂x_L (1 + ∂/∂x_l Σ F). The "
         "gradient reaching an early block carries the last block's gradient unchanged, so it cannot vanish, "
-        "however deep the network. Measured here at initialisation (first layer's weight gradient over the last's, "
-        "one batch of shapes): the 2016 ResNets' ratio goes from {p0:.3g} at {d0} layers to {p1:.3g} at {d1}, above "
-        "1 at every depth, as eq. 5 predicts; the 2015 ResNets' from {o0:.3g} to {o1:.3g}; the plain twins' from "
-        "{q0:.3g} to {q1:.3g}. Without the additions the two orders are the same network (BN, ReLU and conv in turn), "
-        "so the 2015 and 2016 plain twins measure the same."
+        "however deep the network. Measured here at initialisation (the first layer's weight gradient over the "
+        "last's, one batch of shapes): the 2016 ResNets' ratio goes from {p0:.3g} at {d0} layers to {p1:.3g} at "
+        "{d1}; the 2015 ResNets' from {o0:.3g} to {o1:.3g}; the plain twins' from {q0:.3g} to {q1:.3g}."
     ).format(p0=pre[0], p1=pre[1], d0=pre[2], d1=pre[3], o0=old[0], o1=old[1], q0=plain[0], q1=plain[1])
+    low = sorted(r["depth"] for r in rows if r["residual"] and r["preact"] and r["ratio"] < 1)
+    if not low:
+        text += " " + _("The 2016 ratio stays above 1 at every depth: no vanishing, as eq. 5 predicts.")
+    else:
+        text += " " + _("The 2016 ratio falls below 1 at depth {depths}.").format(depths=", ".join(map(str, low)))
+    twins = {}
+    for r in rows:
+        if not r["residual"]:
+            twins.setdefault(r["depth"], {})[r["preact"]] = r["ratio"]
+    pairs = [t for t in twins.values() if len(t) == 2]
+    if pairs and all(abs(t[True] - t[False]) <= 1e-6 * abs(t[False]) for t in pairs):
+        text += " " + _(
+            "The 2015 and 2016 plain twins measure the same: without the additions the two orders are one chain of "
+            "conv, BN and ReLU."
+        )
+    return text
 
 
 def preact_gradients_section(prefix: str) -> None:
