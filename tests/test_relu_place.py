@@ -58,3 +58,23 @@ def test_save_and_load_round_trip(tmp_path):
     other = _run(tmp_path / "runs", 2, replace(CFG, lr=0.5))
     with pytest.raises(ValueError, match="different recipes"):
         save_relu_place([dirs[0], other], tmp_path / "out")
+
+
+def test_a_saved_preact_run_reloads_and_every_view_takes_it(tmp_path):
+    """Landscapes, Grad-CAM and the lesion bypass on a pre-activation network of a saved run."""
+    from explorer.attribution import grad_cam, target_layers
+    from explorer.experiments.landscape import run_landscape
+
+    path = _run(tmp_path / "runs", 0)
+    run = load_run(path)
+    assert run.model_configs["ResNet-8 (pre-act)"].preact is True
+    model = run.load_models()["ResNet-8 (pre-act)"]
+    surface = run_landscape(path, "ResNet-8 (pre-act)", grid=3, images=8)
+    assert surface.loss.shape == (3, 3) and all(math.isfinite(v) for v in surface.loss.flatten())
+    line = run_landscape(path, "ResNet-8 (pre-act)", grid=3, images=8, line="init")
+    assert len(line.loss) == 3
+    x = load_dataset("shapes", "train", n=1, size=16).images[0]
+    cam = grad_cam(model, x, layer=target_layers(model)[-1])
+    assert cam.map.shape == (16, 16)
+    model.set_bypass(["layer3.0"])  # a projection block: skipping F(x) keeps its shortcut
+    assert model(x[None]).shape == (1, 10)
