@@ -56,3 +56,42 @@ def test_a_link_opens_the_2016_block_and_imagenet_turns_it_off():
     assert not at.exception
     assert at.radio(key="net_preact").value is False and at.radio(key="net_preact").disabled
     assert at.query_params["preact"] == "false"
+
+
+def page_text(at) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_train_preset_shows_the_result_on_three_seeds_and_its_recipe():
+    at = open_page("train", {"preset": "preact"})
+    assert at.radio(key="train_preset").value == "preact"
+    text = page_text(at)
+    assert "**ResNet-56**, **ResNet-56 (pre-act)**" in text
+    assert "Measured on 3 seeds (0, 1, 2)" in text and "Recipe: AdamW" in text
+    assert "--preset preact --seed S" in text
+    rows = next(d.value for d in at.dataframe if "final training loss" in d.value.columns)
+    assert len(rows) == 6 and set(rows.iloc[:, 1]) == {"ResNet-56", "ResNet-56 (pre-act)"}
+
+
+def test_gradients_compares_the_2015_and_2016_blocks_with_the_sweep_numbers():
+    at = open_page("gradients", {"network": "The network in the sidebar, untrained", "preact": "true", "depth": "20"})
+    text = page_text(at)
+    assert "eq. 5" in text and "2016 ResNets' ratio goes from" in text
+    table = next(d.value for d in at.dataframe if "ResNet, 2016" in d.value.columns)
+    assert list(table.iloc[:, 0]) == [20, 32, 44, 56, 110] and table.shape[1] == 5
+    assert "ResNet-20 (pre-act)" in text  # the picked network is the sidebar's 2016 block
+
+
+def test_learn_and_inside_in_both_languages():
+    at = open_page("learn")
+    assert "The 2016 follow-up: where the ReLU goes" in [s.value for s in at.subheader]
+    assert "Measured on 3 seeds" in page_text(at)
+    zh = open_page("learn", {"lang": "zh"})
+    assert "2016 年的后续工作：ReLU 放在哪里" in [s.value for s in zh.subheader]
+    picked = {"network": "The network in the sidebar, untrained", "preact": "true", "twins": "false"}
+    inside = open_page("inside", {**picked, "block": "layer2.0"})
+    assert any("pre-activation block, output = F(x) + shortcut" in t for t in chart_titles(inside))
+    assert "nothing follows the addition" in page_text(inside)
+    explain = open_page("explain", {**picked, "cam_layer": "layer3"})  # Grad-CAM of a 2016 network
+    assert not explain.error and "ResNet-20 (pre-act)" in page_text(explain)
