@@ -37,12 +37,21 @@ lint: $(STAMP)
 FULL_BATCH := --preset degradation --optimizer adamw --lr 0.001 --schedule cosine --warmup 20 --steps 300 \
 	--batch-size 64 --train-size 64 --image-size 16 --eval-every 50 --record-every 25
 
+# Where the ReLU goes (He et al. 2016's pre-activation block): seed 0 ships as a run, seeds 1 and 2 only in
+# assets/experiments/relu_place.json (about 3 minutes per seed on 2 cores).
+RELU_SEEDS := $(shell mktemp -d -u /tmp/relu-place.XXXX)
+
 assets: $(STAMP)
-	rm -rf assets/runs/degradation assets/runs/degradation-full-batch
+	rm -rf assets/runs/degradation assets/runs/degradation-full-batch assets/runs/preact
 	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
 	$(VENV)/bin/python -m explorer train $(FULL_BATCH) --out assets/runs/degradation-full-batch --name degradation-full-batch
-	rm -f assets/runs/degradation*/checkpoints/*.optim.pt  # only the weights ship
-	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation
+	$(VENV)/bin/python -m explorer train --preset preact --out assets/runs/preact --name preact
+	for s in 1 2; do $(VENV)/bin/python -m explorer train --preset preact --seed $$s --out $(RELU_SEEDS)/seed$$s \
+		--name preact || exit 1; done
+	rm -f assets/runs/*/checkpoints/*.optim.pt  # only the weights ship
+	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation \
+		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
+	rm -rf $(RELU_SEEDS)
 	# loss landscapes (Li et al. 2018) of the four networks and their init-to-trained lines (~4 CPU-minutes)
 	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
 		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from explorer.models import FAMILIES, SHORTCUTS, ResNetConfig, build_resnet
+from explorer.models import BLOCKS, FAMILIES, SHORTCUTS, ResNetConfig, build_resnet
 from explorer.summary import format_summary, summarize
 
 
@@ -23,6 +23,8 @@ def add_model_args(p: argparse.ArgumentParser, multi_depth: bool = False) -> Non
     p.add_argument("--num-classes", type=int, default=None)
     p.add_argument("--in-channels", type=int, default=3)
     p.add_argument("--stem", choices=("imagenet", "small"), default=None, help="imagenet family only")
+    p.add_argument("--preact", action="store_true", help="He et al. 2016's full pre-activation blocks (cifar)")
+    p.add_argument("--block", choices=BLOCKS, default=None, help="cifar: basic (6n+2, default) or bottleneck (9n+2)")
 
 
 def config_from_args(args: argparse.Namespace, depth: int | None = None) -> ResNetConfig:
@@ -36,6 +38,8 @@ def config_from_args(args: argparse.Namespace, depth: int | None = None) -> ResN
         num_classes=args.num_classes,
         in_channels=args.in_channels,
         stem=args.stem,
+        preact=args.preact,
+        block=args.block,
     )
 
 
@@ -217,6 +221,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")
+    if args.relu_runs:
+        from explorer.experiments.relu_place import save_relu_place
+
+        print(f"wrote {save_relu_place(args.relu_runs, args.out)}")
     return 0
 
 
@@ -325,6 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="assets/experiments", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
+    p.add_argument(
+        "--relu-runs",
+        nargs="+",
+        default=None,
+        metavar="RUN_DIR",
+        help="also summarise these 'preact' runs (one per seed)",
+    )
     p.set_defaults(func=cmd_precompute)
     p = sub.add_parser("landscape", help="loss surface around a trained network (Li et al. 2018), as JSON")
     p.add_argument("--run", required=True, metavar="RUN_DIR", help="a saved run (e.g. assets/runs/degradation)")

@@ -72,21 +72,25 @@ def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tens
 
 @dataclass
 class SweepResult:
-    """One network of a sweep: its name, depth, kind and per-layer values (forward order)."""
+    """One network of a sweep: its name, depth, kind and per-layer values (forward order).
+
+    ``preact``: He et al. 2016's pre-activation blocks (sweeps saved before them load as False).
+    """
 
     name: str
     depth: int
     residual: bool
     layers: list[str]
     values: list[float]
+    preact: bool = False
 
 
 def first_last_ratios(results: Sequence[SweepResult]) -> list[dict]:
     """For each network of a sweep: its first layer's gradient norm, its last's, and first / last.
 
     A ratio far above 1 means the gradient grows towards the input (exploding), far below 1 that it
-    shrinks (vanishing). Rows come in the sweep's order: ``name``, ``depth``, ``residual``, ``first_layer``,
-    ``last_layer``, ``first``, ``last``, ``ratio``.
+    shrinks (vanishing). Rows come in the sweep's order: ``name``, ``depth``, ``residual``, ``preact``,
+    ``first_layer``, ``last_layer``, ``first``, ``last``, ``ratio``.
     """
     rows = []
     for r in results:
@@ -98,6 +102,7 @@ def first_last_ratios(results: Sequence[SweepResult]) -> list[dict]:
                 "name": r.name,
                 "depth": r.depth,
                 "residual": r.residual,
+                "preact": bool(getattr(r, "preact", False)),
                 "first_layer": r.layers[0],
                 "last_layer": r.layers[-1],
                 "first": first,
@@ -115,20 +120,22 @@ def depth_sweep(
     batch: int = 64,
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
+    preact: Sequence[bool] = (False,),
 ) -> list[SweepResult]:
-    """Per-layer gradient norms at initialisation for CIFAR-style nets of several depths, plain and residual.
+    """Per-layer gradient norms at initialisation for CIFAR-style nets of several depths, plain and residual,
+    with the 2015 blocks and (``preact`` True) the 2016 pre-activation blocks.
 
     One shapes batch (``batch`` images) for all; twins share weights (same seed). Stops early on ``stop``.
     """
     x, y = shapes_batch(batch, seed=seed)
-    jobs = [(d, r) for d in depths for r in residual]
+    jobs = [(d, p, r) for d in depths for p in preact for r in residual]
     out = []
-    for i, (d, r) in enumerate(jobs):
+    for i, (d, p, r) in enumerate(jobs):
         if stop is not None and stop.is_set():
             break
-        model = build_resnet(ResNetConfig("cifar", d, residual=r), seed=seed)
+        model = build_resnet(ResNetConfig("cifar", d, residual=r, preact=p), seed=seed)
         norms = gradient_norms(model, x, y)
-        out.append(SweepResult(model.config.name, d, r, [n for n, _ in norms], [v for _, v in norms]))
+        out.append(SweepResult(model.config.name, d, r, [n for n, _ in norms], [v for _, v in norms], p))
         if progress:
             progress(i + 1, len(jobs))
     return out

@@ -10,6 +10,12 @@ Two families:
 ``residual=False`` builds the plain twin (the paper's Fig. 3, middle): the same layers in the same
 order with every shortcut removed, projections included, so the twins differ only by the additions.
 Every ReLU is its own module and nothing is in place, so hooks see each tensor intact.
+
+``preact=True`` (cifar only) builds the 2016 follow-up's full pre-activation network (He et al. 2016,
+"Identity Mappings in Deep Residual Networks", Fig. 4(e) and their released code): a bare 3x3 conv stem,
+blocks that start with BN and ReLU and end with the addition, and one last BN and ReLU before the pool.
+``block="bottleneck"`` gives cifar nets 9n+2 bottleneck blocks (16/32/64 wide, expansion 4, projection
+shortcuts by default): the paper's ResNet-164 and ResNet-1001.
 """
 
 from __future__ import annotations
@@ -21,8 +27,18 @@ from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from explorer.blocks import (  # noqa: F401  (re-exported: the app imports blocks from here)
+    BasicBlock,
+    Bottleneck,
+    ResidualBlock,
+    ShortcutA,
+    conv1x1,
+    conv3x3,
+    make_shortcut,
+)
+from explorer.preact import PreActBasicBlock, PreActBottleneck
 
 FAMILIES = ("cifar", "imagenet")
 SHORTCUTS = ("A", "B")
@@ -30,6 +46,10 @@ STEMS = ("imagenet", "small")
 CIFAR_PRESETS = (20, 32, 44, 56, 110)  # the paper's CIFAR-10 depths (He et al. 2015, Table 6)
 CIFAR_DEPTHS = (8, 14, *CIFAR_PRESETS)  # the depths the app offers: two small ones for quick runs, then the paper's
 MAX_CIFAR_DEPTH = 1202  # the paper's deepest (n = 200)
+BLOCKS = ("basic", "bottleneck")
+# cifar depth rules per block: (layers per block, deepest offered, the paper's depths)
+CIFAR_BLOCK_RULES = {"basic": (6, MAX_CIFAR_DEPTH, CIFAR_PRESETS), "bottleneck": (9, 1001, (164, 1001))}
+PREACT_DEPTHS = (110, 164, 1001)  # He et al. 2016, Table 3 (110: basic blocks; 164, 1001: bottleneck)
 # depth -> (block kind, blocks per stage), as torchvision's resnetNN builders
 IMAGENET_BLOCKS: dict[int, tuple[str, tuple[int, ...]]] = {
     18: ("basic", (2, 2, 2, 2)),
@@ -57,13 +77,19 @@ class ResNetConfig:
     in_channels: int = 3
     stem: Literal["imagenet", "small"] | None = None
     zero_init_residual: bool = False
+    preact: bool = False  # He et al. 2016's full pre-activation blocks; runs saved before it load as False
+    block: Literal["basic", "bottleneck"] | None = None  # cifar: basic (6n+2) or bottleneck (9n+2)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         cifar = self.family == "cifar"
+        if self.block is None:
+            object.__setattr__(self, "block", IMAGENET_BLOCKS.get(self.depth, ("basic",))[0] if not cifar else "basic")
+        if self.block not in BLOCKS:
+            raise ValueError(f"block must be one of {BLOCKS}, got {self.block!r}")
         defaults = {
-            "shortcut": "A" if cifar else "B",
+            "shortcut": "A" if cifar and self.block == "basic" else "B",
             "width": 16 if cifar else 64,
             "num_classes": 10 if cifar else 1000,
             "stem": "small" if cifar else "imagenet",
@@ -73,13 +99,16 @@ class ResNetConfig:
                 object.__setattr__(self, name, value)
         if not isinstance(self.depth, int) or isinstance(self.depth, bool):
             raise ValueError(f"depth must be an integer, got {self.depth!r}")
-        if cifar and (self.depth < 8 or self.depth > MAX_CIFAR_DEPTH or (self.depth - 2) % 6):
-            raise ValueError(
-                f"cifar depth must be 6n+2 between 8 and 1202 (e.g. {', '.join(map(str, CIFAR_PRESETS))}), "
-                f"got {self.depth}"
-            )
+        if cifar:
+            check_cifar_depth(self.depth, self.block)
         if not cifar and self.depth not in IMAGENET_BLOCKS:
             raise ValueError(f"imagenet depth must be one of {tuple(IMAGENET_BLOCKS)}, got {self.depth}")
+        if not cifar and self.block != IMAGENET_BLOCKS[self.depth][0]:
+            raise ValueError(f"ImageNet ResNet-{self.depth} has {IMAGENET_BLOCKS[self.depth][0]} blocks")
+        if not isinstance(self.preact, bool):
+            raise ValueError(f"preact must be True or False, got {self.preact!r}")
+        if self.preact and not cifar:
+            raise ValueError("pre-activation blocks are built for the cifar family only")
         if cifar and self.stem != "small":
             raise ValueError(f"the cifar family has only the 'small' 3x3 stem, got stem={self.stem!r}")
         if self.stem not in STEMS:
@@ -94,23 +123,18 @@ class ResNetConfig:
             raise ValueError(f"residual must be True or False, got {self.residual!r}")
 
     @property
-    def block(self) -> str:
-        """'basic' or 'bottleneck'."""
-        return "basic" if self.family == "cifar" else IMAGENET_BLOCKS[self.depth][0]
-
-    @property
     def stage_blocks(self) -> tuple[int, ...]:
         """Blocks per stage: (n, n, n) for cifar, torchvision's table for imagenet."""
         if self.family == "cifar":
-            n = (self.depth - 2) // 6
+            n = (self.depth - 2) // CIFAR_BLOCK_RULES[self.block][0]
             return (n, n, n)
         return IMAGENET_BLOCKS[self.depth][1]
 
     @property
     def name(self) -> str:
-        """A short human name, e.g. 'ResNet-20', 'Plain-56', 'ResNet-50 (ImageNet)'."""
+        """A short human name, e.g. 'ResNet-20', 'Plain-56', 'ResNet-50 (ImageNet)', 'ResNet-164 (pre-act)'."""
         kind = "ResNet" if self.residual else "Plain"
-        suffix = " (ImageNet)" if self.family == "imagenet" else ""
+        suffix = " (ImageNet)" if self.family == "imagenet" else " (pre-act)" if self.preact else ""
         return f"{kind}-{self.depth}{suffix}"
 
     def twin(self) -> ResNetConfig:
@@ -118,159 +142,37 @@ class ResNetConfig:
         return replace_config(self, residual=not self.residual)
 
 
+def check_cifar_depth(depth: int, block: str = "basic") -> None:
+    """A ValueError naming the depths that fit, unless ``depth`` fits cifar ``block``s (6n+2 or 9n+2)."""
+    per, deepest, paper = CIFAR_BLOCK_RULES[block]
+    if 2 + per <= depth <= deepest and (depth - 2) % per == 0:
+        return
+    other = "bottleneck" if block == "basic" else "basic"
+    o_per, o_deepest, _ = CIFAR_BLOCK_RULES[other]
+    k = (min(max(depth, 2 + per), deepest) - 2) // per
+    near = sorted({k * per + 2, min(deepest, (k + 1) * per + 2)})
+    hint = f"; {depth} fits {other} blocks" if 2 + o_per <= depth <= o_deepest and (depth - 2) % o_per == 0 else ""
+    raise ValueError(
+        f"cifar {block} blocks need depth {per}n+2 between {2 + per} and {deepest} "
+        f"(nearest: {', '.join(map(str, near))}; the paper's: {', '.join(map(str, paper))}), got {depth}{hint}"
+    )
+
+
 def replace_config(config: ResNetConfig, **changes) -> ResNetConfig:
-    """dataclasses.replace that re-derives the family defaults when the family changes."""
+    """dataclasses.replace that re-derives the family defaults when the family changes.
+
+    An ImageNet depth names its block kind, so a new depth (or family) re-derives the block there; a new
+    block re-derives the default shortcut (A for cifar basic blocks, B otherwise).
+    """
     if "family" in changes and changes["family"] != config.family:
         defaults = {f.name: f.default for f in fields(ResNetConfig) if f.default is None}
         changes = {**defaults, **changes}
+    family = changes.get("family", config.family)
+    if family == "imagenet" and "block" not in changes and ("depth" in changes or "family" in changes):
+        changes["block"] = None
+    if "block" in changes and changes["block"] != config.block and "shortcut" not in changes:
+        changes["shortcut"] = None
     return replace(config, **changes)
-
-
-def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """3x3 convolution with padding"""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
-    """1x1 convolution"""
-    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
-
-
-class ShortcutA(nn.Module):
-    """Option A: strided identity with zero-padded extra channels; no parameters (paper, section 3.3)."""
-
-    def __init__(self, in_planes: int, out_planes: int, stride: int) -> None:
-        super().__init__()
-        self.in_planes, self.out_planes, self.stride = in_planes, out_planes, stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, :, :: self.stride, :: self.stride]  # (B, C_in, H/s, W/s)
-        return F.pad(x, (0, 0, 0, 0, 0, self.out_planes - self.in_planes))
-
-    def extra_repr(self) -> str:
-        return f"{self.in_planes}, {self.out_planes}, stride={self.stride}"
-
-
-def make_shortcut(kind: str, in_planes: int, out_planes: int, stride: int) -> nn.Module | None:
-    """The shortcut where the shape changes (None where identity fits)."""
-    if stride == 1 and in_planes == out_planes:
-        return None
-    if kind == "A":
-        return ShortcutA(in_planes, out_planes, stride)
-    return nn.Sequential(conv1x1(in_planes, out_planes, stride), nn.BatchNorm2d(out_planes))
-
-
-class ResidualBlock(nn.Module):
-    """What both block kinds share: the residual switch, the lesion bypass and the shortcut scale.
-
-    out = relu(F(x) + s * shortcut(x)) when residual; relu(F(x)) when plain.
-    ``bypass`` skips F(x) (Veit et al. 2016): out = relu(shortcut(x)); a plain block can be
-    bypassed only where the identity fits its shapes. None of these switches touches a parameter.
-    """
-
-    def __init__(self, residual: bool, in_planes: int, out_planes: int, stride: int) -> None:
-        super().__init__()
-        self.residual = residual
-        self.same_shape = stride == 1 and in_planes == out_planes
-        self.bypass = False
-        self.shortcut_scale = 1.0
-
-    def attach_shortcut(self, kind: str, in_planes: int, out_planes: int, stride: int) -> None:
-        """Registered last, so the state_dict keys come in torchvision's order."""
-        self.downsample = make_shortcut(kind, in_planes, out_planes, stride) if self.residual else None
-
-    @property
-    def can_bypass(self) -> bool:
-        """Whether skipping F(x) leaves a valid network."""
-        return self.residual or self.same_shape
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
-
-    def shortcut(self, x: torch.Tensor) -> torch.Tensor:
-        """The shortcut path (identity, option A or projection); for a plain block, identity."""
-        return x if self.downsample is None else self.downsample(x)
-
-    def combine(self, x: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
-        """Add the shortcut to the branch output, honouring the switches."""
-        if out is None:  # bypassed
-            if not self.can_bypass:
-                raise ValueError("a plain block that changes shape cannot be bypassed")
-            return self.shortcut(x)
-        if not self.residual:
-            return out
-        identity = self.shortcut(x)
-        if self.shortcut_scale != 1.0:
-            identity = identity * self.shortcut_scale
-        return out + identity
-
-
-class BasicBlock(ResidualBlock):
-    """Two 3x3 convolutions (ResNet-18/34 and all CIFAR nets)."""
-
-    expansion = 1
-
-    def __init__(self, in_planes: int, planes: int, stride: int, residual: bool, shortcut: str) -> None:
-        out_planes = planes * self.expansion
-        super().__init__(residual, in_planes, out_planes, stride)
-        self.conv1 = conv3x3(in_planes, planes, stride)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu1 = nn.ReLU()
-        self.conv2 = conv3x3(planes, planes)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu2 = nn.ReLU()
-        self.attach_shortcut(shortcut, in_planes, out_planes, stride)
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x): conv-bn-relu-conv-bn, before the addition."""
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = None if self.bypass else self.branch(x)
-        out = self.combine(x, out)
-        return self.relu2(out)
-
-
-class Bottleneck(ResidualBlock):
-    """1x1 -> 3x3 -> 1x1 with expansion 4, stride on the 3x3 (torchvision's "ResNet V1.5")."""
-
-    expansion = 4
-
-    def __init__(self, in_planes: int, planes: int, stride: int, residual: bool, shortcut: str) -> None:
-        out_planes = planes * self.expansion
-        super().__init__(residual, in_planes, out_planes, stride)
-        self.conv1 = conv1x1(in_planes, planes)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.relu1 = nn.ReLU()
-        self.conv2 = conv3x3(planes, planes, stride)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu2 = nn.ReLU()
-        self.conv3 = conv1x1(planes, out_planes)
-        self.bn3 = nn.BatchNorm2d(out_planes)
-        self.relu3 = nn.ReLU()
-        self.attach_shortcut(shortcut, in_planes, out_planes, stride)
-
-    def branch(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x): 1x1-bn-relu-3x3-bn-relu-1x1-bn, before the addition."""
-        out = self.conv1(x)
-        out = self.bn1(out)
-        out = self.relu1(out)
-        out = self.conv2(out)
-        out = self.bn2(out)
-        out = self.relu2(out)
-        out = self.conv3(out)
-        out = self.bn3(out)
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = None if self.bypass else self.branch(x)
-        out = self.combine(x, out)
-        return self.relu3(out)
 
 
 class ResNet(nn.Module):
@@ -279,14 +181,16 @@ class ResNet(nn.Module):
     def __init__(self, config: ResNetConfig) -> None:
         super().__init__()
         self.config = config
-        block = BasicBlock if config.block == "basic" else Bottleneck
+        kinds = {False: (BasicBlock, Bottleneck), True: (PreActBasicBlock, PreActBottleneck)}[config.preact]
+        block = kinds[config.block == "bottleneck"]
         w = config.width
         if config.stem == "imagenet":
             self.conv1 = nn.Conv2d(config.in_channels, w, kernel_size=7, stride=2, padding=3, bias=False)
         else:
             self.conv1 = conv3x3(config.in_channels, w)
-        self.bn1 = nn.BatchNorm2d(w)
-        self.relu = nn.ReLU()
+        if not config.preact:  # a pre-activation net's stem is the bare conv: each block begins with BN, ReLU
+            self.bn1 = nn.BatchNorm2d(w)
+            self.relu = nn.ReLU()
         if config.stem == "imagenet":
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         in_planes = w
@@ -298,6 +202,9 @@ class ResNet(nn.Module):
                 blocks.append(block(in_planes, planes, stride if j == 0 else 1, config.residual, config.shortcut))
                 in_planes = planes * block.expansion
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
+        if config.preact:  # the last block ends with an addition: BN and ReLU before the pool (He et al. 2016)
+            self.final_bn = nn.BatchNorm2d(in_planes)
+            self.final_relu = nn.ReLU()
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(in_planes, config.num_classes)
         self.num_features = in_planes
@@ -335,12 +242,16 @@ class ResNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Everything before the pool: (B, C, H, W) -> (B, C_last, h, w)."""
         x = self.conv1(x)
-        x = self.bn1(x)
-        x = self.relu(x)
+        if not self.config.preact:
+            x = self.bn1(x)
+            x = self.relu(x)
         if self.config.stem == "imagenet":
             x = self.maxpool(x)
         for stage in self.stages:
             x = getattr(self, stage)(x)
+        if self.config.preact:
+            x = self.final_bn(x)
+            x = self.final_relu(x)
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -387,7 +298,8 @@ def _generator(seed: int, name: str) -> torch.Generator:
 def init_weights(model: ResNet, seed: int = 0) -> None:
     """Kaiming normal (fan_out, ReLU) convs, BN 1/0, fc as nn.Linear, all seeded per layer name.
 
-    With ``zero_init_residual`` the last BN of each residual branch starts at 0 (Goyal et al. 2017).
+    With ``zero_init_residual`` the last BN of each residual branch starts at 0 (Goyal et al. 2017); a
+    pre-activation branch ends with a conv, not a BN, so there that conv starts at 0: F(x) = 0 either way.
     """
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):
@@ -405,8 +317,10 @@ def init_weights(model: ResNet, seed: int = 0) -> None:
             m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 2 * bound - bound)
     if model.config.zero_init_residual and model.config.residual:
         for _, b in model.blocks():
-            last_bn = b.bn3 if isinstance(b, Bottleneck) else b.bn2
-            nn.init.zeros_(last_bn.weight)
+            if b.preact:
+                nn.init.zeros_(b.conv3.weight if hasattr(b, "conv3") else b.conv2.weight)
+            else:
+                nn.init.zeros_(b.bn3.weight if isinstance(b, Bottleneck) else b.bn2.weight)
 
 
 def build_resnet(config: ResNetConfig | None = None, seed: int = 0, **kwargs) -> ResNet:

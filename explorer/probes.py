@@ -236,6 +236,7 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
     return {
         "block": block_name,
         "residual": block.residual,
+        "preact": block.preact,  # He et al. 2016: nothing after the addition, so ``out`` is ``sum``
         **arrays,
         "norms": norms,
         "stds": {k: (None if v is None else float(v.std())) for k, v in parts.items()},
@@ -262,7 +263,8 @@ def response_layers(model: nn.Module) -> list[str]:
     """The batch norms that follow a 3x3 convolution, in forward order (He et al. 2015, Fig. 7's "layers").
 
     CIFAR nets: the stem's ``bn1`` then each basic block's ``bn1`` and ``bn2``; bottleneck blocks: ``bn2``
-    (their only 3x3). A 7x7 ImageNet stem is left out.
+    (their only 3x3). A 7x7 ImageNet stem is left out. Pre-activation blocks (He et al. 2016) have no BN
+    after a conv, so there the 3x3 convs' own outputs are the responses (the bare stem conv is left out).
     """
     names = []
     stem = getattr(model, "conv1", None)
@@ -272,7 +274,7 @@ def response_layers(model: nn.Module) -> list[str]:
         for conv, bn in (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")):
             c = getattr(block, conv, None)
             if isinstance(c, nn.Conv2d) and c.kernel_size == (3, 3):
-                names.append(f"{block_name}.{bn}")
+                names.append(f"{block_name}.{conv if block.preact else bn}")
     return names
 
 

@@ -126,10 +126,14 @@ PRESETS: dict[str, TrainConfig] = {
     # A gentle default for a page's "train briefly" button.
     "quick": TrainConfig(steps=100, batch_size=32, lr=2e-3, warmup=5, eval_every=25, train_size=3_000, eval_size=500),
 }
+# Where the ReLU goes: He et al. 2015's ResNet-56 against He et al. 2016's pre-activation ResNet-56 (their Fig. 4(a)
+# against 4(e)) on the degradation demo's recipe: same batches, same seed, conv weights shared by name.
+PRESETS["preact"] = PRESETS["degradation"]
 PRESET_MODELS: dict[str, tuple[ResNetConfig, ...]] = {
     "degradation": tuple(ResNetConfig(depth=d, residual=r) for d in (20, 56) for r in (False, True)),
     "paper": tuple(ResNetConfig(depth=d, residual=r) for d in (20, 56) for r in (False, True)),
     "quick": (ResNetConfig(depth=20, residual=False), ResNetConfig(depth=20, residual=True)),
+    "preact": (ResNetConfig(depth=56), ResNetConfig(depth=56, preact=True)),
 }
 
 

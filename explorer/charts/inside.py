@@ -120,7 +120,8 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
         if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
             parts.append(("shortcut", _("shortcut(x)")))
         parts.append(("sum", _("F(x) + shortcut")))
-    parts.append(("out", _("output relu(...)")))
+    if not d.get("preact"):  # a pre-activation block's output is the sum itself (He et al. 2016)
+        parts.append(("out", _("output relu(...)")))
     maps = {
         k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _label in parts
     }
@@ -145,7 +146,9 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
         )
     _image_axes(fig, 1, len(parts))
     what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
-    if d["residual"]:
+    if d.get("preact"):
+        title = _("{block}: pre-activation block, output = F(x) + shortcut, {what}").format(block=d["block"], what=what)
+    elif d["residual"]:
         title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
     else:
         title = _("{block}: plain block, {what}").format(block=d["block"], what=what)

@@ -33,10 +33,16 @@ def fit_figure(fits: Sequence) -> go.Figure:
 
 def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
     """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
-    below 1 would mean vanishing."""
+    below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines."""
     fig = go.Figure()
-    for residual in (False, True):
-        rows = sorted((r for r in ratios if r["residual"] == residual), key=lambda r: r["depth"])
+    for preact, residual in ((False, False), (False, True), (True, False), (True, True)):
+        rows = sorted(
+            (r for r in ratios if r["residual"] == residual and r.get("preact", False) == preact),
+            key=lambda r: r["depth"],
+        )
+        if not rows:
+            continue
+        name = _("residual") if residual else _("plain")
         fig.add_trace(
             go.Scatter(
                 x=[r["depth"] for r in rows],
@@ -44,9 +50,13 @@ def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
                 mode="lines+markers+text",
                 text=[f"{r['ratio']:.3g}" for r in rows],
                 textposition="top center",
-                name=_("residual") if residual else _("plain"),
-                line={"color": colour(residual), "width": 3, "dash": "solid" if residual else "dash"},
-                marker={"size": 10},
+                name=_("{kind}, 2016 pre-activation").format(kind=name) if preact else name,
+                line={
+                    "color": colour(residual),
+                    "width": 3,
+                    "dash": "dot" if preact else "solid" if residual else "dash",
+                },
+                marker={"size": 10, "symbol": "diamond" if preact else "circle"},
             )
         )
     fig.add_hline(y=1, line={"color": "#777777", "dash": "dot"})

@@ -25,12 +25,13 @@ def architecture_figure(
     shapes_by_name = {r.name: r for r in (layers or [])}
     fig = go.Figure()
     shapes, notes = [], []  # into the layout at once: each fig.add_shape copies the whole layout
-    nodes = [("stem", "conv1 + bn + relu" + (" + maxpool" if model.config.stem == "imagenet" else ""), "#999999")]
+    stem = "conv1" if model.config.preact else "conv1 + bn + relu"  # pre-activation: BN, ReLU open each block
+    nodes = [("stem", stem + (" + maxpool" if model.config.stem == "imagenet" else ""), "#999999")]
     blocks = list(model.blocks())
     for name, block in blocks:
         stage = int(name[len("layer")].split(".")[0]) - 1
         nodes.append((name, _block_label(block), STAGE_COLOURS[stage % len(STAGE_COLOURS)]))
-    nodes.append(("head", "avgpool + fc", "#999999"))
+    nodes.append(("head", ("bn + relu + " if model.config.preact else "") + "avgpool + fc", "#999999"))
     show_text = len(nodes) <= 22
     hover_x, hover_y, hover_text = [], [], []
     for i, (name, label, fill) in enumerate(nodes):
@@ -123,7 +124,7 @@ def architecture_figure(
 
 
 def block_figure(
-    kind: str = "basic", shortcut: str = "identity", residual: bool = True, channels: int = 64
+    kind: str = "basic", shortcut: str = "identity", residual: bool = True, channels: int = 64, preact: bool = False
 ) -> go.Figure:
     """One block drawn as in the paper's Fig. 2 and 5: the branch F(x) left to right, the shortcut above.
 
@@ -131,8 +132,13 @@ def block_figure(
         kind: "basic" (3x3, 3x3) or "bottleneck" (1x1, 3x3, 1x1, expansion 4).
         shortcut: "identity", "A" (stride 2 + zero-padded channels) or "B" (1x1 projection + BN).
         residual: False draws the plain block: no shortcut, no addition.
+        preact: He et al. 2016, Fig. 4(e): BN and ReLU before each conv, nothing after the addition.
     """
-    if kind == "basic":
+    if preact:
+        size = {"basic": (channels, channels), "bottleneck": (channels, channels, channels * 4)}[kind]
+        kernels = (3, 3) if kind == "basic" else (1, 3, 1)
+        ops = [op for k, c in zip(kernels, size, strict=True) for op in ("BN", "ReLU", f"{k}x{k} conv, {c}")]
+    elif kind == "basic":
         ops = [f"3x3 conv, {channels}", "BN", "ReLU", f"3x3 conv, {channels}", "BN"]
     else:
         ops = [
@@ -218,19 +224,21 @@ def block_figure(
                 font={"size": 15},
             )
         )
-    shapes.append(
-        dict(
-            type="rect",
-            x0=end + 0.55,
-            x1=end + 1.35,
-            y0=-0.3,
-            y1=0.3,
-            fillcolor="#E5E5E5",
-            line={"color": main_colour, "width": 1},
+    if not preact:  # the 2015 block's ReLU after the addition; a pre-activation block has none
+        shapes.append(
+            dict(
+                type="rect",
+                x0=end + 0.55,
+                x1=end + 1.35,
+                y0=-0.3,
+                y1=0.3,
+                fillcolor="#E5E5E5",
+                line={"color": main_colour, "width": 1},
+            )
         )
-    )
-    notes.append(dict(x=end + 0.95, y=0, text="ReLU", showarrow=False, font={"size": 14}))
-    notes.append(dict(x=end + 1.5, y=0, text="<b>out</b>", showarrow=False, font={"size": 20}, xanchor="left"))
+        notes.append(dict(x=end + 0.95, y=0, text="ReLU", showarrow=False, font={"size": 14}))
+    out_x = end + (0.4 if preact else 1.5)
+    notes.append(dict(x=out_x, y=0, text="<b>out</b>", showarrow=False, font={"size": 20}, xanchor="left"))
     fig.update_layout(shapes=shapes, annotations=notes)
     fig.update_xaxes(visible=False, range=[-0.7, end + 2.3])
     fig.update_yaxes(visible=False, range=[-1.0, 1.6], fixedrange=True)
@@ -238,4 +246,6 @@ def block_figure(
         title = _("Basic block") if residual else _("Basic block (plain)")
     else:
         title = _("Bottleneck block") if residual else _("Bottleneck block (plain)")
+    if preact:
+        title = _("{block}, pre-activation (He et al. 2016)").format(block=title)
     return apply_style(fig, title, height=300)

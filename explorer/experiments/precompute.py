@@ -30,7 +30,7 @@ def save_sweeps(out: str | Path, seed: int = 0, progress=None) -> list[Path]:
     """Compute both sweeps at initialisation and write them as JSON under ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress)
+    sweep = depth_sweep(DEPTHS, seed=seed, progress=progress, preact=(False, True))  # 2015 and 2016 blocks
     shattered = shattered_sweep(SHATTERED_DEPTHS, seed=seed, progress=progress)
     paths = write_sweeps(out, sweep, shattered, seed)
     log.info("wrote %s", paths)

@@ -301,3 +301,11 @@ def found_runs(*roots: Path | str) -> list:
     """``runs.find_runs(*roots)``, read from disk again only when a run folder changed (shared, read-only)."""
     key = tuple(str(r) for r in roots)
     return _found_runs(key, _runs_signature(key))
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_relu_place() -> dict | None:
+    """The 'where the ReLU goes' runs summarised per seed (assets/experiments/relu_place.json), None if absent."""
+    from explorer.experiments.relu_place import load_relu_place
+
+    return load_relu_place(ASSET_EXPERIMENTS)

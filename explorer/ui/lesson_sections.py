@@ -200,7 +200,7 @@ def _sweep_section(
     """Gradient norms per layer at initialisation (precomputed for ``depths``, or all), a live re-run, the ratios."""
     sweep, _shattered = precomputed_sweeps()
     live = _live(key, label, job)
-    results = live or [r for r in (sweep or []) if depths is None or r.depth in depths]
+    results = live or [r for r in (sweep or []) if (depths is None or r.depth in depths) and not r.preact]
     if not results:
         st.info(missing)
         return

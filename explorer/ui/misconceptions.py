@@ -54,7 +54,7 @@ def _overfitting() -> None:
 def _vanishing() -> None:
     st.subheader(_("Myth 2: deep plain networks fail because their gradients vanish"))
     sweep, _shattered = precomputed_sweeps()
-    ratios = {r["name"]: r for r in first_last_ratios(sweep or [])}
+    ratios = {r["name"]: r for r in first_last_ratios([s for s in sweep or [] if not s.preact])}
     if not {"Plain-56", "ResNet-56"} <= ratios.keys():
         st.info(_("The precomputed sweep is missing from assets/ (`make assets`)."))
         return

@@ -17,6 +17,7 @@ DEPTH = "net_depth"
 RESIDUAL = "net_residual"
 SHORTCUT = "net_shortcut"
 WIDTH = "net_width"
+PREACT = "net_preact"  # He et al. 2016's pre-activation blocks (cifar family)
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
@@ -57,6 +58,7 @@ DEFAULTS = {
     RESIDUAL: True,
     SHORTCUT: "A",
     WIDTH: 16,
+    PREACT: False,
     SCALE: 1.0,
     SIDE_BY_SIDE: True,
     CAM_OPACITY: 0.5,
@@ -84,6 +86,7 @@ URL_KEYS = {
     "residual": (RESIDUAL, _flag),
     "shortcut": (SHORTCUT, str),
     "width": (WIDTH, int),
+    "preact": (PREACT, _flag),
     "twins": (SIDE_BY_SIDE, _flag),
     "network": (SOURCE, str),
     "image": (IMAGE_CHOICE, str),
@@ -104,7 +107,7 @@ URL_KEYS = {
     "landscape_run": (LANDSCAPE_RUN, str),
     "net": (LANDSCAPE_NET, str),
 }
-NETWORK = ("family", "depth", "residual", "shortcut", "width")  # the sidebar's network
+NETWORK = ("family", "depth", "residual", "shortcut", "width", "preact")  # the sidebar's network
 PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)
 
 

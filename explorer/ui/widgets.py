@@ -75,7 +75,28 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         widths = WIDTHS[family]
         _keep_valid(state.WIDTH, widths)
         width = st.select_slider(_("Width (channels of the first stage)"), widths, key=state.WIDTH)
-    return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width)
+        preact = block_ui(family)
+    return ResNetConfig(family=family, depth=depth, residual=residual, shortcut=shortcut, width=width, preact=preact)
+
+
+def block_ui(family: str) -> bool:
+    """The block's order: He et al. 2015's (ReLU after the addition) or 2016's full pre-activation (cifar only)."""
+    if family != "cifar":
+        st.session_state[state.PREACT] = False
+    state.keep_valid(state.PREACT, (False, True), False)
+    return st.radio(
+        _("Block"),
+        [False, True],
+        key=state.PREACT,
+        horizontal=True,
+        format_func={False: _("2015: ReLU after the addition"), True: _("2016: pre-activation")}.get,
+        disabled=family != "cifar",
+        help=_(
+            "2015 (He et al.): conv, BN, ReLU, conv, BN, add, ReLU. 2016 (He et al., Identity Mappings): "
+            "BN, ReLU, conv, BN, ReLU, conv, add; nothing after the addition, so the shortcut path is a pure "
+            "identity. Built for the CIFAR family."
+        ),
+    )
 
 
 def language_ui() -> str:

@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
+from explorer.charts.model import block_figure
 from explorer.i18n import _
 from explorer.summary import human
 from explorer.ui import state
-from explorer.ui.cache import architecture_spec, cached_summary
+from explorer.ui.cache import architecture_spec, cached_summary, figure
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
@@ -58,6 +59,22 @@ st.caption(
     _(
         "Boxes are residual blocks (hover for shapes and parameters); arcs are shortcuts. "
         "Dotted: option A (stride 2, zero-padded channels). Thick: option B (1x1 projection)."
+    )
+)
+
+st.subheader(_("One block: where BN and ReLU sit"))
+args = (config.block, "identity", config.residual, config.width)
+show_chart(figure(block_figure, *args, preact=config.preact), key="build_block")
+st.caption(
+    _(
+        "2016 pre-activation (He et al. 2016, Fig. 4(e)): BN and ReLU come before each convolution and nothing "
+        "follows the addition, so x reaches the next block unchanged; the network ends with one BN and ReLU "
+        "before the pool."
+    )
+    if config.preact
+    else _(
+        "2015 (He et al. 2015, Fig. 2): each convolution is followed by BN, and a ReLU follows the addition, so "
+        "the shortcut's x passes through a ReLU at every block. Choose the 2016 block in the sidebar to compare."
     )
 )
 

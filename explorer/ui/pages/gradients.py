@@ -9,6 +9,7 @@ from explorer.ui import state
 from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
+from explorer.ui.preact_sections import preact_gradients_section
 from explorer.ui.widgets import show_chart
 
 st.title(_("How gradients flow"))
@@ -32,7 +33,7 @@ for c, m in pairs:
     x, y = cached_probe_batch(c, m)
     norms = view(gradient_norms, c, m, x, y, train_mode=mode.startswith("batch"))
     names, values = [n for n, _v in norms], [v for _n, v in norms]
-    results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values))
+    results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values, c.config.preact))
 title = _("Gradient norm per layer ({n} images)").format(n=len(x))
 show_chart(figure(gradient_norms_figure, results, title=title), key="grad_this")
 text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
@@ -43,6 +44,9 @@ st.markdown(" · ".join(first_last))  # the note on what these numbers mean foll
 
 st.header(_("Across depths, at initialisation"))
 depth_sweep_section("grad")
+
+st.header(_("The 2015 block against the 2016 pre-activation block"))
+preact_gradients_section("grad")
 
 st.header(_("Shattered gradients"))
 shattered_section("grad")

@@ -70,7 +70,18 @@ for c, m in pairs:
 def block_notes(dec: dict) -> list[tuple[bool, str]]:
     """What to say about a block taken apart, each with whether it applies."""
     return [
-        (not dec["residual"], _("plain block: there is no shortcut, so the output is relu(F(x)) alone")),
+        (
+            not dec["residual"] and not dec.get("preact"),
+            _("plain block: there is no shortcut, so the output is relu(F(x)) alone"),
+        ),
+        (
+            not dec["residual"] and dec.get("preact"),
+            _("plain pre-activation block: no shortcut, the output is F(x) alone"),
+        ),
+        (
+            dec["residual"] and dec.get("preact"),
+            _("pre-activation block (He et al. 2016): nothing follows the addition, so x + F(x) is the output"),
+        ),
         (dec["bypassed"], _("this block is bypassed: the network skips F(x) and passes only the shortcut on")),
         (dec["reshapes"], _("this block changes shape: the shortcut is a downsampled (projected or padded) x")),
     ]

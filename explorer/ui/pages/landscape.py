@@ -238,13 +238,14 @@ network = st.selectbox(_("Network"), list(run.model_configs), key=state.LANDSCAP
 state.write_url("view", "landscape_run", "net")
 twin = run.model_configs[network].twin().name
 has_twin = twin in run.model_configs and twin != network
+if st.session_state.get("_landscape_pair") != (run.path.name, network):  # a new pick: twin on if there is one
+    st.session_state["_landscape_pair"] = (run.path.name, network)
+    st.session_state[state.LANDSCAPE_TWIN] = has_twin
 c1, c2, c3 = st.columns(3)
 grid = c1.select_slider(_("Grid points per side"), [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
 images = c2.select_slider(_("Training images"), [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
 fast = c3.toggle(_("bfloat16 (about 2x faster)"), value=True, key=state.LANDSCAPE_FAST)
-with_twin = st.checkbox(
-    _("Also its twin, {twin}").format(twin=twin), value=has_twin, key=state.LANDSCAPE_TWIN, disabled=not has_twin
-)
+with_twin = st.checkbox(_("Also its twin, {twin}").format(twin=twin), key=state.LANDSCAPE_TWIN, disabled=not has_twin)
 count = 2 if with_twin and has_twin else 1
 # bench/bench_landscape.py: 256 images, float32, one core: ~0.2 CPU-s a point for ResNet-20, ~0.44 for ResNet-56
 per_point = 0.2 * (run.model_configs[network].depth + 10) / 30 * (BF16_SHARE if fast else 1.0)

@@ -12,6 +12,7 @@ from explorer.ui import pages, state
 from explorer.ui.cache import cached_summary, figure, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
+from explorer.ui.preact_sections import preact_learn_section
 from explorer.ui.widgets import show_chart
 
 # He et al. 2015: Table 6 (CIFAR-10 parameters, test error %) and Table 1 (ImageNet FLOPs = multiply-adds)
@@ -128,6 +129,8 @@ st.markdown(
     )
 )
 gradients_section()
+preact_learn_section()
+st.page_link(pages.BUILD, label=_("Build a pre-activation network"), icon=":material/construction:")
 st.page_link(pages.GRADIENTS, label=_("Measure gradients yourself"), icon=":material/show_chart:")
 st.page_link(
     pages.LANDSCAPE, label=_("See the loss landscapes of plain and residual networks"), icon=":material/landscape:"

@@ -15,6 +15,7 @@ from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS
+from explorer.ui.preact_sections import relu_place_section
 from explorer.ui.training_view import busy, current, earlier_runs, history_charts, live_panel, open_run, start_ui
 from explorer.ui.widgets import network_ui
 
@@ -22,9 +23,17 @@ JOB_KEY = "train_live"
 WHAT = {
     "degradation": _("Degradation: plain and residual, 20 and 56 layers (about 2 minutes)"),
     "quick": _("Quick: Plain-20 against ResNet-20 (under a minute)"),
+    "preact": _(
+        "Where the ReLU goes: ResNet-56, the 2015 block against the 2016 pre-activation block (about 2 minutes)"
+    ),
     "custom": _("The network in the sidebar and its twin"),
 }
-RUN_TITLES = {"degradation": "Degradation", "quick": "Quick", "custom": "The network in the sidebar and its twin"}
+RUN_TITLES = {
+    "degradation": "Degradation",
+    "quick": "Quick",
+    "preact": "Where the ReLU goes",
+    "custom": "The network in the sidebar and its twin",
+}
 FROM_DATA = _("{name} (from ./data, or download)")
 DATASET_LABELS = {
     "shapes": _("Shapes (built in, no download)"),
@@ -72,6 +81,9 @@ configs = (
     else [config, config.twin()]
 )
 st.write(_("Networks: {names}").format(names=", ".join(f"**{c.name}**" for c in configs)))
+if what == "preact":
+    with st.expander(_("Where the ReLU goes: the result on three seeds"), expanded=True):
+        relu_place_section("train")
 
 if st.button(_("Start training"), key="train_start", type="primary", disabled=busy(JOB_KEY)):
     train_config = replace(preset, steps=steps, dataset=dataset if dataset != "upload" else preset.dataset)

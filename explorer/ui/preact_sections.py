@@ -1,0 +1,171 @@
+"""The 2016 follow-up on the pages: where the ReLU goes (He et al. 2016, "Identity Mappings in Deep Residual Networks").
+
+Every number shown comes from the app's own measurements: the precomputed gradient sweep at initialisation
+(``python -m explorer precompute``) and the 'preact' preset trained on three seeds (``make assets``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from explorer.charts.misconceptions import gradient_growth_figure
+from explorer.charts.model import block_figure
+from explorer.experiments.relu_place import verdict
+from explorer.gradients import first_last_ratios
+from explorer.i18n import N_, _
+from explorer.ui.cache import figure, precomputed_relu_place, precomputed_run, precomputed_sweeps
+from explorer.ui.lesson_sections import recipe_caption
+from explorer.ui.widgets import show_chart
+
+PAPER = (
+    N_(  # shown through _(); He et al. 2016, Table 3: CIFAR-10 test error (%), original block -> full pre-activation
+        "He et al. 2016 (Table 3, CIFAR-10 test error): 110 layers 6.61% -> 6.37%, 164 layers 5.93% -> 5.46%, "
+        "1001 layers 7.61% -> 4.92%."
+    )
+)
+
+
+def _kind(row: dict) -> str:
+    kind = _("ResNet") if row["residual"] else _("plain")
+    return _("{kind}, 2016").format(kind=kind) if row["preact"] else _("{kind}, 2015").format(kind=kind)
+
+
+def preact_ratios() -> list[dict]:
+    """first_last_ratios rows of the precomputed sweep, 2015 and 2016 blocks, or [] if the sweep has no 2016 rows."""
+    sweep, _shattered = precomputed_sweeps()
+    rows = first_last_ratios(sweep or [])
+    return rows if any(r["preact"] for r in rows) else []
+
+
+def _span(rows: list[dict], residual: bool, preact: bool) -> tuple[float, float, int, int]:
+    """(ratio at the shallowest depth, at the deepest, shallowest depth, deepest depth) of one kind."""
+    mine = sorted((r for r in rows if r["residual"] == residual and r["preact"] == preact), key=lambda r: r["depth"])
+    return mine[0]["ratio"], mine[-1]["ratio"], mine[0]["depth"], mine[-1]["depth"]
+
+
+def gradient_text(rows: list[dict]) -> str:
+    """What the sweep measured for the 2016 block, against eq. 5's prediction (each claim checked on ``rows``)."""
+    pre, old, plain = _span(rows, True, True), _span(rows, True, False), _span(rows, False, True)
+    text = _(
+        "He et al. 2016, eq. 5: in a network of pre-activation blocks, ∂L/∂x_l = ∂L/∂x_L (1 + ∂/∂x_l Σ F). The "
+        "gradient reaching an early block carries the last block's gradient unchanged, so it cannot vanish, "
+        "however deep the network. Measured here at initialisation (the first layer's weight gradient over the "
+        "last's, one batch of shapes): the 2016 ResNets' ratio goes from {p0:.3g} at {d0} layers to {p1:.3g} at "
+        "{d1}; the 2015 ResNets' from {o0:.3g} to {o1:.3g}; the plain twins' from {q0:.3g} to {q1:.3g}."
+    ).format(p0=pre[0], p1=pre[1], d0=pre[2], d1=pre[3], o0=old[0], o1=old[1], q0=plain[0], q1=plain[1])
+    low = sorted(r["depth"] for r in rows if r["residual"] and r["preact"] and r["ratio"] < 1)
+    if not low:
+        text += " " + _("The 2016 ratio stays above 1 at every depth: no vanishing, as eq. 5 predicts.")
+    else:
+        text += " " + _("The 2016 ratio falls below 1 at depth {depths}.").format(depths=", ".join(map(str, low)))
+    twins = {}
+    for r in rows:
+        if not r["residual"]:
+            twins.setdefault(r["depth"], {})[r["preact"]] = r["ratio"]
+    pairs = [t for t in twins.values() if len(t) == 2]
+    if pairs and all(abs(t[True] - t[False]) <= 1e-6 * abs(t[False]) for t in pairs):
+        text += " " + _(
+            "The 2015 and 2016 plain twins measure the same: without the additions the two orders are one chain of "
+            "conv, BN and ReLU."
+        )
+    return text
+
+
+def preact_gradients_section(prefix: str) -> None:
+    """First/last gradient ratio against depth for the 2015 and 2016 blocks, plain and residual (precomputed)."""
+    rows = preact_ratios()
+    if not rows:
+        st.info(_("The precomputed sweep has no pre-activation networks: `python -m explorer precompute` adds them."))
+        return
+    st.markdown(gradient_text(rows))
+    show_chart(figure(gradient_growth_figure, rows), key=f"{prefix}_preact_ratios")
+    by_depth: dict[int, dict] = {}
+    for r in rows:
+        by_depth.setdefault(r["depth"], {_("depth"): r["depth"]})[_kind(r)] = f"{r['ratio']:.3g}"
+    st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=f"{prefix}_preact_table")
+
+
+def relu_place_text(summary: dict) -> str:
+    """The 'where the ReLU goes' result across seeds, as measured, and how it stands to the paper's."""
+    v = verdict(summary["rows"])
+    n, wins = len(v["seeds"]), len(v["wins_2016"])
+    text = _(
+        "Measured on {n} seeds ({seeds}): final training loss {a:.3f} for the 2015 block and {b:.3f} for the 2016 "
+        "pre-activation block (means); held-out accuracy {ha:.1%} and {hb:.1%}. The 2016 block reached the lower "
+        "training loss on {wins} of {n} seeds."
+    ).format(
+        n=n,
+        seeds=", ".join(map(str, v["seeds"])),
+        a=v["2015"]["train_loss"],
+        b=v["2016"]["train_loss"],
+        ha=v["2015"]["heldout_accuracy"],
+        hb=v["2016"]["heldout_accuracy"],
+        wins=wins,
+    )
+    if 2 * wins <= n:
+        text += " " + _(
+            "So in these short runs on shapes the 2016 block does not beat the 2015 one. That is not what the paper "
+            "measured at 164 and 1001 layers, and it need not contradict it: He et al. (2016, section 4.3) found "
+            "the ReLU after the addition hard to optimise through mainly at 1001 layers, its effect mild with fewer "
+            "layers (164), where the pre-activation net's gain was a lower test error at a slightly higher training "
+            "loss, after 64,000 iterations on CIFAR-10. A 56-layer net after 160 steps is in neither regime."
+        )
+    else:
+        text += " " + _(
+            "He et al. (2016, section 4.3) saw the largest gain at 1001 layers, and a mild one with fewer layers "
+            "(164), after 64,000 iterations on CIFAR-10; these are 56-layer nets after 160 steps."
+        )
+    return text + " " + _(PAPER)
+
+
+def relu_place_section(prefix: str) -> None:
+    """The preset's result on three seeds, with the recipe (precomputed by ``make assets``)."""
+    summary = precomputed_relu_place()
+    if not summary or not summary.get("rows"):
+        st.info(_("The 'where the ReLU goes' runs are missing from assets/ (`make assets` makes them)."))
+        return
+    st.markdown(relu_place_text(summary))
+    table = [
+        {
+            _("seed"): r["seed"],
+            _("network"): r["network"],
+            _("final training loss"): round(r["train_loss"], 3),
+            _("training accuracy"): f"{r['train_accuracy']:.1%}",
+            _("held-out accuracy"): f"{r['heldout_accuracy']:.1%}",
+        }
+        for r in summary["rows"]
+    ]
+    st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{prefix}_relu_place")
+    run = precomputed_run("preact")
+    if run is not None:
+        st.caption(recipe_caption(run))
+    st.caption(
+        _("Each seed: `python -m explorer train --preset preact --seed S`; the seed-0 run is among the earlier runs.")
+    )
+
+
+def preact_learn_section() -> None:
+    """Learn: the 2016 block in a few lines, then what this app measured of it."""
+    st.subheader(_("The 2016 follow-up: where the ReLU goes"))
+    st.markdown(
+        _(
+            "In the 2015 block the ReLU comes after the addition, out = relu(x + F(x)), so the shortcut's x "
+            "passes through a ReLU at every block. He et al. 2016 ('Identity Mappings in Deep Residual "
+            "Networks') move batch norm and ReLU before the convolutions (full pre-activation) and leave nothing "
+            "after the addition: out = x + F(x). Then x_L = x_l + Σ F (their eq. 4): the signal, and the gradient, "
+            "cross any number of blocks on a pure identity path. With it they trained a 1001-layer network to "
+            "4.62% error on CIFAR-10."
+        )
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        show_chart(figure(block_figure, "basic", "identity", True, 16), key="learn_preact_2015")
+    with c2:
+        show_chart(figure(block_figure, "basic", "identity", True, 16, preact=True), key="learn_preact_2016")
+    rows = preact_ratios()
+    if rows:
+        st.markdown(gradient_text(rows))
+    summary = precomputed_relu_place()
+    if summary and summary.get("rows"):
+        st.markdown(relu_place_text(summary))
