@@ -4,7 +4,13 @@ Prints seconds from the action until the updated view is on the screen (the text
 view has is visible). Goal on 2 CPU cores: under 0.5 s for CIFAR-sized models,
 under 1.5 s for ResNet-50 Grad-CAM.
 
+--startup: `streamlit run` to the first page (Learn, at /) drawn and idle in Chromium, against a one-line
+Streamlit app started the same way, in interleaved rounds; besides wall seconds (goal 5 s) it prints the
+server's CPU-seconds up to that moment, which other processes on a shared machine do not inflate, so the
+difference is what the app adds above Streamlit's own start-up.
+
     .venv/bin/python -m bench.bench_app
+    .venv/bin/python -m bench.bench_app --startup --rounds 3
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from explorer.testing.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy, wait_idle  # noqa: E402
 
+BARE_APP = 'import streamlit as st\n\nst.title("hello")\n'
+
 
 def until(page, action, text: str) -> float:
     """Seconds from an action until ``text`` is on the page (the updated view is drawn)."""
@@ -32,7 +40,68 @@ def report(what: str, times: list[float]) -> None:
     print(f"{what}: median {statistics.median(times):.2f} s, max {max(times):.2f} s over {len(times)} changes")
 
 
+def first_page(browser, script: Path | None) -> tuple[float, float, float]:
+    """(seconds to healthy, seconds to the first page drawn and idle, server CPU-seconds by then) from
+    `streamlit run` of ``script`` (None: the app)."""
+    import subprocess
+
+    import psutil
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.perf_counter()
+    if script is None:
+        proc = start_server(port)
+    else:
+        cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+        cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        healthy = wait_healthy(url, proc)
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.goto(url)
+        wait_idle(page)
+        first = time.perf_counter() - t0
+        cpu = psutil.Process(proc.pid).cpu_times()
+        page.close()
+        return healthy, first, cpu.user + cpu.system
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def startup(rounds: int) -> None:
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        bare = Path(tmp) / "bare_app.py"
+        bare.write_text(BARE_APP)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            first_page(browser, bare)  # warm the file cache for both
+            runs = {"one-line app": [], "explorer": []}
+            for _ in range(rounds):
+                runs["one-line app"].append(first_page(browser, bare))
+                runs["explorer"].append(first_page(browser, None))
+        finally:
+            browser.close()
+    med = {k: [statistics.median(r[i] for r in v) for i in range(3)] for k, v in runs.items()}
+    for k, (healthy, first, cpu) in med.items():
+        print(f"{k:<13} healthy {healthy:.2f} s, first page drawn {first:.2f} s, server CPU by then {cpu:.2f} s")
+    (_h0, f0, c0), (_h1, f1, c1) = med["one-line app"], med["explorer"]
+    print(
+        f"explorer above Streamlit's own start-up: {f1 - f0:+.2f} s wall ({f1:.2f} s, goal 5 s), "
+        f"{c1 - c0:+.2f} server CPU-s (medians of {rounds} interleaved rounds)"
+    )
+
+
 def main() -> None:
+    if "--startup" in sys.argv:
+        rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+        startup(rounds)
+        return
     from playwright.sync_api import sync_playwright
 
     port = free_port()

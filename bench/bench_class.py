@@ -6,7 +6,10 @@ not a browser, so the 2 cores measure the server and not 30 browsers. Three part
 1. "Everyone open <page> now": for every page, all N sessions open it at the same moment.
 2. The class script, every session at once: open Learn; Build with a residual toggle; Explain a sample
    and change the layer; press Start on the degradation preset (then Stop, so the bench ends).
-3. --soak V: V Explain views (layer and image changes) spread over the sessions; server RSS after
+3. --varied: for every page, also N fresh sessions opening it at once, each with its own choices in the
+   URL (depth 20-110, residual, shortcut A/B, width, shapes sample, layer), so no cache answers for
+   another; printed beside the same-view figures of part 1.
+4. --soak V: V Explain views (layer and image changes) spread over the sessions; server RSS after
    warm-up must grow at most 5%, and no hook may remain on any cached model (the diagnostics page).
 
 Prints, per action: sessions with an error (an exception element, a dropped connection or a time-out),
@@ -17,6 +20,7 @@ the Start presses made.
     nice -n 10 python bench/bench_class.py                 # 30 sessions, every page, the class script
     nice -n 10 python bench/bench_class.py --sessions 8 --pages build explain --no-script
     nice -n 10 python bench/bench_class.py --sessions 10 --soak 1000 --pages --no-script
+    nice -n 10 python bench/bench_class.py --varied --pages build inside explain gradients --no-script
 """
 
 from __future__ import annotations
@@ -98,6 +102,43 @@ async def at_once(sessions, proc, name: str, make) -> Action:
     await asyncio.gather(*(timed(action, make(s)) for s in sessions))
     action.cpu_s = cpu_s(proc) - c0
     print(action.row(), flush=True)
+    return action
+
+
+VARIED_DEPTHS = (20, 32, 44, 56, 110)
+VARIED_WIDTHS = (4, 8, 16, 32)
+
+
+def varied_query(rng: random.Random) -> dict[str, str]:
+    """One student's own view of the sidebar's untrained network: a link as the app writes it."""
+    depth = rng.choice(VARIED_DEPTHS)
+    layer = f"layer{rng.randint(1, 3)}.{rng.randrange((depth - 2) // 6)}"
+    return {
+        "network": "The network in the sidebar, untrained",
+        "family": "cifar",
+        "depth": str(depth),
+        "residual": rng.choice(("true", "false")),
+        "shortcut": rng.choice("AB"),
+        "width": str(rng.choice(VARIED_WIDTHS)),
+        "image": "Shapes sample",
+        "sample": str(rng.randrange(60)),
+        "layer": layer,
+        "block": layer,
+        "cam_layer": layer,
+    }
+
+
+async def varied(url: str, proc, page: str, n: int, rng: random.Random, timeout: float) -> Action:
+    """N fresh sessions (a link is read on a session's first run) open ``page`` at once, each with its own URL."""
+    queries = [varied_query(rng) for _ in range(n)]
+    sessions = [StreamlitSession(url, timeout=timeout) for _ in range(n)]
+    for s in sessions:
+        await s.__aenter__()
+    try:
+        action = await at_once(sessions, proc, f"varied open {page}", lambda s: s.open(page, queries.pop()))
+    finally:
+        for s in sessions:
+            await s.__aexit__(None, None, None)
     return action
 
 
@@ -220,6 +261,8 @@ async def main(args) -> int:
         for page in args.pages:
             path = URL.get(page, page)
             actions.append(await at_once(sessions, proc, f"all open {page}", lambda s, p=path: s.open(p)))
+            if args.varied:
+                actions.append(await varied(url, proc, path, args.sessions, rng, args.timeout))
         jobs = None
         if args.script:
             acts, jobs = await class_script(sessions, proc, url)
@@ -271,6 +314,7 @@ if __name__ == "__main__":
     p.add_argument("--sessions", type=int, default=30)
     p.add_argument("--pages", nargs="*", default=PAGES, help="pages everyone opens at once (none: skip)")
     p.add_argument("--script", action=argparse.BooleanOptionalAction, default=True, help="the class script")
+    p.add_argument("--varied", action="store_true", help="also open every page with each session's own choices")
     p.add_argument("--soak", type=int, default=0, metavar="VIEWS", help="Explain views across sessions")
     p.add_argument("--timeout", type=float, default=180.0, help="seconds before one request counts as failed")
     p.add_argument("--url", help="an already running server (then --pid names its process)")

@@ -73,6 +73,19 @@ def record_activations(model: nn.Module, names: Sequence[str]) -> Iterator[dict[
         yield acts
 
 
+class _Enough(Exception):
+    """Raised by a capture hook once a view has all it asked for: the rest of the forward pass is skipped."""
+
+
+def _forward_until_captured(model: nn.Module, x: torch.Tensor) -> None:
+    """``model(x)``, ended early when a hook raises ``_Enough`` (the layers after the last one a view reads
+    would be computed for nothing: on average half the network for one layer or one block)."""
+    try:
+        model(x)
+    except _Enough:
+        pass
+
+
 @dataclass
 class FeatureMaps:
     """The k most active channels of one layer for one image, and statistics of every channel.
@@ -148,7 +161,8 @@ def all_feature_maps(
     """Feature maps of many layers from ONE forward pass (eval mode, model's mode restored).
 
     The hooks keep references to the layers' outputs (the explorer's ResNet computes nothing in place);
-    the only copies made are one stack per group of same-shaped layers and the k channels shown.
+    the only copies made are one stack per group of same-shaped layers and the k channels shown. The pass
+    stops once every layer asked for has run (each layer's first call is the one kept).
 
     Args:
         image: (C, H, W) or (1, C, H, W); only the first image is summarised (and run).
@@ -158,19 +172,22 @@ def all_feature_maps(
     """
     layers = list(layers) if layers is not None else feature_layers(model)
     captured: dict[str, torch.Tensor] = {}
+    wanted = len(set(layers))
     # any model but the explorer's ResNet (torchvision's does `out += identity`) gets a clone in the hook
     clone = not isinstance(model, ResNet)
 
     def make(name: str) -> Callable:
         def hook(module, inputs, output):
-            if isinstance(output, torch.Tensor):
+            if isinstance(output, torch.Tensor) and name not in captured:
                 captured[name] = output.clone() if clone else output
+            if len(captured) == wanted:
+                raise _Enough
 
         return hook
 
     x = as_batch(image, model)[:1]  # only the first image is shown: run only it
     with torch.no_grad(), eval_mode(model), forward_hooks(model, {n: make(n) for n in layers}):
-        model(x)
+        _forward_until_captured(model, x)
     acts = {name: _as_batch_map(name, a) for name, a in captured.items()}  # (1, C, H, W), no copies
     groups: dict[tuple[int, ...], list[str]] = {}
     for name, a in acts.items():
@@ -220,10 +237,11 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
 
     def post(module, inputs, output):
         seen["out"] = output.detach().clone()
+        raise _Enough  # the layers after this block are not needed
 
     x = as_batch(image, model)[:1]
     with eval_mode(model), forward_hooks(model, {block_name: pre}, pre=True), forward_hooks(model, {block_name: post}):
-        model(x)
+        _forward_until_captured(model, x)
         xin = seen["x"]
         branch = block.branch(xin)
         shortcut = total = None

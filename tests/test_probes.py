@@ -93,6 +93,28 @@ def test_all_feature_maps_one_pass(tiny_model, cifar_batch):
     assert fc.maps.shape == (3, 1, 1)
 
 
+def test_views_stop_after_the_last_layer_they_read(tiny_model, cifar_batch):
+    """A view of one layer or one block runs the network only up to it, and gets what a full pass gives."""
+    model = tiny_model.eval()
+    ran = []
+    handles = [model.get_submodule(n).register_forward_hook(lambda *a, n=n: ran.append(n)) for n in ("layer3.0", "fc")]
+    try:
+        with record_activations(model, ["layer1.0", "layer2.0"]) as acts:
+            model(cifar_batch[:1])
+        assert ran == ["layer3.0", "fc"]
+        ran.clear()
+        fm = feature_maps(model, "layer2.0", cifar_batch, k=3)
+        torch.testing.assert_close(torch.from_numpy(fm.maps), acts["layer2.0"][0][torch.from_numpy(fm.channels)])
+        d = residual_decomposition(model, "layer1.0", cifar_batch)
+        torch.testing.assert_close(torch.from_numpy(d["out"]), acts["layer1.0"][0])
+        assert ran == []  # neither view ran the last stage or the classifier
+        assert sorted(all_feature_maps(model, cifar_batch)) == sorted(feature_layers(model)) and ran == ["layer3.0"]
+    finally:
+        for h in handles:
+            h.remove()
+    assert _hook_count(model) == 0 and not model.training
+
+
 @pytest.mark.parametrize("block", ["layer1.0", "layer2.0"])
 def test_residual_decomposition_residual(tiny_model, cifar_batch, block):
     d = residual_decomposition(tiny_model, block, cifar_batch)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from explorer.charts import spec
 from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
 from explorer.i18n import _
 
@@ -22,25 +22,14 @@ MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
 SIGNED_SCALE = "RdBu_r"
 
 
-def _image_axes(fig: go.Figure, rows: int, cols: int) -> None:
-    """Square pixels, row 0 on top, no tick clutter."""
-    for i in range(1, rows * cols + 1):
-        suffix = "" if i == 1 else str(i)
-        fig.update_layout(
-            {
-                f"xaxis{suffix}": {"visible": False, "constrain": "domain"},
-                f"yaxis{suffix}": {
-                    "visible": False,
-                    "autorange": "reversed",
-                    "scaleanchor": f"x{suffix}",
-                    "constrain": "domain",
-                },
-            }
-        )
+def _heatmap(z: np.ndarray, cell: int, **props) -> dict:
+    """One heatmap trace in cell ``cell`` of a ``spec.subplot_grid``, in the form plotly validates to."""
+    return {"type": "heatmap", "z": z, **props, **spec.axis_names(cell)}
 
 
-def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str | None = None) -> go.Figure:
-    """A grid of the k most active channels (``probes.FeatureMaps``), each titled with its index and mean.
+def feature_map_spec(fm, cols: int = 4, shared_scale: bool = True, title: str | None = None) -> dict:
+    """A grid of the k most active channels (``probes.FeatureMaps``), each titled with its index and mean,
+    as plotly's dict (``explorer.charts.spec``: one per student's view, so built without validation).
 
     ``shared_scale`` puts every map on one colour scale, so strong and weak channels compare.
     """
@@ -48,58 +37,73 @@ def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str 
     cols = max(1, min(cols, k))
     rows = math.ceil(k / cols)
     titles = [_("ch {c}").format(c=c) for c in fm.channels]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.08)
+    layout = spec.subplot_grid(rows, cols, titles, hspace=0.02, vspace=0.08, title_size=FONT_SIZE - 2)
     lo, hi = (float(fm.maps.min()), float(fm.maps.max())) if shared_scale else (None, None)
     signed = lo is not None and lo < 0 < hi
     if signed:
         lo, hi = -max(-lo, hi), max(-lo, hi)
-    for i in range(k):
-        fig.add_trace(
-            go.Heatmap(
-                z=fm.maps[i],
-                zmin=lo,
-                zmax=hi,
-                colorscale=SIGNED_SCALE if signed else MAP_SCALE,
-                showscale=i == 0,
-                colorbar={"title": _("activation"), "len": 0.9},
-                hovertemplate=_("channel {c} (mean {mean:.2f})").format(c=fm.channels[i], mean=fm.mean[fm.channels[i]])
-                + "<br>x %{x}, y %{y}<br>%{z:.3f}<extra></extra>",
-            ),
-            row=i // cols + 1,
-            col=i % cols + 1,
+    scale = spec.colorscale(SIGNED_SCALE if signed else MAP_SCALE)
+    bounds = {} if lo is None else {"zmin": lo, "zmax": hi}
+    data = [
+        _heatmap(
+            fm.maps[i],
+            i,
+            **bounds,
+            colorscale=scale,
+            showscale=i == 0,
+            colorbar={"title": {"text": _("activation")}, "len": 0.9},
+            hovertemplate=_("channel {c} (mean {mean:.2f})").format(c=fm.channels[i], mean=fm.mean[fm.channels[i]])
+            + "<br>x %{x}, y %{y}<br>%{z:.3f}<extra></extra>",
         )
-    _image_axes(fig, rows, cols)
+        for i in range(k)
+    ]
+    spec.image_axes(layout, rows * cols)
     c, h, w = fm.shape
     title = title or _("{layer}: top {k} of {c} channels ({h}x{w})").format(layer=fm.layer, k=k, c=c, h=h, w=w)
-    apply_style(fig, title, height=80 + 230 * rows)
-    fig.update_annotations(font_size=FONT_SIZE - 2)
+    return spec.spec(data, layout, title, height=80 + 230 * rows)
+
+
+def feature_map_figure(fm, cols: int = 4, shared_scale: bool = True, title: str | None = None) -> go.Figure:
+    """``feature_map_spec`` as a ``go.Figure``."""
+    return spec.as_figure(feature_map_spec(fm, cols, shared_scale, title))
+
+
+def channel_stats_spec(fm) -> dict:
+    """Per-channel mean activation (bars, the top-k highlighted) and fraction of active positions, as a dict."""
+    idx = np.arange(len(fm.mean))
+    top = set(int(c) for c in fm.channels)
+    layout = spec.subplot_grid(2, 1, vspace=0.08, shared_xaxes=True)
+    data = [
+        {
+            "type": "bar",
+            "x": idx,
+            "y": fm.mean,
+            "marker": {"color": ["#0072B2" if i in top else "#BBBBBB" for i in idx]},
+            "name": _("mean"),
+            "error_y": {"type": "data", "array": fm.std, "visible": True, "thickness": 1},
+            **spec.axis_names(0),
+        },
+        {
+            "type": "bar",
+            "x": idx,
+            "y": fm.active,
+            "marker": {"color": "#009E73"},
+            "name": _("fraction > 0"),
+            **spec.axis_names(1),
+        },
+    ]
+    layout["yaxis"]["title"] = {"text": _("mean ± std")}
+    layout["yaxis2"].update({"title": {"text": _("fraction > 0")}, "range": [0, 1]})
+    layout["xaxis2"]["title"] = {"text": _("channel")}
+    title = _("{layer}: statistics of all {n} channels (blue: shown above)").format(layer=fm.layer, n=len(idx))
+    fig = spec.spec(data, layout, title, height=520)
+    fig["layout"]["showlegend"] = False
     return fig
 
 
 def channel_stats_figure(fm) -> go.Figure:
-    """Per-channel mean activation (bars, the top-k highlighted) and fraction of active positions."""
-    idx = np.arange(len(fm.mean))
-    top = set(int(c) for c in fm.channels)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-    fig.add_trace(
-        go.Bar(
-            x=idx,
-            y=fm.mean,
-            marker_color=["#0072B2" if i in top else "#BBBBBB" for i in idx],
-            name=_("mean"),
-            error_y={"type": "data", "array": fm.std, "visible": True, "thickness": 1},
-        ),
-        row=1,
-        col=1,
-    )
-    fig.add_trace(go.Bar(x=idx, y=fm.active, marker_color="#009E73", name=_("fraction > 0")), row=2, col=1)
-    fig.update_yaxes(title_text=_("mean ± std"), row=1, col=1)
-    fig.update_yaxes(title_text=_("fraction > 0"), range=[0, 1], row=2, col=1)
-    fig.update_xaxes(title_text=_("channel"), row=2, col=1)
-    title = _("{layer}: statistics of all {n} channels (blue: shown above)").format(layer=fm.layer, n=len(idx))
-    apply_style(fig, title, height=520)
-    fig.update_layout(showlegend=False)
-    return fig
+    """``channel_stats_spec`` as a ``go.Figure``."""
+    return spec.as_figure(channel_stats_spec(fm))
 
 
 def _magnitude(a: np.ndarray | None, channel: int | None) -> np.ndarray | None:
@@ -109,11 +113,11 @@ def _magnitude(a: np.ndarray | None, channel: int | None) -> np.ndarray | None:
     return a[channel] if channel is not None else np.sqrt((a.astype(np.float64) ** 2).sum(0))
 
 
-def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
+def residual_spec(d: dict, channel: int | None = None) -> dict:
     """x, F(x), shortcut, x + F(x) and the block output side by side, norms in the titles, one colour scale.
 
     ``d`` is ``probes.residual_decomposition``'s result. Maps show the norm over channels at each position
-    (or one ``channel``); a plain block shows x, F(x) and relu(F(x)).
+    (or one ``channel``); a plain block shows x, F(x) and relu(F(x)). Plotly's dict, built without validation.
     """
     parts = [("x", _("input x")), ("branch", _("branch F(x)"))]
     if d["residual"]:
@@ -126,25 +130,25 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
         k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _label in parts
     }
     titles = [f"{label}<br>‖·‖ = {d['norms'][k]:.1f}" for k, label in parts]
-    fig = make_subplots(rows=1, cols=len(parts), subplot_titles=titles, horizontal_spacing=0.03)
+    layout = spec.subplot_grid(1, len(parts), titles, hspace=0.03, title_size=FONT_SIZE - 1)
     hi = max(float(np.max(m)) for m in maps.values())
     lo = min(float(np.min(m)) for m in maps.values())
     signed = channel is not None and lo < 0
-    for i, (k, label) in enumerate(parts):
-        fig.add_trace(
-            go.Heatmap(
-                z=maps[k],
-                zmin=-max(hi, -lo) if signed else 0,
-                zmax=max(hi, -lo) if signed else hi,
-                colorscale=SIGNED_SCALE if signed else MAP_SCALE,
-                showscale=i == len(parts) - 1,
-                colorbar={"title": _("value") if signed else _("norm")},
-                hovertemplate=f"{label}<br>%{{z:.3f}}<extra></extra>",
-            ),
-            row=1,
-            col=i + 1,
+    scale = spec.colorscale(SIGNED_SCALE if signed else MAP_SCALE)
+    data = [
+        _heatmap(
+            maps[k],
+            i,
+            zmin=-max(hi, -lo) if signed else 0,
+            zmax=max(hi, -lo) if signed else hi,
+            colorscale=scale,
+            showscale=i == len(parts) - 1,
+            colorbar={"title": {"text": _("value") if signed else _("norm")}},
+            hovertemplate=f"{label}<br>%{{z:.3f}}<extra></extra>",
         )
-    _image_axes(fig, 1, len(parts))
+        for i, (k, label) in enumerate(parts)
+    ]
+    spec.image_axes(layout, len(parts))
     what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
     if d.get("preact"):
         title = _("{block}: pre-activation block, output = F(x) + shortcut, {what}").format(block=d["block"], what=what)
@@ -153,10 +157,14 @@ def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
     else:
         title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
     ratio = f"<br>‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
-    apply_style(fig, title + ratio, height=400)
-    fig.update_annotations(font_size=FONT_SIZE - 1)
-    fig.update_layout(margin={"t": 130})
+    fig = spec.spec(data, layout, title + ratio, height=400)
+    fig["layout"]["margin"]["t"] = 130
     return fig
+
+
+def residual_figure(d: dict, channel: int | None = None) -> go.Figure:
+    """``residual_spec`` as a ``go.Figure``."""
+    return spec.as_figure(residual_spec(d, channel))
 
 
 def layer_response_figure(responses: Sequence, title: str | None = None) -> go.Figure:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from explorer.charts import spec
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
 from explorer.models import ResNet, ShortcutA
@@ -15,16 +16,16 @@ def _block_label(block) -> str:
     return "<br>".join(f"{c.kernel_size[0]}x{c.kernel_size[0]}, {c.out_channels}" for c in convs)
 
 
-def architecture_figure(
+def architecture_spec(
     model: ResNet, layers: list[LayerInfo] | None = None, shortcut_scale: float | None = None
-) -> go.Figure:
+) -> dict:
     """Boxes for stem, blocks and head; arcs for shortcuts (solid identity, dotted option A, thick projection).
 
     The arcs fade with the shortcut scale (the model's own unless given); a plain network draws none.
+    Plotly's dict (``explorer.charts.spec``): each student's own network gets its own, built without validation.
     """
     shapes_by_name = {r.name: r for r in (layers or [])}
-    fig = go.Figure()
-    shapes, notes = [], []  # into the layout at once: each fig.add_shape copies the whole layout
+    shapes, notes = [], []
     stem = "conv1" if model.config.preact else "conv1 + bn + relu"  # pre-activation: BN, ReLU open each block
     nodes = [("stem", stem + (" + maxpool" if model.config.stem == "imagenet" else ""), "#999999")]
     blocks = list(model.blocks())
@@ -88,17 +89,18 @@ def architecture_figure(
                 opacity=0.15 + 0.85 * s,
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=hover_x,
-            y=hover_y,
-            mode="markers",
-            marker={"size": 30, "opacity": 0},
-            hovertext=hover_text,
-            hoverinfo="text",
-            showlegend=False,
-        )
-    )
+    data = [
+        {
+            "hoverinfo": "text",
+            "hovertext": hover_text,
+            "marker": {"opacity": 0, "size": 30},
+            "mode": "markers",
+            "showlegend": False,
+            "x": hover_x,
+            "y": hover_y,
+            "type": "scatter",
+        }
+    ]
     # legend entries for the arc styles
     legend = [(_("identity shortcut"), "solid", 3, RESIDUAL)]
     if any(isinstance(b.downsample, ShortcutA) for _name, b in blocks):
@@ -108,19 +110,37 @@ def architecture_figure(
     if not model.config.residual:
         legend = [(_("plain: no shortcuts"), "solid", 3, PLAIN)]
     for text, dash, width, col in legend:
-        fig.add_trace(
-            go.Scatter(x=[None], y=[None], mode="lines", name=text, line={"color": col, "dash": dash, "width": width})
+        data.append(
+            {
+                "line": {"color": col, "dash": dash, "width": width},
+                "mode": "lines",
+                "name": text,
+                "x": [None],
+                "y": [None],
+                "type": "scatter",
+            }
         )
-    fig.update_layout(shapes=shapes, annotations=notes)
-    fig.update_xaxes(visible=False, range=[-0.6, len(nodes) - 0.4])
-    fig.update_yaxes(visible=False, range=[-0.8, 1.2], fixedrange=True)
-    width = max(900, 70 * len(nodes))
+    layout = {
+        "shapes": shapes,
+        "xaxis": {"visible": False, "range": [-0.6, len(nodes) - 0.4]},
+        "yaxis": {"visible": False, "range": [-0.8, 1.2], "fixedrange": True},
+        "hovermode": "closest",
+    }
+    if notes:
+        layout["annotations"] = notes
+    if len(nodes) > 22:
+        layout["width"] = max(900, 70 * len(nodes))
     title = _("{name}: {blocks} blocks, {stages} stages").format(
         name=model.config.name, blocks=len(blocks), stages=len(model.stages)
     )
-    apply_style(fig, title, height=330)
-    fig.update_layout(width=width if len(nodes) > 22 else None, hovermode="closest")
-    return fig
+    return spec.spec(data, layout, title, height=330)
+
+
+def architecture_figure(
+    model: ResNet, layers: list[LayerInfo] | None = None, shortcut_scale: float | None = None
+) -> go.Figure:
+    """``architecture_spec`` as a ``go.Figure``."""
+    return spec.as_figure(architecture_spec(model, layers, shortcut_scale))
 
 
 def block_figure(

@@ -19,6 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import model_cards, probes, runs
+from explorer.charts import spec
 from explorer.datasets import Shapes, make_shapes
 from explorer.i18n import N_, get_language, translator
 from explorer.models import ResNet, ResNetConfig
@@ -59,6 +60,12 @@ def cached_structure(config: ResNetConfig) -> ResNet:
         return ResNet(config)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_param_count(config: ResNetConfig) -> int:
+    """The network's parameter count, from its modules on the meta device (no summary, no forward pass)."""
+    return sum(p.numel() for p in cached_structure(config).parameters())
+
+
 _SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
 _LOCKS: "weakref.WeakKeyDictionary[ResNet, threading.RLock]" = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
@@ -84,7 +91,11 @@ def _fingerprint(model: ResNet) -> tuple:
     import torch
 
     with torch.no_grad():
-        values = float(sum(t.double().abs().sum() for t in model.state_dict().values() if t.is_floating_point()))
+        # abs is exact in the weights' own precision and the sum accumulates in float64: no float64 copy of
+        # every weight (paid by each distinct view of an untrained network, as it is loaded)
+        values = float(
+            sum(t.abs().sum(dtype=torch.float64) for t in model.state_dict().values() if t.is_floating_point())
+        )
     return values, tuple(p.requires_grad for p in model.parameters())
 
 
@@ -123,13 +134,15 @@ def _name(fn: Callable) -> str:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _figure(_build: Callable, name: str, key: tuple, _args: tuple, _kwargs: dict) -> dict:
-    return _build(*_args, **_kwargs).to_dict()
+    fig = _build(*_args, **_kwargs)
+    return spec.to_dict(fig) if isinstance(fig, dict) else fig.to_dict()
 
 
 def figure(build: Callable, *args, **kwargs) -> dict:
     """``build(*args, **kwargs)`` as plotly's dict, built once per distinct input and shared by every session.
 
-    ``build`` is a pure chart function (``explorer.charts``) of plain, hashable-by-value arguments.
+    ``build`` is a pure chart function (``explorer.charts``) of plain, hashable-by-value arguments that returns
+    a ``go.Figure`` or a dict already in plotly's form (``explorer.charts.spec``).
     """
     return _figure(build, _name(build), (get_language(), *_keys(args, kwargs)), args, kwargs)  # text is per language
 
@@ -175,9 +188,9 @@ def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, *
 
 
 def _architecture(config: ResNetConfig, scale: float):
-    from explorer.charts.model import architecture_figure
+    from explorer.charts.model import architecture_spec
 
-    return architecture_figure(cached_structure(config), cached_summary(config).layers, scale)
+    return architecture_spec(cached_structure(config), cached_summary(config).layers, scale)
 
 
 def architecture_spec(config: ResNetConfig, scale: float) -> dict:

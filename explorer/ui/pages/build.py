@@ -7,7 +7,7 @@ from explorer.charts.model import block_figure
 from explorer.i18n import _
 from explorer.summary import human
 from explorer.ui import state
-from explorer.ui.cache import architecture_spec, cached_summary, figure
+from explorer.ui.cache import architecture_spec, cached_param_count, cached_summary, figure
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
@@ -20,7 +20,7 @@ st.caption(
 )
 
 s = cached_summary(config)
-twin = cached_summary(config.twin())
+twin_params = cached_param_count(config.twin())  # its count only: no summary of a network not shown
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(_("Parameters"), f"{s.params:,}", help=_("Counted from the built model."))
 c2.metric(
@@ -31,8 +31,8 @@ c2.metric(
 c3.metric(_("Input"), f"{s.input_size}x{s.input_size}")
 c4.metric(
     _("{name} parameters").format(name=config.twin().name),
-    f"{twin.params:,}",
-    delta=f"{twin.params - s.params:+,}" if twin.params != s.params else None,
+    f"{twin_params:,}",
+    delta=f"{twin_params - s.params:+,}" if twin_params != s.params else None,
     delta_color="off",
     help=(
         _("Option A shortcuts have no parameters, so the twins match exactly.")

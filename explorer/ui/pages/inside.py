@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from explorer.charts.inside import channel_stats_figure, feature_map_figure, layer_response_figure, residual_figure
+from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
 from explorer.i18n import _
 from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
 from explorer.ui import state
@@ -41,7 +41,7 @@ for c, m in pairs:
         fm = view(feature_maps, c, m, layer, x, k)
         show_chart(
             figure(
-                feature_map_figure,
+                feature_map_spec,
                 fm,
                 cols=8,
                 title=_("{name}: {layer}, {c} channels of {h}x{w}").format(
@@ -51,7 +51,7 @@ for c, m in pairs:
             key=f"inside_grid_{c.label}",
         )
         with st.expander(_("Per-channel statistics")):
-            show_chart(figure(channel_stats_figure, fm), key=f"inside_chstats_{c.label}")
+            show_chart(figure(channel_stats_spec, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
                     {
@@ -106,7 +106,7 @@ for c, m in pairs:
     with st.container():
         x, _display = prepared(c, img)
         dec = view(residual_decomposition, c, m, block, x)
-        show_chart(figure(residual_figure, dec), key=f"inside_dec_{c.label}")
+        show_chart(figure(residual_spec, dec), key=f"inside_dec_{c.label}")
         notes = [text for flag, text in block_notes(dec) if flag]
         if notes:
             st.caption("; ".join(notes))
