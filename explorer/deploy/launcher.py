@@ -229,7 +229,7 @@ def serve(classroom: Classroom) -> int:
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell may start it with SIGINT ignored
         signal.signal(sig, interrupted)
     try:
         with classroom as c:
