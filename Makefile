@@ -16,7 +16,7 @@ WORKERS ?= 1
 SCHEDULER_HOST ?= 127.0.0.1
 SCHEDULER_PORT ?= 8786
 
-.PHONY: app class test lint bench assets translations
+.PHONY: install app class test lint bench assets translations
 
 # Debian packages a target needs, installed when make runs as root (as CI's .ci/run does); $(1): a shell test
 # that passes when they are there, $(2): the packages, $(3): what happens without them
@@ -29,6 +29,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $(STAMP)
+
+install: $(STAMP)  # the set-up alone (a worker machine needs only this)
 
 app: $(STAMP)
 	$(VENV)/bin/streamlit run app.py

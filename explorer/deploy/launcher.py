@@ -34,6 +34,9 @@ from explorer.engine import SCHEDULER_ENV
 ROOT = Path(__file__).resolve().parents[2]  # the clone: app.py and .streamlit/config.toml
 TEMPLATE = Path(__file__).with_name("nginx.conf")
 NGINX = "/usr/sbin/nginx"  # Debian's package: apt-get install nginx
+# Dask's own command, as the README runs it: unlike `python -m dask`, it imports `explorer` only where the
+# set-up installed it (requirements.txt's `-e .`), never from the current folder
+DASK = str(Path(sys.executable).with_name("dask"))
 START_TIMEOUT_S = 180.0  # on a busy machine Streamlit imports torch slowly; never wait forever
 STOP_TIMEOUT_S = 15.0
 
@@ -133,12 +136,12 @@ class Classroom:
         if not self.scheduler:
             self.scheduler = f"tcp://{self.scheduler_host}:{self.scheduler_port}"
             host, port = self.scheduler_host, str(self.scheduler_port)
-            dask = [sys.executable, "-m", "dask", "scheduler", "--host", host, "--port", port, "--no-dashboard"]
-            self._spawn("scheduler", dask, env, cwd=self.directory)
+            cmd = [DASK, "scheduler", "--host", host, "--port", port, "--no-dashboard"]
+            self._spawn("scheduler", cmd, env, cwd=self.directory)
             self._wait_tcp(self.parts[-1], host, self.scheduler_port)
         env[SCHEDULER_ENV] = self.scheduler
         if self.workers > 0:
-            cmd = [sys.executable, "-m", "dask", "worker", self.scheduler, "--nthreads", "1"]
+            cmd = [DASK, "worker", self.scheduler, "--nthreads", "1"]
             cmd += ["--nworkers", str(self.workers), "--no-dashboard"]
             self._spawn("workers", cmd, env, cwd=ROOT)
         env["STREAMLIT_SERVER_COOKIE_SECRET"] = secrets.token_hex(32)  # the same on every server process
