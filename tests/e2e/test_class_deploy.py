@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from explorer.deploy.launcher import NGINX, Classroom, free_port
-from explorer.testing.browser import no_exception, shot, wait_idle
+from explorer.testing.browser import no_exception, shot, upload_to_explain, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STEP = re.compile(r"step (\d+) of \d+")
@@ -119,13 +119,7 @@ def test_a_job_started_on_one_process_is_stopped_from_the_other(classroom, brows
         # process 2 also serves this browser's upload and the media files it draws from it
         photo = tmp_path / "noise.png"  # random pixels: larger than nginx's in-memory body buffer
         Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)).save(photo)
-        p2.goto(f"{url}/explain")
-        wait_idle(p2)
-        p2.get_by_test_id("stRadio").get_by_text("Upload", exact=True).click()
-        wait_idle(p2)
-        p2.locator('input[type="file"]').first.set_input_files(str(photo))
-        p2.get_by_text("noise.png").first.wait_for()
-        wait_idle(p2)
+        upload_to_explain(p2, url, str(photo))
         p2.locator('[data-testid="stPlotlyChart"]').filter(has_text="at layer3.2").first.wait_for()  # its Grad-CAM
         no_exception(p2)
     finally:
