@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections import defaultdict
 
 import numpy as np
+import psutil
 import pytest
 from PIL import Image
 
-from explorer.deploy.launcher import NGINX, Classroom, free_port
+from explorer.deploy.launcher import Classroom, free_port
 from explorer.testing.browser import no_exception, shot, upload_to_explain, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -26,11 +30,7 @@ LOG_LINE = re.compile(r'"(\w+) (\S+) [^"]*" (\d+) .* route=(\S+) upstream=(\S+)'
 
 
 @pytest.fixture(scope="module")
-def classroom(tmp_path_factory):
-    if not os.access(NGINX, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"{NGINX} is missing: .ci/run installs Debian's nginx")
-        pytest.skip(f"{NGINX} is missing (apt-get install nginx)")
+def classroom(nginx, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     env = {"EXPLORER_RUNS": str(tmp / "runs"), "EXPLORER_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1"}
     room = Classroom(
@@ -147,3 +147,30 @@ def requests_by_route(room: Classroom, routes: list[str], timeout: float = 30) -
         if all("/_stcore/stream" in paths[r] for r in routes) or time.time() > deadline:
             return paths
         time.sleep(0.5)
+
+
+def test_make_class_command_serves_and_ctrl_c_stops_everything(nginx, tmp_path):
+    """What `make class` runs, as a subprocess: it serves through nginx, and SIGINT leaves no process behind."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "explorer.deploy", "--port", str(port), "--host", "127.0.0.1", "--servers", "1"]
+    cmd += ["--workers", "0", "--scheduler-port", str(free_port())]
+    out = tmp_path / "launcher.log"
+    with open(out, "wb") as f:
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.time() + 180
+        while "Ctrl-C stops everything" not in out.read_text() and time.time() < deadline:
+            assert proc.poll() is None, out.read_text()
+            time.sleep(0.3)
+        started = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in started)
+        assert "dask scheduler" in names and "streamlit run" in names and "nginx" in names
+        assert served_by(f"http://127.0.0.1:{port}", None)[0]  # nginx answers, through the one server process
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0, out.read_text()
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert all(p.status() == psutil.STATUS_ZOMBIE for p in alive), [p.cmdline() for p in alive]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
