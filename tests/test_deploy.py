@@ -63,3 +63,15 @@ def test_stop_ends_each_part_with_its_children(tmp_path):
     assert room.parts == [] and not parent.is_running()
     _, alive = psutil.wait_procs([child], timeout=10)
     assert all(p.status() == psutil.STATUS_ZOMBIE for p in alive)  # killed (dead, or a zombie init has not reaped)
+
+
+def test_the_set_up_installs_the_project(tmp_path):
+    """After `make install` (requirements.txt's `-e .`) explorer imports from any folder: dask workers need it."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    code = "import explorer; print(explorer.__file__)"
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    if r.returncode and not os.environ.get("CI"):
+        pytest.skip("this Python has not installed the project (make install does: requirements.txt's -e .)")
+    assert r.returncode == 0, r.stderr
+    assert os.path.samefile(r.stdout.strip(), ROOT / "explorer" / "__init__.py")  # editable: this clone
+    assert os.access(launcher.DASK, os.X_OK)  # `dask worker` and `dask scheduler`, as the README runs them
