@@ -134,11 +134,12 @@ class Classroom:
         self.directory.chmod(0o755)  # nginx's workers (www-data when started as root) write their temp files here
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         if not self.scheduler:
-            self.scheduler = f"tcp://{self.scheduler_host}:{self.scheduler_port}"
             host, port = self.scheduler_host, str(self.scheduler_port)
+            local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # this machine's parts connect here
+            self.scheduler = f"tcp://{local}:{port}"
             cmd = [DASK, "scheduler", "--host", host, "--port", port, "--no-dashboard"]
             self._spawn("scheduler", cmd, env, cwd=self.directory)
-            self._wait_tcp(self.parts[-1], host, self.scheduler_port)
+            self._wait_tcp(self.parts[-1], local, self.scheduler_port)
         env[SCHEDULER_ENV] = self.scheduler
         if self.workers > 0:
             cmd = [DASK, "worker", self.scheduler, "--nthreads", "1"]
@@ -238,7 +239,13 @@ def serve(classroom: Classroom) -> int:
         with classroom as c:
             where = c.url if c.host else f"http://localhost:{c.port} (every interface)"
             print(f"ResNet Explorer for a class: {where}", flush=True)
-            print(f"  {len(c.backends)} server processes behind nginx, jobs on {c.scheduler} ({c.workers} workers)")
+            print(
+                f"  {len(c.backends)} server processes behind nginx, jobs on {c.scheduler} ({c.workers} workers here)"
+            )
+            if c.scheduler_host in ("0.0.0.0", "::"):
+                print(
+                    f"  workers on other machines: .venv/bin/dask worker tcp://SERVER:{c.scheduler_port} --nthreads 1"
+                )
             print(f"  logs in {c.directory}; Ctrl-C stops everything", flush=True)
             while (gone := c.exited()) is None:
                 time.sleep(0.5)
