@@ -1,6 +1,8 @@
 # Two commands for a fresh machine with Python 3.11 (each creates or reuses .venv):
 #   make app    install and start the explorer on http://localhost:8501
 #   make test   install and run the whole test suite
+# and one for a class: make class [PORT=8501] [SERVERS=<cores>] [WORKERS=1] [SCHEDULER_HOST=127.0.0.1] [SCHEDULER_PORT=8786]
+#   a Dask scheduler, WORKERS workers, SERVERS Streamlit processes and Debian's nginx in front, on PORT
 PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -9,21 +11,39 @@ CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 LANDSCAPE := --grid 31 --images 64 --precision bfloat16 --threads 1
 # the full-batch run has 64 training images of 16 px: all of them, in float32, take about a minute a surface
 LANDSCAPE_FULL := --grid 31 --images 64 --precision float32 --threads 1
+NGINX := /usr/sbin/nginx
+PORT ?= 8501
+SERVERS ?= $(shell nproc)
+WORKERS ?= 1
+SCHEDULER_HOST ?= 127.0.0.1
+SCHEDULER_PORT ?= 8786
 
-.PHONY: app test lint bench assets translations
+.PHONY: install app class test lint bench assets translations
 
-$(STAMP): requirements.txt requirements-dev.txt
+# Debian packages a target needs, installed when make runs as root (as CI's .ci/run does); $(1): a shell test
+# that passes when they are there, $(2): the packages, $(3): what happens without them
+apt_install = @{ $(1); } || [ "$$(id -u)" != 0 ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(2); } \
+	|| echo "could not install $(2): $(3)"
+
+# pyproject.toml: requirements.txt installs the project itself (-e .)
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
+install: $(STAMP)  # the set-up alone (a worker machine needs only this)
+
 app: $(STAMP)
 	$(VENV)/bin/streamlit run app.py
 
+class: $(STAMP)
+	$(call apt_install,[ -x $(NGINX) ],nginx,make class needs nginx)
+	$(VENV)/bin/python -m explorer.deploy --port $(PORT) --servers $(SERVERS) --workers $(WORKERS) \
+		--scheduler-host $(SCHEDULER_HOST) --scheduler-port $(SCHEDULER_PORT)
+
 test: $(STAMP)
-	@{ [ -x /usr/bin/chromium ] && [ -e $(CJK_FONT) ]; } || [ "$$(id -u)" != 0 ] || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; } \
-		|| echo "could not install chromium and fonts-noto-cjk: the browser tests will be skipped (and fail under CI=true)"
+	$(call apt_install,[ -x /usr/bin/chromium ] && [ -e $(CJK_FONT) ] && [ -x $(NGINX) ],chromium fonts-noto-cjk nginx,the browser tests will be skipped (and fail under CI=true))
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 

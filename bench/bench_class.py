@@ -21,6 +21,11 @@ the Start presses made.
     nice -n 10 python bench/bench_class.py --sessions 8 --pages build explain --no-script
     nice -n 10 python bench/bench_class.py --sessions 10 --soak 1000 --pages --no-script
     nice -n 10 python bench/bench_class.py --varied --pages build inside explain gradients --no-script
+    nice -n 10 python bench/bench_class.py --behind-nginx 2 --no-script   # one server, then make class's set-up
+
+--behind-nginx N runs the same bench twice in one run: against one server, then against nginx in front of N
+server processes (with a Dask scheduler and one worker, as ``make class`` starts them), and prints p95 per
+action side by side. Server CPU and RSS then add up the N processes and nginx.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from the repository
 
+from explorer.deploy.launcher import Classroom, free_port  # noqa: E402
 from explorer.testing.server import start_server, stop_server  # noqa: E402
 from explorer.testing.session_client import StreamlitSession  # noqa: E402
 
@@ -62,9 +68,13 @@ class Action:
     cpu_s: float = 0.0
     views: int = 0
 
+    def p95(self) -> float:
+        s = sorted(self.seconds) or [float("nan")]
+        return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+
     def row(self) -> str:
         s = sorted(self.seconds) or [float("nan")]
-        p95 = s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
+        p95 = self.p95()
         per_view = self.cpu_s / max(self.views, 1)
         return (
             f"{self.name:<24} {len(self.errors):>6} {statistics.median(s):>7.2f} {p95:>7.2f} {per_view:>10.3f}"
@@ -235,13 +245,50 @@ async def hooks_left(url: str) -> str:
     return " ".join(t for t in r.texts if "cached" in t) or "diagnostics page not found"
 
 
+class Processes:
+    """Several server processes (and nginx) read as one: CPU times and RSS add up."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.procs = [psutil.Process(p) for p in pids]
+        self.procs += [c for p in self.procs for c in p.children(recursive=True)]  # nginx's workers
+        self.pid = "+".join(str(p) for p in pids)
+
+    def cpu_times(self):
+        times = [p.cpu_times() for p in self.procs]
+        return argparse.Namespace(user=sum(t.user for t in times), system=sum(t.system for t in times))
+
+    def memory_info(self):
+        return argparse.Namespace(rss=sum(p.memory_info().rss for p in self.procs))
+
+
 async def main(args) -> int:
+    """The bench; with --behind-nginx N, once on one server and once behind nginx, then p95 side by side."""
+    if not args.behind_nginx:
+        return (await bench(args))[0]
+    code1, one = await bench(args)
+    print(f"\n---- the same behind nginx with {args.behind_nginx} server processes ----")
+    code_n, many = await bench(args, servers=args.behind_nginx)
+    print(f"\n{'p95 seconds':<24} {'1 server':>9} {f'nginx + {args.behind_nginx}':>10} {'ratio':>6}  errors")
+    for a, b in zip(one, many, strict=True):
+        p1, pn = a.p95(), b.p95()
+        print(f"{a.name:<24} {p1:>9.2f} {pn:>10.2f} {p1 / pn:>6.2f}  {len(a.errors)} / {len(b.errors)}")
+    return max(code1, code_n)
+
+
+async def bench(args, servers: int = 0) -> tuple[int, list[Action]]:
+    """One bench run: against ``--url``, a server started here, or nginx + ``servers`` processes."""
     rng = random.Random(0)
-    server = log = None
+    server = log = room = None
+    runs = None if args.url else tempfile.mkdtemp(prefix="bench-class-runs-")
     if args.url:
         url, proc = args.url, psutil.Process(args.pid)
+    elif servers:
+        env = {"EXPLORER_RUNS": runs, "EXPLORER_DIAGNOSTICS": "1"}
+        room = Classroom(port=free_port(), host="127.0.0.1", servers=servers, scheduler_port=free_port(), env=env)
+        room.__enter__()
+        url = room.url
+        proc = Processes([p.proc.pid for p in room.parts if p.name.startswith(("server", "nginx"))])
     else:
-        runs = tempfile.mkdtemp(prefix="bench-class-runs-")
         log = Path(runs) / "server.log"
         server, url = start_server(ROOT, env={"EXPLORER_RUNS": runs, "EXPLORER_DIAGNOSTICS": "1"}, log=log)
         proc = psutil.Process(server.pid)
@@ -249,9 +296,10 @@ async def main(args) -> int:
     rss0 = rss_mb(proc)
     t0 = time.perf_counter()
     try:
-        async with StreamlitSession(url) as first:  # warm caches as a teacher's rehearsal would
-            for page in PAGES:
-                await first.open(URL.get(page, page))
+        for warm_url in [f"http://{b}" for b in room.backends] if room else [url]:  # every process behind nginx
+            async with StreamlitSession(warm_url) as first:  # warm caches as a teacher's rehearsal would
+                for page in PAGES:
+                    await first.open(URL.get(page, page))
         rss_warm = rss_mb(proc)
         sessions = [StreamlitSession(url, timeout=args.timeout) for _ in range(args.sessions)]
         for s in sessions:
@@ -299,14 +347,18 @@ async def main(args) -> int:
             ok = growth <= 0.05
             print(f"soak: RSS {soak_rss[0]:.0f} -> {soak_rss[1]:.0f} MiB after warm-up ({growth:+.1%}, limit +5%)")
             print(f"soak: {await hooks_left(url)}")
-        if server is not None:
-            errors = [line for line in log.read_text().splitlines() if "Error" in line or "Exception" in line]
+        logs = [log] if server is not None else sorted(room.directory.glob("server-*.log")) if room else []
+        if logs:
+            lines = [line for path in logs for line in path.read_text().splitlines()]
+            errors = [line for line in lines if "Error" in line or "Exception" in line]
             print(f"server log: {len(errors)} error lines" + "".join(f"\n  {e[:200]}" for e in sorted(set(errors))[:5]))
         print(f"wall {time.perf_counter() - t0:.0f} s")
-        return 0 if ok and not any(a.errors for a in actions) else 1
+        return (0 if ok and not any(a.errors for a in actions) else 1), actions
     finally:
         if server is not None:
             stop_server(server)
+        if room is not None:
+            room.stop()
 
 
 if __name__ == "__main__":
@@ -319,4 +371,5 @@ if __name__ == "__main__":
     p.add_argument("--timeout", type=float, default=180.0, help="seconds before one request counts as failed")
     p.add_argument("--url", help="an already running server (then --pid names its process)")
     p.add_argument("--pid", type=int)
+    p.add_argument("--behind-nginx", type=int, default=0, metavar="N", help="also nginx + N server processes; compare")
     sys.exit(asyncio.run(main(p.parse_args())))

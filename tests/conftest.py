@@ -21,3 +21,17 @@ def tiny_model(tiny_config):
 @pytest.fixture
 def cifar_batch() -> torch.Tensor:
     return torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(scope="session")
+def nginx() -> str:
+    """Debian's nginx, for the class set-up's tests: skipped without it, but failed under CI (.ci/run installs it)."""
+    import os
+
+    from explorer.deploy.launcher import NGINX
+
+    if not os.access(NGINX, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"{NGINX} is missing: .ci/run installs Debian's nginx")
+        pytest.skip(f"{NGINX} is missing (apt-get install nginx)")
+    return NGINX

@@ -109,6 +109,17 @@ def wait_idle(page, timeout: float = 120) -> None:
     raise TimeoutError("the app stayed busy")
 
 
+def upload_to_explain(page, url: str, path: str) -> None:
+    """Open Explain on ``url``, pick Upload and give it the file at ``path``; returns once its name shows."""
+    page.goto(f"{url}/explain")
+    wait_idle(page)
+    page.get_by_test_id("stRadio").get_by_text("Upload", exact=True).click()
+    wait_idle(page)
+    page.locator('input[type="file"]').first.set_input_files(path)
+    page.get_by_text(Path(path).name).first.wait_for()
+    wait_idle(page)
+
+
 def no_exception(page) -> None:
     """No Streamlit exception box and no traceback text on the page."""
     assert page.locator('[data-testid="stException"]').count() == 0

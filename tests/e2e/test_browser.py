@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
+from explorer.testing.browser import browser_page, no_exception, shot, upload_to_explain, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -63,13 +63,7 @@ def _photo_png(tmp_path) -> str:
 
 def test_upload_shows_grad_cam_overlay(server, tall_page, tmp_path):
     page = tall_page
-    page.goto(f"{server}/explain")
-    wait_idle(page)
-    page.get_by_test_id("stRadio").get_by_text("Upload", exact=True).click()
-    wait_idle(page)
-    page.locator('input[type="file"]').first.set_input_files(_photo_png(tmp_path))
-    page.get_by_text("my photo.png").first.wait_for()
-    wait_idle(page)
+    upload_to_explain(page, server, _photo_png(tmp_path))
     no_exception(page)
     overlays = page.locator(CHART).filter(has_text="at layer3.2")
     overlays.nth(1).wait_for()  # the network and its plain twin
