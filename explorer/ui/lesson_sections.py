@@ -77,7 +77,7 @@ def degradation_verdict(losses: dict[str, float]) -> str:
         text = _("this time the deeper plain network did not train worse (Plain-56 {p56:.2f}, Plain-20 {p20:.2f})")
         parts.append(text.format(p56=p56, p20=p20))
     if r56 < p56:
-        parts.append(_("with shortcuts the 56-layer network reached {r56:.2g}, below Plain-56").format(r56=r56))
+        parts.append(_("with shortcuts the 56-layer network reached {r56:.3g}, below Plain-56").format(r56=r56))
     else:
         parts.append(_("ResNet-56 ended at {r56:.2f}, not below Plain-56").format(r56=r56))
     return _("Final training loss: {findings}.").format(findings=_("; ").join(parts))
