@@ -207,3 +207,14 @@ def test_inside_a_preact_block_the_output_is_the_sum(cifar_batch):
     assert not any("relu" in t for t in titles) and any("F(x) + shortcut" in t for t in titles)
     names = response_layers(model)
     assert names[:2] == ["layer1.0.conv1", "layer1.0.conv2"] and len(names) == 18
+
+
+def test_cli_train_flags_name_the_2016_nets():
+    from explorer.cli import build_parser, config_from_args
+
+    args = build_parser().parse_args(
+        ["train", "--depth", "164", "--block", "bottleneck", "--preact", "--plain-and-residual"]
+    )
+    config = config_from_args(args, 164)
+    assert (config.preact, config.block, config.shortcut) == (True, "bottleneck", "B")
+    assert replace_config(config, residual=False).name == "Plain-164 (pre-act)"

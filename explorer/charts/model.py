@@ -176,8 +176,9 @@ def block_figure(
     xs = list(range(1, len(ops) + 1))
     end = len(ops) + 1
     main_colour = "#333333"
+    line_end = end + (0.3 if preact else 1.4)  # a pre-activation block's output leaves at the addition
     shapes.append(
-        dict(type="line", x0=0, x1=end + 1.4, y0=0, y1=0, line={"color": main_colour, "width": 2}, layer="below")
+        dict(type="line", x0=0, x1=line_end, y0=0, y1=0, line={"color": main_colour, "width": 2}, layer="below")
     )
     for x, op in zip(xs, ops, strict=True):
         wide = "conv" in op
