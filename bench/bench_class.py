@@ -21,11 +21,12 @@ the Start presses made.
     nice -n 10 python bench/bench_class.py --sessions 8 --pages build explain --no-script
     nice -n 10 python bench/bench_class.py --sessions 10 --soak 1000 --pages --no-script
     nice -n 10 python bench/bench_class.py --varied --pages build inside explain gradients --no-script
-    nice -n 10 python bench/bench_class.py --behind-nginx 2 --no-script   # one server, then make class's set-up
+    nice -n 10 python bench/bench_class.py --behind-nginx 2    # every page: one server against make class's set-up
 
---behind-nginx N runs the same bench twice in one run: against one server, then against nginx in front of N
-server processes (with a Dask scheduler and one worker, as ``make class`` starts them), and prints p95 per
-action side by side. Server CPU and RSS then add up the N processes and nginx.
+--behind-nginx N: every page opened by all sessions at once, on one server and on nginx in front of N server
+processes (a Dask scheduler and one worker, as ``make class`` starts them), both up side by side and taking
+turns page by page, so that a busy moment on a shared machine falls on both alike; p95 per page and the
+ratio, in one run. Server CPU then adds up the N processes and nginx.
 """
 
 from __future__ import annotations
@@ -246,11 +247,11 @@ async def hooks_left(url: str) -> str:
 
 
 class Processes:
-    """Several server processes (and nginx) read as one: CPU times and RSS add up."""
+    """Several server processes (and nginx with its workers) read as one: CPU times and RSS add up."""
 
     def __init__(self, pids: list[int]) -> None:
         self.procs = [psutil.Process(p) for p in pids]
-        self.procs += [c for p in self.procs for c in p.children(recursive=True)]  # nginx's workers
+        self.procs += [c for p in self.procs for c in p.children(recursive=True)]
         self.pid = "+".join(str(p) for p in pids)
 
     def cpu_times(self):
@@ -261,34 +262,64 @@ class Processes:
         return argparse.Namespace(rss=sum(p.memory_info().rss for p in self.procs))
 
 
+async def warm_up(url: str) -> None:
+    """Open every page once, as a teacher's rehearsal would (fills the server's caches)."""
+    async with StreamlitSession(url) as first:
+        for page in PAGES:
+            await first.open(URL.get(page, page))
+
+
+async def compare(args) -> int:
+    """--behind-nginx N: every page on one server and behind nginx + N processes, taking turns; p95 side by side."""
+    env = {"EXPLORER_RUNS": tempfile.mkdtemp(prefix="bench-class-runs-"), "EXPLORER_DIAGNOSTICS": "1"}
+    n = args.behind_nginx
+    server, one_url = start_server(ROOT, env=env)
+    room = Classroom(port=free_port(), host="127.0.0.1", servers=n, scheduler_port=free_port(), env=env)
+    sessions: dict[str, list[StreamlitSession]] = {}
+    try:
+        room.start()
+        pids = [p.proc.pid for p in room.parts if p.name.startswith(("server", "nginx"))]
+        setups = {"1 server": (one_url, psutil.Process(server.pid)), f"nginx + {n}": (room.url, Processes(pids))}
+        for url in [one_url] + [f"http://{b}" for b in room.backends]:  # every process behind nginx too
+            await warm_up(url)
+        print(f"one server {one_url}, nginx {room.url} + {n}; {args.sessions} sessions each; {os.cpu_count()} CPUs")
+        for name, (url, _) in setups.items():
+            sessions[name] = []
+            for _ in range(args.sessions):
+                sessions[name].append(await StreamlitSession(url, timeout=args.timeout).__aenter__())
+        print(HEADER, flush=True)
+        results: dict[str, list[Action]] = {name: [] for name in setups}
+        for i, page in enumerate(args.pages):
+            for name in list(setups)[:: 1 if i % 2 == 0 else -1]:  # the order swaps on every page
+                path, (_, proc) = URL.get(page, page), setups[name]
+                act = await at_once(sessions[name], proc, f"{page} ({name})", lambda s, p=path: s.open(p))
+                results[name].append(act)
+        one, many = results.values()
+        print(f"\n{'p95 seconds':<24} {'1 server':>9} {f'nginx + {n}':>10} {'ratio':>6}  errors")
+        for page, a, b in zip(args.pages, one, many, strict=True):
+            print(
+                f"{page:<24} {a.p95():>9.2f} {b.p95():>10.2f} {a.p95() / b.p95():>6.2f}  {len(a.errors)} / {len(b.errors)}"
+            )
+        for a in one + many:
+            for e in sorted(set(a.errors))[:3]:
+                print(f"  {a.name}: {e[:200]}")
+        return 1 if any(a.errors for a in one + many) else 0
+    finally:
+        for s in [s for ss in sessions.values() for s in ss]:
+            await s.__aexit__(None, None, None)
+        room.stop()
+        stop_server(server)
+
+
 async def main(args) -> int:
-    """The bench; with --behind-nginx N, once on one server and once behind nginx, then p95 side by side."""
-    if not args.behind_nginx:
-        return (await bench(args))[0]
-    code1, one = await bench(args)
-    print(f"\n---- the same behind nginx with {args.behind_nginx} server processes ----")
-    code_n, many = await bench(args, servers=args.behind_nginx)
-    print(f"\n{'p95 seconds':<24} {'1 server':>9} {f'nginx + {args.behind_nginx}':>10} {'ratio':>6}  errors")
-    for a, b in zip(one, many, strict=True):
-        p1, pn = a.p95(), b.p95()
-        print(f"{a.name:<24} {p1:>9.2f} {pn:>10.2f} {p1 / pn:>6.2f}  {len(a.errors)} / {len(b.errors)}")
-    return max(code1, code_n)
-
-
-async def bench(args, servers: int = 0) -> tuple[int, list[Action]]:
-    """One bench run: against ``--url``, a server started here, or nginx + ``servers`` processes."""
+    if args.behind_nginx:
+        return await compare(args)
     rng = random.Random(0)
-    server = log = room = None
-    runs = None if args.url else tempfile.mkdtemp(prefix="bench-class-runs-")
+    server = log = None
     if args.url:
         url, proc = args.url, psutil.Process(args.pid)
-    elif servers:
-        env = {"EXPLORER_RUNS": runs, "EXPLORER_DIAGNOSTICS": "1"}
-        room = Classroom(port=free_port(), host="127.0.0.1", servers=servers, scheduler_port=free_port(), env=env)
-        room.__enter__()
-        url = room.url
-        proc = Processes([p.proc.pid for p in room.parts if p.name.startswith(("server", "nginx"))])
     else:
+        runs = tempfile.mkdtemp(prefix="bench-class-runs-")
         log = Path(runs) / "server.log"
         server, url = start_server(ROOT, env={"EXPLORER_RUNS": runs, "EXPLORER_DIAGNOSTICS": "1"}, log=log)
         proc = psutil.Process(server.pid)
@@ -296,10 +327,7 @@ async def bench(args, servers: int = 0) -> tuple[int, list[Action]]:
     rss0 = rss_mb(proc)
     t0 = time.perf_counter()
     try:
-        for warm_url in [f"http://{b}" for b in room.backends] if room else [url]:  # every process behind nginx
-            async with StreamlitSession(warm_url) as first:  # warm caches as a teacher's rehearsal would
-                for page in PAGES:
-                    await first.open(URL.get(page, page))
+        await warm_up(url)
         rss_warm = rss_mb(proc)
         sessions = [StreamlitSession(url, timeout=args.timeout) for _ in range(args.sessions)]
         for s in sessions:
@@ -347,18 +375,14 @@ async def bench(args, servers: int = 0) -> tuple[int, list[Action]]:
             ok = growth <= 0.05
             print(f"soak: RSS {soak_rss[0]:.0f} -> {soak_rss[1]:.0f} MiB after warm-up ({growth:+.1%}, limit +5%)")
             print(f"soak: {await hooks_left(url)}")
-        logs = [log] if server is not None else sorted(room.directory.glob("server-*.log")) if room else []
-        if logs:
-            lines = [line for path in logs for line in path.read_text().splitlines()]
-            errors = [line for line in lines if "Error" in line or "Exception" in line]
+        if server is not None:
+            errors = [line for line in log.read_text().splitlines() if "Error" in line or "Exception" in line]
             print(f"server log: {len(errors)} error lines" + "".join(f"\n  {e[:200]}" for e in sorted(set(errors))[:5]))
         print(f"wall {time.perf_counter() - t0:.0f} s")
-        return (0 if ok and not any(a.errors for a in actions) else 1), actions
+        return 0 if ok and not any(a.errors for a in actions) else 1
     finally:
         if server is not None:
             stop_server(server)
-        if room is not None:
-            room.stop()
 
 
 if __name__ == "__main__":
@@ -371,5 +395,5 @@ if __name__ == "__main__":
     p.add_argument("--timeout", type=float, default=180.0, help="seconds before one request counts as failed")
     p.add_argument("--url", help="an already running server (then --pid names its process)")
     p.add_argument("--pid", type=int)
-    p.add_argument("--behind-nginx", type=int, default=0, metavar="N", help="also nginx + N server processes; compare")
+    p.add_argument("--behind-nginx", type=int, default=0, metavar="N", help="pages: 1 server against nginx + N")
     sys.exit(asyncio.run(main(p.parse_args())))

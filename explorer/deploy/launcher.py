@@ -131,7 +131,7 @@ class Classroom:
             raise LaunchError(f"app.py is not in {ROOT}: run this from a clone of the project")
         self.directory = Path(self.directory or tempfile.mkdtemp(prefix="explorer-class-"))
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.directory.chmod(0o755)  # nginx's workers (www-data when started as root) write their temp files here
+        self.directory.chmod(0o755)  # nginx runs its workers as nobody when started as root
         env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         if not self.scheduler:
             host, port = self.scheduler_host, str(self.scheduler_port)
