@@ -156,7 +156,8 @@ def residual_spec(d: dict, channel: int | None = None) -> dict:
         title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
     else:
         title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
-    ratio = f"<br>‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
+    # one line: a second line ran into the panel titles below it
+    ratio = f" · ‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
     fig = spec.spec(data, layout, title + ratio, height=400)
     fig["layout"]["margin"]["t"] = 130
     return fig
