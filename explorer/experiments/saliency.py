@@ -195,3 +195,30 @@ def run_saliency(
         "complete": done == len(ds),
         "wall_s": round(time.perf_counter() - start, 2),
     }
+
+
+def centre_wins(result: dict, subset: str = "methods") -> list[str]:
+    """The methods whose pointing game the centre map (which never looks at the image) beats or ties."""
+    scores = result.get(subset) or {}
+    centre = (scores.get("center") or {}).get("pointing_game")
+    if centre is None:
+        return []
+    return [
+        name for name, s in scores.items() if name not in BASELINES and s is not None and s["pointing_game"] <= centre
+    ]
+
+
+def _order(result: dict) -> tuple:
+    kind, _, depth = result["network"].partition("-")
+    return (result["weights"] != "trained", int(depth) if depth.isdigit() else 0, kind != "Plain", kind)
+
+
+def load_saliency(folder: str | Path) -> list[dict]:
+    """The precomputed results in a folder (``<network>.json``, ``<network>.random.json``), trained first, then
+    by depth, plain before residual; [] when there are none."""
+    import json
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted((json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))), key=_order)

@@ -262,6 +262,14 @@ def precomputed_landscapes() -> tuple[list, list]:
     return load_landscapes(ASSET_EXPERIMENTS / "landscape")
 
 
+@st.cache_data(show_spinner=False)
+def precomputed_saliency() -> list[dict]:
+    """The saliency benchmark of the shapes run's networks, trained and randomised (assets/experiments/saliency)."""
+    from explorer.experiments.saliency import load_saliency
+
+    return load_saliency(ASSET_EXPERIMENTS / "saliency")
+
+
 def _runs_signature(roots: tuple[str, ...]) -> tuple:
     """Every file of every run folder under ``roots`` with its size and time: changes when a run is saved,
     extended or removed."""
