@@ -8,8 +8,9 @@ from explorer.charts.saliency import METRIC_LABELS, WEIGHT_LABELS, examples_figu
 from explorer.experiments.saliency import METRICS, centre_wins
 from explorer.i18n import _
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.cache import ASSET_RUNS, DEFAULT_RUN, figure, found_runs, precomputed_run, precomputed_saliency
 from explorer.ui.job_view import job_panel, submit_ui
+from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -18,7 +19,6 @@ ARRAS = "Arras, Osman and Samek 2022, *CLEVR-XAI* (Information Fusion)"
 PETSIUK = "Petsiuk, Das and Saenko 2018, *RISE* (BMVC)"
 ADEBAYO = "Adebayo et al. 2018, *Sanity Checks for Saliency Maps* (NeurIPS)"
 HOOKER = "Hooker et al. 2019, *A Benchmark for Interpretability Methods in Deep Neural Networks* (NeurIPS)"
-SHIPPED_RUN = "shapes"  # assets/runs/shapes, made by `make assets`
 LIVE_JOB = "saliency_job"  # this session's live computation on the engine
 PER_IMAGE_S = {20: 0.6, 56: 1.8}  # CPU-s per image, every method and metric (bench/bench_saliency.py, one core)
 
@@ -143,26 +143,11 @@ st.caption(
     ).format(ADEBAYO=ADEBAYO)
 )
 results = precomputed_saliency()
-run = precomputed_run(SHIPPED_RUN)
+run = precomputed_run(DEFAULT_RUN)
 if results and run is not None:
-    t = run.train
     held = ", ".join(f"{n} {h.eval_accuracy[-1]:.1%}" for n, h in run.history.models.items() if h.eval_accuracy)
-    st.markdown(
-        _(
-            "Networks of the run **{run}**: {steps} steps of {batch} images ({optimizer}, learning rate {lr}, "
-            "{schedule}), {train} training shapes at {size}x{size} pixels. Held-out accuracy: {held}."
-        ).format(
-            run=run.name,
-            steps=t.steps,
-            batch=t.batch_size,
-            optimizer=t.optimizer,
-            lr=t.lr,
-            schedule=t.schedule,
-            train=t.train_size,
-            size=t.image_size,
-            held=held,
-        )  # fmt: skip
-    )
+    st.markdown(_("Networks of the run **{run}**; held-out accuracy: {held}.").format(run=run.name, held=held))
+    st.caption(recipe_caption(run))
     show_results(results, "saliency_pre")
 else:
     st.info(_("The precomputed benchmark is missing: `make assets` makes it. You can compute one live below."))
