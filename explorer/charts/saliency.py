@@ -91,7 +91,7 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
 def examples_figure(example: dict) -> go.Figure:
     """One image where the methods disagree: the image, its true outline, then each method's map over it."""
     image = np.asarray(example["image"], dtype=np.uint8)
-    maps = {m: np.asarray(v, dtype=np.float32) for m, v in example["maps"].items() if m not in BASELINES}
+    maps = {m: np.asarray(v, dtype=np.float32) / 255 for m, v in example["maps"].items() if m not in BASELINES}
     titles = [_("image"), _("true outline")] + [method_label(m) for m in maps]
     fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.01)
     fig.add_trace(image_trace(to_rgb_uint8(image)), row=1, col=1)

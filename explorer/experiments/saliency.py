@@ -37,7 +37,7 @@ from explorer.trust import default_tolerance, recompute_bn_statistics, top_overl
 METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc")
 CURVE_STEPS = 12  # steps from the image to the baseline, 48 pixels each at 24 x 24 (RISE: 224 steps at 224 x 224)
 CHUNK = 64  # images per chunk: the unit of progress and of Stop
-EXAMPLES = 4  # images where the five methods disagree most, kept with their maps
+EXAMPLES = 4  # images where the five methods disagree most, kept with their maps (0..255, as the image)
 WEIGHTS = ("trained", "randomised")
 
 
@@ -112,7 +112,7 @@ def _example(ds, i: int, maps: dict[str, np.ndarray], j: int, pred: int, prob: f
         "predicted": ds.info.classes[pred],
         "probability": round(prob, 3),
         "disagreement": round(score, 3),
-        "maps": {name: np.round(m[j], 3).tolist() for name, m in maps.items()},
+        "maps": {name: np.round(m[j] * 255).astype(int).tolist() for name, m in maps.items() if name not in BASELINES},
     }
 
 
