@@ -20,7 +20,7 @@ PETSIUK = "Petsiuk, Das and Saenko 2018, *RISE* (BMVC)"
 ADEBAYO = "Adebayo et al. 2018, *Sanity Checks for Saliency Maps* (NeurIPS)"
 HOOKER = "Hooker et al. 2019, *A Benchmark for Interpretability Methods in Deep Neural Networks* (NeurIPS)"
 LIVE_JOB = "saliency_job"  # this session's live computation on the engine
-PER_IMAGE_S = {20: 0.6, 56: 1.8}  # CPU-s per image, every method and metric (bench/bench_saliency.py, one core)
+PER_IMAGE_S = {20: 0.12, 56: 0.3}  # CPU-s per image, every method and metric, one thread (`make assets`)
 
 
 def metric_notes(results: list[dict]) -> dict[str, str]:
