@@ -21,6 +21,12 @@ METRIC_LABELS = {  # English keys; shown through _()
     "deletion_auc": N_("Deletion AUC (lower is better)"),
     "insertion_auc": N_("Insertion AUC (higher is better)"),
 }
+METRIC_SHORT = {  # table columns
+    "pointing_game": N_("pointing game ↑"),
+    "mass_in_mask": N_("mass in outline ↑"),
+    "deletion_auc": N_("deletion AUC ↓"),
+    "insertion_auc": N_("insertion AUC ↑"),
+}
 WEIGHT_LABELS = {"trained": N_("trained"), "randomised": N_("randomised weights")}
 BASELINE_STYLE = {"random": ("#777777", "dot", N_("random map")), "center": ("#000000", "dash", N_("centre map"))}
 
@@ -79,13 +85,16 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
                 y=mean,
                 line={"color": line_colour, "dash": dash, "width": 2},
                 annotation_text=f"{_(label)} {mean:.2f}",
-                annotation_position="top left" if b == "center" else "bottom left",
+                annotation_position="top right" if b == "center" else "bottom left",
                 row=1,
                 col=c,
             )
     fig.update_yaxes(range=[0, 1.05])
+    fig.update_xaxes(tickangle=-30)
     fig.update_layout(barmode="group", bargap=0.25)
-    return apply_style(fig, _(METRIC_LABELS[metric]), height=430)
+    apply_style(fig, _(METRIC_LABELS[metric]), height=520)
+    fig.update_layout(legend={"y": -0.5}, margin={"b": 170})  # below the slanted method names
+    return fig
 
 
 def examples_figure(example: dict) -> go.Figure:
@@ -102,4 +111,6 @@ def examples_figure(example: dict) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=14)
-    return apply_style(fig, None, height=220)
+    apply_style(fig, None, height=200)
+    fig.update_layout(margin={"b": 10})
+    return fig

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import tasks
-from explorer.charts.saliency import METRIC_LABELS, WEIGHT_LABELS, examples_figure, method_label, metric_figure
+from explorer.charts.saliency import METRIC_SHORT, WEIGHT_LABELS, examples_figure, method_label, metric_figure
 from explorer.experiments.saliency import METRICS, centre_wins
 from explorer.i18n import _
 from explorer.ui import state
@@ -63,7 +63,7 @@ def results_table(results: list[dict], subset: str) -> pd.DataFrame:
                 continue
             row = {_("network"): r["network"], _("weights"): _(WEIGHT_LABELS[r["weights"]])}
             row[_("method")] = method_label(name)
-            row |= {_(METRIC_LABELS[m]): scores[m] for m in METRICS}
+            row |= {_(METRIC_SHORT[m]): round(scores[m], 3) for m in METRICS}
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -115,16 +115,17 @@ def show_results(results: list[dict], key: str) -> None:
     for metric in METRICS:
         show_chart(figure(metric_figure, results, metric, subset), key=f"{key}_{metric}")
         st.markdown(notes[metric])
-    examples = [(r["network"], e) for r in results if r["weights"] == "trained" for e in r.get("examples", [])]
+    # each trained network's image where its methods disagree most: plain beside residual
+    examples = [(r["network"], r["examples"][0]) for r in results if r["weights"] == "trained" and r.get("examples")]
     if examples:
         st.subheader(_("Where the methods disagree most"))
         st.caption(
             _(
-                "Correctly classified images whose five maps share the fewest of their top 10% pixels. "
-                "The true outline is the second panel."
+                "For each trained network, the correctly classified image whose five maps share the fewest of "
+                "their top 10% pixels. The true outline is the second panel."
             )
         )
-        for i, (network, e) in enumerate(sorted(examples, key=lambda t: -t[1]["disagreement"])[:4]):
+        for i, (network, e) in enumerate(examples):
             st.markdown(
                 _("{network}: a {label}, {prob:.0%} sure.").format(
                     network=network, label=_(e["label"]), prob=e["probability"]
