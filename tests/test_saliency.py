@@ -184,3 +184,30 @@ def test_shipped_shapes_pair_is_well_trained_and_benchmarked():
     assert {(r["network"], r["weights"]) for r in results} == {(n, w) for n in held for w in ("trained", "randomised")}
     for r in results:
         assert r["run"] == "shapes" and r["complete"] and list(r["methods"]) == list(METHOD_KEYS)
+
+
+def _result(weights: str, pg: dict[str, float]) -> dict:
+    return {
+        "network": "ResNet-8",
+        "weights": weights,
+        "methods": {m: {k: (pg.get(m, 0.5) if k == "pointing_game" else 0.5) for k in METRICS} for m in METHOD_KEYS},
+    }
+
+
+def test_centre_wins_names_the_methods_it_beats_or_ties():
+    from explorer.experiments.saliency import centre_wins
+
+    r = _result("trained", {"grad-cam": 0.9, "occlusion": 0.7, "saliency": 0.8, "center": 0.8})
+    assert centre_wins(r) == ["guided-grad-cam", "saliency", "integrated-gradients", "occlusion"]  # 0.5, 0.8, 0.5, 0.7
+
+
+def test_randomisation_drop_averages_each_kind_of_weights():
+    from explorer.experiments.saliency import randomisation_drop
+
+    results = [
+        _result("trained", {"grad-cam": 0.9}),
+        _result("trained", {"grad-cam": 0.7}),
+        _result("randomised", {"grad-cam": 0.4}),
+    ]
+    drop = randomisation_drop(results, "pointing_game")
+    assert drop["grad-cam"] == pytest.approx((0.8, 0.4)) and drop["random"] == pytest.approx((0.5, 0.5))

@@ -222,3 +222,18 @@ def load_saliency(folder: str | Path) -> list[dict]:
     if not folder.is_dir():
         return []
     return sorted((json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))), key=_order)
+
+
+def randomisation_drop(results: list[dict], metric: str, subset: str = "methods") -> dict[str, tuple[float, float]]:
+    """Per method, ``metric`` averaged over the trained networks and over the randomised ones (Adebayo et al.
+    2018: a score that hardly moves when the weights go measures the image, not the network)."""
+    out = {}
+    for name in METHOD_KEYS:
+        means = []
+        for weights in WEIGHTS:
+            values = [
+                r[subset][name][metric] for r in results if r["weights"] == weights and (r.get(subset) or {}).get(name)
+            ]
+            means.append(float(np.mean(values)) if values else float("nan"))
+        out[name] = (means[0], means[1])
+    return out

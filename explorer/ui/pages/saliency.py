@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import tasks
 from explorer.charts.saliency import METRIC_SHORT, WEIGHT_LABELS, examples_figure, method_label, metric_figure
-from explorer.experiments.saliency import METRICS, centre_wins
+from explorer.experiments.saliency import METRICS, centre_wins, randomisation_drop
 from explorer.i18n import _
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS, DEFAULT_RUN, figure, found_runs, precomputed_run, precomputed_saliency
@@ -111,6 +111,16 @@ def show_results(results: list[dict], key: str) -> None:
     st.caption(_("Correctly classified among the benchmark's images: {list}.").format(list=accuracy))
     st.dataframe(results_table(results, subset), hide_index=True, height=320)
     centre_note(results, subset)
+    drop = randomisation_drop(results, "pointing_game", subset)
+    if all(t == t and r == r for t, r in drop.values()):  # both kinds of weights are there (no NaN)
+        st.markdown(
+            _(
+                "**With the weights randomised** ({ADEBAYO}) a map that explains the network should lose its "
+                "aim. Pointing game, trained networks against randomised ones (means):"
+            ).format(ADEBAYO=ADEBAYO)
+            + "\n"
+            + "\n".join(f"- {method_label(m)}: {t:.2f} → {r:.2f}" for m, (t, r) in drop.items())
+        )
     notes = metric_notes(results)
     for metric in METRICS:
         show_chart(figure(metric_figure, results, metric, subset), key=f"{key}_{metric}")
