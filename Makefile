@@ -56,6 +56,13 @@ lint: $(STAMP)
 # About 15 min on 2 cores.
 FULL_BATCH := --preset degradation --optimizer adamw --lr 0.001 --schedule cosine --warmup 20 --steps 300 \
 	--batch-size 64 --train-size 64 --image-size 16 --eval-every 50 --record-every 25
+# Explain's default networks and the saliency benchmark (issue 18): a shapes pair at 20 and 56 layers trained to
+# >= 95% held-out (residual), on one thread (320 CPU-s measured: ~5.5 min on one idle core), then every saliency
+# method scored on 128 held-out shapes per network, trained and randomised (8 runs, 205 CPU-s on one thread).
+SHAPES := --depth 20 56 --plain-and-residual --steps 400 --batch-size 64 --optimizer adamw --lr 0.003 \
+	--schedule cosine --warmup 20 --train-size 10000 --eval-size 1000 --image-size 24 --eval-every 100 \
+	--record-every 50 --seed 0 --threads 1
+SALIENCY := --run assets/runs/shapes --images 128 --seed 0 --threads 1
 
 # Where the ReLU goes (He et al. 2016's pre-activation block): seed 0 ships as a run, seeds 1 and 2 only in
 # assets/experiments/relu_place.json (about 3 minutes per seed on 2 cores).
@@ -72,6 +79,15 @@ assets: $(STAMP)
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation \
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
 	rm -rf $(RELU_SEEDS)
+	# the shapes pair (Explain's default) and the saliency benchmark of its four networks
+	rm -rf assets/runs/shapes assets/experiments/saliency
+	$(VENV)/bin/python -m explorer train $(SHAPES) --out assets/runs/shapes --name shapes
+	rm -f assets/runs/shapes/checkpoints/*.optim.pt assets/runs/shapes/checkpoints/*.init.pt  # weights only
+	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
+		$(VENV)/bin/python -m explorer saliency $(SALIENCY) --network $$net --out assets/experiments/saliency/$$net.json && \
+		$(VENV)/bin/python -m explorer saliency $(SALIENCY) --network $$net --randomised \
+			--out assets/experiments/saliency/$$net.random.json || exit 1; \
+	done
 	# loss landscapes (Li et al. 2018) of the four networks and their init-to-trained lines (~4 CPU-minutes)
 	for net in Plain-20 ResNet-20 Plain-56 ResNet-56; do \
 		$(VENV)/bin/python -m explorer landscape --run assets/runs/degradation --network $$net $(LANDSCAPE) \

@@ -272,6 +272,38 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_saliency(args: argparse.Namespace) -> int:
+    """The saliency benchmark of one network of a saved run, as JSON (explorer.experiments.saliency)."""
+    from pathlib import Path
+
+    import torch
+
+    from explorer.experiments.saliency import run_saliency
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def progress(done: int, total: int) -> None:
+        sys.stdout.write(f"\r{done}/{total} images")
+        sys.stdout.write("\n" if done == total else "")
+        sys.stdout.flush()
+
+    weights = "randomised" if args.randomised else "trained"
+    result = run_saliency(args.run, args.network, args.images, args.seed, weights, progress)  # main reports errors
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result))
+    print(f"{result['wall_s']:.1f} s; {result['correct']} of {result['images']} images classified correctly")
+    print(f"{'method':<22} {'pointing':>8} {'mass':>6} {'deletion':>8} {'insertion':>9}")
+    for name, m in result["methods"].items():
+        row = (
+            f"{m['pointing_game']:>8.3f} {m['mass_in_mask']:>6.3f} {m['deletion_auc']:>8.3f} {m['insertion_auc']:>9.3f}"
+        )
+        print(f"{name:<22} {row}")
+    print(f"wrote {out}")
+    return 0
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """Flags of ``train``; unset ones take the preset's value (or TrainConfig's default)."""
     from explorer.training import OPTIMIZERS, PRESETS, SCHEDULES
@@ -359,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_landscape)
+
+    p = sub.add_parser("saliency", help="every saliency method scored on held-out shapes with true outlines, as JSON")
+    p.add_argument("--run", required=True, metavar="RUN_DIR", help="a saved run trained on the built-in shapes")
+    p.add_argument("--network", required=True, help="a network of the run, e.g. ResNet-56")
+    p.add_argument("--images", type=int, default=256, help="held-out shapes to score on")
+    p.add_argument("--seed", type=int, default=0, help="seed for the images, random maps, ties and random weights")
+    p.add_argument("--randomised", action="store_true", help="the network with every weight randomised")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", required=True, metavar="FILE.json")
+    p.set_defaults(func=cmd_saliency)
     return parser
 
 

@@ -397,10 +397,47 @@ def landscape_task(spec: dict, ctx) -> list:
     return out
 
 
+def saliency_job(
+    run_dir: str | Path, networks: list[str], images: int = 256, seed: int = 0, randomised: bool = True
+) -> tuple[str, dict]:
+    """(key, spec) of the saliency benchmark of some networks of a saved run (and, with ``randomised``, of each
+    with its weights randomised), one after another. Keyed by the run's folder and state, as landscape_job."""
+    from explorer.runs import load_run
+
+    run = load_run(run_dir)
+    what = {"run": Path(run_dir).resolve().name, "step": run.history.step, "updated": run.meta.get("updated")}
+    weights = ["trained", "randomised"] if randomised else ["trained"]
+    options = {"networks": list(networks), "weights": weights, "images": images, "seed": seed}
+    key = engine.job_key("saliency", {**what, **options})
+    return key, {"title": "saliency benchmark", "run_dir": str(Path(run_dir).resolve()), **options}
+
+
+def saliency_task(spec: dict, ctx) -> list:
+    """The benchmark's result (``experiments.saliency.run_saliency``) of each network and weights, in order;
+    a stop ends the current one with the images done so far."""
+    from explorer.experiments.saliency import run_saliency
+
+    todo = [(name, w) for name in spec["networks"] for w in spec["weights"]]
+    out, n = [], spec["images"]
+    for i, (name, weights) in enumerate(todo):
+        if ctx.stop.is_set():
+            break
+
+        def progress(done, total, i=i, name=name, weights=weights) -> None:
+            phase = f"{name}, {weights} ({i + 1} of {len(todo)})"
+            ctx.report(phase=phase, step=i * n + done, total=len(todo) * n)
+
+        result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop.is_set)
+        if result is not None:
+            out.append(result)
+    return out
+
+
 TASKS = {
     "train": train_task,
     "lesion": lesion_task,
     "randomise": randomisation_task,
     "sweep": sweep_task,
     "landscape": landscape_task,
+    "saliency": saliency_task,
 }

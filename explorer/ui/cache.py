@@ -28,6 +28,7 @@ from explorer.summary import Summary, summarize_config
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 ASSET_RUNS = ASSETS / "runs"
 ASSET_EXPERIMENTS = ASSETS / "experiments"
+DEFAULT_RUN = "shapes"  # assets/runs/shapes: the shapes pair at 20 and 56 layers trained to >= 95% (`make assets`)
 
 
 def spinner(message: str) -> Callable:
@@ -218,7 +219,10 @@ def precomputed_cards() -> list[model_cards.ModelCard]:
     cards: list[model_cards.ModelCard] = []
     for run in runs.find_runs(ASSET_RUNS):
         cards += runs.run_cards(run)
-    return sorted(cards, key=lambda c: (c.run or "", c.config.depth, not c.config.residual))
+    # the well-trained shapes run first: its networks are the pickers' default (Explain's first view)
+    return sorted(
+        cards, key=lambda c: (Path(c.run or "").name != DEFAULT_RUN, c.run or "", c.config.depth, not c.config.residual)
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -292,6 +296,14 @@ def precomputed_landscapes(folder: str = "landscape") -> tuple[list, list]:
     from explorer.experiments.landscape import load_landscapes
 
     return load_landscapes(ASSET_EXPERIMENTS / folder)
+
+
+@st.cache_data(show_spinner=False)
+def precomputed_saliency() -> list[dict]:
+    """The saliency benchmark of the shapes run's networks, trained and randomised (assets/experiments/saliency)."""
+    from explorer.experiments.saliency import load_saliency
+
+    return load_saliency(ASSET_EXPERIMENTS / "saliency")
 
 
 def _runs_signature(roots: tuple[str, ...]) -> tuple:

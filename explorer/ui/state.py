@@ -51,6 +51,11 @@ LANDSCAPE_GRID = "landscape_grid"
 LANDSCAPE_IMAGES = "landscape_images"
 LANDSCAPE_FAST = "landscape_fast"
 LANDSCAPE_RESULT = "landscape_result"  # the last live computation: (run label, [Landscape])
+SALIENCY_CORRECT = "saliency_correct"  # scores on correctly classified images only
+SALIENCY_RUN = "saliency_run"
+SALIENCY_NETS = "saliency_nets"
+SALIENCY_IMAGES = "saliency_images"
+SALIENCY_RANDOM = "saliency_random"
 
 DEFAULTS = {
     FAMILY: "cifar",

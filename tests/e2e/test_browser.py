@@ -20,6 +20,7 @@ PAGES = {
     "explain": "Explain a prediction",
     "experiments": "Experiments",
     "landscape": "Loss landscapes",
+    "saliency": "Can you trust the map?",
 }
 CHART = '[data-testid="stPlotlyChart"]'
 

@@ -11,4 +11,5 @@ GRADIENTS = "explorer/ui/pages/gradients.py"
 EXPLAIN = "explorer/ui/pages/explain.py"
 EXPERIMENTS = "explorer/ui/pages/experiments.py"
 LANDSCAPE = "explorer/ui/pages/landscape.py"
+SALIENCY = "explorer/ui/pages/saliency.py"
 DIAGNOSTICS = "explorer/ui/pages/diagnostics.py"  # only with EXPLORER_DIAGNOSTICS=1 (load tests)

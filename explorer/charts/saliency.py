@@ -1,0 +1,116 @@
+"""Saliency-benchmark figures: one metric's scores per method, plain beside residual, trained beside randomised,
+the two maps that explain nothing (random, centre) drawn as lines; and the images where the methods disagree."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from explorer.attribution import METHOD_LABELS
+from explorer.charts.attribution import image_trace
+from explorer.charts.colors import overlay_rgb, to_rgb_uint8
+from explorer.charts.style import apply_style, colour
+from explorer.charts.training import _shade
+from explorer.experiments.saliency_maps import BASELINES, METHOD_KEYS
+from explorer.i18n import N_, _
+
+METRIC_LABELS = {  # English keys; shown through _()
+    "pointing_game": N_("Pointing game (higher is better)"),
+    "mass_in_mask": N_("Mass in the outline (higher is better)"),
+    "deletion_auc": N_("Deletion AUC (lower is better)"),
+    "insertion_auc": N_("Insertion AUC (higher is better)"),
+}
+METRIC_SHORT = {  # table columns
+    "pointing_game": N_("pointing game ↑"),
+    "mass_in_mask": N_("mass in outline ↑"),
+    "deletion_auc": N_("deletion AUC ↓"),
+    "insertion_auc": N_("insertion AUC ↑"),
+}
+WEIGHT_LABELS = {"trained": N_("trained"), "randomised": N_("randomised weights")}
+BASELINE_STYLE = {"random": ("#777777", "dot", N_("random map")), "center": ("#000000", "dash", N_("centre map"))}
+
+
+def method_label(name: str) -> str:
+    """A method's name in the session's language (the benchmark's keys are the CLI's: 'grad-cam', ...)."""
+    key = METHOD_KEYS.get(name)
+    if key is None:
+        return _(BASELINE_STYLE[name][2]) if name in BASELINE_STYLE else name
+    return _(METHOD_LABELS.get(key, key))
+
+
+def _network_colour(network: str, depths: list[int]) -> str:
+    kind, _, depth = network.partition("-")
+    rank = depths.index(int(depth)) / max(1, len(depths) - 1) if depth.isdigit() and int(depth) in depths else 1.0
+    return _shade(colour(kind != "Plain"), 0.45 * (1 - rank))  # shallower lighter, as the training charts
+
+
+def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> go.Figure:
+    """Bars of ``metric`` for each method and network, one panel per weights (trained, randomised); the
+    baselines' scores (averaged over the panel's networks) as horizontal lines."""
+    weights = [w for w in WEIGHT_LABELS if any(r["weights"] == w for r in results)]
+    if not weights:
+        raise ValueError("no results to draw")
+    methods = [m for m in METHOD_KEYS if m not in BASELINES]
+    depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
+    fig = make_subplots(
+        rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[_(WEIGHT_LABELS[w]) for w in weights]
+    )
+    shown = set()
+    for c, w in enumerate(weights, start=1):
+        panel = [r for r in results if r["weights"] == w and r.get(subset)]
+        for r in panel:
+            scores = r[subset]
+            fig.add_trace(
+                go.Bar(
+                    x=[method_label(m) for m in methods],
+                    y=[scores[m][metric] if scores.get(m) else None for m in methods],
+                    name=r["network"],
+                    legendgroup=r["network"],
+                    showlegend=r["network"] not in shown,
+                    marker={"color": _network_colour(r["network"], depths)},
+                    hovertemplate=f"{r['network']}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=c,
+            )
+            shown.add(r["network"])
+        for b in BASELINES:
+            values = [r[subset][b][metric] for r in panel if r[subset].get(b)]
+            if not values:
+                continue
+            line_colour, dash, label = BASELINE_STYLE[b]
+            mean = float(np.mean(values))
+            fig.add_hline(
+                y=mean,
+                line={"color": line_colour, "dash": dash, "width": 2},
+                annotation_text=f"{_(label)} {mean:.2f}",
+                annotation_position="top right" if b == "center" else "bottom left",
+                row=1,
+                col=c,
+            )
+    fig.update_yaxes(range=[0, 1.05])
+    fig.update_xaxes(tickangle=-30)
+    fig.update_layout(barmode="group", bargap=0.25)
+    apply_style(fig, _(METRIC_LABELS[metric]), height=520)
+    fig.update_layout(legend={"y": -0.5}, margin={"b": 170})  # below the slanted method names
+    return fig
+
+
+def examples_figure(example: dict) -> go.Figure:
+    """One image where the methods disagree: the image, its true outline, then each method's map over it."""
+    image = np.asarray(example["image"], dtype=np.uint8)
+    maps = {m: np.asarray(v, dtype=np.float32) / 255 for m, v in example["maps"].items() if m not in BASELINES}
+    titles = [_("image"), _("true outline")] + [method_label(m) for m in maps]
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.01)
+    fig.add_trace(image_trace(to_rgb_uint8(image)), row=1, col=1)
+    mask = np.asarray(example["mask"], dtype=np.float32)
+    fig.add_trace(image_trace(overlay_rgb(image, mask, 0.5, colourmap="viridis")), row=1, col=2)
+    for c, m in enumerate(maps.values(), start=3):
+        fig.add_trace(image_trace(overlay_rgb(image, m, 0.6)), row=1, col=c)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_annotations(font_size=14)
+    apply_style(fig, None, height=200)
+    fig.update_layout(margin={"b": 10})
+    return fig

@@ -1,0 +1,239 @@
+"""Which saliency map can you trust? Every method scored on held-out shapes with their true outlines.
+
+For one network of a saved run (trained, or with every weight randomised as in Adebayo et al. 2018), on
+``images`` held-out shapes: the maps of Explain's five methods and of two maps that explain nothing
+(``saliency_maps``), each scored by the pointing game, the mass in the outline, and the deletion and
+insertion areas (``saliency_metrics``). Every map explains the image's true class. Scores are averaged over
+all images and, apart, over the images the network classifies correctly.
+
+The same seed gives the same numbers: it picks the images, the random maps, the order of tied pixels and
+the randomised weights. ``progress(done, total)`` is called after each chunk of images; ``should_stop()`` is
+asked before each, and a stop returns the scores of the images done so far (``complete`` False).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from explorer.datasets import load_dataset
+from explorer.experiments.saliency_maps import BASELINES, METHOD_KEYS, method_maps
+from explorer.experiments.saliency_metrics import (
+    auc,
+    causal_curves,
+    curve_steps,
+    mass_in_mask,
+    pixel_ranks,
+    pointing_game,
+)
+from explorer.progress import ProgressFn
+from explorer.trust import default_tolerance, recompute_bn_statistics, top_overlap
+
+METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc")
+CURVE_STEPS = 12  # steps from the image to the baseline, 48 pixels each at 24 x 24 (RISE: 224 steps at 224 x 224)
+CHUNK = 64  # images per chunk: the unit of progress and of Stop
+EXAMPLES = 4  # images where the five methods disagree most, kept with their maps (0..255, as the image)
+WEIGHTS = ("trained", "randomised")
+
+
+class NoOutlines(ValueError):
+    """The run's data have no true outlines: the benchmark needs the built-in shapes."""
+
+
+def randomised(model: nn.Module, calibration: torch.Tensor, seed: int) -> nn.Module:
+    """The same architecture with every weight freshly drawn by its own initialiser, batch-norm statistics from
+    ``calibration`` (as trust's cascading randomisation does for each layer it re-draws)."""
+    from explorer.models import build_resnet
+
+    fresh = build_resnet(model.config, seed=seed)
+    recompute_bn_statistics(fresh, [fresh], calibration)
+    return fresh
+
+
+def _probabilities(model: nn.Module, targets: torch.Tensor) -> Callable:
+    """The curves' forward passes: bfloat16 autocast (about twice as fast on CPU, probabilities to ~3 digits,
+    as the loss landscapes' ``--precision bfloat16``); the maps themselves are computed in float32."""
+
+    def predict(inputs: torch.Tensor, rows: np.ndarray) -> np.ndarray:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=inputs.device.type == "cpu"):
+            p = torch.softmax(model(inputs).float(), dim=1)
+        return p[torch.arange(len(inputs)), targets[torch.as_tensor(rows)]].numpy()
+
+    return predict
+
+
+def _disagreement(maps: dict[str, np.ndarray], i: int) -> float:
+    """How little the real methods agree on image i: 1 - mean pairwise overlap of their top 10% pixels."""
+    names = [m for m in maps if m not in BASELINES]
+    pairs = [(a, b) for k, a in enumerate(names) for b in names[k + 1 :]]
+    return 1.0 - float(np.mean([top_overlap(maps[a][i], maps[b][i]) for a, b in pairs]))
+
+
+def score_chunk(
+    model: nn.Module, x: torch.Tensor, targets: torch.Tensor, masks: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], np.ndarray]:
+    """Per-image scores of every method on one chunk: ({method: {metric: (B,)}}, {method: maps}, probs (B, K))."""
+    model.eval()
+    with torch.inference_mode():
+        probs = torch.softmax(model(x), dim=1).numpy()
+    maps = {name: method_maps(name, model, x, targets, rng) for name in METHOD_KEYS}
+    step, _ = curve_steps(masks[0].size, CURVE_STEPS)
+    ranks = np.stack([pixel_ranks(maps[name], rng) for name in METHOD_KEYS])  # (M, B, H*W)
+    deletion, insertion = causal_curves(_probabilities(model, targets), x, 0.0, ranks, step)
+    scores = {}
+    tol = default_tolerance(max(masks.shape[-2:]))
+    for k, name in enumerate(METHOD_KEYS):
+        scores[name] = {
+            "pointing_game": pointing_game(maps[name], masks, tol).astype(np.float64),
+            "mass_in_mask": mass_in_mask(maps[name], masks),
+            "deletion_auc": auc(deletion[k]),
+            "insertion_auc": auc(insertion[k]),
+        }
+    return scores, maps, probs
+
+
+def _means(scores: dict[str, dict[str, np.ndarray]], keep: np.ndarray) -> dict[str, dict[str, float] | None]:
+    if not keep.any():
+        return {name: None for name in scores}
+    return {name: {m: round(float(v[keep].mean()), 4) for m, v in per.items()} for name, per in scores.items()}
+
+
+def _example(ds, i: int, maps: dict[str, np.ndarray], j: int, pred: int, prob: float, score: float) -> dict:
+    image = (ds.images[i].float() / (255.0 if ds.images.dtype == torch.uint8 else 1.0)).permute(1, 2, 0)
+    return {
+        "image": (image.clamp(0, 1).numpy() * 255).round().astype(int).tolist(),
+        "mask": ds.masks[i].int().tolist(),
+        "label": ds.info.classes[int(ds.labels[i])],
+        "predicted": ds.info.classes[pred],
+        "probability": round(prob, 3),
+        "disagreement": round(score, 3),
+        "maps": {name: np.round(m[j] * 255).astype(int).tolist() for name, m in maps.items() if name not in BASELINES},
+    }
+
+
+def run_saliency(
+    run_dir: str | Path,
+    network: str,
+    images: int = 256,
+    seed: int = 0,
+    weights: str = "trained",
+    progress: ProgressFn | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    data_root: str | None = None,
+) -> dict | None:
+    """The benchmark of one network of a saved run: the CLI's JSON (see the module docstring and the README).
+
+    Returns None when stopped before the first chunk finished. Raises ``NoOutlines`` for a run whose data
+    are not the built-in shapes, ValueError for an unknown network or weights.
+    """
+    from explorer.runs import load_run
+
+    if weights not in WEIGHTS:
+        raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")
+    if not isinstance(images, int) or images < 1:
+        raise ValueError(f"images must be a positive integer, got {images!r}")
+    run = load_run(run_dir)
+    if run.train.dataset != "shapes":
+        raise NoOutlines(
+            f"the saliency benchmark needs the built-in shapes, whose true outlines it scores against; "
+            f"{run.name} was trained on {Path(str(run.train.dataset)).name}"
+        )
+    if network not in run.model_configs:
+        raise ValueError(f"no network {network!r} in {run.name}; it has {list(run.model_configs)}")
+    start = time.perf_counter()
+    ds = load_dataset("shapes", "test", n=images, size=run.train.image_size, seed=seed, root=data_root)
+    x_all, y_all = ds.batch(torch.arange(len(ds)))
+    masks_all = ds.masks.numpy()
+    model = run.load_models()[network]
+    if weights == "randomised":
+        model = randomised(model, x_all[:128], seed + 1)
+    rng = np.random.default_rng(seed)
+    per: dict[str, dict[str, list]] = {name: {m: [] for m in METRICS} for name in METHOD_KEYS}
+    correct, candidates, done = [], [], 0
+    for lo in range(0, len(ds), CHUNK):
+        if should_stop is not None and should_stop():
+            break
+        idx = slice(lo, lo + CHUNK)
+        scores, maps, probs = score_chunk(model, x_all[idx], y_all[idx], masks_all[idx], rng)
+        for name in METHOD_KEYS:
+            for m in METRICS:
+                per[name][m].append(scores[name][m])
+        right = probs.argmax(1) == y_all[idx].numpy()
+        correct.append(right)
+        for j in np.flatnonzero(right):  # examples among correct answers: disagreement is then about the maps
+            pred = int(probs[j].argmax())
+            candidates.append((_disagreement(maps, j), lo + j, j, {k: v for k, v in maps.items()}, pred, probs[j]))
+        candidates = sorted(candidates, key=lambda c: -c[0])[:EXAMPLES]
+        done = min(lo + CHUNK, len(ds))
+        if progress is not None:
+            progress(done, len(ds))
+    if done == 0:
+        return None
+    scores = {name: {m: np.concatenate(v) for m, v in per[name].items()} for name in METHOD_KEYS}
+    right = np.concatenate(correct)
+    return {
+        "network": network,
+        "weights": weights,
+        "run": run.name,
+        "images": done,
+        "seed": seed,
+        "image_size": int(x_all.shape[-1]),
+        "mask_area": round(float(masks_all[:done].mean()), 4),
+        "accuracy": round(float(right.mean()), 4),
+        "correct": int(right.sum()),
+        "baseline": "mean colour",
+        "curve_steps": CURVE_STEPS,
+        "tolerance_px": default_tolerance(int(x_all.shape[-1])),
+        "methods": _means(scores, np.ones(done, dtype=bool)),
+        "methods_correct": _means(scores, right),
+        "examples": [_example(ds, i, maps, j, p, float(pr[p]), s) for s, i, j, maps, p, pr in candidates],
+        "complete": done == len(ds),
+        "wall_s": round(time.perf_counter() - start, 2),
+    }
+
+
+def centre_wins(result: dict, subset: str = "methods") -> list[str]:
+    """The methods whose pointing game the centre map (which never looks at the image) beats or ties."""
+    scores = result.get(subset) or {}
+    centre = (scores.get("center") or {}).get("pointing_game")
+    if centre is None:
+        return []
+    return [
+        name for name, s in scores.items() if name not in BASELINES and s is not None and s["pointing_game"] <= centre
+    ]
+
+
+def _order(result: dict) -> tuple:
+    kind, _, depth = result["network"].partition("-")
+    return (result["weights"] != "trained", int(depth) if depth.isdigit() else 0, kind != "Plain", kind)
+
+
+def load_saliency(folder: str | Path) -> list[dict]:
+    """The precomputed results in a folder (``<network>.json``, ``<network>.random.json``), trained first, then
+    by depth, plain before residual; [] when there are none."""
+    import json
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted((json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))), key=_order)
+
+
+def randomisation_drop(results: list[dict], metric: str, subset: str = "methods") -> dict[str, tuple[float, float]]:
+    """Per method, ``metric`` averaged over the trained networks and over the randomised ones (Adebayo et al.
+    2018: a score that hardly moves when the weights go measures the image, not the network)."""
+    out = {}
+    for name in METHOD_KEYS:
+        means = []
+        for weights in WEIGHTS:
+            values = [
+                r[subset][name][metric] for r in results if r["weights"] == weights and (r.get(subset) or {}).get(name)
+            ]
+            means.append(float(np.mean(values)) if values else float("nan"))
+        out[name] = (means[0], means[1])
+    return out
