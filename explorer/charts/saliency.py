@@ -40,7 +40,7 @@ def method_label(name: str) -> str:
 
 
 def _network_colour(network: str, depths: list[int]) -> str:
-    kind, _, depth = network.partition("-")
+    kind, _sep, depth = network.partition("-")
     rank = depths.index(int(depth)) / max(1, len(depths) - 1) if depth.isdigit() and int(depth) in depths else 1.0
     return _shade(colour(kind != "Plain"), 0.45 * (1 - rank))  # shallower lighter, as the training charts
 
