@@ -243,3 +243,55 @@ def test_eval_mode_restores_every_flag_even_on_error(tiny_model):
     with eval_mode(tiny_model):
         assert tiny_model.conv1.weight.requires_grad  # freeze only when asked
     assert block_names(tiny_model) == ["layer1.0", "layer2.0", "layer3.0"]
+
+
+FAST_BUILD_CASES = [
+    dict(depth=20, residual=True, shortcut="A"),
+    dict(depth=20, residual=False, shortcut="A"),
+    dict(depth=20, residual=True, shortcut="B"),
+    dict(depth=20, residual=False, shortcut="B"),
+    dict(depth=20, residual=True, shortcut="B", zero_init_residual=True, width=8),
+    dict(depth=110, preact=True, residual=True, shortcut="A"),
+    dict(depth=110, preact=True, residual=False, shortcut="A"),
+    dict(depth=110, preact=True, residual=True, shortcut="B", zero_init_residual=True),
+    dict(depth=110, preact=True, residual=False, shortcut="B"),
+    dict(depth=164, preact=True, block="bottleneck", residual=True),
+    dict(family="imagenet", depth=50, residual=True, stem="small", num_classes=10),
+]
+
+
+@pytest.mark.parametrize("kwargs", FAST_BUILD_CASES, ids=lambda k: "-".join(map(str, k.values())))
+@pytest.mark.parametrize("seed", [0, 7])
+def test_build_skipping_default_fill_gives_bit_identical_weights(kwargs, seed):
+    """build_resnet skips torch's default fill, which init_weights overwrites: the weights are unchanged."""
+    from explorer.models import ResNet, init_weights
+
+    config = ResNetConfig(**kwargs)
+    old = ResNet(config)  # the former path: torch's default fill, then ours over it
+    init_weights(old, seed)
+    new = build_resnet(config, seed=seed)
+    a, b = old.state_dict(), new.state_dict()
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+    assert [p.requires_grad for p in old.parameters()] == [p.requires_grad for p in new.parameters()]
+
+
+def test_default_fill_is_skipped_only_inside_build_and_only_in_its_thread():
+    import threading
+
+    from explorer.models import _skip_default_init
+
+    def linear():
+        torch.manual_seed(3)
+        return torch.nn.Linear(8, 4).weight.detach().clone()
+
+    expected = linear()
+    build_resnet(depth=8)
+    assert torch.equal(linear(), expected)  # outside the block torch's default fill is back
+    seen = []
+    with _skip_default_init():
+        t = threading.Thread(target=lambda: seen.append(linear()))
+        t.start()
+        t.join()
+    assert torch.equal(seen[0], expected)  # another thread is untouched while a build skips the fill
