@@ -308,7 +308,7 @@ def init_weights(model: ResNet, seed: int = 0) -> None:
         if isinstance(m, nn.Conv2d):
             fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
             std = (2.0 / fan_out) ** 0.5
-            m.weight.copy_(torch.randn(m.weight.shape, generator=_generator(seed, name)) * std)
+            m.weight.normal_(generator=_generator(seed, name)).mul_(std)  # torch.randn(...) * std, in place
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)

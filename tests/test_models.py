@@ -245,6 +245,36 @@ def test_eval_mode_restores_every_flag_even_on_error(tiny_model):
     assert block_names(tiny_model) == ["layer1.0", "layer2.0", "layer3.0"]
 
 
+@torch.no_grad()
+def _former_init_weights(model, seed: int) -> None:
+    """init_weights as it was before builds got quicker (out of place, over torch's default fill), kept as the
+    reference the shipped checkpoints and assets were made with."""
+    from torch import nn
+
+    from explorer.models import Bottleneck, _generator
+
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
+            std = (2.0 / fan_out) ** 0.5
+            m.weight.copy_(torch.randn(m.weight.shape, generator=_generator(seed, name)) * std)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+            m.reset_running_stats()
+        elif isinstance(m, nn.Linear):
+            bound = 1.0 / m.in_features**0.5
+            g = _generator(seed, name)
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 2 * bound - bound)
+            m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 2 * bound - bound)
+    if model.config.zero_init_residual and model.config.residual:
+        for _, b in model.blocks():
+            if b.preact:
+                nn.init.zeros_(b.conv3.weight if hasattr(b, "conv3") else b.conv2.weight)
+            else:
+                nn.init.zeros_(b.bn3.weight if isinstance(b, Bottleneck) else b.bn2.weight)
+
+
 FAST_BUILD_CASES = [
     dict(depth=20, residual=True, shortcut="A"),
     dict(depth=20, residual=False, shortcut="A"),
@@ -263,12 +293,13 @@ FAST_BUILD_CASES = [
 @pytest.mark.parametrize("kwargs", FAST_BUILD_CASES, ids=lambda k: "-".join(map(str, k.values())))
 @pytest.mark.parametrize("seed", [0, 7])
 def test_build_skipping_default_fill_gives_bit_identical_weights(kwargs, seed):
-    """build_resnet skips torch's default fill, which init_weights overwrites: the weights are unchanged."""
-    from explorer.models import ResNet, init_weights
+    """build_resnet skips torch's default fill, which init_weights overwrites, and fills in place: the weights
+    are bit for bit those of the former build (torch's fill, then the former init_weights over it)."""
+    from explorer.models import ResNet
 
     config = ResNetConfig(**kwargs)
-    old = ResNet(config)  # the former path: torch's default fill, then ours over it
-    init_weights(old, seed)
+    old = ResNet(config)
+    _former_init_weights(old, seed)
     new = build_resnet(config, seed=seed)
     a, b = old.state_dict(), new.state_dict()
     assert list(a) == list(b)
