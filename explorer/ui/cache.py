@@ -51,6 +51,25 @@ def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summa
     return summarize_config(config, input_size)
 
 
+@st.cache_data(show_spinner=False)
+def _network_costs() -> dict[str, tuple[int, int]]:
+    from explorer.experiments.precompute import load_network_costs
+
+    return load_network_costs(ASSET_EXPERIMENTS)
+
+
+def network_cost(config: ResNetConfig) -> tuple[int, int]:
+    """(parameters, multiply-accumulates) of a network: from the precomputed asset for the ones the Learn page
+    quotes (no summaries counted at start-up), otherwise from its summary."""
+    from explorer.experiments.precompute import cost_key
+
+    cost = _network_costs().get(cost_key(config))
+    if cost is None:
+        s = cached_summary(config)
+        cost = (s.params, s.macs)
+    return cost
+
+
 @st.cache_resource(max_entries=32)
 def cached_structure(config: ResNetConfig) -> ResNet:
     """The network's modules on the meta device: its shape without weights, for diagrams."""

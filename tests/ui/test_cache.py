@@ -107,3 +107,12 @@ def test_release_freed_memory_gives_a_threads_freed_heap_back():
     assert before - after > 100 * 2**20, (before, after)  # without the trim: 0 MB given back
     assert len(kept) == 3000
     cache.release_freed_memory(every_s=3600)  # within the interval: no second trim (and no error)
+
+
+def test_network_cost_comes_from_the_asset_and_falls_back_to_the_summary():
+    learn_net = ResNetConfig("imagenet", 50)
+    assert cache._network_costs()  # the asset ships with the app
+    s = cache.cached_summary(learn_net)
+    assert cache.network_cost(learn_net) == (s.params, s.macs)
+    other = ResNetConfig(depth=14, width=8)  # not on the Learn page: counted by its summary
+    assert cache.network_cost(other) == (cache.cached_summary(other).params, cache.cached_summary(other).macs)
