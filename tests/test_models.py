@@ -243,3 +243,86 @@ def test_eval_mode_restores_every_flag_even_on_error(tiny_model):
     with eval_mode(tiny_model):
         assert tiny_model.conv1.weight.requires_grad  # freeze only when asked
     assert block_names(tiny_model) == ["layer1.0", "layer2.0", "layer3.0"]
+
+
+@torch.no_grad()
+def _former_init_weights(model, seed: int) -> None:
+    """init_weights as it was before builds got quicker (out of place, over torch's default fill), kept as the
+    reference the shipped checkpoints and assets were made with."""
+    from torch import nn
+
+    from explorer.models import Bottleneck, _generator
+
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
+            std = (2.0 / fan_out) ** 0.5
+            m.weight.copy_(torch.randn(m.weight.shape, generator=_generator(seed, name)) * std)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+            m.reset_running_stats()
+        elif isinstance(m, nn.Linear):
+            bound = 1.0 / m.in_features**0.5
+            g = _generator(seed, name)
+            m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 2 * bound - bound)
+            m.bias.copy_(torch.rand(m.bias.shape, generator=g) * 2 * bound - bound)
+    if model.config.zero_init_residual and model.config.residual:
+        for _, b in model.blocks():
+            if b.preact:
+                nn.init.zeros_(b.conv3.weight if hasattr(b, "conv3") else b.conv2.weight)
+            else:
+                nn.init.zeros_(b.bn3.weight if isinstance(b, Bottleneck) else b.bn2.weight)
+
+
+FAST_BUILD_CASES = [
+    dict(depth=20, residual=True, shortcut="A"),
+    dict(depth=20, residual=False, shortcut="A"),
+    dict(depth=20, residual=True, shortcut="B"),
+    dict(depth=20, residual=False, shortcut="B"),
+    dict(depth=20, residual=True, shortcut="B", zero_init_residual=True, width=8),
+    dict(depth=110, preact=True, residual=True, shortcut="A"),
+    dict(depth=110, preact=True, residual=False, shortcut="A"),
+    dict(depth=110, preact=True, residual=True, shortcut="B", zero_init_residual=True),
+    dict(depth=110, preact=True, residual=False, shortcut="B"),
+    dict(depth=164, preact=True, block="bottleneck", residual=True),
+    dict(family="imagenet", depth=50, residual=True, stem="small", num_classes=10),
+]
+
+
+@pytest.mark.parametrize("kwargs", FAST_BUILD_CASES, ids=lambda k: "-".join(map(str, k.values())))
+@pytest.mark.parametrize("seed", [0, 7])
+def test_build_skipping_default_fill_gives_bit_identical_weights(kwargs, seed):
+    """build_resnet skips torch's default fill, which init_weights overwrites, and fills in place: the weights
+    are bit for bit those of the former build (torch's fill, then the former init_weights over it)."""
+    from explorer.models import ResNet
+
+    config = ResNetConfig(**kwargs)
+    old = ResNet(config)
+    _former_init_weights(old, seed)
+    new = build_resnet(config, seed=seed)
+    a, b = old.state_dict(), new.state_dict()
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(a[k], b[k]), k
+    assert [p.requires_grad for p in old.parameters()] == [p.requires_grad for p in new.parameters()]
+
+
+def test_default_fill_is_skipped_only_inside_build_and_only_in_its_thread():
+    import threading
+
+    from explorer.models import _skip_default_init
+
+    def linear():
+        torch.manual_seed(3)
+        return torch.nn.Linear(8, 4).weight.detach().clone()
+
+    expected = linear()
+    build_resnet(depth=8)
+    assert torch.equal(linear(), expected)  # outside the block torch's default fill is back
+    seen = []
+    with _skip_default_init():
+        t = threading.Thread(target=lambda: seen.append(linear()))
+        t.start()
+        t.join()
+    assert torch.equal(seen[0], expected)  # another thread is untouched while a build skips the fill

@@ -62,3 +62,23 @@ def test_zero_gamma_asset_is_what_the_function_measures(tmp_path):
     assert all(r == 0.0 for _, r in shipped["zero_gamma"])  # gamma = 0 makes every branch output zero
     assert all(r > 0.1 for _, r in shipped["standard"])
     assert load_zero_gamma(save_zero_gamma(tmp_path, depth=8).parent, depth=20) is None  # another depth: not used
+
+
+def test_network_costs_asset_is_what_the_summaries_count(tmp_path):
+    """The Learn page's parameter and multiply-accumulate counts come from assets/experiments: they must be
+    what ``summarize_config`` counts now (re-run `python -m explorer precompute` when the models change)."""
+    from explorer.experiments.precompute import (
+        learn_networks,
+        load_network_costs,
+        network_costs,
+        save_network_costs,
+    )
+    from explorer.models import ResNetConfig
+
+    shipped = load_network_costs(Path(__file__).resolve().parents[1] / "assets" / "experiments")
+    assert shipped == network_costs(learn_networks())
+    assert len(shipped) == 11 and all(p > 0 and m > 0 for p, m in shipped.values())  # ResNet-20 A is the preset
+    assert load_network_costs(save_network_costs(tmp_path).parent) == shipped
+    assert load_network_costs(tmp_path / "missing") == {}
+    a, b = (shipped[k] for k in list(shipped)[:2])  # ResNet-20 shortcut A, then B: B adds projections
+    assert b[0] > a[0] and learn_networks()[0] == ResNetConfig("cifar", 20, shortcut="A")

@@ -142,3 +142,49 @@ def load_lesions(folder: str | Path) -> list | None:
         removed = [RemovalPoint(p["k"], [tuple(s) for s in p["subsets"]], p["accuracies"]) for p in r.pop("removed")]
         out.append(LesionResult(**r, blocks=blocks, removed=removed))
     return out
+
+
+NETWORK_COSTS_FILE = "network_costs.json"
+
+
+def learn_networks() -> list:
+    """The networks whose parameters and multiply-accumulates the Learn page quotes: ResNet-20 with shortcut A
+    and B, the paper's CIFAR depths and torchvision's ImageNet depths."""
+    from explorer.models import IMAGENET_BLOCKS, ResNetConfig
+
+    return [
+        ResNetConfig("cifar", 20, shortcut="A"),
+        ResNetConfig("cifar", 20, shortcut="B"),
+        *(ResNetConfig("cifar", d) for d in CIFAR_PRESETS),
+        *(ResNetConfig("imagenet", d) for d in IMAGENET_BLOCKS),
+    ]
+
+
+def cost_key(config) -> str:
+    """A network's key in the costs asset: every field of its config."""
+    from dataclasses import asdict
+
+    return json.dumps(asdict(config), sort_keys=True)
+
+
+def network_costs(configs) -> dict[str, tuple[int, int]]:
+    """(parameters, multiply-accumulates at the family's input size) per network, counted by ``summarize_config``."""
+    from explorer.summary import summarize_config
+
+    return {cost_key(c): (s.params, s.macs) for c in configs for s in [summarize_config(c)]}
+
+
+def save_network_costs(out: str | Path) -> Path:
+    """``network_costs`` of the Learn page's networks as JSON under ``out``: eleven summaries not counted at start-up."""
+    path = Path(out) / NETWORK_COSTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(network_costs(learn_networks()), indent=0))
+    return path
+
+
+def load_network_costs(folder: str | Path) -> dict[str, tuple[int, int]]:
+    """The precomputed ``network_costs`` (empty if the asset is not there)."""
+    path = Path(folder) / NETWORK_COSTS_FILE
+    if not path.is_file():
+        return {}
+    return {k: (int(p), int(m)) for k, (p, m) in json.loads(path.read_text()).items()}

@@ -52,6 +52,25 @@ def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summa
     return summarize_config(config, input_size)
 
 
+@st.cache_data(show_spinner=False)
+def _network_costs() -> dict[str, tuple[int, int]]:
+    from explorer.experiments.precompute import load_network_costs
+
+    return load_network_costs(ASSET_EXPERIMENTS)
+
+
+def network_cost(config: ResNetConfig) -> tuple[int, int]:
+    """(parameters, multiply-accumulates) of a network: from the precomputed asset for the ones the Learn page
+    quotes (no summaries counted at start-up), otherwise from its summary."""
+    from explorer.experiments.precompute import cost_key
+
+    cost = _network_costs().get(cost_key(config))
+    if cost is None:
+        s = cached_summary(config)
+        cost = (s.params, s.macs)
+    return cost
+
+
 @st.cache_resource(max_entries=32)
 def cached_structure(config: ResNetConfig) -> ResNet:
     """The network's modules on the meta device: its shape without weights, for diagrams."""
@@ -171,7 +190,35 @@ def _keys(args: tuple, kwargs: dict) -> tuple:
 @st.cache_data(max_entries=512, show_spinner=False)
 def _view(_compute: Callable, name: str, card: model_cards.ModelCard, _model, key: tuple, _args: tuple, _kwargs: dict):
     with model_lock(_model):
-        return _compute(_model, *_args, **_kwargs)
+        result = _compute(_model, *_args, **_kwargs)
+    release_freed_memory()
+    return result
+
+
+_TRIM = {"last": 0.0, "lock": threading.Lock()}
+
+
+def release_freed_memory(every_s: float = 10.0) -> None:
+    """Hand memory that torch freed back to the system (glibc's ``malloc_trim``), at most once per ``every_s``.
+
+    Sessions run in threads, so glibc gives them their own heaps ("arenas") and keeps what a forward pass freed
+    in them for reuse: after 120 distinct views a class server held 3.6 GB for 0.3 GB of live tensors. A trim
+    after a computed view, at most every 10 s (each trim makes the next views fault their memory in again: once a
+    second cost 0.1 CPU-s per view), bounds it (bench/bench_class.py --varied prints the RSS).
+    """
+    import ctypes
+    import time
+
+    now = time.monotonic()
+    with _TRIM["lock"]:
+        if now - _TRIM["last"] < every_s:
+            return
+        _TRIM["last"] = now
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (macOS, musl): nothing to trim this way
+        return
+    libc.malloc_trim(0)
 
 
 def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, **kwargs):
@@ -183,7 +230,9 @@ def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, *
     """
     if card.source == model_cards.SESSION:
         with model_lock(model):
-            return compute(model, *args, **kwargs)
+            result = compute(model, *args, **kwargs)
+        release_freed_memory()
+        return result
     device = str(next(model.parameters()).device)  # the same card on another device is another model
     return _view(compute, _name(compute), card, model, (device, get_language(), *_keys(args, kwargs)), args, kwargs)
 
@@ -200,17 +249,18 @@ def architecture_spec(config: ResNetConfig, scale: float) -> dict:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _probe_batch(card: model_cards.ModelCard, _model: ResNet):
+def _probe_batch(card: model_cards.ModelCard, _model: ResNet, n: int):
     with model_lock(_model):  # labels the photos with the model in eval mode
-        return probes.probe_batch(card, _model)
+        return probes.probe_batch(card, _model, n=n)
 
 
-def cached_probe_batch(card: model_cards.ModelCard, model: ResNet):
-    """The gradient probe's batch (x, y) for a card, shared; a session's own network gets its own."""
+def cached_probe_batch(card: model_cards.ModelCard, model: ResNet, n: int = 32):
+    """The gradient probe's batch (x, y) of ``n`` shapes (or the built-in photos) for a card, shared; a session's
+    own network gets its own."""
     if card.source != model_cards.SESSION:
-        return _probe_batch(card, model)
+        return _probe_batch(card, model, n)
     with model_lock(model):
-        return probes.probe_batch(card, model)
+        return probes.probe_batch(card, model, n=n)
 
 
 @st.cache_data(show_spinner=False)

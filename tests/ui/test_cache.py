@@ -66,3 +66,53 @@ def test_report_sees_a_hook_a_mode_and_a_change_left_on_a_shared_model():
     finally:
         model.fc.bias.requires_grad_(True)
     assert cache.shared_models_report() == {**cache.shared_models_report(), "hooks": 0, "training": 0, "changed": 0}
+
+
+def test_probe_batch_has_the_size_asked_for_and_is_shared_per_size():
+    card = model_cards.untrained_card(TINY)
+    model = cache.cached_card_model(card)
+    x16, y16 = cache.cached_probe_batch(card, model, n=16)
+    x32, _ = cache.cached_probe_batch(card, model)
+    assert x16.shape == (16, 3, 32, 32) and y16.shape == (16,) and x32.shape[0] == 32
+    assert cache.cached_probe_batch(card, model, n=16)[0] is not x16  # cache_data hands out copies
+    assert torch.equal(cache.cached_probe_batch(card, model, n=16)[0], x16)
+
+
+def test_release_freed_memory_gives_a_threads_freed_heap_back():
+    import ctypes
+    import threading
+
+    import psutil
+    import pytest
+
+    try:
+        ctypes.CDLL("libc.so.6")
+    except OSError:
+        pytest.skip("not glibc: release_freed_memory does nothing there, by design")
+    proc = psutil.Process()
+
+    kept = []
+
+    def churn():  # 360 MB in blocks from this thread's own arena, every other one freed: holes glibc keeps
+        blocks = [bytearray(60_000) for _ in range(6000)]
+        kept.extend(blocks[1::2])
+
+    t = threading.Thread(target=churn)
+    t.start()
+    t.join()
+    before = proc.memory_info().rss
+    cache._TRIM["last"] = 0.0
+    cache.release_freed_memory()
+    after = proc.memory_info().rss
+    assert before - after > 100 * 2**20, (before, after)  # without the trim: 0 MB given back
+    assert len(kept) == 3000
+    cache.release_freed_memory(every_s=3600)  # within the interval: no second trim (and no error)
+
+
+def test_network_cost_comes_from_the_asset_and_falls_back_to_the_summary():
+    learn_net = ResNetConfig("imagenet", 50)
+    assert cache._network_costs()  # the asset ships with the app
+    s = cache.cached_summary(learn_net)
+    assert cache.network_cost(learn_net) == (s.params, s.macs)
+    other = ResNetConfig(depth=14, width=8)  # not on the Learn page: counted by its summary
+    assert cache.network_cost(other) == (cache.cached_summary(other).params, cache.cached_summary(other).macs)

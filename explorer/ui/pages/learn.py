@@ -9,7 +9,7 @@ from explorer.i18n import _, get_language
 from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.summary import human
 from explorer.ui import pages, state
-from explorer.ui.cache import cached_summary, figure, zero_gamma_ratios
+from explorer.ui.cache import figure, network_cost, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.preact_sections import preact_learn_section
@@ -76,8 +76,8 @@ with c2:
 st.page_link(pages.BUILD, label=_("Build one and switch its shortcuts off"), icon=":material/construction:")
 
 st.header(_("3. Basic and bottleneck blocks"))
-basic = cached_summary(ResNetConfig("imagenet", 34))
-bottle = cached_summary(ResNetConfig("imagenet", 50))
+basic_macs = network_cost(ResNetConfig("imagenet", 34))[1]
+bottle_macs = network_cost(ResNetConfig("imagenet", 50))[1]
 st.markdown(
     _(
         "ResNet-18 and 34 stack **basic** blocks (two 3x3 convolutions). ResNet-50, 101 and 152 "
@@ -85,13 +85,13 @@ st.markdown(
         "the thin tensor, and a 1x1 restores the width. That is why ResNet-50 costs about what "
         "ResNet-34 costs: {bottleneck} against {basic} multiply-accumulates per 224x224 image (counted "
         "here by torch's FLOP counter)."
-    ).format(bottleneck=human(bottle.macs), basic=human(basic.macs))
+    ).format(bottleneck=human(bottle_macs), basic=human(basic_macs))
 )
 show_chart(figure(block_figure, "bottleneck", "identity"), key="learn_bottleneck")
 
 st.header(_("4. When the shape changes: shortcut options A and B"))
-a = cached_summary(ResNetConfig("cifar", 20, shortcut="A"))
-b = cached_summary(ResNetConfig("cifar", 20, shortcut="B"))
+a_params = network_cost(ResNetConfig("cifar", 20, shortcut="A"))[0]
+b_params = network_cost(ResNetConfig("cifar", 20, shortcut="B"))[0]
 st.markdown(
     _(
         "At the start of a stage the block halves the resolution and doubles the channels, so x no "
@@ -99,7 +99,7 @@ st.markdown(
         "zeros: no parameters, the paper's choice for CIFAR. **Option B** uses a 1x1 convolution "
         "with stride 2 and batch norm: torchvision's choice. For ResNet-20: {a:,} parameters "
         "with A, {b:,} with B."
-    ).format(a=a.params, b=b.params)
+    ).format(a=a_params, b=b_params)
 )
 c1, c2 = st.columns(2)
 with c1:
@@ -140,29 +140,29 @@ st.header(_("6. The family"))
 KIND = {"basic": _("basic"), "bottleneck": _("bottleneck")}
 rows = []
 for depth in CIFAR_PRESETS:
-    s = cached_summary(ResNetConfig("cifar", depth))
+    n_params, macs = network_cost(ResNetConfig("cifar", depth))
     params, err = PAPER_CIFAR[depth]
     rows.append(
         {
             _("network"): f"ResNet-{depth} (CIFAR)",
             _("blocks"): f"3 x {(depth - 2) // 6} {KIND['basic']}",
-            _("parameters"): human(s.params),
+            _("parameters"): human(n_params),
             _("paper: parameters"): human(params),
-            _("multiply-accumulates"): human(s.macs),
+            _("multiply-accumulates"): human(macs),
             _("paper: FLOPs"): "",
             _("paper: CIFAR-10 test error"): f"{err}%"
             + (" " + _("(best of 5; mean 6.61 ± 0.16)") if depth == 110 else ""),
         }
     )
 for depth, (kind, blocks) in IMAGENET_BLOCKS.items():
-    s = cached_summary(ResNetConfig("imagenet", depth))
+    n_params, macs = network_cost(ResNetConfig("imagenet", depth))
     rows.append(
         {
             _("network"): f"ResNet-{depth} (ImageNet)",
             _("blocks"): f"{'-'.join(map(str, blocks))} {KIND[kind]}",
-            _("parameters"): human(s.params),
+            _("parameters"): human(n_params),
             _("paper: parameters"): "",
-            _("multiply-accumulates"): human(s.macs),
+            _("multiply-accumulates"): human(macs),
             _("paper: FLOPs"): human(PAPER_IMAGENET_FLOPS[depth]),
             _("paper: CIFAR-10 test error"): "",
         }
