@@ -155,6 +155,55 @@ def _summarize_group(names: list[str], acts: list[torch.Tensor], k: int) -> list
     ]
 
 
+@contextmanager
+def _one_pass(
+    model: nn.Module, x: torch.Tensor, layers: Sequence[str], block_name: str | None = None
+) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+    """ONE forward pass of ``x`` (no grad, eval mode) that keeps the first output of each of ``layers`` and of
+    ``block_name``, and that block's input; it stops once all have run. Yields (outputs in forward order,
+    {block_name: input}) with the hooks already removed, still in eval mode and no grad (the model's mode is
+    put back on exit). The explorer's ResNet computes nothing in place, so its tensors are kept uncopied;
+    any other model (torchvision's does ``out += identity``) gets clones."""
+    wanted = list(dict.fromkeys([*layers, *([block_name] if block_name is not None else [])]))
+    outputs: dict[str, torch.Tensor] = {}
+    inputs: dict[str, torch.Tensor] = {}
+    clone = not isinstance(model, ResNet)
+
+    def make(name: str) -> Callable:
+        def hook(module, args, output):
+            if isinstance(output, torch.Tensor) and name not in outputs:
+                outputs[name] = output.clone() if clone else output
+            if len(outputs) == len(wanted):
+                raise _Enough
+
+        return hook
+
+    def pre(module, args):
+        inputs.setdefault(block_name, args[0].clone() if clone else args[0])
+
+    with torch.no_grad(), eval_mode(model):
+        with (
+            forward_hooks(model, {block_name: pre} if block_name is not None else {}, pre=True),
+            forward_hooks(model, {n: make(n) for n in wanted}),
+        ):
+            _forward_until_captured(model, x)
+        yield outputs, inputs
+
+
+def _summarize(captured: dict[str, torch.Tensor], layers: Sequence[str], k: int) -> dict[str, FeatureMaps]:
+    """FeatureMaps of ``layers`` (in the captured, forward order), one batch of reductions per shape."""
+    wanted = set(layers)
+    acts = {name: _as_batch_map(name, a) for name, a in captured.items() if name in wanted}  # (1, C, H, W)
+    groups: dict[tuple[int, ...], list[str]] = {}
+    for name, a in acts.items():
+        groups.setdefault(tuple(a.shape), []).append(name)
+    out: dict[str, FeatureMaps] = {}
+    for names in groups.values():
+        for fm in _summarize_group(names, [acts[n] for n in names], k):
+            out[fm.layer] = fm
+    return {n: out[n] for n in acts}
+
+
 def all_feature_maps(
     model: nn.Module, image: torch.Tensor, layers: Sequence[str] | None = None, k: int = 16
 ) -> dict[str, FeatureMaps]:
@@ -171,32 +220,9 @@ def all_feature_maps(
         layer name -> FeatureMaps, in forward order.
     """
     layers = list(layers) if layers is not None else feature_layers(model)
-    captured: dict[str, torch.Tensor] = {}
-    wanted = len(set(layers))
-    # any model but the explorer's ResNet (torchvision's does `out += identity`) gets a clone in the hook
-    clone = not isinstance(model, ResNet)
-
-    def make(name: str) -> Callable:
-        def hook(module, inputs, output):
-            if isinstance(output, torch.Tensor) and name not in captured:
-                captured[name] = output.clone() if clone else output
-            if len(captured) == wanted:
-                raise _Enough
-
-        return hook
-
     x = as_batch(image, model)[:1]  # only the first image is shown: run only it
-    with torch.no_grad(), eval_mode(model), forward_hooks(model, {n: make(n) for n in layers}):
-        _forward_until_captured(model, x)
-    acts = {name: _as_batch_map(name, a) for name, a in captured.items()}  # (1, C, H, W), no copies
-    groups: dict[tuple[int, ...], list[str]] = {}
-    for name, a in acts.items():
-        groups.setdefault(tuple(a.shape), []).append(name)
-    out: dict[str, FeatureMaps] = {}
-    for names in groups.values():
-        for fm in _summarize_group(names, [acts[n] for n in names], k):
-            out[fm.layer] = fm
-    return {n: out[n] for n in captured}
+    with _one_pass(model, x, layers) as (captured, _inputs):
+        return _summarize(captured, layers, k)
 
 
 def feature_maps(model: nn.Module, layer: str, image: torch.Tensor, k: int = 16) -> FeatureMaps:
@@ -216,7 +242,6 @@ def _norm(t: torch.Tensor | None) -> float | None:
     return None if t is None else float(t.norm())
 
 
-@torch.no_grad()
 def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tensor) -> dict:
     """A block's input x, branch F(x), shortcut, sum and post-ReLU output for one image (eval mode).
 
@@ -227,28 +252,37 @@ def residual_decomposition(model: nn.Module, block_name: str, image: torch.Tenso
     and ``norms`` / ``stds`` (name -> float or None), ``ratio`` = ||F(x)|| / ||shortcut|| (None for plain),
     ``residual``, ``block``, ``note`` (plain-English remarks for the page).
     """
+    block = _block(model, block_name)
+    with _one_pass(model, as_batch(image, model)[:1], [], block_name) as (outputs, inputs):
+        return _decompose(block, block_name, inputs[block_name], outputs[block_name])
+
+
+def inside_view(
+    model: nn.Module, layer: str, block_name: str, image: torch.Tensor, k: int = 16
+) -> tuple[FeatureMaps, dict]:
+    """``feature_maps(model, layer, image, k)`` and ``residual_decomposition(model, block_name, image)`` from
+    ONE forward pass, up to the later of the two (the Inside page shows both for each network)."""
+    block = _block(model, block_name)
+    with _one_pass(model, as_batch(image, model)[:1], [layer], block_name) as (outputs, inputs):
+        fm = _summarize(outputs, [layer], k)[layer]
+        return fm, _decompose(block, block_name, inputs[block_name], outputs[block_name])
+
+
+def _block(model: nn.Module, block_name: str) -> ResidualBlock:
     block = _resolve(model, [block_name])[0]
     if not isinstance(block, ResidualBlock):
         raise ValueError(f"{block_name!r} is not a residual block; blocks are {[n for n, _b in model.blocks()]}")
-    seen: dict[str, torch.Tensor] = {}
+    return block
 
-    def pre(module, inputs):
-        seen["x"] = inputs[0].detach().clone()
 
-    def post(module, inputs, output):
-        seen["out"] = output.detach().clone()
-        raise _Enough  # the layers after this block are not needed
-
-    x = as_batch(image, model)[:1]
-    with eval_mode(model), forward_hooks(model, {block_name: pre}, pre=True), forward_hooks(model, {block_name: post}):
-        _forward_until_captured(model, x)
-        xin = seen["x"]
-        branch = block.branch(xin)
-        shortcut = total = None
-        if block.residual:
-            shortcut = block.shortcut(xin) * block.shortcut_scale
-            total = branch + shortcut
-    parts = {"x": xin, "branch": branch, "shortcut": shortcut, "sum": total, "out": seen["out"]}
+def _decompose(block: ResidualBlock, block_name: str, xin: torch.Tensor, out: torch.Tensor) -> dict:
+    """The decomposition from a block's captured input and output (called in eval mode, without grad)."""
+    branch = block.branch(xin)
+    shortcut = total = None
+    if block.residual:
+        shortcut = block.shortcut(xin) * block.shortcut_scale
+        total = branch + shortcut
+    parts = {"x": xin, "branch": branch, "shortcut": shortcut, "sum": total, "out": out}
     arrays = {k: (None if v is None else v[0].cpu().numpy().copy()) for k, v in parts.items()}
     norms = {k: _norm(v) for k, v in parts.items()}
     return {

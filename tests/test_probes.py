@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,6 +11,7 @@ from explorer.probes import (
     all_feature_maps,
     feature_layers,
     feature_maps,
+    inside_view,
     record_activations,
     residual_decomposition,
 )
@@ -63,6 +65,7 @@ def test_views_restore_mode_and_leave_model_untouched(tiny_model, cifar_batch):
     feature_maps(model, "layer1.0", cifar_batch)
     residual_decomposition(model, "layer2.0", cifar_batch)
     all_feature_maps(model, cifar_batch)
+    inside_view(model, "layer3.0", "layer1.0", cifar_batch)
     assert [m.training for m in model.modules()] == flags
     for k, v in model.state_dict().items():  # eval mode: BN running stats not updated either
         torch.testing.assert_close(v, before[k])
@@ -211,3 +214,46 @@ def test_branch_ratios_zero_gamma(cifar_batch):
     assert all(r > 0.1 for _, r in ratios)
     zero = build_resnet(depth=8, width=8, seed=0, zero_init_residual=True)
     assert all(r == 0.0 for _, r in branch_ratios(zero, cifar_batch))
+
+
+def _same(a, b) -> None:
+    """Two results of the probes (FeatureMaps, dicts, arrays, floats) are identical, bit for bit."""
+    if hasattr(a, "__dataclass_fields__"):
+        a, b = vars(a), vars(b)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            _same(a[key], b[key])
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b), (a, b)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("residual", [True, False])
+@pytest.mark.parametrize(
+    ("layer", "block"),
+    [("relu", "layer1.0"), ("layer2.0", "layer2.0"), ("layer3.0", "layer1.0"), ("layer1.0", "layer3.0")],
+)
+def test_inside_view_is_both_views_from_one_pass(tiny_config, cifar_batch, residual, layer, block):
+    """One forward pass gives exactly what ``feature_maps`` and ``residual_decomposition`` give separately,
+    runs only up to the later of the two, leaves no hook and puts the model's mode back."""
+    model = build_resnet(tiny_config if residual else tiny_config.twin(), seed=0).train()
+    fm, dec = inside_view(model, layer, block, cifar_batch, k=5)
+    _same(fm, feature_maps(model, layer, cifar_batch, k=5))
+    _same(dec, residual_decomposition(model, block, cifar_batch))
+    calls = []
+    handles = [
+        model.get_submodule(n).register_forward_hook(lambda *a, n=n: calls.append(n)) for n in feature_layers(model)
+    ]
+    try:
+        inside_view(model, layer, block, cifar_batch, k=5)
+    finally:
+        for h in handles:
+            h.remove()
+    order = feature_layers(model)
+    assert calls == order[: max(order.index(layer), order.index(block)) + 1]  # one pass, stopped after the later
+    assert _hook_count(model) == 0 and model.training
+    with pytest.raises(ValueError, match="not a residual block"):
+        inside_view(model, layer, "layer1.0.conv1", cifar_batch)
+    assert _hook_count(model) == 0 and model.training

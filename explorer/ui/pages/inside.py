@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
 from explorer.i18n import _
-from explorer.probes import feature_layers, feature_maps, layer_responses, probe_batch, residual_decomposition
+from explorer.probes import feature_layers, inside_view, layer_responses, probe_batch
 from explorer.ui import state
 from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
 from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
@@ -34,11 +34,18 @@ c1, c2 = st.columns([4, 1])
 layer = c1.select_slider(_("Layer"), layers, key=state.LAYER)
 k = c2.select_slider(_("Channels shown"), [4, 8, 16, 32], value=16, key=state.TOPK)
 
+blocks = [n for n, _block in model.blocks()]
+if st.session_state.get(state.BLOCK) not in blocks:
+    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
+# the block slider further down shows this value; one forward pass per network serves both sections
+views = {
+    c.label: view(inside_view, c, m, layer, st.session_state[state.BLOCK], prepared(c, img)[0], k) for c, m in pairs
+}
+
 st.header(_("Feature maps at {layer}").format(layer=layer))
 for c, m in pairs:
     with st.container():
-        x, display = prepared(c, img)
-        fm = view(feature_maps, c, m, layer, x, k)
+        fm = views[c.label][0]
         show_chart(
             figure(
                 feature_map_spec,
@@ -87,7 +94,6 @@ def block_notes(dec: dict) -> list[tuple[bool, str]]:
     ]
 
 
-blocks = [n for n, _block in model.blocks()]
 st.header(_("One residual block: x, F(x) and x + F(x)"))
 st.markdown(
     _(
@@ -98,14 +104,11 @@ st.markdown(
         "layer responses further down.) A plain block has no shortcut: its output is relu(F(x)) alone."
     )
 )
-if st.session_state.get(state.BLOCK) not in blocks:
-    st.session_state[state.BLOCK] = layer if layer in blocks else blocks[0]
 block = st.select_slider(_("Block"), blocks, key=state.BLOCK)
 state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
 for c, m in pairs:
     with st.container():
-        x, _display = prepared(c, img)
-        dec = view(residual_decomposition, c, m, block, x)
+        dec = views[c.label][1]
         show_chart(figure(residual_spec, dec), key=f"inside_dec_{c.label}")
         notes = [text for flag, text in block_notes(dec) if flag]
         if notes:
