@@ -49,28 +49,28 @@ def main() -> None:
     ratios = []
     for r in range(args.rounds):
         cfg = replace(config, seed=100 + r)  # a new job each round (the key hashes the seed)
-        _, spec = tasks.training_job("inproc", nets, cfg, root, out=root / f"inproc{r}", checkpoint_every=0)
-        local = tasks.train_task(spec, engine.LocalContext())["history"]["images_per_s"]
-        key, spec = tasks.training_job("engine", nets, cfg, root, checkpoint_every=0)
-        engine.submit("train", key, spec, "engine")
-        engine.wait(key, poll_s=0.5)
-        remote = engine.result(key)["history"]["images_per_s"]
+        inproc = tasks.training_job("inproc", nets, cfg, root, out=root / f"inproc{r}", checkpoint_every=0)
+        local = tasks.train_task(inproc.spec, engine.LocalContext())["history"]["images_per_s"]
+        job = tasks.training_job("engine", nets, cfg, root, checkpoint_every=0)
+        engine.submit(job)
+        engine.wait(job.key, poll_s=0.5)
+        remote = engine.result(job.key)["history"]["images_per_s"]
         ratios.append(remote / local)
         print(f"round {r}: in-process {local:7.1f} images/s, engine {remote:7.1f} images/s, ratio {ratios[-1]:.2f}")
     started = engine.job_count("train")
-    key2, spec2 = tasks.training_job("class", nets, replace(config, seed=1, steps=2), root, checkpoint_every=0)
+    job2 = tasks.training_job("class", nets, replace(config, seed=1, steps=2), root, checkpoint_every=0)
     gate = threading.Barrier(args.sessions)
 
     def press():
         gate.wait()
-        engine.submit("train", key2, spec2, "class")
+        engine.submit(job2)
 
     threads = [threading.Thread(target=press) for _ in range(args.sessions)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    engine.wait(key2, poll_s=0.2)
+    engine.wait(job2.key, poll_s=0.2)
     print(f"engine / in-process images/s, median of {args.rounds}: {statistics.median(ratios):.2f}")
     print(f"engine start-up {startup:.1f} s (torch threads per job: {engine.torch_threads()})")
     print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - started} training job(s)")

@@ -69,7 +69,12 @@ _LOCKS_GUARD = threading.Lock()
 
 
 def model_lock(model: nn.Module) -> threading.RLock:
-    """The re-entrant lock that serialises attribution views of one model object."""
+    """The one re-entrant lock per model object: hold it for any view that hooks the model or flips its modes.
+
+    A hook on a shared model sees every session's forward pass, and two views saving and restoring
+    ``requires_grad`` at once can leave it switched off; sessions run in threads, so a class viewing one
+    network takes turns (each view is short, and cached after the first). Attribution views take it themselves.
+    """
     with _LOCKS_GUARD:
         lock = _LOCKS.get(model)
         if lock is None:

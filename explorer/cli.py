@@ -1,4 +1,9 @@
-"""Command line: ``python -m explorer summary|...``; the same functions the app's pages call."""
+"""Command line: ``python -m explorer summary|train|runs|...``; the same functions the app's pages call.
+
+The job commands talk to the engine's cluster (``--scheduler`` or ``$EXPLORER_SCHEDULER``): ``train --detach``
+submits (or joins) and prints the job's id last; ``jobs [--json]`` lists them; ``stop ID``; ``watch ID`` follows one
+(exit 0 done, 1 failed, 2 stopped; 3 no such job, 4 no engine: one plain line, never a traceback).
+"""
 
 from __future__ import annotations
 
@@ -55,9 +60,15 @@ def _progress_bar(p) -> None:
     if isinstance(p, dict):
         if not p.get("total") or not p.get("step") or "images_per_s" not in p:
             return
-        step, total, ips, eta, metrics = p["step"], p["total"], p["images_per_s"], p["eta_s"], p.get("metrics") or {}
+        step, total, ips, eta, metrics = (
+            p["step"],
+            p["total"],
+            p["images_per_s"],
+            p.get("eta_s", 0.0),
+            p.get("metrics") or {},
+        )
     else:
-        step, total, ips, eta, metrics = p.step, p.total, p.images_per_s, p.eta_s, p.metrics
+        step, total, ips, eta, metrics = p.step, p.total, p.rate, p.eta_s, p.metrics
     width = 24
     done = int(width * step / max(1, total))
     losses = "  ".join(f"{k} {v['loss']:.3f}" for k, v in metrics.items())
@@ -94,31 +105,52 @@ TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or 
     "image_size": "image_size",
 }
 
+# exit codes of the job commands (``watch`` and an attached ``train``): how the job ended, or why there is none
+EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, EXIT_UNKNOWN_JOB, EXIT_NO_ENGINE = 0, 1, 2, 3, 4
+ENDED = {"done": EXIT_DONE, "failed": EXIT_FAILED, "stopped": EXIT_STOPPED}
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """The scheduler a command uses: ``--scheduler``, else ``$EXPLORER_SCHEDULER`` (the engine reads the latter)."""
+    import os
+
+    from explorer import engine
+
+    address = getattr(args, "scheduler", None) or os.environ.get(engine.SCHEDULER_ENV) or None
+    if address:
+        os.environ[engine.SCHEDULER_ENV] = address
+        if "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" not in os.environ:  # a plain answer soon, not after 30 s
+            import dask
+
+            dask.config.set({"distributed.comm.timeouts.connect": "10s"})
+    return address
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
-    import os
-    import time
     from pathlib import Path
 
     import torch
 
-    from explorer import engine, tasks
+    from explorer import engine, runs, tasks
     from explorer.devices import pick_device
     from explorer.models import replace_config
-    from explorer.runs import _slug, extend_run
+    from explorer.recorders import History
     from explorer.training import PRESET_MODELS, PRESETS, TrainConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    scheduler = args.scheduler or os.environ.get(engine.SCHEDULER_ENV)
+    scheduler = _scheduler(args)
+    if args.detach and not scheduler:
+        print("error: --detach needs a scheduler (--scheduler or $EXPLORER_SCHEDULER)", file=sys.stderr)
+        return 2
     if not scheduler:  # on the engine, the worker resolves the device: it may have a GPU this machine lacks
         pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
     if args.extend:
-        device = pick_device(args.device)
-        run = extend_run(args.extend, args.steps or 100, progress=_progress_bar, root=args.data_root, device=device)
-        _print_results(run.history)
-        print(f"run extended: {run.path}")
+        job = tasks.extend_job(args.extend, args.steps or 100, data_root=args.data_root, device=args.device)
+        result = job.fn(job.spec, engine.LocalContext(on_report=_progress_bar))
+        _print_results(History.from_dict(result["history"]))
+        print(f"run extended: {result['run_dir']}")
         return 0
     base = PRESETS[args.preset] if args.preset else TrainConfig()
     changes = {f: getattr(args, a) for a, f in TRAIN_FLAGS.items() if getattr(args, a) is not None}
@@ -132,29 +164,45 @@ def cmd_train(args: argparse.Namespace) -> int:
             configs = [replace_config(c, residual=r) for c in configs for r in (False, True)]
     configs = list(dict.fromkeys(configs))  # --plain-and-residual with --plain would list twins twice
     name = args.name or args.preset or "train"
-    out = args.out
-    if out is None and not scheduler:  # in-process: a new timestamped folder; on the engine: one per job key
-        out = Path(args.root) / f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(name)}"
-    key, spec = tasks.training_job(
-        name, configs, config, args.root, data_root=args.data_root, download=args.download, out=out, device=args.device
-    )
+    job = tasks.training_job(
+        name, configs, config, Path(args.root).resolve(), data_root=args.data_root, download=args.download,
+        out=args.out, device=args.device, checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
+    if args.detach:
+        engine.submit(job)
+        print(f"job {job.id} ({job.kind}, {', '.join(c.name for c in configs)}) on {engine.client().scheduler.address}")
+        print(f"follow it: python -m explorer watch {job.id}    stop it: python -m explorer stop {job.id}")
+        print(job.id)
+        return 0
     where = "the engine's worker" if scheduler else pick_device(args.device)
     print(f"training {', '.join(c.name for c in configs)} on {config.dataset} for {config.steps} steps on {where}")
     try:
         if scheduler:
-            os.environ[engine.SCHEDULER_ENV] = scheduler
-            result = _train_on_engine(key, spec, name)
-            if result is None:
-                return 1
-            path = Path(result["run_dir"]) if Path(result["run_dir"]).is_dir() else tasks.save_result(result, args.root)
+            print(f"job {job.id} on {engine.client().scheduler.address}")
+            engine.submit(job)
+            try:
+                code = _follow(job.key)
+            except KeyboardInterrupt:
+                engine.stop(job.key)
+                st = engine.wait(job.key, timeout=30)
+                print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
+                return EXIT_STOPPED
+            if code != EXIT_DONE:
+                return code
+            result = engine.result(job.key)
+            if result is None:  # Dask lost it with a worker: the run folder has it, if it is on this machine
+                run = runs.load_resumable(job.spec["run_dir"])
+                if run is None:
+                    print("error: the job's result was lost with its worker; run the command again", file=sys.stderr)
+                    return EXIT_FAILED
+                result = {"history": run.history.to_dict(), "run_dir": str(run.path)}
+            path = runs.save_result(result, args.root) if "state_dicts" in result else Path(result["run_dir"])
         else:
-            result = tasks.train_task(spec, engine.LocalContext(on_report=_progress_bar))
+            result = job.fn(job.spec, engine.LocalContext(on_report=_progress_bar))
             path = Path(result["run_dir"])
     except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from explorer.recorders import History
-
     history = History.from_dict(result["history"])
     print(f"{history.wall_s:.1f} s, {history.images_per_s:.0f} images/s per lock-step")
     _print_results(history)
@@ -162,36 +210,112 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_on_engine(key: str, spec: dict, name: str) -> dict | None:
-    """Submit (or join) the training job on $EXPLORER_SCHEDULER's cluster and print its progress until it ends."""
+def _follow(key: str) -> int:
+    """Print job ``key``'s progress until it ends (queue place, a lost worker, where it resumed); its exit code."""
     from explorer import engine
 
-    print(f"job {engine.job_id(key)} on {engine.client().scheduler.address}")
-    engine.submit("train", key, spec, name)
-    said, shown = set(), [-1]
+    said: set = set()
+    shown = [-1]
+
+    def say(text: str, err: bool = False) -> None:
+        if text not in said:
+            said.add(text)
+            if shown[0] > 0:
+                sys.stdout.write("\n")
+                shown[0] = 0
+            print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
     def show(s) -> None:
-        note = s.message if s.state in (engine.LOST, engine.FAILED) else ""
         if s.state == engine.QUEUED:
-            note = f"waiting for a worker: {s.position} job(s) ahead"
-        if note and note not in said:
-            said.add(note)
-            print(note, file=sys.stderr if s.state != engine.QUEUED else sys.stdout, flush=True)
-        if s.step != shown[0]:  # redraw only when a step has passed
+            say(f"waiting for a worker: {s.position} job(s) ahead")
+        for r in s.restarts:
+            say(f"the worker running this job ({r['worker']}) was lost at step {r['step']}")
+        if s.state == engine.LOST:
+            say(s.message, err=True)
+        resumed = s.snapshot.get("resumed_from")
+        if resumed and (s.restarts or s.snapshot.get("attempt", 1) > 1):
+            say(f"resumed from the checkpoint at step {resumed} on {s.snapshot.get('worker')}")
+        elif resumed:
+            say(f"resumed from the checkpoint at step {resumed}")
+        if s.state == engine.RUNNING and s.step != shown[0]:
             shown[0] = s.step
             _progress_bar(s.snapshot)
 
-    try:
-        st = engine.wait(key, on_status=show)
-    except KeyboardInterrupt:
-        engine.stop(key)
-        st = engine.wait(key, timeout=30)
-        print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
-        return None
+    st = engine.wait(key, on_status=show)
+    if st.state == engine.DONE and st.step != shown[0]:
+        _progress_bar(st.snapshot)  # the last step, even when the job ended between two looks
+    elif shown[0] > 0 and st.step != st.total:
+        sys.stdout.write("\n")
+    if st.state is None:
+        print(f"error: the engine knows no job {engine.job_id(key)}", file=sys.stderr)
+        return EXIT_UNKNOWN_JOB
     if st.state == engine.FAILED:
         print(f"error: {st.message}", file=sys.stderr)
-        return None
-    return engine.result(key)
+    elif st.state == engine.STOPPED:
+        print(f"stopped at step {st.step} of {st.total}; run the same command again to go on from its last checkpoint")
+    else:
+        print(f"done: {st.step} of {st.total} steps")
+    return ENDED.get(st.state, EXIT_FAILED)
+
+
+def _need_scheduler(args: argparse.Namespace) -> bool:
+    """The job commands need a cluster's scheduler: an embedded cluster of their own would know no jobs."""
+    if _scheduler(args):
+        return True
+    print("error: no scheduler: give --scheduler tcp://HOST:8786 or set $EXPLORER_SCHEDULER", file=sys.stderr)
+    return False
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    from explorer import engine
+
+    if not _need_scheduler(args):
+        return EXIT_NO_ENGINE
+    found = engine.jobs()
+    if args.json:
+        print(json.dumps([s.to_dict() for s in found], indent=2))
+        return 0
+    if not found:
+        print(f"no jobs on {engine.client().scheduler.address}")
+        return 0
+    print(f"{'id':<16}  {'kind':<9} {'state':<8} {'step':>11} {'images/s':>9}  title")
+    for s in found:
+        steps = f"{s.step}/{s.total}" if s.total else str(s.step)
+        print(f"{s.id:<16}  {s.kind:<9} {s.state:<8} {steps:>11} {s.images_per_s:>9.0f}  {s.title}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from explorer import engine
+
+    if not _need_scheduler(args):
+        return EXIT_NO_ENGINE
+    st = engine.status(args.id)
+    if st.state is None:
+        print(f"error: the engine knows no job {args.id}", file=sys.stderr)
+        return EXIT_UNKNOWN_JOB
+    if not st.active or not engine.stop(args.id):
+        print(f"job {st.id} is not running: it is {st.state}")
+        return 0
+    print(f"stopping job {st.id} (at step {st.step}); it saves what it has done and ends before its next step")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from explorer import engine
+
+    if not _need_scheduler(args):
+        return EXIT_NO_ENGINE
+    st = engine.status(args.id)
+    if st.state is None:
+        print(f"error: the engine knows no job {args.id}", file=sys.stderr)
+        return EXIT_UNKNOWN_JOB
+    print(f"job {st.id} ({st.kind}, {st.title}) on {engine.client().scheduler.address}: {st.state}")
+    try:
+        return _follow(st.key)
+    except KeyboardInterrupt:
+        print("\nno longer following (the job goes on)")
+        return 130
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -243,9 +367,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         width = 24
         done = int(width * p.done / max(1, p.total))
         eta = f"{int(p.eta_s) // 60}:{int(p.eta_s) % 60:02d}"
-        sys.stdout.write(
-            f"\r[{'#' * done}{'.' * (width - done)}] {p.done}/{p.total}  {p.points_per_s:.2f} points/s  ETA {eta}"
-        )
+        sys.stdout.write(f"\r[{'#' * done}{'.' * (width - done)}] {p.done}/{p.total}  {p.rate:.2f} points/s  ETA {eta}")
         if p.done == p.total:
             sys.stdout.write("\n")
         sys.stdout.flush()
@@ -343,11 +465,20 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=None, help="run name (default: the preset's)")
     p.add_argument("--extend", default=None, metavar="RUN_DIR", help="continue this run for --steps more steps")
     p.add_argument(
-        "--scheduler",
-        default=None,
-        metavar="tcp://HOST:8786",
-        help="train on this Dask cluster (default: $EXPLORER_SCHEDULER, else in this process)",
+        "--checkpoint-every", type=int, default=50, metavar="N", help="save the run every N steps (0: only at the end)"
     )
+    add_scheduler_arg(p, "train on this Dask cluster (default: $EXPLORER_SCHEDULER, else in this process)")
+    p.add_argument(
+        "--detach",
+        action="store_true",
+        help="submit (or join) the job on the cluster, print its id as the last line and exit",
+    )
+
+
+def add_scheduler_arg(
+    p: argparse.ArgumentParser, text: str = "the Dask scheduler (default: $EXPLORER_SCHEDULER)"
+) -> None:
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786", help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -404,14 +535,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_saliency)
+
+    p = sub.add_parser("jobs", help="the jobs on the engine's cluster: queued, running and recently ended")
+    p.add_argument("--json", action="store_true", help="id, kind, title, state, step, total, images_per_s as JSON")
+    add_scheduler_arg(p)
+    p.set_defaults(func=cmd_jobs)
+    p = sub.add_parser("stop", help="stop a job (it saves what it has done and ends before its next step)")
+    p.add_argument("id", help="the job's id (train --detach prints it; jobs lists them)")
+    add_scheduler_arg(p)
+    p.set_defaults(func=cmd_stop)
+    p = sub.add_parser("watch", help="follow a job until it ends: exit 0 done, 1 failed, 2 stopped")
+    p.add_argument("id", help="the job's id (train --detach prints it; jobs lists them)")
+    add_scheduler_arg(p)
+    p.set_defaults(func=cmd_watch)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from explorer.engine import EngineUnavailable
+
     try:
         return args.func(args)
+    except EngineUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        _exit_now(EXIT_NO_ENGINE)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (OSError, TimeoutError) as e:  # the scheduler went away while a job command was talking to it
+        if getattr(args, "func", None) in (cmd_jobs, cmd_stop, cmd_watch) or getattr(args, "scheduler", None):
+            print(f"error: lost the job engine: {type(e).__name__}: {e}", file=sys.stderr)
+            _exit_now(EXIT_NO_ENGINE)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """Exit at once, once the plain line is out: a Dask client left half-made by a failed connection would
+    otherwise wait at exit for a scheduler that is not there, and print its own traceback."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

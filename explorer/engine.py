@@ -1,36 +1,54 @@
-"""Long work as jobs on Dask distributed: submit by key, stream progress, stop within a step, share.
+"""Long work as jobs on Dask distributed, on Dask's public primitives only: the scheduler needs nothing of ours.
 
 By default the first job starts an embedded ``LocalCluster`` of worker *processes* (one worker with one
 thread: one job at a time, and the web server's own threads never train). ``EXPLORER_SCHEDULER=tcp://HOST:8786``
-points the app and the CLI at a cluster started with Dask's own commands instead::
+points the app and the CLI at a cluster started with Dask's own commands instead, from any folder::
 
-    dask scheduler                                   # one machine
-    python -m dask worker tcp://HOST:8786 --nthreads 1   # each machine, from the project folder
+    dask scheduler --port 8786                                # needs nothing of this project
+    python -m dask worker tcp://HOST:8786 --nthreads 1        # each machine that can import explorer
 
-A job's key names what it computes (``explorer-<kind>-<hash of its inputs>``), so identical requests from
-any session, server process or machine join the one job (``Client.submit(..., key=key)``). Everything a
-viewer needs lives on the scheduler, so it works across processes and machines:
+The engine runs what it is given: a ``Job`` names a function ``fn(spec, ctx)`` (module level, so workers import
+it by name), its ``spec`` and its identity, ``id``: ``dask.base.tokenize`` of what the job computes, so identical
+requests from any session, server process or machine join one job, and a training run's folder is named by it.
+It knows nothing of what the function does. Dask's primitives, and what each is for:
 
-- progress: the worker writes a snapshot (``Client.set_metadata(["explorer", key], {...})``) at most
-  every ``REPORT_S`` seconds and at the end; viewers read it with ``get_metadata``;
-- stop: ``set_metadata(["explorer-stop", key], True)``, read by the worker before every step;
-- place in the queue and lost workers: the scheduler's own task states (``run_on_scheduler``);
-- a count of jobs that really started: ``log_event("explorer-started", ...)``, read by ``job_count``.
+- ``Client`` (one per process, closed at exit; reconnection is Dask's) and a ``WorkerPlugin`` that sets every
+  worker up (torch threads, glibc's malloc thresholds);
+- ``Lock("explorer-jobs")``: get-or-submit and the job records are changed by one process at a time;
+- ``Variable("explorer-<id>")``: the ``Future`` of the job's current execution. Each execution has its own key
+  (``explorer-<kind>-<id>/<n>``), so Stop then Start always runs again, whoever still holds an old future; the
+  variable keeps a detached job alive after its submitter has gone, and lets go of it when the execution ends
+  (it is set to how the job ended: ``Variable.delete`` would leave an event topic and an hour-long timer behind);
+- ``Event("<execution key>-stop")``: Stop, read by the worker before every step;
+- ``set_metadata(["explorer-jobs", id])``: a small record per job (its execution, kind, title, how it ended),
+  what ``jobs`` lists; finished ones are trimmed to the last ``KEEP_FINISHED``;
+- ``set_metadata([execution key, ...])``: progress, as bounded messages: the latest snapshot (``snap``) and the
+  points added since the last one (chunk ``c/<page>/<i>``, folded into page ``p/<page>`` every ``PAGE`` chunks).
+  Dask drops a task's metadata with the task, so nothing of a finished job stays once no one holds its future;
+- futures' states and ``Client.scheduler_info()``: failures, and a worker lost mid-run (the scheduler runs the
+  execution again on another worker; the job's function resumes from its checkpoint);
+- ``log_event("explorer-started")``: a count of jobs that really started (``job_count``).
 
-Job bodies live in ``explorer.tasks``; they never touch the UI.
+Messages that cross processes are ``i18n.message`` pairs (msgid, fields), translated where they are shown.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
-import hashlib
-import json
 import logging
 import os
+import pickle
 import threading
 import time
-from dataclasses import asdict, dataclass, field, is_dataclass
+import uuid
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+from explorer.i18n import N_, message, translate
 
 log = logging.getLogger(__name__)
 
@@ -38,91 +56,178 @@ SCHEDULER_ENV = "EXPLORER_SCHEDULER"  # tcp://HOST:8786: use that cluster instea
 WORKERS_ENV = "EXPLORER_WORKERS"  # workers of the embedded cluster (default 1: one job at a time)
 THREADS_ENV = "EXPLORER_TORCH_THREADS"  # torch threads per job (default: the worker machine's cores / its job slots)
 PREFIX = "explorer-"
+JOBS = "explorer-jobs"  # the Lock's name and the metadata key of the job records
 STARTED_TOPIC = "explorer-started"
-REPORT_S = 0.5  # at most this often a worker sends a progress snapshot
-KEEP_RESULTS = 32  # finished jobs whose results this process keeps for late viewers
+REPORT_S = 0.5  # at most this often a worker sends a progress message
+PAGE = 16  # chunks of points folded into one page
+KEEP_RESULTS = 32  # finished jobs whose futures (results) this process keeps for late viewers
+KEEP_FINISHED = 64  # finished jobs' records the scheduler keeps (``jobs``, ``watch`` of a job that has ended)
+LOCK_TIMEOUT_S = 60
+STATUS_MAX_AGE_S = 0.25  # a job's status, shared by the sessions of one process polling it
 
-QUEUED, RUNNING, DONE, CANCELLED, FAILED, LOST = "queued", "running", "done", "cancelled", "failed", "lost"
+QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST = "queued", "running", "done", "stopped", "failed", "lost"
+CANCELLED = STOPPED  # the name older callers use
+STATES = (QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST)
 ACTIVE = (QUEUED, RUNNING, LOST)
-_ACTIVE_TASK_STATES = ("released", "waiting", "queued", "no-worker", "processing")
 
-_lock = threading.RLock()
-_client = None
-_cluster = None
-_futures: dict[str, Any] = {}  # key -> Future this process holds (keeps results until read)
-_active_cache: tuple[float, dict] = (0.0, {})
+LOST_KEPT = N_(
+    "The worker running this job stopped (at step {step}). Its checkpoint at step {checkpoint} is kept; "
+    "the job goes on from there when a worker is free."
+)
+LOST_NOTHING_KEPT = N_(
+    "The worker running this job stopped (at step {step}). It had not reached a checkpoint yet; "
+    "it starts again when a worker is free."
+)
+GAVE_UP = N_(
+    "The worker running this job stopped several times (a machine crashed, was switched off or ran out of "
+    "memory), so the engine gave up on it."
+)
+CHECKPOINT_KEPT = N_("The checkpoint at step {checkpoint} is kept.")
+FAILED_WITH = N_("{error}: {detail}")
 
 
-def job_key(kind: str, inputs: Any) -> str:
-    """``explorer-<kind>-<16 hex>``: a hash of everything the job computes from (not of titles or paths)."""
+# ---- what a job is -----------------------------------------------------------------------------
 
-    def plain(o):
-        if is_dataclass(o):
-            return asdict(o)
-        if isinstance(o, bytes):
-            return hashlib.sha256(o).hexdigest()
-        return str(o)
 
-    text = json.dumps(inputs, sort_keys=True, default=plain)
-    return f"{PREFIX}{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+def identity(kind: str, inputs: Any) -> str:
+    """16 hex digits of ``dask.base.tokenize(kind, inputs)``: arrays, bytes and dataclasses hash by content."""
+    from dask.base import tokenize
+
+    return tokenize(kind, inputs, ensure_deterministic=True)[:16]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to run: ``fn(spec, ctx)`` on a worker (``ctx``: ``JobContext``), known everywhere by ``id``."""
+
+    kind: str
+    fn: Callable[[dict, Any], Any]
+    spec: dict = field(repr=False)
+    id: str
+    title: str = ""
+
+    @property
+    def key(self) -> str:
+        """The handle sessions keep and links carry: ``explorer-<kind>-<id>``."""
+        return f"{PREFIX}{self.kind}-{self.id}"
+
+
+def make_job(kind: str, fn: Callable[[dict, Any], Any], spec: dict, inputs: Any, title: str = "") -> Job:
+    """A Job whose identity hashes ``inputs`` (what it computes: not titles, folders or devices)."""
+    return Job(kind, fn, spec, identity(kind, inputs), title or str(spec.get("title", "")))
 
 
 def job_id(key: str) -> str:
-    """The short id a link carries (``/train?run=ID``): the key's hash."""
-    return key.rsplit("-", 1)[-1]
+    """The id in a job's key (``explorer-train-<id>``), an execution's key, or an id itself."""
+    return str(key).split("/", 1)[0].rsplit("-", 1)[-1]
 
 
 class EngineUnavailable(OSError):
     """The job engine cannot be reached (or started): the message says which, in plain words."""
 
 
-def client():
-    """The Dask client, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded LocalCluster.
+# ---- the one client of this process ---------------------------------------------------------------
 
-    Raises EngineUnavailable when the scheduler does not answer or the embedded cluster cannot start.
+_lock = threading.RLock()  # this process's client, futures and get-or-submit
+_client = None
+_cluster = None
+_dask_lock = None
+_closing_registered = False
+_futures: OrderedDict[str, Any] = OrderedDict()  # id -> the Future of the execution this process follows
+_workers_cache: tuple[float, frozenset] = (0.0, frozenset())
+_status_lock = threading.Lock()
+_status_cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()  # id -> (when, JobStatus)
+_records_cache: tuple[float, dict] = (0.0, {})
+_points_lock = threading.Lock()
+_points: OrderedDict[str, tuple[str, list, int]] = OrderedDict()  # id -> (execution, points so far, chunks read)
+
+
+def client():
+    """This process's Dask client, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded one.
+
+    Raises EngineUnavailable when the scheduler does not answer, runs another Dask version, or the embedded
+    cluster cannot start.
     """
+    global _client, _closing_registered
     with _lock:
-        if _client is not None and _client.status == "running":
+        if _client is not None and _client.status in ("running", "connecting", "newly-created"):
             return _client
+        if _client is not None:  # closed: Dask gave up reconnecting; close what is left before a new one
+            close()
+        where = os.environ.get(SCHEDULER_ENV, "").strip() or "the embedded cluster"
         try:
-            return _connect()
-        except (OSError, RuntimeError) as e:
-            where = os.environ.get(SCHEDULER_ENV) or "the embedded cluster"
+            _client = _connect()
+        except EngineUnavailable:
+            raise
+        except (OSError, TimeoutError) as e:
             raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {type(e).__name__}") from e
+        except Exception as e:  # a scheduler that speaks another protocol, a worker that cannot set up...
+            detail = str(e).splitlines()[0] if str(e) else ""
+            raise EngineUnavailable(f"the job engine ({where}) is not usable: {type(e).__name__}: {detail}") from e
+        if not _closing_registered:
+            atexit.register(close)
+            _closing_registered = True
+        return _client
 
 
 def _connect():
-    global _client, _cluster
+    global _cluster
     from distributed import Client, LocalCluster
 
     address = os.environ.get(SCHEDULER_ENV, "").strip()
-    if address:
-        _client = Client(address, set_as_default=False)  # waits distributed.comm.timeouts.connect
-    else:
-        _cluster = LocalCluster(
-            n_workers=int(os.environ.get(WORKERS_ENV, "1")),
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.WARNING,
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a version mismatch is reported below, in one line
+        if address:
+            c = Client(address, set_as_default=False)  # waits distributed.comm.timeouts.connect
+        else:
+            _cluster = LocalCluster(
+                n_workers=int(os.environ.get(WORKERS_ENV, "1")),
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.WARNING,
+            )
+            c = Client(_cluster, set_as_default=False)
+    try:
+        _check_versions(c, address)
+        c.register_plugin(WorkerSetup(), name=WorkerSetup.name)  # idempotent: the first client's stays
+    except BaseException:
+        c.close()
+        raise
+    log.info("job engine: %s", c.scheduler.address)
+    return c
+
+
+def _check_versions(c, address: str) -> None:
+    versions = c.get_versions()
+    ours = versions["client"]["packages"].get("distributed")
+    theirs = versions["scheduler"]["packages"].get("distributed")
+    if ours != theirs:
+        raise EngineUnavailable(
+            f"the scheduler at {address} runs Dask distributed {theirs}, this machine {ours}: "
+            "install the same version on both"
         )
-        _client = Client(_cluster, set_as_default=False)
-    log.info("job engine: %s", _client.scheduler.address)
-    return _client
 
 
 def close() -> None:
-    """Drop this process's client (and its embedded cluster, if it made one)."""
-    global _client, _cluster, _active_cache
+    """Close this process's client (and its embedded cluster, if it made one)."""
+    global _client, _cluster, _dask_lock, _workers_cache, _records_cache
     with _lock:
         _futures.clear()
-        _active_cache = (0.0, {})
-        if _client is not None:
-            _client.close()
-        if _cluster is not None:
-            _cluster.close()
-        _client = _cluster = None
+        with _points_lock:
+            _points.clear()
+        with _status_lock:
+            _status_cache.clear()
+        _workers_cache, _records_cache = (0.0, frozenset()), (0.0, {})
+        _dask_lock = None
+        c, cluster, _client, _cluster = _client, _cluster, None, None
+    for closing in (c, cluster):
+        if closing is not None:
+            try:
+                closing.close()
+            except Exception as e:  # closing at exit, or after the scheduler went away
+                log.debug("closing %s: %s", closing, e)
 
 
 def embedded() -> bool:
@@ -130,7 +235,32 @@ def embedded() -> bool:
     return _cluster is not None
 
 
-# ---- submitting and watching ---------------------------------------------------------------
+def _jobs_lock():
+    """The cluster-wide lock around get-or-submit and the job records."""
+    global _dask_lock
+    c = client()
+    with _lock:
+        if _dask_lock is None:
+            from distributed import Lock
+
+            _dask_lock = Lock(JOBS, scheduler_rpc=c.scheduler, loop=c.loop)
+        return _dask_lock
+
+
+class _Held:
+    def __init__(self, lock) -> None:
+        self.lock = lock
+
+    def __enter__(self):
+        if not self.lock.acquire(timeout=LOCK_TIMEOUT_S):
+            raise EngineUnavailable("the job engine is busy: its lock was not free within a minute")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.lock.release()
+
+
+# ---- submitting, stopping, watching -------------------------------------------------------------
 
 
 @dataclass
@@ -139,99 +269,276 @@ class JobStatus:
 
     key: str
     state: str | None  # None: the engine knows no such job
-    phase: str = ""
+    kind: str = ""
+    title: str = ""
+    phase: Any = ""  # a plain phase name ("training") or an ``i18n.message`` pair
     step: int = 0
     total: int = 0
     images_per_s: float = 0.0
     eta_s: float = 0.0
     position: int = 0
-    message: str = ""
+    note: Any = None  # why it failed or was lost, as an ``i18n.message`` pair
     checkpoint_step: int = 0
+    restarts: list = field(default_factory=list)  # [{"worker", "step"}]: workers lost while it ran
     snapshot: dict = field(default_factory=dict, repr=False)
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE
 
+    @property
+    def message(self) -> str:
+        """``note`` in the active language ('' if none)."""
+        return translate(self.note) if self.note else ""
 
-def submit(kind: str, key: str, spec: dict, title: str = "") -> str:
-    """Run ``explorer.tasks.TASKS[kind](spec, ctx)`` as job ``key``, or join it if it already runs.
+    @property
+    def id(self) -> str:
+        return job_id(self.key)
 
-    Returns the key. A job that is neither queued nor running starts afresh (its stop flag cleared).
+    def to_dict(self) -> dict:
+        """What ``python -m explorer jobs --json`` prints for it."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "state": self.state,
+            "step": self.step,
+            "total": self.total,
+            "images_per_s": round(self.images_per_s, 1),
+        }
+
+
+def submit(job: Job) -> str:
+    """Run ``job`` on the engine, or join its execution if one is queued or running; returns ``job.key``.
+
+    A job that has stopped, failed or was never run starts a new execution (a new Dask key); one this process
+    saw finish is joined (the same inputs give the same result).
     """
     c = client()
     with _lock:
-        mine = _futures.get(key)
-        if mine is not None and not mine.done():
-            return key  # this process already waits for it: join
-        if mine is not None and mine.status == "finished" and status(key).state == DONE:
-            return key  # finished here already: the same inputs give the same result
-        if not _is_active(key):
-            c.set_metadata(["explorer-stop", key], False)
-            c.set_metadata(["explorer", key], {"state": QUEUED, "kind": kind, "title": title, "submitted": time.time()})
-        if mine is not None:  # stopped or failed before: let go of the old result, run again
-            _futures.pop(key).release()
-        _futures[key] = c.submit(_execute, kind, key, spec, key=key, pure=False)
-        for k in [k for k, f in _futures.items() if f.done()][:-KEEP_RESULTS]:
+        mine = _futures.get(job.id)
+        if mine is not None and (
+            (mine.status == "pending" and not _stopping(mine.key))
+            or (mine.status == "finished" and _done(c, job.id, mine.key))
+        ):
+            _futures.move_to_end(job.id)
+            return job.key  # this process already follows it (or saw it finish): join
+        with _Held(_jobs_lock()):
+            record = c.get_metadata([JOBS, job.id], default=None)
+            current = None
+            if record is not None and "end" not in record:
+                current = _variable_future(c, job.id)
+            if current is not None and current.status == "pending" and not _stopping(current.key):
+                fut = current  # another process submitted it: join
+            else:
+                from distributed import Variable
+
+                key = f"{job.key}/{uuid.uuid4().hex[:8]}"
+                call = _Call(_run, (job.fn, job.spec, job.id, key, job.kind, job.title))
+                fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
+                Variable(f"{PREFIX}{job.id}", client=c).set(fut)
+                c.set_metadata(
+                    [JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()}
+                )
+                _trim_records(c)
+        _follow(job.id, fut)
+    _forget_status(job.id)
+    return job.key
+
+
+class _Call:
+    """``fn(*args)``, made where it is unpickled. A job crosses the scheduler as ``pickle.loads(<bytes>)``: the
+    scheduler unpickles every task graph, and this one holds only the standard library and bytes, so the
+    scheduler needs nothing of this project; the worker's ``pickle.loads`` imports the job's function and runs it.
+    """
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def _done(c, jid: str, key: str) -> bool:
+    """Whether execution ``key`` of job ``jid`` ended with its work done (not stopped, not failed)."""
+    record = c.get_metadata([JOBS, jid], default=None) or {}
+    end = record.get("end") or {}
+    if record.get("key") == key and end:
+        return end.get("state") == DONE
+    snap = c.get_metadata([key, "snap"], default=None) or {}
+    return snap.get("state") == DONE
+
+
+def _variable_future(c, jid: str):
+    """The Future the job's Variable holds, or None (no such variable: the execution has ended)."""
+    from distributed import Variable
+
+    try:
+        value = Variable(f"{PREFIX}{jid}", client=c).get(timeout=0.2)
+    except (TimeoutError, OSError):
+        return None
+    return value if hasattr(value, "key") else None
+
+
+def _follow(jid: str, fut) -> None:
+    """Keep ``fut`` as the execution this process follows for job ``jid``; drop the oldest finished ones."""
+    with _lock:
+        old = _futures.pop(jid, None)
+        if old is not None and old is not fut and old.key != fut.key:
+            old.release()
+        _futures[jid] = fut
+        done = [k for k, f in _futures.items() if f.done()]
+        for k in done[: max(0, len(done) - KEEP_RESULTS)]:
             _futures.pop(k).release()
-        _forget_active()
-    return key
 
 
-def stop(key: str) -> None:
-    """Ask job ``key`` to stop: a queued job ends before it starts, a running one before its next step."""
-    client().set_metadata(["explorer-stop", key], True)
+def _trim_records(c) -> None:
+    """Forget the records of all but the last KEEP_FINISHED finished jobs (call with the lock held)."""
+    records = c.get_metadata([JOBS], default={}) or {}
+    ended = sorted((r["end"].get("at", 0), jid) for jid, r in records.items() if "end" in r)
+    if len(ended) > KEEP_FINISHED + PAGE:  # rewrite now and then, not at every submit
+        drop = {jid for _, jid in ended[: len(ended) - KEEP_FINISHED]}
+        c.set_metadata([JOBS], {jid: r for jid, r in records.items() if jid not in drop})
+
+
+def _stop_event(key: str, c):
+    from distributed import Event
+
+    return Event(f"{key}-stop", client=c)
+
+
+def _stopping(key: str) -> bool:
+    return _stop_event(key, client()).is_set()
+
+
+def stop(key: str) -> bool:
+    """Ask job ``key`` (or its id) to stop: a queued job ends before it starts, a running one before its next step.
+
+    False when the job is not queued or running.
+    """
+    c = client()
+    record = c.get_metadata([JOBS, job_id(key)], default=None)
+    if record is None or "end" in record:
+        return False
+    _stop_event(record["key"], c).set()
+    _forget_status(job_id(key))
+    return True
+
+
+def _live_workers() -> frozenset:
+    """The workers the scheduler knows now (asked at most once a second)."""
+    global _workers_cache
+    at, workers = _workers_cache
+    if time.time() - at > 1.0:
+        workers = frozenset(client().scheduler_info(n_workers=-1)["workers"])
+        _workers_cache = (time.time(), workers)
+    return workers
 
 
 def status(key: str) -> JobStatus:
-    """Where job ``key`` stands, read from the scheduler (works for jobs other processes submitted)."""
+    """Where job ``key`` (or its id) stands, from the scheduler: works for jobs other processes submitted.
+
+    Sessions of one server process polling the same job share one answer for STATUS_MAX_AGE_S.
+    """
+    jid = job_id(key)
+    with _status_lock:
+        cached = _status_cache.get(jid)
+    if cached is not None and time.time() - cached[0] < STATUS_MAX_AGE_S:
+        return cached[1]
     c = client()
-    snap = c.get_metadata(["explorer", key], default=None) or {}
-    st = JobStatus(
-        key,
-        snap.get("state"),
-        snap.get("phase", ""),
-        int(snap.get("step", 0)),
-        int(snap.get("total", 0)),
-        float(snap.get("images_per_s", 0.0)),
-        float(snap.get("eta_s", 0.0)),
-        message=snap.get("message", ""),
-        checkpoint_step=int(snap.get("checkpoint_step", 0)),
-        snapshot=snap,
-    )
-    fut = _futures.get(key)
-    if fut is not None and fut.status == "error":
-        st.state, st.message = FAILED, failure_message(fut.exception(), st)
-        return st
-    active = _active_tasks()
-    task = active.get(key)
-    if task is None:
-        if fut is not None and not fut.done():  # submitted a moment ago: the scheduler has not seen it yet
-            st.state = st.state or QUEUED
-        elif st.state in (QUEUED, RUNNING):  # the scheduler forgot it: its worker died and no one waits for it
-            st.state, st.message = LOST, lost_message(st)
-        return st
-    st.position = sum(1 for t in active.values() if t["order"] < task["order"])
-    worker_gone = task["worker"] != snap.get("worker") or task["state"] != "processing"
-    if st.state == RUNNING and task["suspicious"] > 0 and worker_gone:
-        st.state, st.message = LOST, lost_message(st)
-    elif st.state is None:  # submitted by a client that wrote no snapshot yet
-        st.state = QUEUED
+    record = c.get_metadata([JOBS, jid], default=None)
+    handle = f"{PREFIX}{record['kind']}-{jid}" if record else (key if str(key).startswith(PREFIX) else jid)
+    st = JobStatus(handle, None) if record is None else _status(c, jid, handle, record)
+    with _status_lock:
+        _status_cache[jid] = (time.time(), st)
+        _status_cache.move_to_end(jid)
+        while len(_status_cache) > 4 * KEEP_RESULTS:
+            _status_cache.popitem(last=False)
     return st
 
 
+def _forget_status(jid: str) -> None:
+    with _status_lock:
+        _status_cache.pop(jid, None)
+
+
+def _records(c, max_age_s: float = 1.0) -> dict:
+    """Every job's record (for places in the queue), asked at most once a second."""
+    global _records_cache
+    at, records = _records_cache
+    if time.time() - at > max_age_s:
+        records = c.get_metadata([JOBS], default={}) or {}
+        _records_cache = (time.time(), records)
+    return records
+
+
+def _status(c, jid: str, handle: str, record: dict, records: dict | None = None) -> JobStatus:
+    key = record["key"]
+    with _lock:
+        fut = _futures.get(jid)
+    if "end" not in record and (fut is None or fut.key != key):
+        fut = _variable_future(c, jid)  # follow the current execution (its result stays while this process holds it)
+        if fut is not None:
+            _follow(jid, fut)
+    snap = c.get_metadata([key, "snap"], default=None) or {}
+    end = record.get("end") or {}
+    st = JobStatus(
+        handle,
+        None,
+        record.get("kind", ""),
+        record.get("title", ""),
+        snap.get("phase", ""),
+        int(end.get("step", snap.get("step", 0))),
+        int(end.get("total", snap.get("total", 0))),
+        float(end.get("images_per_s", snap.get("images_per_s", 0.0))),
+        float(snap.get("eta_s", 0.0)),
+        note=end.get("note", snap.get("note")),
+        checkpoint_step=int(end.get("checkpoint_step", snap.get("checkpoint_step", 0))),
+        restarts=list(snap.get("restarts", [])),
+        snapshot=snap,
+    )
+    if end:
+        st.state = end["state"]
+    elif fut is not None and fut.status == "error":
+        st.state, st.note = FAILED, _failure_note(fut.exception(), st.checkpoint_step)
+        _record_end(c, jid, key, _end_fields(FAILED, st))  # the worker could not: Dask gave up on it
+    elif fut is not None and fut.status == "finished":
+        st.state = snap.get("state") if snap.get("state") in (DONE, STOPPED, FAILED) else DONE
+    elif snap.get("state") in (DONE, STOPPED, FAILED):
+        st.state = snap["state"]
+    elif snap.get("worker") and snap["worker"] not in _live_workers():
+        st.state, st.note = LOST, _lost_note(st)
+    elif snap.get("worker"):
+        st.state = RUNNING
+    else:
+        st.state = QUEUED
+        mine = record.get("submitted", 0)
+        records = _records(c) if records is None else records
+        st.position = sum(1 for j, r in records.items() if j != jid and "end" not in r and r.get("submitted", 0) < mine)
+    return st
+
+
+def jobs() -> list[JobStatus]:
+    """Every job the engine has a record of (queued, running, and the last KEEP_FINISHED that ended), oldest first."""
+    c = client()
+    records = c.get_metadata([JOBS], default={}) or {}
+    order = sorted(records.items(), key=lambda kv: kv[1].get("submitted", 0))
+    return [_status(c, jid, f"{PREFIX}{r.get('kind', '')}-{jid}", r, records) for jid, r in order]
+
+
 def result(key: str, timeout: float | None = None) -> Any:
-    """The finished job's return value if this process submitted or joined it, else None."""
-    fut = _futures.get(key)
+    """The finished job's return value if this process submitted, joined or followed it, else None."""
+    with _lock:
+        fut = _futures.get(job_id(key))
     if fut is None or fut.status != "finished":
         return None
     return fut.result(timeout=timeout)
 
 
 def release(key: str) -> None:
-    """Let go of a finished job's result held by this process."""
+    """Let go of a finished job's result held by this process (the scheduler forgets it once no one holds it)."""
     with _lock:
-        fut = _futures.pop(key, None)
+        fut = _futures.pop(job_id(key), None)
     if fut is not None:
         fut.release()
 
@@ -239,159 +546,145 @@ def release(key: str) -> None:
 def wait(key: str, on_status=None, poll_s: float = 0.5, timeout: float | None = None) -> JobStatus:
     """Block until job ``key`` ends (or ``timeout``), calling ``on_status(JobStatus)`` as it goes."""
     end = None if timeout is None else time.time() + timeout
-    fut = _futures.get(key)
     while True:
         st = status(key)
         if on_status is not None:
             on_status(st)
-        if not st.active and (fut is None or fut.done()):
-            return st
-        if st.state == LOST and fut is None:
-            return st
+        if not st.active:
+            with _lock:
+                fut = _futures.get(job_id(key))
+            if fut is None or fut.done() or st.state is None:
+                return st
         if end is not None and time.time() > end:
             return st
         time.sleep(poll_s)
 
 
+def points(key: str) -> list:
+    """Every point the job's current execution has added (``ctx.add_points``), in order.
+
+    Read as bounded messages: only the chunks this process has not read yet, for all its sessions at once.
+    Once the execution is forgotten, the points this process read last (its results are where the job saved them).
+    """
+    c = client()
+    jid = job_id(key)
+    snap = status(key).snapshot
+    execution, n = snap.get("key"), int(snap.get("chunks", 0))
+    with _points_lock:
+        seen, have, read = _points.get(jid, (None, [], 0))
+        if execution is None:
+            return list(have)
+        if seen != execution:  # a new execution of the job: its own points
+            have, read = [], 0
+        have = list(have)
+        while read < n:
+            page, i = divmod(read, PAGE)
+            chunks = None
+            if (page + 1) * PAGE > n:  # the page being written: its chunks one by one
+                partial = c.get_metadata([execution, "c", str(page)], default=None)
+                if partial:
+                    chunks = [partial[str(j)] for j in range(i, n - page * PAGE) if str(j) in partial]
+                    if len(chunks) != n - read:
+                        chunks = None
+            if chunks is None:  # a whole page (or one folded since the snapshot was read)
+                folded = c.get_metadata([execution, "p", str(page)], default=None)
+                if folded is None:
+                    break
+                chunks = folded[i:]
+            for chunk in chunks:
+                have.extend(chunk)
+            read += len(chunks)
+        _points[jid] = (execution, have, read)
+        _points.move_to_end(jid)
+        while len(_points) > KEEP_RESULTS:
+            _points.popitem(last=False)
+    return list(have)
+
+
 def job_count(kind: str | None = None) -> int:
     """How many jobs (of ``kind``) really started on the engine's workers: the scheduler's event log.
 
-    Counts starts, not submissions (joined and deduplicated requests do not start a job); a job resumed on
-    a second worker after the first died counts twice. The log keeps the last 1000 starts.
+    Counts starts, not submissions (joined requests do not start a job); an execution run again on a second
+    worker after the first died counts twice. Dask keeps the last events of a topic only.
     """
     events = client().get_events(STARTED_TOPIC)
     return sum(1 for _, msg in events if kind is None or msg.get("kind") == kind)
 
 
-def failure_message(exc: BaseException | None, st: JobStatus | None = None) -> str:
-    """Plain words for why a job failed (no traceback, no paths)."""
+def _failure_note(exc: BaseException | None, checkpoint: int = 0):
+    """Why a job failed, as a message pair (no traceback, no paths)."""
     if exc is None:
-        return ""
-    kept = f" The checkpoint at step {st.checkpoint_step} is kept." if st and st.checkpoint_step else ""
+        return None
     if type(exc).__name__ == "KilledWorker":
-        return (
-            "The worker running this job stopped several times (a machine crashed, was switched off or ran "
-            f"out of memory), so the engine gave up on it.{kept}"
-        )
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}{kept}"
+        note = message(GAVE_UP)
+    else:
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        note = message(FAILED_WITH, error=type(exc).__name__, detail=text)
+    if checkpoint:
+        return message("{a} {b}", a=note, b=message(CHECKPOINT_KEPT, checkpoint=checkpoint))
+    return note
+
+
+def failure_message(exc: BaseException | None, st: JobStatus | None = None) -> str:
+    """Plain words for why a job failed, in the active language."""
+    note = _failure_note(exc, st.checkpoint_step if st else 0)
+    return translate(note) if note else ""
+
+
+def _lost_note(st: JobStatus):
+    step = max(st.step, st.checkpoint_step)  # the last snapshot may be older than the last checkpoint
+    if st.checkpoint_step:
+        return message(LOST_KEPT, step=step, checkpoint=st.checkpoint_step)
+    return message(LOST_NOTHING_KEPT, step=step)
 
 
 def lost_message(st: JobStatus) -> str:
-    kept = (
-        f"Its checkpoint at step {st.checkpoint_step} is kept; the job goes on from there when a worker is free."
-        if st.checkpoint_step
-        else "It had not reached a checkpoint yet; it starts again when a worker is free."
-    )
-    return f"The worker running this job stopped (at step {st.step}). {kept}"
+    return translate(_lost_note(st))
 
 
-def _forget_active() -> None:
-    global _active_cache
-    _active_cache = (0.0, {})
+def _end_fields(state: str, st: JobStatus | dict) -> dict:
+    get = st.get if isinstance(st, dict) else lambda k, d=None: getattr(st, k, d)
+    return {
+        "state": state,
+        "step": int(get("step", 0) or 0),
+        "total": int(get("total", 0) or 0),
+        "images_per_s": float(get("images_per_s", 0.0) or 0.0),
+        "checkpoint_step": int(get("checkpoint_step", 0) or 0),
+        "note": get("note", None),
+        "at": time.time(),
+    }
 
 
-def _scheduler_tasks(dask_scheduler=None) -> dict:
-    """Runs on the scheduler: this engine's unfinished tasks, their order, state and worker."""
-    out = {}
-    for key, ts in dask_scheduler.tasks.items():
-        if isinstance(key, str) and key.startswith(PREFIX) and ts.state in _ACTIVE_TASK_STATES:
-            worker = ts.processing_on.address if ts.processing_on is not None else None
-            out[key] = {"order": ts.priority, "state": ts.state, "worker": worker, "suspicious": ts.suspicious}
-    return out
+def _record_end(c, jid: str, key: str, end: dict, lock=None) -> None:
+    """Write how execution ``key`` ended into the job's record and let its Variable go of the future (if it is
+    still the current execution); trim the finished records."""
+    from distributed import Variable
+
+    with _Held(lock if lock is not None else _jobs_lock()):
+        record = c.get_metadata([JOBS, jid], default=None)
+        if record is None or record.get("key") != key or "end" in record:
+            return
+        c.set_metadata([JOBS, jid], {**record, "end": end})
+        Variable(f"{PREFIX}{jid}", client=c).set(end["state"])  # releases the future; delete() would leave more behind
+        _trim_records(c)
 
 
-def _active_tasks(max_age_s: float = 0.5) -> dict:
-    """``_scheduler_tasks``, cached briefly: a class polling at once asks the scheduler once."""
-    global _active_cache
-    at, tasks = _active_cache
-    if time.time() - at > max_age_s:
-        tasks = client().run_on_scheduler(_scheduler_tasks)
-        _active_cache = (time.time(), tasks)
-    return tasks
+# ---- the worker side -----------------------------------------------------------------------------
 
 
-def _is_active(key: str) -> bool:
-    _forget_active()
-    return key in _active_tasks()
-
-
-# ---- the worker side -----------------------------------------------------------------------
-
-
-def torch_threads() -> int:
+def torch_threads(slots: int | None = None) -> int:
     """Torch threads for a job on this worker: ``$EXPLORER_TORCH_THREADS``, else cores / the worker's job slots."""
     if os.environ.get(THREADS_ENV):
         return max(1, int(os.environ[THREADS_ENV]))
-    slots = 1
-    try:
-        from distributed import get_worker
+    if slots is None:
+        slots = 1
+        try:
+            from distributed import get_worker
 
-        slots = get_worker().state.nthreads
-    except ValueError:  # not inside a worker
-        pass
+            slots = get_worker().state.nthreads
+        except ValueError:  # not inside a worker
+            pass
     return max(1, (os.cpu_count() or 1) // max(1, slots))
-
-
-class JobContext:
-    """What a job body gets on the worker: ``report(**fields)`` for progress and ``stop.is_set()``."""
-
-    def __init__(self, key: str, kind: str, title: str = "") -> None:
-        from distributed import get_client, get_worker
-
-        self.key = key
-        self._client = get_client()
-        self._snapshot = {"state": RUNNING, "kind": kind, "title": title, "worker": get_worker().address}
-        self._sent = 0.0
-        self.stop = _StopFlag(self._client, key)
-
-    def due(self) -> bool:
-        """Whether the next ``report`` would be sent (build costly fields only then)."""
-        return time.time() - self._sent >= REPORT_S
-
-    def report(self, force: bool = False, **fields) -> None:
-        """Merge ``fields`` (msgpack-able) into the job's snapshot; send at most every REPORT_S seconds."""
-        self._snapshot.update(fields)
-        now = time.time()
-        if force or now - self._sent >= REPORT_S:
-            self._snapshot["updated"] = now
-            self._client.set_metadata(["explorer", self.key], self._snapshot)
-            self._sent = now
-
-    def log_start(self) -> None:
-        self._client.log_event(STARTED_TOPIC, {"key": self.key, "kind": self._snapshot["kind"]})
-
-
-class _StopFlag:
-    """``is_set()`` reads the job's stop flag from the scheduler (one small request per step)."""
-
-    def __init__(self, client, key: str) -> None:
-        self._client, self._key, self._set = client, key, False
-
-    def is_set(self) -> bool:
-        if not self._set:
-            self._set = bool(self._client.get_metadata(["explorer-stop", self._key], default=False))
-        return self._set
-
-
-class LocalContext:
-    """The same interface in-process (the CLI without a scheduler): a callback and a threading.Event."""
-
-    def __init__(self, on_report=None) -> None:
-        self.key = ""
-        self.stop = threading.Event()
-        self.snapshot: dict = {}
-        self._on_report = on_report
-
-    def due(self) -> bool:
-        return True
-
-    def report(self, force: bool = False, **fields) -> None:
-        self.snapshot.update(fields)
-        if self._on_report is not None:
-            self._on_report(self.snapshot)
-
-    def log_start(self) -> None:
-        pass
 
 
 @functools.cache
@@ -414,21 +707,168 @@ def keep_freed_memory() -> bool:
         return False
 
 
-def _execute(kind: str, key: str, spec: dict) -> Any:
-    """The task every job runs on a worker: set torch threads, run the body, report how it ended."""
-    import torch
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
+except ImportError:  # pragma: no cover - distributed is a requirement
+    _WorkerPlugin = object
 
-    from explorer.tasks import TASKS
 
-    keep_freed_memory()
-    torch.set_num_threads(torch_threads())
-    ctx = JobContext(key, kind, spec.get("title", ""))
+class WorkerSetup(_WorkerPlugin):
+    """Every worker, as it joins: glibc's malloc thresholds back (``keep_freed_memory``) and torch's threads."""
+
+    name = "explorer-setup"
+    idempotent = True
+
+    def setup(self, worker) -> None:
+        import torch
+
+        keep_freed_memory()
+        torch.set_num_threads(torch_threads(worker.state.nthreads))
+
+
+class JobContext:
+    """What a job's function gets on the worker: ``report(**fields)``, ``add_points(points)``, ``stop.is_set()``.
+
+    ``report`` merges fields (msgpack-able: numbers, strings, lists, dicts, ``i18n.message`` pairs) into the job's
+    snapshot; ``add_points`` queues points (each a small list) to go with the next report. Both are sent at most
+    every REPORT_S seconds (``force`` sends now), so a message holds the latest snapshot and the new points only.
+    """
+
+    def __init__(self, jid: str, key: str, kind: str, title: str = "") -> None:
+        from distributed import get_client, get_worker
+
+        self.id, self.key = jid, key
+        self._client = get_client()
+        previous = self._client.get_metadata([key, "snap"], default=None) or {}
+        restarts = list(previous.get("restarts", []))
+        if previous.get("worker"):  # this execution ran before on a worker that was lost
+            step = max(int(previous.get("step", 0)), int(previous.get("checkpoint_step", 0)))
+            restarts.append({"worker": previous["worker"], "step": step})
+        self._chunks = int(previous.get("chunks", 0))
+        page = self._client.get_metadata([key, "c", str(self._chunks // PAGE)], default=None) or {}
+        self._page = [page[str(j)] for j in range(self._chunks % PAGE) if str(j) in page]
+        self._snapshot = {
+            "key": key,
+            "state": RUNNING,
+            "kind": kind,
+            "title": title,
+            "worker": get_worker().address,
+            "attempt": int(previous.get("attempt", 0)) + 1,
+            "restarts": restarts,
+            "chunks": self._chunks,
+            "started": time.time(),
+        }
+        self._points: list = []
+        self._sent = 0.0
+        self.stop = _StopFlag(_stop_event(key, self._client))
+
+    @property
+    def attempt(self) -> int:
+        """1 for the execution's first run; more when the scheduler ran it again after losing a worker."""
+        return self._snapshot["attempt"]
+
+    def due(self) -> bool:
+        """Whether the next ``report`` would be sent (build costly fields only then)."""
+        return time.time() - self._sent >= REPORT_S
+
+    def add_points(self, points: list) -> None:
+        self._points.extend(points)
+
+    def report(self, force: bool = False, **fields) -> None:
+        self._snapshot.update(fields)
+        now = time.time()
+        if force or now - self._sent >= REPORT_S:
+            self._send(now)
+
+    def _send(self, now: float) -> None:
+        c = self._client
+        if self._points:
+            page, i = divmod(self._chunks, PAGE)
+            c.set_metadata([self.key, "c", str(page), str(i)], self._points)
+            self._page.append(self._points)
+            self._points = []
+            self._chunks += 1
+            if i == PAGE - 1:  # fold the page's chunks into one entry
+                c.set_metadata([self.key, "p", str(page)], self._page)
+                c.set_metadata([self.key, "c", str(page)], None)
+                self._page = []
+        self._snapshot["chunks"] = self._chunks
+        self._snapshot["updated"] = now
+        c.set_metadata([self.key, "snap"], self._snapshot)
+        self._sent = now
+
+    def log_start(self) -> None:
+        self._client.log_event(STARTED_TOPIC, {"key": self.key, "kind": self._snapshot["kind"]})
+
+    def end(self, state: str, note=None) -> None:
+        """The last snapshot, the job's record and its Variable (``_record_end``); the stop event is cleared."""
+        from distributed import Lock
+
+        self.report(force=True, state=state, phase="finished", note=note, eta_s=0.0)
+        lock = Lock(JOBS, scheduler_rpc=self._client.scheduler, loop=self._client.loop)
+        try:
+            _record_end(self._client, self.id, self.key, _end_fields(state, self._snapshot), lock)
+        finally:
+            self.stop.event.clear()
+
+
+class _StopFlag:
+    """``is_set()`` asks the job's ``distributed.Event`` (one small request per step) until it is set."""
+
+    def __init__(self, event) -> None:
+        self.event, self._set = event, False
+
+    def is_set(self) -> bool:
+        if not self._set:
+            self._set = bool(self.event.is_set())
+        return self._set
+
+
+class LocalContext:
+    """The same interface in-process (the CLI without a scheduler): a callback and a threading.Event."""
+
+    attempt = 1
+
+    def __init__(self, on_report=None) -> None:
+        self.key = ""
+        self.stop = threading.Event()
+        self.snapshot: dict = {}
+        self.points: list = []
+        self._on_report = on_report
+
+    def due(self) -> bool:
+        return True
+
+    def add_points(self, points: list) -> None:
+        self.points.extend(points)
+
+    def report(self, force: bool = False, **fields) -> None:
+        self.snapshot.update(fields)
+        if self._on_report is not None:
+            self._on_report(self.snapshot)
+
+    def log_start(self) -> None:
+        pass
+
+
+def _run(fn: Callable[[dict, Any], Any], spec: dict, jid: str, key: str, kind: str, title: str) -> Any:
+    """The task every execution runs on a worker: the job's function with a JobContext, then how it ended.
+
+    Dask runs a finished task again when the worker holding its result is lost and someone still holds its future;
+    an execution that has already ended (or that a newer one replaced) returns None at once instead.
+    """
+    from distributed import get_client
+
+    previous = get_client().get_metadata([key, "snap"], default=None) or {}
+    if previous.get("state") in (DONE, STOPPED, FAILED):
+        return None
+    ctx = JobContext(jid, key, kind, title)
     ctx.log_start()
     ctx.report(force=True, phase="starting")
     try:
-        out = TASKS[kind](spec, ctx)
+        out = fn(spec, ctx)
     except Exception as e:
-        ctx.report(force=True, state=FAILED, message=failure_message(e))
+        ctx.end(FAILED, _failure_note(e, int(ctx._snapshot.get("checkpoint_step", 0))))
         raise
-    ctx.report(force=True, state=CANCELLED if ctx.stop.is_set() else DONE, phase="finished")
+    ctx.end(STOPPED if ctx.stop.is_set() else DONE)
     return out

@@ -82,3 +82,30 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Marks ``message`` for extraction without translating it now (translate where it is shown)."""
     return message
+
+
+def message(msgid: str, **params) -> tuple[str, dict]:
+    """Text built where it is not shown (a worker, another process): its msgid and fields, translated later.
+
+    ``msgid`` is an ``N_()`` constant or literal; a field may itself be a ``message(...)``. The pair crosses
+    processes as plain data (msgpack turns it into a list) and ``translate`` shows it in the viewer's language.
+    """
+    return (msgid, params)
+
+
+def _is_message(value) -> bool:
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and isinstance(value[1], dict)
+    )
+
+
+def translate(text) -> str:
+    """A ``message(...)`` pair in the active language (its message fields too); a plain string as it is."""
+    if not _is_message(text):
+        return "" if text is None else str(text)
+    msgid, params = text
+    fields = {k: translate(v) if _is_message(v) else v for k, v in params.items()}
+    return _(msgid).format(**fields) if fields else _(msgid)

@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from explorer.devices import model_device
-from explorer.i18n import N_, _
+from explorer.i18n import N_, message, translate
 
 if TYPE_CHECKING:
     from explorer.model_cards import ModelCard
@@ -50,11 +50,14 @@ TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY = (
 class ImageError(ValueError):
     """An upload that cannot be used, with a message for the user: what was wrong, what is accepted.
 
-    ``reason`` is one of the short reasons above, so refusals can be counted by kind.
+    ``reason`` is one of the short reasons above, so refusals can be counted by kind. ``message`` is the
+    ``i18n.message(...)`` pair (msgid, fields): a refusal found on a worker is shown in each viewer's
+    language (``i18n.translate``); ``str(error)`` is the text in the language active where it was raised.
     """
 
-    def __init__(self, message: str, reason: str = DAMAGED):
-        super().__init__(message)
+    def __init__(self, message: tuple[str, dict] | str, reason: str = DAMAGED):
+        super().__init__(translate(message))
+        self.message = message
         self.reason = reason
 
 
@@ -64,7 +67,7 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     elif isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
-            raise ImageError(_("no such file: {path}").format(path=path.name), NOT_AN_IMAGE)
+            raise ImageError(message(N_("no such file: {path}"), path=path.name), NOT_AN_IMAGE)
         size = path.stat().st_size
         if size > max_bytes:
             raise ImageError(_too_big(size, max_bytes), TOO_LARGE)
@@ -74,13 +77,17 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     if len(raw) > max_bytes:
         raise ImageError(_too_big(len(raw), max_bytes), TOO_LARGE)
     if not raw:
-        raise ImageError(_("the file is empty; please upload a {accepted} image").format(accepted=_(ACCEPTED)), EMPTY)
+        raise ImageError(
+            message(N_("the file is empty; please upload a {accepted} image"), accepted=message(ACCEPTED)), EMPTY
+        )
     return raw
 
 
-def _too_big(size: int, max_bytes: int) -> str:
-    return _("the file is {mb:.1f} MB, over the {limit:.0f} MB limit; please upload a smaller image").format(
-        mb=size / 1e6, limit=max_bytes / 1e6
+def _too_big(size: int, max_bytes: int) -> tuple[str, dict]:
+    return message(
+        N_("the file is {mb:.1f} MB, over the {limit:.0f} MB limit; please upload a smaller image"),
+        mb=size / 1e6,
+        limit=max_bytes / 1e6,
     )
 
 
@@ -134,8 +141,9 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             img = Image.open(io.BytesIO(raw))
         except UnidentifiedImageError:
             raise ImageError(
-                _("this file is not an image we can read; please upload a {accepted} file").format(
-                    accepted=_(ACCEPTED)
+                message(
+                    N_("this file is not an image we can read; please upload a {accepted} file"),
+                    accepted=message(ACCEPTED),
                 ),
                 NOT_AN_IMAGE,
             ) from None
@@ -143,21 +151,25 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError) as e:
             raise ImageError(
-                _("this image file is damaged ({error}); please upload an intact {accepted} file").format(
-                    error=e, accepted=_(ACCEPTED)
+                message(
+                    N_("this image file is damaged ({error}); please upload an intact {accepted} file"),
+                    error=str(e),
+                    accepted=message(ACCEPTED),
                 )
             ) from None
         if img.format not in FORMATS:
             raise ImageError(
-                _("{format} images are not accepted; please upload a {accepted} file").format(
-                    format=img.format, accepted=_(ACCEPTED)
+                message(
+                    N_("{format} images are not accepted; please upload a {accepted} file"),
+                    format=str(img.format),
+                    accepted=message(ACCEPTED),
                 ),
                 NOT_ACCEPTED,
             )
         w, h = img.size
         if w < 1 or h < 1:
             raise ImageError(
-                _("the image declares an empty size {w}x{h}; please upload a real picture").format(w=w, h=h), EMPTY
+                message(N_("the image declares an empty size {w}x{h}; please upload a real picture"), w=w, h=h), EMPTY
             )
         if w * h > max_pixels:
             raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
@@ -170,25 +182,28 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
             raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS) from None
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
             raise ImageError(
-                _(
-                    "this {format} file is truncated or corrupt ({error}); please upload an intact {accepted} file"
-                ).format(format=img.format, error=e, accepted=_(ACCEPTED))
+                message(
+                    N_("this {format} file is truncated or corrupt ({error}); please upload an intact {accepted} file"),
+                    format=str(img.format),
+                    error=str(e),
+                    accepted=message(ACCEPTED),
+                )
             ) from None
 
 
-def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> str:
+def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> tuple[str, dict]:
     limit = max_pixels / 1e6
     if size:
-        text = _(
+        text = N_(
             "this image declares {w} x {h} = {mp:,.0f} megapixels, which is over the {limit:.0f}-megapixel limit; "
             "please upload a smaller picture (a few megapixels is plenty: the models see 224 x 224)"
         )
-        return text.format(w=size[0], h=size[1], mp=size[0] * size[1] / 1e6, limit=limit)
-    text = _(
+        return message(text, w=size[0], h=size[1], mp=size[0] * size[1] / 1e6, limit=limit)
+    text = N_(
         "this image is over the {limit:.0f}-megapixel limit; "
         "please upload a smaller picture (a few megapixels is plenty: the models see 224 x 224)"
     )
-    return text.format(limit=limit)
+    return message(text, limit=limit)
 
 
 def preprocess(

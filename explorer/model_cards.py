@@ -2,7 +2,7 @@
 
 A ``ModelCard`` says where a network comes from and how to feed it (classes, normalisation, input
 size); ``load_model(card)`` gives the network; ``twin_card(card)`` its plain or residual twin where
-one exists, so every view can show both side by side.
+one exists, so every view can show both side by side; ``run_cards(run)`` a card per network of a saved run.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from explorer.datasets import SHAPE_CLASSES, DatasetInfo, shapes_info
 from explorer.models import ResNet, ResNetConfig, build_resnet
+from explorer.runs import Run, load_checkpoint
 
 UNTRAINED, PRECOMPUTED, SESSION, PRETRAINED = "untrained", "precomputed", "session", "pretrained"
 
@@ -107,8 +108,6 @@ def load_model(card: ModelCard, download: bool = False) -> ResNet:
         return load_pretrained(card.config.depth, download=download)
     if card.path is None:
         raise ValueError(f"{card.label} has no checkpoint to load")
-    from explorer.runs import load_checkpoint
-
     model = build_resnet(card.config)
     model.load_state_dict(load_checkpoint(card.path), strict=True)
     return model.eval()
@@ -123,3 +122,14 @@ def twin_card(card: ModelCard, cards: list[ModelCard] | tuple[ModelCard, ...] = 
     if card.source == UNTRAINED:
         return replace(card, config=want, label=f"{want.name}, untrained")
     return None
+
+
+def run_cards(run: Run) -> list[ModelCard]:
+    """A card per network of a saved run, labelled with the run's name."""
+    info = run.dataset or shapes_info(run.train.image_size or 32)
+    cards = []
+    for name, config in run.model_configs.items():
+        checkpoint = str(run.path / run.meta["models"][name]["checkpoint"])
+        card = card_for_dataset(config, info, PRECOMPUTED, path=checkpoint, run=str(run.path))
+        cards.append(replace(card, label=f"{config.name}, trained ({run.name}, {run.history.step} steps)"))
+    return cards

@@ -1,16 +1,17 @@
 """What the job engine's workers run: lock-step training, the lesion study, the randomisation check, sweeps.
 
-Each body is ``fn(spec, ctx)``: ``spec`` a plain dict of what to compute (pickled to the worker), ``ctx``
-an ``explorer.engine.JobContext`` (or ``LocalContext`` in-process) with ``report(**fields)`` and
-``stop.is_set()``. The ``*_job`` functions build the spec and the job's key (a hash of what it computes,
-so identical requests share one job). The CLI and the pages call the same functions.
+Each ``*_job`` function returns an ``engine.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a plain dict
+of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical requests
+share one job). ``ctx`` is an ``engine.JobContext`` on a worker (``LocalContext`` in-process): ``report(**fields)``,
+``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes as ``i18n.message``
+pairs, shown in each viewer's language. The CLI and the pages call the same functions.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,13 +19,17 @@ from pathlib import Path
 
 import torch
 
-from explorer import engine
+from explorer import runs
+from explorer.engine import Job, identity, make_job
+from explorer.i18n import N_, message
 from explorer.models import ResNetConfig, build_resnet, replace_config
-from explorer.recorders import History
-from explorer.training import TrainConfig, build_models, load_train_data, make_optimizer, train_lockstep
+from explorer.recorders import History, ModelHistory
+from explorer.training import TrainConfig, build_models, load_train_data, train_lockstep
 
 CHECKPOINT_EVERY = 50  # steps between checkpoints of a training job
 UPLOAD = "upload"  # TrainConfig.dataset of a job whose images come as zip bytes in the spec
+NETWORK_OF = N_("network {i} of {n}")
+LANDSCAPE_OF = N_("{name} ({i} of {n})")
 
 
 def state_digest(state_dict: dict[str, torch.Tensor]) -> str:
@@ -51,19 +56,19 @@ def training_job(
     checkpoint_every: int = CHECKPOINT_EVERY,
     report_every_step: bool = False,
     device: str = "auto",
-) -> tuple[str, dict]:
-    """(key, spec) of a lock-step training job; the run directory is ``runs_root/<title>-<id>`` unless ``out``.
+) -> Job:
+    """A lock-step training job; its run folder is ``runs.job_run_dir(runs_root, title, id)`` unless ``out``.
 
-    The key hashes the networks, the training config (dataset, seed and steps included) and an upload's bytes.
+    The identity hashes the networks, the training config (dataset, seed and steps included) and an upload's bytes;
+    a job finds its folder's checkpoint and goes on from it (``runs.resume``) when the folder holds this run.
     """
     if not configs:
         raise ValueError("choose at least one network to train")
     if upload is not None:
         train = replace(train, dataset=UPLOAD)
-    key = engine.job_key("train", {"configs": list(configs), "train": train.to_dict(), "upload": upload})
-    from explorer.runs import _slug
-
-    run_dir = Path(out) if out is not None else Path(runs_root) / f"{_slug(title)}-{engine.job_id(key)}"
+    digest = hashlib.sha256(upload).hexdigest() if upload is not None else None
+    jid = identity("train", {"configs": list(configs), "train": train.to_dict(), "upload": digest})
+    run_dir = Path(out) if out is not None else runs.job_run_dir(runs_root, title, jid)
     spec = {
         "title": title,
         "configs": list(configs),
@@ -76,27 +81,70 @@ def training_job(
         "report_every_step": report_every_step,  # a snapshot after every step, not every REPORT_S seconds
         "device": str(device),  # resolved where the job runs ("auto": the worker's GPU if it has one)
     }
-    return key, spec
+    return Job("train", train_task, spec, jid, title)
 
 
-def light_history(history: History) -> dict:
-    """The per-step curves of a History as a small msgpack-able dict (no gradient norms, no responses)."""
-    models = {}
+def extend_job(run_dir: str | Path, steps: int, data_root: str | None = None, device: str = "auto") -> Job:
+    """``steps`` more lock-steps for a saved run, on a fresh schedule of that length (optimizer state kept)."""
+    run = runs.load_run(run_dir)
+    train = replace(run.train, steps=steps)
+    spec = {
+        "title": run.name,
+        "configs": list(run.model_configs.values()),
+        "train": train.to_dict(),
+        "extend": True,
+        "data_root": data_root,
+        "run_dir": str(Path(run_dir).resolve()),
+        "checkpoint_every": 0,
+        "device": str(device),
+    }
+    what = {"run": str(Path(run_dir).resolve()), "step": run.history.step, "steps": steps}
+    return make_job("extend", train_task, spec, what, run.name)
+
+
+def history_points(history: History, sent: dict[str, tuple[int, int]] | None = None) -> list:
+    """The steps and held-out evaluations of ``history`` not yet in ``sent`` (name -> (steps, evaluations) sent),
+    as points: ``("s", name, step, loss, accuracy, lr)`` and ``("e", name, step, accuracy, loss)``."""
+    sent = {} if sent is None else sent
+    out = []
     for name, m in list(history.models.items()):
         n, e = len(m.step), len(m.eval_step)  # align on step: the lists grow while training runs
-        models[name] = {
-            "name": m.name,
-            "config": dict(m.config),
-            "layers": list(m.layers),
-            "blocks": list(m.blocks),
-            **{k: list(getattr(m, k)[:n]) for k in ("step", "loss", "accuracy", "lr")},
-            **{k: list(getattr(m, k)[:e]) for k in ("eval_step", "eval_accuracy", "eval_loss")},
-            **{k: [] for k in ("grad_norms", "response_step", "block_output_norms", "branch_norms")},
-            "stopped_reason": m.stopped_reason,
-            "stopped_step": m.stopped_step,
-        }
-    run = {k: getattr(history, k) for k in ("step", "total_steps", "wall_s", "images_per_s", "stopped_reason")}
-    return {**run, "finished": history.finished, "models": models}
+        s0, e0 = sent.get(name, (0, 0))
+        out += [("s", name, m.step[i], m.loss[i], m.accuracy[i], m.lr[i]) for i in range(s0, n)]
+        out += [("e", name, m.eval_step[i], m.eval_accuracy[i], m.eval_loss[i]) for i in range(e0, e)]
+        sent[name] = (n, e)
+    return out
+
+
+def live_history(snapshot: dict, points: list) -> History:
+    """A running training job's curves, from its snapshot and its points (``engine.points``).
+
+    A point at a step the curve already has (a run resumed from an earlier checkpoint after a worker was lost)
+    replaces that step and everything after it.
+    """
+    history = History(
+        step=int(snapshot.get("step", 0)),
+        total_steps=int(snapshot.get("total", 0)),
+        images_per_s=float(snapshot.get("images_per_s", 0.0)),
+    )
+    for name, config in (snapshot.get("models") or {}).items():
+        history.models[name] = ModelHistory(name, dict(config), [], [])
+    for point in points:
+        tag, name, step = point[0], point[1], point[2]
+        m = history.models.get(name)
+        if m is None:
+            m = history.models[name] = ModelHistory(name, {}, [], [])
+        lists = (m.step, m.loss, m.accuracy, m.lr) if tag == "s" else (m.eval_step, m.eval_accuracy, m.eval_loss)
+        if lists[0] and step <= lists[0][-1]:
+            cut = bisect.bisect_left(lists[0], step)
+            for values in lists:
+                del values[cut:]
+        for values, value in zip(lists, (step, *point[3:]), strict=False):
+            values.append(value)
+    for name, (reason, step) in (snapshot.get("stops") or {}).items():
+        if name in history.models:
+            history.models[name].stopped_reason, history.models[name].stopped_step = reason, step
+    return history
 
 
 @contextmanager
@@ -114,94 +162,65 @@ def _dataset(spec: dict, train: TrainConfig):
         os.unlink(path)
 
 
-@contextmanager
-def _swap_in(run_dir: Path):
-    """Write a run into a fresh folder, then swap it in: a worker killed mid-write leaves the last checkpoint whole."""
-    tmp, old = run_dir.with_name(f".{run_dir.name}.saving"), run_dir.with_name(f".{run_dir.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    if (run_dir / "config.json").is_file():
-        shutil.copy2(run_dir / "config.json", tmp / "config.json")  # keeps the run's name and creation time
-    yield tmp
-    shutil.rmtree(old, ignore_errors=True)
-    if run_dir.exists():
-        run_dir.rename(old)
-    tmp.rename(run_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_interrupted_save(run_dir: str | Path) -> None:
-    """Put the last whole checkpoint back when a worker was killed between the two renames of ``_swap_in``."""
-    run_dir = Path(run_dir)
-    old = run_dir.with_name(f".{run_dir.name}.old")
-    if not run_dir.exists() and (old / "config.json").is_file():
-        old.rename(run_dir)
-
-
-def resume_or_start(run_dir: Path, configs: list[ResNetConfig], train: TrainConfig):
-    """(models, optimizers, history): from the checkpoint in ``run_dir`` if it holds this run, else fresh."""
-    from explorer.runs import load_optimizer_state, load_run
-
-    recover_interrupted_save(run_dir)
-    if (run_dir / "config.json").is_file():
-        try:
-            run = load_run(run_dir)
-        except (ValueError, KeyError, TypeError):
-            run = None
-        if run is not None and run.train == train and set(run.model_configs) == {c.name for c in configs}:
-            models = run.load_models()
-            optimizers = {}
-            for name, model in models.items():
-                opt = make_optimizer(model, train)
-                path = run_dir / run.meta["models"][name]["checkpoint"].replace(".pt", ".optim.pt")
-                if path.is_file():
-                    opt.load_state_dict(load_optimizer_state(path))
-                optimizers[name] = opt
-            return models, optimizers, run.history
-    return build_models(configs, seed=train.seed), {}, History()
-
-
 def train_task(spec: dict, ctx) -> dict:
-    """Load the data, build (or resume) the networks, train them in lock-step with checkpoints, save the run."""
-    from explorer.runs import save_run
-
+    """Load the data, build the networks or resume them from the run folder, train them in lock-step with
+    checkpoints, save the run (``runs.save_run``: whole or not at all) and return it (``runs.run_result``)."""
     train = TrainConfig.from_dict(spec["train"])
     title = spec.get("title") or "run"
     run_dir = Path(spec["run_dir"])
+    extend = bool(spec.get("extend"))
+    run = runs.load_resumable(run_dir)
+    if not extend and run is not None and run.dataset is not None and runs.complete(run, spec["configs"], train):
+        step = run.history.step  # trained already: the run as it was saved
+        ctx.report(force=True, phase="finished", step=step, total=train.steps, checkpoint_step=step)
+        return runs.run_result(run.path, title, run.load_models(), run.history, train, run.dataset)
     ctx.report(force=True, phase="loading data", total=train.steps)
     with _dataset(spec, train) as data_config:
         data, held_out = load_train_data(data_config, root=spec.get("data_root"), download=spec.get("download", False))
     info = data.info
-    if data.skipped:  # the user's files that were refused: (name, reason, message) for the page
-        ctx.report(force=True, skipped=[(s.name, s.reason, s.message) for s in data.skipped])
+    if data.skipped:  # the user's files that were refused: (name, reason, message, message as a pair) for the page
+        ctx.report(force=True, skipped=[(s.name, s.reason, s.message, s.text) for s in data.skipped])
     configs = [replace_config(c, num_classes=info.num_classes, in_channels=info.in_channels) for c in spec["configs"]]
-    models, optimizers, history = resume_or_start(run_dir, configs, train)
+    if extend or (run is not None and runs.holds(run, configs, train)):
+        if run is None:
+            raise FileNotFoundError(f"no run to extend in {run_dir}")
+        models, optimizers, history = runs.resume(run, train)  # nanoGPT's init_from="resume"
+    else:
+        models, optimizers, history = build_models(configs, seed=train.seed), {}, History()
     every = int(spec.get("checkpoint_every") or 0)
+    sent: dict[str, tuple[int, int]] = {}
+    ctx.add_points(history_points(history, sent))  # a resumed run's curve so far, once
+    ctx.report(models={k: m.config for k, m in history.models.items()})
 
     def save() -> None:
-        with _swap_in(run_dir) as tmp:
-            save_run(models, history, train, out=tmp, name=title, optimizers=optimizers, dataset_info=info)
+        runs.save_run(models, history, train, out=run_dir, name=title, optimizers=optimizers, dataset_info=info)
         ctx.report(force=True, checkpoint_step=history.step)
 
     def progress(p) -> None:
+        if len(sent) != len(p.history.models):
+            ctx.report(models={k: m.config for k, m in p.history.models.items()})
+        ctx.add_points(history_points(p.history, sent))
         checkpoint = every and p.step % every == 0 and p.step < p.total
         if checkpoint:
             save()
         force = spec.get("report_every_step", False) or p.step == p.total
         if checkpoint or force or ctx.due():
+            stops = {k: (m.stopped_reason, m.stopped_step) for k, m in p.history.models.items() if m.stopped_reason}
             ctx.report(
                 force=force,
                 phase="training",
                 step=p.step,
                 total=p.total,
-                images_per_s=p.images_per_s,
+                images_per_s=p.rate,
                 eta_s=p.eta_s,
                 metrics=p.metrics,
-                history=light_history(p.history),
+                stops=stops,
             )
 
-    if history.step < train.steps:
-        ctx.report(force=True, phase="training", step=history.step, resumed_from=history.step)
+    if extend or history.step < train.steps:
+        if history.step:
+            total = history.step + train.steps if extend else train.steps
+            ctx.report(force=True, phase="training", step=history.step, total=total, resumed_from=history.step)
         train_lockstep(
             models,
             data,
@@ -211,38 +230,13 @@ def train_task(spec: dict, ctx) -> dict:
             ctx.stop,
             history=history,
             optimizers=optimizers,
-            resume=True,
+            resume=not extend,
             device=spec.get("device", "auto"),
         )
-    ctx.report(force=True, phase="saving", step=history.step, history=light_history(history))
+    ctx.add_points(history_points(history, sent))
+    ctx.report(force=True, phase="saving", step=history.step, total=history.total_steps)
     save()
-    return {
-        "run_dir": str(run_dir),
-        "title": title,
-        "train": train.to_dict(),
-        "dataset": info.to_dict(),
-        "history": history.to_dict(),
-        "state_dicts": {k: m.state_dict() for k, m in models.items()},
-        "configs": {k: m.config for k, m in models.items()},
-    }
-
-
-def save_result(result: dict, runs_root: str | Path | None = None) -> Path:
-    """Write a finished training job's run on this machine (when the worker's disk is another machine's)."""
-    from explorer.datasets.base import DatasetInfo
-    from explorer.runs import save_run
-
-    run_dir = Path(result["run_dir"])
-    if runs_root is not None and not run_dir.parent.is_dir():
-        run_dir = Path(runs_root) / run_dir.name
-    models = {}
-    for k, cfg in result["configs"].items():
-        models[k] = build_resnet(cfg)
-        models[k].load_state_dict(result["state_dicts"][k])
-    history = History.from_dict(result["history"])
-    info = DatasetInfo.from_dict(result["dataset"])
-    train = TrainConfig.from_dict(result["train"])
-    return save_run(models, history, train, out=run_dir, name=result["title"], dataset_info=info)
+    return runs.run_result(run_dir, title, models, history, train, info)
 
 
 # ---- the lesion study and the randomisation check ------------------------------------------------
@@ -254,11 +248,11 @@ def _network(entry: dict) -> torch.nn.Module:
     return model.eval()
 
 
-def lesion_job(models: list[tuple[ResNetConfig, dict]], image_size: int) -> tuple[str, dict]:
-    """(key, spec) of a lesion study (Veit et al. 2016) of each (config, state_dict) on held-out shapes."""
+def lesion_job(models: list[tuple[ResNetConfig, dict]], image_size: int) -> Job:
+    """A lesion study (Veit et al. 2016) of each (config, state_dict) on held-out shapes."""
     entries = [{"config": c, "state_dict": sd} for c, sd in models]
-    key = engine.job_key("lesion", {"models": [(c, state_digest(sd)) for c, sd in models], "size": image_size})
-    return key, {"title": "lesion study", "models": entries, "image_size": image_size}
+    what = {"models": [(c, state_digest(sd)) for c, sd in models], "size": image_size}
+    return make_job("lesion", lesion_task, {"title": "lesion study", "models": entries, "image_size": image_size}, what)
 
 
 def lesion_task(spec: dict, ctx) -> list:
@@ -273,7 +267,7 @@ def lesion_task(spec: dict, ctx) -> list:
             break
 
         def progress(done, total, i=i):
-            ctx.report(phase=f"network {i + 1} of {n}", step=i * total + done, total=n * total)
+            ctx.report(phase=message(NETWORK_OF, i=i + 1, n=n), step=i * total + done, total=n * total)
 
         results.append(lesion_study(_network(entry), (x, y), progress=progress, stop=ctx.stop))
     return results
@@ -282,9 +276,9 @@ def lesion_task(spec: dict, ctx) -> list:
 def randomisation_job(
     models: list[tuple[str, ResNetConfig, dict, torch.Tensor, str | None, int | None, torch.Tensor | None]],
     methods: tuple[str, ...] | None = None,
-) -> tuple[str, dict]:
-    """(key, spec) of Adebayo et al.'s cascading randomisation check of each (name, config, state_dict, image,
-    layer, target, calibration batch), every method on the same randomised copies."""
+) -> Job:
+    """Adebayo et al.'s cascading randomisation check of each (name, config, state_dict, image, layer, target,
+    calibration batch), every method on the same randomised copies."""
     from explorer.trust import CHECK_METHODS
 
     methods = tuple(methods or CHECK_METHODS)
@@ -296,8 +290,8 @@ def randomisation_job(
         (n, c, state_digest(sd), state_digest({"x": x, "calibration": cal if cal is not None else x}), layer, t)
         for n, c, sd, x, layer, t, cal in models
     ]
-    key = engine.job_key("randomise", {"models": digest, "methods": methods})
-    return key, {"title": "randomisation check", "models": entries, "methods": methods}
+    spec = {"title": "randomisation check", "models": entries, "methods": methods}
+    return make_job("randomise", randomisation_task, spec, {"models": digest, "methods": methods})
 
 
 def randomisation_task(spec: dict, ctx) -> dict:
@@ -313,7 +307,7 @@ def randomisation_task(spec: dict, ctx) -> dict:
         layer = entry["layer"] if entry["layer"] in target_layers(model) else None
 
         def progress(done, total, i=i):
-            ctx.report(phase=f"network {i + 1} of {n}", step=i * total + done, total=n * total)
+            ctx.report(phase=message(NETWORK_OF, i=i + 1, n=n), step=i * total + done, total=n * total)
 
         out[entry["name"]] = randomisation_check(
             model,
@@ -331,12 +325,12 @@ def randomisation_task(spec: dict, ctx) -> dict:
 SWEEPS = ("depth", "shattered")
 
 
-def sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> tuple[str, dict]:
-    """(key, spec) of a sweep at initialisation: gradient norms across depths, or the shattered-gradients probe."""
+def sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> Job:
+    """A sweep at initialisation: gradient norms across depths, or the shattered-gradients probe."""
     if sweep not in SWEEPS:
         raise ValueError(f"sweep must be one of {SWEEPS}, got {sweep!r}")
     spec = {"title": f"{sweep} sweep", "sweep": sweep, "depths": list(depths) if depths else None}
-    return engine.job_key("sweep", {k: v for k, v in spec.items() if k != "title"}), spec
+    return make_job("sweep", sweep_task, spec, {k: v for k, v in spec.items() if k != "title"})
 
 
 def sweep_task(spec: dict, ctx) -> list:
@@ -347,27 +341,24 @@ def sweep_task(spec: dict, ctx) -> list:
     kwargs = {"depths": tuple(spec["depths"])} if spec.get("depths") else {}
 
     def progress(done, total):
-        ctx.report(phase=f"network {done} of {total}", step=done, total=total)
+        ctx.report(phase=message(NETWORK_OF, i=done, n=total), step=done, total=total)
 
     return fn(**kwargs, progress=progress, stop=ctx.stop)
 
 
 def landscape_job(
     run_dir: str | Path, networks: list[str], grid: int, images: int, precision: str = "float32", seed: int = 0
-) -> tuple[str, dict]:
-    """(key, spec) of the loss landscapes (Li et al. 2018) of some networks of a saved run, one after another.
+) -> Job:
+    """The loss landscapes (Li et al. 2018) of some networks of a saved run, one after another.
 
-    The key names the run by its folder and its state (steps, last save), so a run that trained on is measured
+    The identity names the run by its folder and its state (steps, last save), so a run that trained on is measured
     afresh. The worker reads the run from ``run_dir``: the embedded cluster, or workers sharing the folder.
     """
-    from explorer.runs import load_run
-
-    run = load_run(run_dir)
+    run = runs.load_run(run_dir)
     options = {"grid": grid, "images": images, "precision": precision, "seed": seed}
     what = {"run": Path(run_dir).resolve().name, "step": run.history.step, "updated": run.meta.get("updated")}
-    key = engine.job_key("landscape", {**what, "networks": list(networks), **options})
     spec = {"title": "loss landscape", "run_dir": str(Path(run_dir).resolve()), "networks": list(networks), **options}
-    return key, spec
+    return make_job("landscape", landscape_task, spec, {**what, "networks": list(networks), **options})
 
 
 def landscape_task(spec: dict, ctx) -> list:
@@ -380,7 +371,8 @@ def landscape_task(spec: dict, ctx) -> list:
             break
 
         def progress(p, i=i, name=name) -> None:
-            ctx.report(phase=f"{name} ({i + 1} of {len(names)})", step=p.done, total=p.total, eta_s=p.eta_s)
+            phase = message(LANDSCAPE_OF, name=name, i=i + 1, n=len(names))
+            ctx.report(phase=phase, step=p.done, total=p.total, eta_s=p.eta_s)
 
         out.append(
             run_landscape(
@@ -397,19 +389,23 @@ def landscape_task(spec: dict, ctx) -> list:
     return out
 
 
+SALIENCY_OF = {
+    "trained": N_("{name}, trained ({i} of {n})"),
+    "randomised": N_("{name}, randomised weights ({i} of {n})"),
+}
+
+
 def saliency_job(
     run_dir: str | Path, networks: list[str], images: int = 256, seed: int = 0, randomised: bool = True
-) -> tuple[str, dict]:
-    """(key, spec) of the saliency benchmark of some networks of a saved run (and, with ``randomised``, of each
-    with its weights randomised), one after another. Keyed by the run's folder and state, as landscape_job."""
-    from explorer.runs import load_run
-
-    run = load_run(run_dir)
+) -> Job:
+    """The saliency benchmark of some networks of a saved run (and, with ``randomised``, of each with its weights
+    randomised), one after another. The identity names the run by its folder and state, as ``landscape_job``."""
+    run = runs.load_run(run_dir)
     what = {"run": Path(run_dir).resolve().name, "step": run.history.step, "updated": run.meta.get("updated")}
     weights = ["trained", "randomised"] if randomised else ["trained"]
     options = {"networks": list(networks), "weights": weights, "images": images, "seed": seed}
-    key = engine.job_key("saliency", {**what, **options})
-    return key, {"title": "saliency benchmark", "run_dir": str(Path(run_dir).resolve()), **options}
+    spec = {"title": "saliency benchmark", "run_dir": str(Path(run_dir).resolve()), **options}
+    return make_job("saliency", saliency_task, spec, {**what, **options})
 
 
 def saliency_task(spec: dict, ctx) -> list:
@@ -424,20 +420,10 @@ def saliency_task(spec: dict, ctx) -> list:
             break
 
         def progress(done, total, i=i, name=name, weights=weights) -> None:
-            phase = f"{name}, {weights} ({i + 1} of {len(todo)})"
+            phase = message(SALIENCY_OF[weights], name=name, i=i + 1, n=len(todo))
             ctx.report(phase=phase, step=i * n + done, total=len(todo) * n)
 
         result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop.is_set)
         if result is not None:
             out.append(result)
     return out
-
-
-TASKS = {
-    "train": train_task,
-    "lesion": lesion_task,
-    "randomise": randomisation_task,
-    "sweep": sweep_task,
-    "landscape": landscape_task,
-    "saliency": saliency_task,
-}

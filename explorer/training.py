@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,7 @@ from torch import nn
 from explorer.datasets import ImageDataset, load_dataset
 from explorer.devices import model_device, pick_device
 from explorer.models import ResNetConfig, block_names, build_resnet, eval_mode
+from explorer.progress import Progress  # after each lock-step: done = step, rate = images/s, metrics, history
 from explorer.recorders import History, ModelHistory, grad_norms, record_responses, weight_layers
 
 log = logging.getLogger(__name__)
@@ -135,19 +136,6 @@ PRESET_MODELS: dict[str, tuple[ResNetConfig, ...]] = {
     "quick": (ResNetConfig(depth=20, residual=False), ResNetConfig(depth=20, residual=True)),
     "preact": (ResNetConfig(depth=56), ResNetConfig(depth=56, preact=True)),
 }
-
-
-@dataclass
-class Progress:
-    """What the progress callback gets after each lock-step."""
-
-    step: int
-    total: int
-    images_per_s: float
-    eta_s: float
-    elapsed_s: float
-    metrics: dict[str, dict[str, float]]  # model -> {"loss", "accuracy", "lr"} of this step (absent: stopped)
-    history: History = field(repr=False)
 
 
 def build_models(configs: list[ResNetConfig] | tuple[ResNetConfig, ...], seed: int = 0) -> dict[str, nn.Module]:

@@ -1,6 +1,7 @@
 """python -m explorer, run as a user runs it."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -29,3 +30,15 @@ def test_bad_depth_is_a_clear_error_not_a_traceback():
     r = run("summary", "--depth", "21")
     assert r.returncode == 2
     assert "6n+2" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_job_commands_without_a_scheduler_say_so_in_one_line():
+    env_free = {k: v for k, v in os.environ.items() if k != "EXPLORER_SCHEDULER"}
+    for args in (("jobs",), ("watch", "0123456789abcdef"), ("stop", "0123456789abcdef")):
+        r = subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, env=env_free,
+                           timeout=300)  # fmt: skip
+        assert r.returncode == 4 and r.stderr.strip().startswith("error: no scheduler"), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "explorer", "train", "--steps", "1", "--detach"], capture_output=True,
+                       text=True, env=env_free, timeout=300)  # fmt: skip
+    assert r.returncode == 2 and "--detach needs a scheduler" in r.stderr and "Traceback" not in r.stderr

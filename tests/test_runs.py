@@ -82,3 +82,56 @@ def test_checkpoint_refuses_things_that_are_not_state_dicts(tmp_path):
     p.write_text("hello")
     with pytest.raises(ValueError, match="not a checkpoint"):
         load_checkpoint(p)
+
+
+def test_a_save_swaps_in_a_whole_run_and_keeps_what_it_does_not_rewrite(saved, tmp_path):
+    import shutil
+
+    from explorer import runs
+
+    path, models, history = saved
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    run = runs.load_run(copy)
+    models2, optimizers, history2 = runs.resume(run)  # what a resumed job holds: no step-0 weights in memory
+    assert not history2.initial_states and set(optimizers) == {"Plain-8", "ResNet-8"}
+    inode = (copy / "checkpoints" / "resnet-8.init.pt").stat().st_ino
+    runs.save_run(models2, history2, run.train, out=copy, optimizers=optimizers, dataset_info=run.dataset)
+    again = runs.load_run(copy)
+    assert again.meta["models"]["ResNet-8"]["initial"] == "checkpoints/resnet-8.init.pt"  # kept from the last save
+    assert (copy / "checkpoints" / "resnet-8.init.pt").stat().st_ino == inode  # linked, not copied
+    assert again.meta["created"] == run.meta["created"] and again.history.to_dict() == history.to_dict()
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no temporary folder left behind
+
+
+def test_a_save_killed_between_its_two_renames_leaves_the_last_whole_run(saved, tmp_path):
+    import os
+    import shutil
+
+    from explorer import runs
+
+    path = saved[0]
+    run_dir = tmp_path / "run"
+    shutil.copytree(path, run_dir)
+    os.rename(run_dir, tmp_path / ".run.old-0badcafe")  # the first rename of a save, then the process died
+    (tmp_path / ".run.saving-0badcafe" / "checkpoints").mkdir(parents=True)  # its half-written new run
+    assert runs.list_runs(tmp_path) == []  # nothing half-written is listed
+    run = runs.load_run(run_dir)  # the last whole run is put back
+    assert run.history.step == 3 and (run_dir / "config.json").is_file()
+    assert [r.path for r in runs.list_runs(tmp_path)] == [run_dir]
+
+
+def test_a_finished_jobs_result_writes_the_same_run_elsewhere(saved, tmp_path):
+    from explorer import runs
+
+    path, models, history = saved
+    run = runs.load_run(path)
+    result = runs.run_result(
+        tmp_path / "gone" / "unit-test-0123456789abcdef", run.name, models, history, CFG, run.dataset
+    )
+    written = runs.save_result(result, tmp_path)  # the job's folder is another machine's path: write it here
+    assert written == tmp_path / "unit-test-0123456789abcdef"
+    assert runs.find_job_run(tmp_path, "0123456789abcdef") == written
+    again = runs.load_run(written)
+    assert again.history.to_dict() == history.to_dict() and again.load_initial("Plain-8") is not None
+    assert runs.save_result(result, tmp_path) == written  # already here: not written twice

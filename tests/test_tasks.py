@@ -1,9 +1,9 @@
-"""The engine's job bodies run in-process (``LocalContext``): keys, results, progress and a real stop."""
+"""The engine's job functions run in-process (``LocalContext``): identities, results, progress and a real stop."""
 
 import pytest
 import torch
 
-from explorer import engine, tasks
+from explorer import engine, runs, tasks
 from explorer.models import ResNetConfig, build_resnet
 
 
@@ -29,9 +29,11 @@ def tiny(residual=True, seed=0):
 
 @pytest.mark.slow
 def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
-    key, spec = tasks.lesion_job([tiny()], image_size=16)
-    assert key == tasks.lesion_job([tiny()], image_size=16)[0]  # same weights: same job
-    assert key != tasks.lesion_job([tiny(seed=1)], image_size=16)[0]
+    job = tasks.lesion_job([tiny()], image_size=16)
+    spec = job.spec
+    assert job.fn is tasks.lesion_task and job.key == f"explorer-lesion-{job.id}"
+    assert job.id == tasks.lesion_job([tiny()], image_size=16).id  # same weights: same job
+    assert job.id != tasks.lesion_job([tiny(seed=1)], image_size=16).id
     done = tasks.lesion_task(spec, engine.LocalContext())
     assert len(done) == 1 and done[0].complete and done[0].model_name == "ResNet-8"
     ctx = StopAfter(2)
@@ -44,8 +46,9 @@ def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
 def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
     x = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(0))
     nets = [(f"{c.name}", c, sd, x, "layer3.0", 1, None) for c, sd in (tiny(True), tiny(False))]
-    key, spec = tasks.randomisation_job(nets, ("gradcam",))
-    assert key.startswith("explorer-randomise-") and key != tasks.randomisation_job(nets[:1], ("gradcam",))[0]
+    job = tasks.randomisation_job(nets, ("gradcam",))
+    spec = job.spec
+    assert job.key.startswith("explorer-randomise-") and job.id != tasks.randomisation_job(nets[:1], ("gradcam",)).id
     out = tasks.randomisation_task(spec, engine.LocalContext())
     assert list(out) == ["ResNet-8", "Plain-8"] and all(r["gradcam"].complete for r in out.values())
     assert out["ResNet-8"]["gradcam"].steps[0] == "original" and len(out["ResNet-8"]["gradcam"].maps) > 2
@@ -55,8 +58,9 @@ def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
 
 @pytest.mark.slow
 def test_sweep_job_names_its_inputs_and_stops_between_networks():
-    key, spec = tasks.sweep_job("depth", (8,))
-    assert key == tasks.sweep_job("depth", (8,))[0] != tasks.sweep_job("depth", (14,))[0]
+    job = tasks.sweep_job("depth", (8,))
+    spec = job.spec
+    assert job.id == tasks.sweep_job("depth", (8,)).id != tasks.sweep_job("depth", (14,)).id
     assert len(tasks.sweep_task(spec, engine.LocalContext())) == 2  # plain and residual
     assert len(tasks.sweep_task(spec, StopAfter(1))) == 1
     with pytest.raises(ValueError, match="sweep must be one of"):
@@ -84,12 +88,60 @@ def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_th
         zf.writestr("red/notes.png", b"not an image at all")
     train = replace(PRESETS["quick"], steps=2, batch_size=4, train_size=None, eval_size=0, image_size=16)
     nets = [ResNetConfig(depth=8, width=4)]
-    key, spec = tasks.training_job("mine", nets, train, tmp_path, upload=buf.getvalue(), checkpoint_every=0)
-    assert key == tasks.training_job("other title", nets, train, tmp_path / "x", upload=buf.getvalue())[0]
+    job = tasks.training_job("mine", nets, train, tmp_path, upload=buf.getvalue(), checkpoint_every=0)
+    spec = job.spec
+    assert job.id == tasks.training_job("other title", nets, train, tmp_path / "x", upload=buf.getvalue()).id
+    assert job.id != tasks.training_job("mine", nets, train, tmp_path, upload=buf.getvalue() + b" ").id
     ctx = engine.LocalContext()
     result = tasks.train_task(spec, ctx)
     assert [s[0] for s in ctx.snapshot["skipped"]] == ["red/notes.png"]
+    assert ctx.snapshot["skipped"][0][3][0] == "this file is not an image we can read; please upload a {accepted} file"
     assert list(result["dataset"]["classes"]) == ["blue", "red"] and result["history"]["step"] == 2
     shutil.rmtree(result["run_dir"])  # as if the worker had written it on another machine's disk
-    run = load_run(tasks.save_result(result, tmp_path))
+    run = load_run(runs.save_result(result, tmp_path))
     assert run.history.step == 2 and run.load_models()["ResNet-8"].config.num_classes == 2
+
+
+def test_a_stopped_training_job_resumes_from_its_run_folder_and_its_points_rebuild_the_curves(tmp_path):
+    from dataclasses import replace
+
+    from explorer.runs import load_run
+    from explorer.training import PRESETS
+
+    train = replace(PRESETS["quick"], steps=8, batch_size=8, train_size=32, eval_size=8, eval_every=4, image_size=16)
+    nets = [ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)]
+    job = tasks.training_job("resume", nets, train, tmp_path, checkpoint_every=2)
+    assert job.spec["run_dir"] == str(tmp_path / f"resume-{job.id}")  # runs names the folder
+    first = StopAfter(3)
+    tasks.train_task(job.spec, first)
+    stopped = load_run(job.spec["run_dir"]).history
+    assert stopped.stopped_reason == "cancelled" and stopped.step == 3
+    second = engine.LocalContext()
+    result = tasks.train_task(job.spec, second)  # Start again: the same job goes on from its run folder
+    assert second.snapshot["resumed_from"] == 3 and result["history"]["step"] == 8
+    final = load_run(job.spec["run_dir"]).history
+    assert final.models["ResNet-8"].step == list(range(1, 9))
+    # a viewer that read the first run's points, then the second's (which start with the saved curve)
+    live = tasks.live_history({"models": {n.name: {} for n in nets}}, first.points + second.points)
+    for name in ("Plain-8", "ResNet-8"):
+        assert live.models[name].step == final.models[name].step
+        assert live.models[name].loss == final.models[name].loss
+        assert live.models[name].eval_accuracy == final.models[name].eval_accuracy
+    third = engine.LocalContext()
+    assert tasks.train_task(job.spec, third)["history"]["step"] == 8  # done already: nothing trains again
+    assert third.snapshot["phase"] == "finished" and not third.points
+
+
+def test_refused_files_and_phases_reach_a_chinese_session_in_chinese():
+    from explorer.datasets import SkippedFile
+    from explorer.i18n import language, message
+    from explorer.images import ACCEPTED, NOT_AN_IMAGE
+    from explorer.ui.training_view import skipped_note
+
+    text = message("this file is not an image we can read; please upload a {accepted} file", accepted=message(ACCEPTED))
+    wire = ["cat/notes.png", NOT_AN_IMAGE, "this file is not an image we can read ...", [text[0], dict(text[1])]]
+    skipped = (SkippedFile(*wire),)  # as the snapshot brings it back from the scheduler (tuples become lists)
+    assert "cat/notes.png: this file is not an image we can read; please upload a PNG, JPEG" in skipped_note(skipped)
+    with language("zh"):
+        note = skipped_note(skipped)
+    assert "cat/notes.png" in note and "PNG, JPEG" not in note and "不是" in note, note

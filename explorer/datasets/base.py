@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch.utils.data import Dataset
@@ -41,6 +41,7 @@ class SkippedFile:
     name: str
     reason: str  # one of the short reasons of ``explorer.images`` ("too many pixels", "not an image", ...)
     message: str
+    text: tuple | None = field(default=None, compare=False)  # ``message`` as an ``i18n.message`` pair
 
 
 class ImageDataset(Dataset):

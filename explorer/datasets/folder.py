@@ -27,7 +27,7 @@ import torch
 from PIL import Image, ImageOps
 
 from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, channel_stats
-from explorer.i18n import _
+from explorer.i18n import N_, _, message
 from explorer.images import DAMAGED, MAX_PIXELS, TOO_LARGE, ImageError, load_image
 
 log = logging.getLogger(__name__)
@@ -112,11 +112,13 @@ def _declared_pixels(files: _Files, name: str) -> int:
 def _read(files: _Files, name: str) -> bytes:
     """The file's bytes, or ImageError when it is too large or the zip entry is damaged."""
     if files.size(name) > MAX_FILE_BYTES:
-        raise ImageError(_("the file is over the {limit:.0f} MB limit").format(limit=MAX_FILE_BYTES / 1e6), TOO_LARGE)
+        raise ImageError(
+            message(N_("the file is over the {limit:.0f} MB limit"), limit=MAX_FILE_BYTES / 1e6), TOO_LARGE
+        )
     try:
         return files.read(name)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
-        raise ImageError(_("the zip entry could not be read ({error})").format(error=e), DAMAGED) from None
+        raise ImageError(message(N_("the zip entry could not be read ({error})"), error=str(e)), DAMAGED) from None
 
 
 def _fit(img: Image.Image, size: int) -> np.ndarray:
@@ -168,7 +170,7 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
                     arrays.append(_fit(load_image(_read(files, f), MAX_FILE_BYTES, MAX_PIXELS), size))
                     labels.append(label)
                 except ImageError as e:
-                    skipped.append(SkippedFile(f, e.reason, str(e)))
+                    skipped.append(SkippedFile(f, e.reason, str(e), e.message))
     if not arrays:
         why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(tuple(skipped)).items())
         text = _("no readable images in {name} ({n} files skipped: {why})")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.engine import SCHEDULER_ENV
+from explorer.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone: app.py and .streamlit/config.toml
 TEMPLATE = Path(__file__).with_name("nginx.conf")
@@ -43,12 +44,6 @@ STOP_TIMEOUT_S = 15.0
 
 class LaunchError(RuntimeError):
     """A part of the class set-up could not start: the message says which, in plain words."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def upload_limit_mb(root: Path = ROOT) -> int:

@@ -29,21 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.progress import Progress  # after each point: rate = points/s
+
 Directions = dict[str, torch.Tensor]
 EVAL_BATCH = 256
 LINES = ("init", "direction")
 PRECISIONS = ("float32", "bfloat16")  # bfloat16: CPU autocast, about twice as fast, losses to ~3 digits
-
-
-@dataclass
-class Progress:
-    """What the progress callback gets after each point."""
-
-    done: int
-    total: int
-    points_per_s: float
-    eta_s: float
-    elapsed_s: float
 
 
 @dataclass

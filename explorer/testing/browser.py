@@ -6,7 +6,6 @@ A real Streamlit server on a loopback port, driven by Debian's Chromium through 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from explorer.testing.server import free_port  # noqa: F401  (the one free_port; tests and benches import it here too)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py is here
 CHROMIUM = "/usr/bin/chromium"
@@ -28,12 +29,6 @@ ARGS = [
     "--no-first-run",
 ]
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", ROOT / "artifacts" / "screenshots"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(port: int) -> subprocess.Popen:

@@ -19,6 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import model_cards, probes, runs
+from explorer.attribution import model_lock  # the one lock per model: views that hook it or flip its modes
 from explorer.charts import spec
 from explorer.datasets import Shapes, make_shapes
 from explorer.i18n import N_, get_language, translator
@@ -87,22 +88,7 @@ def cached_param_count(config: ResNetConfig) -> int:
 
 
 _SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
-_LOCKS: "weakref.WeakKeyDictionary[ResNet, threading.RLock]" = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: ResNet) -> threading.RLock:
-    """One lock per model: hold it for any view that hooks the model or flips its modes.
-
-    A hook on a shared model sees every session's forward pass, and two views saving and restoring
-    ``requires_grad`` at once can leave it switched off; sessions run in threads, so a class viewing one
-    network takes turns (each view is short, and cached after the first).
-    """
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
+_SHARED_GUARD = threading.Lock()
 
 
 def _fingerprint(model: ResNet) -> tuple:
@@ -125,7 +111,7 @@ def cached_card_model(card: model_cards.ModelCard, download: bool = False, devic
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
     model = model_cards.load_model(card, download=download).to(device)
     fingerprint = _fingerprint(model)
-    with _LOCKS_GUARD:
+    with _SHARED_GUARD:
         _SHARED[model] = fingerprint
     return model
 
@@ -134,7 +120,7 @@ def shared_models_report() -> dict[str, int]:
     """Shared models, and how many carry a hook, are in training mode, or changed since loading."""
     from torch.nn.modules import module as nn_module
 
-    with _LOCKS_GUARD:
+    with _SHARED_GUARD:
         models = list(_SHARED.items())
     kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
     hooks = sum(len(getattr(m, k)) for model, _ in models for m in model.modules() for k in kinds)
@@ -268,7 +254,7 @@ def precomputed_cards() -> list[model_cards.ModelCard]:
     """Networks trained by `make assets` and shipped in assets/runs."""
     cards: list[model_cards.ModelCard] = []
     for run in runs.find_runs(ASSET_RUNS):
-        cards += runs.run_cards(run)
+        cards += model_cards.run_cards(run)
     # the well-trained shapes run first: its networks are the pickers' default (Explain's first view)
     return sorted(
         cards, key=lambda c: (Path(c.run or "").name != DEFAULT_RUN, c.run or "", c.config.depth, not c.config.residual)

@@ -1,8 +1,9 @@
 """A panel for any job on the engine (lesion study, randomisation check, sweeps): place, progress, a real Stop.
 
-The page submits a job and keeps its key under a session-state key; this panel polls the scheduler with
-``@st.fragment(run_every=...)`` and returns the job's result once it has one. Stop sets the job's flag on
-the scheduler: the worker ends the job before its next step and returns what it has.
+The page submits an ``engine.Job`` (made by ``explorer.tasks``) and keeps its key under a session-state key; this
+panel polls the scheduler with ``@st.fragment(run_every=...)`` and returns the job's result once it has one. Stop
+sets the job's stop event on the scheduler: the worker ends the job before its next step and returns what it has.
+Phases and messages built on workers arrive as ``i18n.message`` pairs and are shown in the session's language.
 """
 
 from __future__ import annotations
@@ -12,20 +13,25 @@ from typing import Any
 import streamlit as st
 
 from explorer import engine
-from explorer.i18n import _, ngettext
+from explorer.i18n import _, ngettext, translate
 from explorer.ui import state
 
 POLL_S = 1.0
 
 
-def submit_ui(state_key: str, kind: str, job: str, spec: dict, title: str) -> None:
-    """Submit (or join) job ``job`` and remember it under ``state_key`` in this session."""
+def submit_ui(state_key: str, job: engine.Job, title: str | None = None) -> None:
+    """Submit (or join) ``job`` and remember its key under ``state_key`` in this session.
+
+    ``title``: what ``python -m explorer jobs`` lists it as (default: the job's own).
+    """
+    if title:
+        job = engine.Job(job.kind, job.fn, job.spec, job.id, title)
     try:
-        engine.submit(kind, job, spec, title)
+        engine.submit(job)
     except engine.EngineUnavailable as e:
         st.error(_("Could not start: {error}").format(error=e))
         return
-    st.session_state[state_key] = job
+    st.session_state[state_key] = job.key
 
 
 def waiting_text(position: int) -> str:
@@ -37,8 +43,10 @@ def waiting_text(position: int) -> str:
     ).format(n=position)
 
 
-def phase_text(phase: str | None) -> str:
-    """A job's phase (``explorer.tasks``) in the session's language."""
+def phase_text(phase) -> str:
+    """A job's phase (``explorer.tasks``: a name, or an ``i18n.message`` pair) in the session's language."""
+    if phase and not isinstance(phase, str):
+        return translate(phase)
     phases = {"starting": _("Starting"), "loading data": _("Loading data"), "training": _("Training")}
     phases |= {"saving": _("Saving"), "finished": _("Finished")}
     return phases.get(phase or "starting", (phase or "").capitalize())
@@ -91,6 +99,6 @@ def _panel(job: str, state_key: str, what: str) -> Any | None:
 
     panel()
     result = engine.result(job)
-    if result is not None and engine.status(job).state == engine.CANCELLED:
+    if result is not None and engine.status(job).state == engine.STOPPED:
         st.caption(_("Stopped early: showing what was done."))
     return result

@@ -11,6 +11,7 @@ import streamlit as st
 from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
+from explorer.engine import Job
 from explorer.gradients import first_last_ratios
 from explorer.i18n import N_, _
 from explorer.recorders import History
@@ -170,10 +171,10 @@ def degradation_section(prefix: str = "learn") -> None:
         )
 
 
-def _live(prefix: str, label: str, job: tuple[str, dict]):
+def _live(prefix: str, label: str, job: Job):
     """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None."""
     if st.button(label, key=f"{prefix}_rerun"):
-        submit_ui(f"{prefix}_job", "sweep", *job, label)
+        submit_ui(f"{prefix}_job", job, label)
     return job_panel(f"{prefix}_job", _("Measuring"))
 
 
@@ -195,7 +196,7 @@ def ratio_table(results, key: str) -> None:
 
 
 def _sweep_section(
-    key: str, chart_key: str, label: str, job: tuple[str, dict], depths: tuple[int, ...] | None, missing: str
+    key: str, chart_key: str, label: str, job: Job, depths: tuple[int, ...] | None, missing: str
 ) -> None:
     """Gradient norms per layer at initialisation (precomputed for ``depths``, or all), a live re-run, the ratios."""
     sweep, _shattered = precomputed_sweeps()

@@ -25,7 +25,7 @@ def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
 
 
 SIDEBAR_NETWORK = "The network in the sidebar, untrained"
-# card labels are English keys (model_cards, runs.run_cards): card_title shows them translated
+# card labels are English keys (model_cards, model_cards.run_cards): card_title shows them translated
 _UNTRAINED = re.compile(r"^(?P<name>.+), untrained$")
 _TRAINED = re.compile(r"^(?P<name>.+), trained \((?P<run>.+), (?P<steps>\d+) steps\)$")
 

@@ -1,8 +1,9 @@
 """The live training panel shared by the Train and Experiments pages: submit to the engine, poll, stop.
 
 Training runs as a job on the engine (``explorer.engine``), never in the web server. A session keeps only
-the job's key; everything it shows comes from the scheduler (progress) or the run's folder (results), so
-every session that presses Start on the same thing, or opens ``/train?run=ID``, watches the same run.
+the job's key; everything it shows comes from the scheduler (the latest snapshot and the curve's new points,
+read once per server process for all its sessions) or the run's folder (results, ``explorer.runs``), so every
+session that presses Start on the same thing, or opens ``/train?run=ID``, watches the same run.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import engine, model_cards, tasks
+from explorer import engine, model_cards, runs, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
 from explorer.datasets import SkippedFile, skip_summary
-from explorer.i18n import _
+from explorer.i18n import _, translate
 from explorer.models import ResNetConfig
 from explorer.recorders import History
-from explorer.runs import Run, list_runs, load_run
+from explorer.runs import Run, list_runs, load_resumable
 from explorer.training import TrainConfig
 from explorer.ui import state
 from explorer.ui.cache import figure
@@ -41,12 +42,12 @@ def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: Tr
 
     ``data``: ``upload`` (zip bytes), ``download`` (let the worker fetch a torchvision dataset).
     """
-    job, spec = tasks.training_job(title, configs, train_config, runs_root().resolve(), **data)
-    st.session_state[key] = job
-    run = finished_run(job)
+    job = tasks.training_job(title, configs, train_config, runs_root().resolve(), **data)
+    st.session_state[key] = job.key
+    run = finished_run(job.key)
     if run is None or run.history.step < run.train.steps:  # new, or stopped: go on from its checkpoint
-        engine.submit("train", job, spec, title)
-    return job
+        engine.submit(job)
+    return job.key
 
 
 def open_run(key: str, run_id: str) -> None:
@@ -71,20 +72,14 @@ def busy(key: str) -> bool:
 
 def run_dir_of(job: str) -> Path | None:
     """The folder of job ``job``'s run on this server, if it has been written."""
-    found = sorted(runs_root().glob(f"*-{engine.job_id(job)}"))
-    return found[0] if found else None
+    return runs.find_job_run(runs_root(), engine.job_id(job))
 
 
 def finished_run(job: str) -> Run | None:
     """The run a finished (or stopped) job saved on this server, or None."""
     path = run_dir_of(job)
-    if path is None or not (path / "config.json").is_file():
-        return None
-    try:
-        run = load_run(path)
-    except (ValueError, KeyError, TypeError):
-        return None
-    return run if run.history.finished else None
+    run = load_resumable(path) if path is not None else None
+    return run if run is not None and run.history.finished else None
 
 
 def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
@@ -94,7 +89,7 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
     why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
     first = skipped[0]
     text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
-    return text.format(n=len(skipped), why=why, name=first.name, message=first.message)
+    return text.format(n=len(skipped), why=why, name=first.name, message=translate(first.text or first.message))
 
 
 def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
@@ -131,6 +126,12 @@ def _status_line(s: engine.JobStatus) -> None:
                     step=s.step, total=s.total, rate=s.images_per_s, eta=s.eta_s
                 ),
             )
+        if s.restarts:
+            st.caption(
+                _("The worker running this job was lost at step {step}; another worker took it over.").format(
+                    step=s.restarts[-1]["step"]
+                )
+            )
         if snap.get("resumed_from"):
             st.caption(
                 _("Resumed from the checkpoint at step {resumed_from}.").format(resumed_from=snap["resumed_from"])
@@ -142,7 +143,7 @@ def _status_line(s: engine.JobStatus) -> None:
     elif s.state is None:
         st.info(_("No training job with this id is running on this server."))
     if snap.get("skipped"):
-        st.warning(skipped_note(tuple(SkippedFile(*s) for s in snap["skipped"])))
+        st.warning(skipped_note(tuple(SkippedFile(*entry) for entry in snap["skipped"])))
 
 
 def live_panel(key: str) -> Run | None:
@@ -181,8 +182,8 @@ def _live(job: str, key: str) -> Run | None:
                 if s.active and st.button(_("Stop"), key=f"{key}_stop", type="primary", width="stretch"):
                     engine.stop(job)
                     st.toast(_("Stopping after the current step (for everyone watching this run)."))
-            if s.snapshot.get("history"):
-                history_charts(History.from_dict(s.snapshot["history"]), key, heatmap_choice=False)
+            if s.state in (engine.RUNNING, engine.LOST) and s.snapshot.get("models"):
+                history_charts(tasks.live_history(s.snapshot, engine.points(job)), key, heatmap_choice=False)
             if s.active:
                 st.caption(
                     _(
@@ -205,9 +206,9 @@ def _save_result(job: str) -> Run | None:
         result = engine.result(job)
         if result is None:
             return None
-        tasks.save_result(result, runs_root())
+        runs.save_result(result, runs_root())
         run = finished_run(job)
-    engine.release(job)
+    engine.release(job)  # the run folder keeps the results: the scheduler forgets the job
     return run
 
 

@@ -49,7 +49,7 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
 
     at.button(key="train_live_stop").click().run()
     st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
-    assert st.state == engine.CANCELLED and st.step < 1000
+    assert st.state == engine.STOPPED and st.step < 1000
     time.sleep(0.2)
     at.run()
     assert any("Stopped after" in w.value for w in at.warning), texts(at)
@@ -61,7 +61,7 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
 def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     import dask
 
-    from tests.test_engine import free_port
+    from explorer.testing.server import free_port
 
     engine.close()
     monkeypatch.setenv(engine.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there

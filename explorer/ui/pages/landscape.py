@@ -260,7 +260,7 @@ st.caption(
 if st.button(_("Compute"), key="landscape_compute", type="primary"):
     names = [network] + ([twin] if with_twin and has_twin else [])
     job = tasks.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
-    submit_ui(LIVE_JOB, "landscape", *job, _("Loss landscape"))
+    submit_ui(LIVE_JOB, job, _("Loss landscape"))
     st.session_state[state.LANDSCAPE_RESULT] = run.path.name
 surfaces = job_panel(LIVE_JOB, _("Loss landscape"))
 if surfaces:

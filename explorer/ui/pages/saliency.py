@@ -194,7 +194,7 @@ st.caption(
 )
 if st.button(_("Compute"), key="saliency_compute", type="primary", disabled=not chosen):
     job = tasks.saliency_job(live.path, chosen, images, 0, randomise)
-    submit_ui(LIVE_JOB, "saliency", *job, _("Saliency benchmark"))
+    submit_ui(LIVE_JOB, job, _("Saliency benchmark"))
 live_results = job_panel(LIVE_JOB, _("Saliency benchmark"))
 if live_results:
     show_results(live_results, "saliency_live")
