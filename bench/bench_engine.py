@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer import engine, tasks  # noqa: E402
+from explorer import engine, engine_worker, tasks  # noqa: E402
 from explorer.training import PRESET_MODELS, PRESETS  # noqa: E402
 
 
@@ -37,7 +37,7 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    torch.set_num_threads(engine.torch_threads())
+    torch.set_num_threads(engine_worker.torch_threads())
     root = Path(tempfile.mkdtemp(prefix="bench-engine-"))
     config = replace(PRESETS["quick"], steps=args.steps, eval_every=0, train_size=args.train_size)
     nets = PRESET_MODELS["quick"]
@@ -50,7 +50,7 @@ def main() -> None:
     for r in range(args.rounds):
         cfg = replace(config, seed=100 + r)  # a new job each round (the key hashes the seed)
         inproc = tasks.training_job("inproc", nets, cfg, root, out=root / f"inproc{r}", checkpoint_every=0)
-        local = tasks.train_task(inproc.spec, engine.LocalContext())["history"]["images_per_s"]
+        local = tasks.train_task(inproc.spec, engine_worker.LocalContext())["history"]["images_per_s"]
         job = tasks.training_job("engine", nets, cfg, root, checkpoint_every=0)
         engine.submit(job)
         engine.wait(job.key, poll_s=0.5)
@@ -72,7 +72,7 @@ def main() -> None:
         t.join()
     engine.wait(job2.key, poll_s=0.2)
     print(f"engine / in-process images/s, median of {args.rounds}: {statistics.median(ratios):.2f}")
-    print(f"engine start-up {startup:.1f} s (torch threads per job: {engine.torch_threads()})")
+    print(f"engine start-up {startup:.1f} s (torch threads per job: {engine_worker.torch_threads()})")
     print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - started} training job(s)")
     engine.close()
 

@@ -3,6 +3,8 @@
 The job commands talk to the engine's cluster (``--scheduler`` or ``$EXPLORER_SCHEDULER``): ``train --detach``
 submits (or joins) and prints the job's id last; ``jobs [--json]`` lists them; ``stop ID``; ``watch ID`` follows one
 (exit 0 done, 1 failed, 2 stopped; 3 no such job, 4 no engine: one plain line, never a traceback).
+Those live in ``cli_jobs``, ``train`` in ``cli_train``, the network flags in ``cli_models``; this file holds the
+other commands, the parser and ``main``.
 """
 
 from __future__ import annotations
@@ -11,41 +13,11 @@ import argparse
 import json
 import sys
 
-from explorer.models import BLOCKS, FAMILIES, SHORTCUTS, ResNetConfig, build_resnet
+from explorer.cli_jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_stop, cmd_watch
+from explorer.cli_models import add_model_args, config_from_args
+from explorer.cli_train import add_train_args, cmd_train
+from explorer.models import build_resnet
 from explorer.summary import format_summary, summarize
-
-
-def add_model_args(p: argparse.ArgumentParser, multi_depth: bool = False) -> None:
-    """Flags that name a network (shared by every subcommand that builds one)."""
-    p.add_argument("--family", choices=FAMILIES, default="cifar", help="cifar (6n+2) or imagenet (18..152)")
-    if multi_depth:
-        p.add_argument("--depth", type=int, nargs="+", default=[20], help="one or more depths")
-    else:
-        p.add_argument("--depth", type=int, default=20, help="6n+2 for cifar; 18/34/50/101/152 for imagenet")
-    p.add_argument("--plain", action="store_true", help="the plain twin: no shortcuts at all")
-    p.add_argument("--shortcut", choices=SHORTCUTS, default=None, help="A: zero-pad identity, B: projection")
-    p.add_argument("--width", type=int, default=None, help="channels of the first stage")
-    p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--in-channels", type=int, default=3)
-    p.add_argument("--stem", choices=("imagenet", "small"), default=None, help="imagenet family only")
-    p.add_argument("--preact", action="store_true", help="He et al. 2016's full pre-activation blocks (cifar)")
-    p.add_argument("--block", choices=BLOCKS, default=None, help="cifar: basic (6n+2, default) or bottleneck (9n+2)")
-
-
-def config_from_args(args: argparse.Namespace, depth: int | None = None) -> ResNetConfig:
-    """The ResNetConfig the model flags name."""
-    return ResNetConfig(
-        family=args.family,
-        depth=args.depth if depth is None else depth,
-        residual=not args.plain,
-        shortcut=args.shortcut,
-        width=args.width,
-        num_classes=args.num_classes,
-        in_channels=args.in_channels,
-        stem=args.stem,
-        preact=args.preact,
-        block=args.block,
-    )
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -53,269 +25,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     s = summarize(model, args.input_size)
     print(json.dumps(s.to_dict(), indent=2) if args.json else format_summary(s))
     return 0
-
-
-def _progress_bar(p) -> None:
-    """One line, redrawn in place: bar, step, images/s, ETA and each network's loss (a Progress or a job snapshot)."""
-    if isinstance(p, dict):
-        if not p.get("total") or not p.get("step") or "images_per_s" not in p:
-            return
-        step, total, ips, eta, metrics = (
-            p["step"],
-            p["total"],
-            p["images_per_s"],
-            p.get("eta_s", 0.0),
-            p.get("metrics") or {},
-        )
-    else:
-        step, total, ips, eta, metrics = p.step, p.total, p.rate, p.eta_s, p.metrics
-    width = 24
-    done = int(width * step / max(1, total))
-    losses = "  ".join(f"{k} {v['loss']:.3f}" for k, v in metrics.items())
-    clock = f"{int(eta) // 60}:{int(eta) % 60:02d}"
-    line = f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total}  {ips:.0f} img/s  ETA {clock}  {losses}"
-    sys.stdout.write(line)
-    if step == total:
-        sys.stdout.write("\n")
-    sys.stdout.flush()
-
-
-def _print_results(history) -> None:
-    print(f"{'network':<12} {'train loss':>10} {'train acc':>9} {'held-out acc':>12}  note")
-    for name, h in history.models.items():
-        held = f"{h.eval_accuracy[-1]:.3f}" if h.eval_accuracy else "-"
-        print(f"{name:<12} {h.final_loss():>10.3f} {h.final_accuracy():>9.3f} {held:>12}  {h.stopped_reason or ''}")
-
-
-TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or TrainConfig's) value
-    "steps": "steps",
-    "batch_size": "batch_size",
-    "optimizer": "optimizer",
-    "lr": "lr",
-    "schedule": "schedule",
-    "weight_decay": "weight_decay",
-    "momentum": "momentum",
-    "warmup": "warmup",
-    "eval_every": "eval_every",
-    "record_every": "record_every",
-    "seed": "seed",
-    "dataset": "dataset",
-    "train_size": "train_size",
-    "eval_size": "eval_size",
-    "image_size": "image_size",
-}
-
-# exit codes of the job commands (``watch`` and an attached ``train``): how the job ended, or why there is none
-EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, EXIT_UNKNOWN_JOB, EXIT_NO_ENGINE = 0, 1, 2, 3, 4
-ENDED = {"done": EXIT_DONE, "failed": EXIT_FAILED, "stopped": EXIT_STOPPED}
-
-
-def _scheduler(args: argparse.Namespace) -> str | None:
-    """The scheduler a command uses: ``--scheduler``, else ``$EXPLORER_SCHEDULER`` (the engine reads the latter)."""
-    import os
-
-    from explorer import engine
-
-    address = getattr(args, "scheduler", None) or os.environ.get(engine.SCHEDULER_ENV) or None
-    if address:
-        os.environ[engine.SCHEDULER_ENV] = address
-        if "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" not in os.environ:  # a plain answer soon, not after 30 s
-            import dask
-
-            dask.config.set({"distributed.comm.timeouts.connect": "10s"})
-    return address
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
-    from pathlib import Path
-
-    import torch
-
-    from explorer import engine, runs, tasks
-    from explorer.devices import pick_device
-    from explorer.models import replace_config
-    from explorer.recorders import History
-    from explorer.training import PRESET_MODELS, PRESETS, TrainConfig
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    scheduler = _scheduler(args)
-    if args.detach and not scheduler:
-        print("error: --detach needs a scheduler (--scheduler or $EXPLORER_SCHEDULER)", file=sys.stderr)
-        return 2
-    if not scheduler:  # on the engine, the worker resolves the device: it may have a GPU this machine lacks
-        pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
-    if args.extend:
-        job = tasks.extend_job(args.extend, args.steps or 100, data_root=args.data_root, device=args.device)
-        result = job.fn(job.spec, engine.LocalContext(on_report=_progress_bar))
-        _print_results(History.from_dict(result["history"]))
-        print(f"run extended: {result['run_dir']}")
-        return 0
-    base = PRESETS[args.preset] if args.preset else TrainConfig()
-    changes = {f: getattr(args, a) for a, f in TRAIN_FLAGS.items() if getattr(args, a) is not None}
-    changes.update({k: True for k in ("channels_last", "augment") if getattr(args, k)})
-    config = dataclasses.replace(base, **changes)
-    if args.preset and args.depth is None:
-        configs = list(PRESET_MODELS[args.preset])
-    else:
-        configs = [config_from_args(args, d) for d in (args.depth or [20])]
-        if args.plain_and_residual:
-            configs = [replace_config(c, residual=r) for c in configs for r in (False, True)]
-    configs = list(dict.fromkeys(configs))  # --plain-and-residual with --plain would list twins twice
-    name = args.name or args.preset or "train"
-    job = tasks.training_job(
-        name, configs, config, Path(args.root).resolve(), data_root=args.data_root, download=args.download,
-        out=args.out, device=args.device, checkpoint_every=args.checkpoint_every,
-    )  # fmt: skip
-    if args.detach:
-        engine.submit(job)
-        print(f"job {job.id} ({job.kind}, {', '.join(c.name for c in configs)}) on {engine.client().scheduler.address}")
-        print(f"follow it: python -m explorer watch {job.id}    stop it: python -m explorer stop {job.id}")
-        print(job.id)
-        return 0
-    where = "the engine's worker" if scheduler else pick_device(args.device)
-    print(f"training {', '.join(c.name for c in configs)} on {config.dataset} for {config.steps} steps on {where}")
-    try:
-        if scheduler:
-            print(f"job {job.id} on {engine.client().scheduler.address}")
-            engine.submit(job)
-            try:
-                code = _follow(job.key)
-            except KeyboardInterrupt:
-                engine.stop(job.key)
-                st = engine.wait(job.key, timeout=30)
-                print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
-                return EXIT_STOPPED
-            if code != EXIT_DONE:
-                return code
-            result = engine.result(job.key)
-            if result is None:  # Dask lost it with a worker: the run folder has it, if it is on this machine
-                run = runs.load_resumable(job.spec["run_dir"])
-                if run is None:
-                    print("error: the job's result was lost with its worker; run the command again", file=sys.stderr)
-                    return EXIT_FAILED
-                result = {"history": run.history.to_dict(), "run_dir": str(run.path)}
-            path = runs.save_result(result, args.root) if "state_dicts" in result else Path(result["run_dir"])
-        else:
-            result = job.fn(job.spec, engine.LocalContext(on_report=_progress_bar))
-            path = Path(result["run_dir"])
-    except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    history = History.from_dict(result["history"])
-    print(f"{history.wall_s:.1f} s, {history.images_per_s:.0f} images/s per lock-step")
-    _print_results(history)
-    print(f"run saved: {path}")
-    return 0
-
-
-def _follow(key: str) -> int:
-    """Print job ``key``'s progress until it ends (queue place, a lost worker, where it resumed); its exit code."""
-    from explorer import engine
-
-    said: set = set()
-    shown = [-1]
-
-    def say(text: str, err: bool = False) -> None:
-        if text not in said:
-            said.add(text)
-            if shown[0] > 0:
-                sys.stdout.write("\n")
-                shown[0] = 0
-            print(text, file=sys.stderr if err else sys.stdout, flush=True)
-
-    def show(s) -> None:
-        if s.state == engine.QUEUED:
-            say(f"waiting for a worker: {s.position} job(s) ahead")
-        for r in s.restarts:
-            say(f"the worker running this job ({r['worker']}) was lost at step {r['step']}")
-        if s.state == engine.LOST:
-            say(s.message, err=True)
-        resumed = s.snapshot.get("resumed_from")
-        if resumed and (s.restarts or s.snapshot.get("attempt", 1) > 1):
-            say(f"resumed from the checkpoint at step {resumed} on {s.snapshot.get('worker')}")
-        elif resumed:
-            say(f"resumed from the checkpoint at step {resumed}")
-        if s.state == engine.RUNNING and s.step != shown[0]:
-            shown[0] = s.step
-            _progress_bar(s.snapshot)
-
-    st = engine.wait(key, on_status=show)
-    if st.state == engine.DONE and st.step != shown[0]:
-        _progress_bar(st.snapshot)  # the last step, even when the job ended between two looks
-    elif shown[0] > 0 and st.step != st.total:
-        sys.stdout.write("\n")
-    if st.state is None:
-        print(f"error: the engine knows no job {engine.job_id(key)}", file=sys.stderr)
-        return EXIT_UNKNOWN_JOB
-    if st.state == engine.FAILED:
-        print(f"error: {st.message}", file=sys.stderr)
-    elif st.state == engine.STOPPED:
-        print(f"stopped at step {st.step} of {st.total}; run the same command again to go on from its last checkpoint")
-    else:
-        print(f"done: {st.step} of {st.total} steps")
-    return ENDED.get(st.state, EXIT_FAILED)
-
-
-def _need_scheduler(args: argparse.Namespace) -> bool:
-    """The job commands need a cluster's scheduler: an embedded cluster of their own would know no jobs."""
-    if _scheduler(args):
-        return True
-    print("error: no scheduler: give --scheduler tcp://HOST:8786 or set $EXPLORER_SCHEDULER", file=sys.stderr)
-    return False
-
-
-def cmd_jobs(args: argparse.Namespace) -> int:
-    from explorer import engine
-
-    if not _need_scheduler(args):
-        return EXIT_NO_ENGINE
-    found = engine.jobs()
-    if args.json:
-        print(json.dumps([s.to_dict() for s in found], indent=2))
-        return 0
-    if not found:
-        print(f"no jobs on {engine.client().scheduler.address}")
-        return 0
-    print(f"{'id':<16}  {'kind':<9} {'state':<8} {'step':>11} {'images/s':>9}  title")
-    for s in found:
-        steps = f"{s.step}/{s.total}" if s.total else str(s.step)
-        print(f"{s.id:<16}  {s.kind:<9} {s.state:<8} {steps:>11} {s.images_per_s:>9.0f}  {s.title}")
-    return 0
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    from explorer import engine
-
-    if not _need_scheduler(args):
-        return EXIT_NO_ENGINE
-    st = engine.status(args.id)
-    if st.state is None:
-        print(f"error: the engine knows no job {args.id}", file=sys.stderr)
-        return EXIT_UNKNOWN_JOB
-    if not st.active or not engine.stop(args.id):
-        print(f"job {st.id} is not running: it is {st.state}")
-        return 0
-    print(f"stopping job {st.id} (at step {st.step}); it saves what it has done and ends before its next step")
-    return 0
-
-
-def cmd_watch(args: argparse.Namespace) -> int:
-    from explorer import engine
-
-    if not _need_scheduler(args):
-        return EXIT_NO_ENGINE
-    st = engine.status(args.id)
-    if st.state is None:
-        print(f"error: the engine knows no job {args.id}", file=sys.stderr)
-        return EXIT_UNKNOWN_JOB
-    print(f"job {st.id} ({st.kind}, {st.title}) on {engine.client().scheduler.address}: {st.state}")
-    try:
-        return _follow(st.key)
-    except KeyboardInterrupt:
-        print("\nno longer following (the job goes on)")
-        return 130
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -429,58 +138,6 @@ def cmd_saliency(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_train_args(p: argparse.ArgumentParser) -> None:
-    """Flags of ``train``; unset ones take the preset's value (or TrainConfig's default)."""
-    from explorer.training import OPTIMIZERS, PRESETS, SCHEDULES
-
-    add_model_args(p, multi_depth=True)
-    p.set_defaults(depth=None)  # None: the preset's networks (or ResNet-20)
-    p.add_argument("--plain-and-residual", action="store_true", help="train each depth's plain and residual twins")
-    p.add_argument("--preset", choices=tuple(PRESETS), default=None, help="start from a named recipe")
-    p.add_argument("--dataset", default=None, help="shapes, cifar10, mnist, fashion-mnist or an image folder/zip")
-    p.add_argument("--data-root", default=None, help="folder holding torchvision datasets (default ./data)")
-    p.add_argument("--download", action="store_true", help="let torchvision download a missing dataset")
-    p.add_argument("--steps", type=int, default=None, help="lock-steps (with --extend: steps to add)")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    p.add_argument("--schedule", choices=SCHEDULES, default=None, help="cosine, constant, or step (/10 at milestones)")
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--momentum", type=float, default=None, help="SGD momentum")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up steps (linear ramp)")
-    p.add_argument("--eval-every", type=int, default=None, help="held-out accuracy every N steps (0: never)")
-    p.add_argument("--record-every", type=int, default=None, help="block responses every N steps (0: never)")
-    p.add_argument("--seed", type=int, default=None, help="seed for weights, data and batch order")
-    p.add_argument("--train-size", type=int, default=None, help="training images to use")
-    p.add_argument("--eval-size", type=int, default=None, help="held-out images to evaluate on")
-    p.add_argument("--image-size", type=int, default=None, help="image side in pixels (shapes are drawn at it)")
-    p.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    p.add_argument("--augment", action="store_true", help="the paper's pad-crop-flip augmentation")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument(
-        "--device", default="auto", help="auto (CUDA, then Apple's MPS, then the CPU), cpu, cuda, cuda:1 or mps"
-    )
-    p.add_argument("--out", default=None, help="run directory to write (default: a new one under --root)")
-    p.add_argument("--root", default="runs", help="where new run directories go")
-    p.add_argument("--name", default=None, help="run name (default: the preset's)")
-    p.add_argument("--extend", default=None, metavar="RUN_DIR", help="continue this run for --steps more steps")
-    p.add_argument(
-        "--checkpoint-every", type=int, default=50, metavar="N", help="save the run every N steps (0: only at the end)"
-    )
-    add_scheduler_arg(p, "train on this Dask cluster (default: $EXPLORER_SCHEDULER, else in this process)")
-    p.add_argument(
-        "--detach",
-        action="store_true",
-        help="submit (or join) the job on the cluster, print its id as the last line and exit",
-    )
-
-
-def add_scheduler_arg(
-    p: argparse.ArgumentParser, text: str = "the Dask scheduler (default: $EXPLORER_SCHEDULER)"
-) -> None:
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786", help=text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m explorer", description="ResNet Explorer")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -536,18 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_saliency)
 
-    p = sub.add_parser("jobs", help="the jobs on the engine's cluster: queued, running and recently ended")
-    p.add_argument("--json", action="store_true", help="id, kind, title, state, step, total, images_per_s as JSON")
-    add_scheduler_arg(p)
-    p.set_defaults(func=cmd_jobs)
-    p = sub.add_parser("stop", help="stop a job (it saves what it has done and ends before its next step)")
-    p.add_argument("id", help="the job's id (train --detach prints it; jobs lists them)")
-    add_scheduler_arg(p)
-    p.set_defaults(func=cmd_stop)
-    p = sub.add_parser("watch", help="follow a job until it ends: exit 0 done, 1 failed, 2 stopped")
-    p.add_argument("id", help="the job's id (train --detach prints it; jobs lists them)")
-    add_scheduler_arg(p)
-    p.set_defaults(func=cmd_watch)
+    add_job_commands(sub)
     return parser
 
 

@@ -35,7 +35,6 @@ Messages that cross processes are ``i18n.message`` pairs (msgid, fields), transl
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import os
 import pickle
@@ -45,85 +44,40 @@ import uuid
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.i18n import N_, message, translate
+from explorer.engine_records import (
+    DONE,
+    FAILED,
+    JOBS,
+    LOST,
+    PAGE,
+    PREFIX,
+    QUEUED,
+    RUNNING,
+    STARTED_TOPIC,
+    STOPPED,
+    EngineUnavailable,
+    Held,
+    Job,
+    JobStatus,
+    end_fields,
+    failure_note,
+    job_id,
+    lost_note,
+    record_end,
+    stop_event,
+    trim_records,
+)
+from explorer.engine_worker import WorkerSetup, run_job
+from explorer.i18n import translate
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_ENV = "EXPLORER_SCHEDULER"  # tcp://HOST:8786: use that cluster instead of an embedded one
 WORKERS_ENV = "EXPLORER_WORKERS"  # workers of the embedded cluster (default 1: one job at a time)
-THREADS_ENV = "EXPLORER_TORCH_THREADS"  # torch threads per job (default: the worker machine's cores / its job slots)
-PREFIX = "explorer-"
-JOBS = "explorer-jobs"  # the Lock's name and the metadata key of the job records
-STARTED_TOPIC = "explorer-started"
-REPORT_S = 0.5  # at most this often a worker sends a progress message
-PAGE = 16  # chunks of points folded into one page
 KEEP_RESULTS = 32  # finished jobs whose futures (results) this process keeps for late viewers
-KEEP_FINISHED = 64  # finished jobs' records the scheduler keeps (``jobs``, ``watch`` of a job that has ended)
-LOCK_TIMEOUT_S = 60
 STATUS_MAX_AGE_S = 0.25  # a job's status, shared by the sessions of one process polling it
-
-QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST = "queued", "running", "done", "stopped", "failed", "lost"
-CANCELLED = STOPPED  # the name older callers use
-STATES = (QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST)
-ACTIVE = (QUEUED, RUNNING, LOST)
-
-LOST_KEPT = N_(
-    "The worker running this job stopped (at step {step}). Its checkpoint at step {checkpoint} is kept; "
-    "the job goes on from there when a worker is free."
-)
-LOST_NOTHING_KEPT = N_(
-    "The worker running this job stopped (at step {step}). It had not reached a checkpoint yet; "
-    "it starts again when a worker is free."
-)
-GAVE_UP = N_(
-    "The worker running this job stopped several times (a machine crashed, was switched off or ran out of "
-    "memory), so the engine gave up on it."
-)
-CHECKPOINT_KEPT = N_("The checkpoint at step {checkpoint} is kept.")
-FAILED_WITH = N_("{error}: {detail}")
-
-
-# ---- what a job is -----------------------------------------------------------------------------
-
-
-def identity(kind: str, inputs: Any) -> str:
-    """16 hex digits of ``dask.base.tokenize(kind, inputs)``: arrays, bytes and dataclasses hash by content."""
-    from dask.base import tokenize
-
-    return tokenize(kind, inputs, ensure_deterministic=True)[:16]
-
-
-@dataclass(frozen=True)
-class Job:
-    """What to run: ``fn(spec, ctx)`` on a worker (``ctx``: ``JobContext``), known everywhere by ``id``."""
-
-    kind: str
-    fn: Callable[[dict, Any], Any]
-    spec: dict = field(repr=False)
-    id: str
-    title: str = ""
-
-    @property
-    def key(self) -> str:
-        """The handle sessions keep and links carry: ``explorer-<kind>-<id>``."""
-        return f"{PREFIX}{self.kind}-{self.id}"
-
-
-def make_job(kind: str, fn: Callable[[dict, Any], Any], spec: dict, inputs: Any, title: str = "") -> Job:
-    """A Job whose identity hashes ``inputs`` (what it computes: not titles, folders or devices)."""
-    return Job(kind, fn, spec, identity(kind, inputs), title or str(spec.get("title", "")))
-
-
-def job_id(key: str) -> str:
-    """The id in a job's key (``explorer-train-<id>``), an execution's key, or an id itself."""
-    return str(key).split("/", 1)[0].rsplit("-", 1)[-1]
-
-
-class EngineUnavailable(OSError):
-    """The job engine cannot be reached (or started): the message says which, in plain words."""
 
 
 # ---- the one client of this process ---------------------------------------------------------------
@@ -247,65 +201,7 @@ def _jobs_lock():
         return _dask_lock
 
 
-class _Held:
-    def __init__(self, lock) -> None:
-        self.lock = lock
-
-    def __enter__(self):
-        if not self.lock.acquire(timeout=LOCK_TIMEOUT_S):
-            raise EngineUnavailable("the job engine is busy: its lock was not free within a minute")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.lock.release()
-
-
 # ---- submitting, stopping, watching -------------------------------------------------------------
-
-
-@dataclass
-class JobStatus:
-    """What a viewer shows: state, progress and, while queued, how many jobs run or wait ahead."""
-
-    key: str
-    state: str | None  # None: the engine knows no such job
-    kind: str = ""
-    title: str = ""
-    phase: Any = ""  # a plain phase name ("training") or an ``i18n.message`` pair
-    step: int = 0
-    total: int = 0
-    images_per_s: float = 0.0
-    eta_s: float = 0.0
-    position: int = 0
-    note: Any = None  # why it failed or was lost, as an ``i18n.message`` pair
-    checkpoint_step: int = 0
-    restarts: list = field(default_factory=list)  # [{"worker", "step"}]: workers lost while it ran
-    snapshot: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE
-
-    @property
-    def message(self) -> str:
-        """``note`` in the active language ('' if none)."""
-        return translate(self.note) if self.note else ""
-
-    @property
-    def id(self) -> str:
-        return job_id(self.key)
-
-    def to_dict(self) -> dict:
-        """What ``python -m explorer jobs --json`` prints for it."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "title": self.title,
-            "state": self.state,
-            "step": self.step,
-            "total": self.total,
-            "images_per_s": round(self.images_per_s, 1),
-        }
 
 
 def submit(job: Job) -> str:
@@ -323,7 +219,7 @@ def submit(job: Job) -> str:
         ):
             _futures.move_to_end(job.id)
             return job.key  # this process already follows it (or saw it finish): join
-        with _Held(_jobs_lock()):
+        with Held(_jobs_lock()):
             record = c.get_metadata([JOBS, job.id], default=None)
             current = None
             if record is not None and "end" not in record:
@@ -334,13 +230,13 @@ def submit(job: Job) -> str:
                 from distributed import Variable
 
                 key = f"{job.key}/{uuid.uuid4().hex[:8]}"
-                call = _Call(_run, (job.fn, job.spec, job.id, key, job.kind, job.title))
+                call = _Call(run_job, (job.fn, job.spec, job.id, key, job.kind, job.title))
                 fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
                 Variable(f"{PREFIX}{job.id}", client=c).set(fut)
                 c.set_metadata(
                     [JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()}
                 )
-                _trim_records(c)
+                trim_records(c)
         _follow(job.id, fut)
     _forget_status(job.id)
     return job.key
@@ -392,23 +288,8 @@ def _follow(jid: str, fut) -> None:
             _futures.pop(k).release()
 
 
-def _trim_records(c) -> None:
-    """Forget the records of all but the last KEEP_FINISHED finished jobs (call with the lock held)."""
-    records = c.get_metadata([JOBS], default={}) or {}
-    ended = sorted((r["end"].get("at", 0), jid) for jid, r in records.items() if "end" in r)
-    if len(ended) > KEEP_FINISHED + PAGE:  # rewrite now and then, not at every submit
-        drop = {jid for _, jid in ended[: len(ended) - KEEP_FINISHED]}
-        c.set_metadata([JOBS], {jid: r for jid, r in records.items() if jid not in drop})
-
-
-def _stop_event(key: str, c):
-    from distributed import Event
-
-    return Event(f"{key}-stop", client=c)
-
-
 def _stopping(key: str) -> bool:
-    return _stop_event(key, client()).is_set()
+    return stop_event(key, client()).is_set()
 
 
 def stop(key: str) -> bool:
@@ -420,7 +301,7 @@ def stop(key: str) -> bool:
     record = c.get_metadata([JOBS, job_id(key)], default=None)
     if record is None or "end" in record:
         return False
-    _stop_event(record["key"], c).set()
+    stop_event(record["key"], c).set()
     _forget_status(job_id(key))
     return True
 
@@ -500,14 +381,14 @@ def _status(c, jid: str, handle: str, record: dict, records: dict | None = None)
     if end:
         st.state = end["state"]
     elif fut is not None and fut.status == "error":
-        st.state, st.note = FAILED, _failure_note(fut.exception(), st.checkpoint_step)
-        _record_end(c, jid, key, _end_fields(FAILED, st))  # the worker could not: Dask gave up on it
+        st.state, st.note = FAILED, failure_note(fut.exception(), st.checkpoint_step)
+        record_end(c, jid, key, end_fields(FAILED, st), _jobs_lock())  # the worker could not: Dask gave up on it
     elif fut is not None and fut.status == "finished":
         st.state = snap.get("state") if snap.get("state") in (DONE, STOPPED, FAILED) else DONE
     elif snap.get("state") in (DONE, STOPPED, FAILED):
         st.state = snap["state"]
     elif snap.get("worker") and snap["worker"] not in _live_workers():
-        st.state, st.note = LOST, _lost_note(st)
+        st.state, st.note = LOST, lost_note(st)
     elif snap.get("worker"):
         st.state = RUNNING
     else:
@@ -611,264 +492,11 @@ def job_count(kind: str | None = None) -> int:
     return sum(1 for _, msg in events if kind is None or msg.get("kind") == kind)
 
 
-def _failure_note(exc: BaseException | None, checkpoint: int = 0):
-    """Why a job failed, as a message pair (no traceback, no paths)."""
-    if exc is None:
-        return None
-    if type(exc).__name__ == "KilledWorker":
-        note = message(GAVE_UP)
-    else:
-        text = str(exc).splitlines()[0] if str(exc) else ""
-        note = message(FAILED_WITH, error=type(exc).__name__, detail=text)
-    if checkpoint:
-        return message("{a} {b}", a=note, b=message(CHECKPOINT_KEPT, checkpoint=checkpoint))
-    return note
-
-
 def failure_message(exc: BaseException | None, st: JobStatus | None = None) -> str:
     """Plain words for why a job failed, in the active language."""
-    note = _failure_note(exc, st.checkpoint_step if st else 0)
+    note = failure_note(exc, st.checkpoint_step if st else 0)
     return translate(note) if note else ""
 
 
-def _lost_note(st: JobStatus):
-    step = max(st.step, st.checkpoint_step)  # the last snapshot may be older than the last checkpoint
-    if st.checkpoint_step:
-        return message(LOST_KEPT, step=step, checkpoint=st.checkpoint_step)
-    return message(LOST_NOTHING_KEPT, step=step)
-
-
 def lost_message(st: JobStatus) -> str:
-    return translate(_lost_note(st))
-
-
-def _end_fields(state: str, st: JobStatus | dict) -> dict:
-    get = st.get if isinstance(st, dict) else lambda k, d=None: getattr(st, k, d)
-    return {
-        "state": state,
-        "step": int(get("step", 0) or 0),
-        "total": int(get("total", 0) or 0),
-        "images_per_s": float(get("images_per_s", 0.0) or 0.0),
-        "checkpoint_step": int(get("checkpoint_step", 0) or 0),
-        "note": get("note", None),
-        "at": time.time(),
-    }
-
-
-def _record_end(c, jid: str, key: str, end: dict, lock=None) -> None:
-    """Write how execution ``key`` ended into the job's record and let its Variable go of the future (if it is
-    still the current execution); trim the finished records."""
-    from distributed import Variable
-
-    with _Held(lock if lock is not None else _jobs_lock()):
-        record = c.get_metadata([JOBS, jid], default=None)
-        if record is None or record.get("key") != key or "end" in record:
-            return
-        c.set_metadata([JOBS, jid], {**record, "end": end})
-        Variable(f"{PREFIX}{jid}", client=c).set(end["state"])  # releases the future; delete() would leave more behind
-        _trim_records(c)
-
-
-# ---- the worker side -----------------------------------------------------------------------------
-
-
-def torch_threads(slots: int | None = None) -> int:
-    """Torch threads for a job on this worker: ``$EXPLORER_TORCH_THREADS``, else cores / the worker's job slots."""
-    if os.environ.get(THREADS_ENV):
-        return max(1, int(os.environ[THREADS_ENV]))
-    if slots is None:
-        slots = 1
-        try:
-            from distributed import get_worker
-
-            slots = get_worker().state.nthreads
-        except ValueError:  # not inside a worker
-            pass
-    return max(1, (os.cpu_count() or 1) // max(1, slots))
-
-
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Let this worker's allocator keep and reuse freed memory, as a plain Python process does.
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's dynamic
-    mmap threshold: every activation tensor is then a fresh mmap whose pages the kernel zeroes again. Training
-    the quick preset ran at 83 images/s that way against 221 without it (2 cores); ``mallopt`` puts the
-    thresholds back at run time, for embedded and external workers alike. False where there is no glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 256 << 20))
-    except (OSError, AttributeError):
-        return False
-
-
-try:
-    from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
-except ImportError:  # pragma: no cover - distributed is a requirement
-    _WorkerPlugin = object
-
-
-class WorkerSetup(_WorkerPlugin):
-    """Every worker, as it joins: glibc's malloc thresholds back (``keep_freed_memory``) and torch's threads."""
-
-    name = "explorer-setup"
-    idempotent = True
-
-    def setup(self, worker) -> None:
-        import torch
-
-        keep_freed_memory()
-        torch.set_num_threads(torch_threads(worker.state.nthreads))
-
-
-class JobContext:
-    """What a job's function gets on the worker: ``report(**fields)``, ``add_points(points)``, ``stop.is_set()``.
-
-    ``report`` merges fields (msgpack-able: numbers, strings, lists, dicts, ``i18n.message`` pairs) into the job's
-    snapshot; ``add_points`` queues points (each a small list) to go with the next report. Both are sent at most
-    every REPORT_S seconds (``force`` sends now), so a message holds the latest snapshot and the new points only.
-    """
-
-    def __init__(self, jid: str, key: str, kind: str, title: str = "") -> None:
-        from distributed import get_client, get_worker
-
-        self.id, self.key = jid, key
-        self._client = get_client()
-        previous = self._client.get_metadata([key, "snap"], default=None) or {}
-        restarts = list(previous.get("restarts", []))
-        if previous.get("worker"):  # this execution ran before on a worker that was lost
-            step = max(int(previous.get("step", 0)), int(previous.get("checkpoint_step", 0)))
-            restarts.append({"worker": previous["worker"], "step": step})
-        self._chunks = int(previous.get("chunks", 0))
-        page = self._client.get_metadata([key, "c", str(self._chunks // PAGE)], default=None) or {}
-        self._page = [page[str(j)] for j in range(self._chunks % PAGE) if str(j) in page]
-        self._snapshot = {
-            "key": key,
-            "state": RUNNING,
-            "kind": kind,
-            "title": title,
-            "worker": get_worker().address,
-            "attempt": int(previous.get("attempt", 0)) + 1,
-            "restarts": restarts,
-            "chunks": self._chunks,
-            "started": time.time(),
-        }
-        self._points: list = []
-        self._sent = 0.0
-        self.stop = _StopFlag(_stop_event(key, self._client))
-
-    @property
-    def attempt(self) -> int:
-        """1 for the execution's first run; more when the scheduler ran it again after losing a worker."""
-        return self._snapshot["attempt"]
-
-    def due(self) -> bool:
-        """Whether the next ``report`` would be sent (build costly fields only then)."""
-        return time.time() - self._sent >= REPORT_S
-
-    def add_points(self, points: list) -> None:
-        self._points.extend(points)
-
-    def report(self, force: bool = False, **fields) -> None:
-        self._snapshot.update(fields)
-        now = time.time()
-        if force or now - self._sent >= REPORT_S:
-            self._send(now)
-
-    def _send(self, now: float) -> None:
-        c = self._client
-        if self._points:
-            page, i = divmod(self._chunks, PAGE)
-            c.set_metadata([self.key, "c", str(page), str(i)], self._points)
-            self._page.append(self._points)
-            self._points = []
-            self._chunks += 1
-            if i == PAGE - 1:  # fold the page's chunks into one entry
-                c.set_metadata([self.key, "p", str(page)], self._page)
-                c.set_metadata([self.key, "c", str(page)], None)
-                self._page = []
-        self._snapshot["chunks"] = self._chunks
-        self._snapshot["updated"] = now
-        c.set_metadata([self.key, "snap"], self._snapshot)
-        self._sent = now
-
-    def log_start(self) -> None:
-        self._client.log_event(STARTED_TOPIC, {"key": self.key, "kind": self._snapshot["kind"]})
-
-    def end(self, state: str, note=None) -> None:
-        """The last snapshot, the job's record and its Variable (``_record_end``); the stop event is cleared."""
-        from distributed import Lock
-
-        self.report(force=True, state=state, phase="finished", note=note, eta_s=0.0)
-        lock = Lock(JOBS, scheduler_rpc=self._client.scheduler, loop=self._client.loop)
-        try:
-            _record_end(self._client, self.id, self.key, _end_fields(state, self._snapshot), lock)
-        finally:
-            self.stop.event.clear()
-
-
-class _StopFlag:
-    """``is_set()`` asks the job's ``distributed.Event`` (one small request per step) until it is set."""
-
-    def __init__(self, event) -> None:
-        self.event, self._set = event, False
-
-    def is_set(self) -> bool:
-        if not self._set:
-            self._set = bool(self.event.is_set())
-        return self._set
-
-
-class LocalContext:
-    """The same interface in-process (the CLI without a scheduler): a callback and a threading.Event."""
-
-    attempt = 1
-
-    def __init__(self, on_report=None) -> None:
-        self.key = ""
-        self.stop = threading.Event()
-        self.snapshot: dict = {}
-        self.points: list = []
-        self._on_report = on_report
-
-    def due(self) -> bool:
-        return True
-
-    def add_points(self, points: list) -> None:
-        self.points.extend(points)
-
-    def report(self, force: bool = False, **fields) -> None:
-        self.snapshot.update(fields)
-        if self._on_report is not None:
-            self._on_report(self.snapshot)
-
-    def log_start(self) -> None:
-        pass
-
-
-def _run(fn: Callable[[dict, Any], Any], spec: dict, jid: str, key: str, kind: str, title: str) -> Any:
-    """The task every execution runs on a worker: the job's function with a JobContext, then how it ended.
-
-    Dask runs a finished task again when the worker holding its result is lost and someone still holds its future;
-    an execution that has already ended (or that a newer one replaced) returns None at once instead.
-    """
-    from distributed import get_client
-
-    previous = get_client().get_metadata([key, "snap"], default=None) or {}
-    if previous.get("state") in (DONE, STOPPED, FAILED):
-        return None
-    ctx = JobContext(jid, key, kind, title)
-    ctx.log_start()
-    ctx.report(force=True, phase="starting")
-    try:
-        out = fn(spec, ctx)
-    except Exception as e:
-        ctx.end(FAILED, _failure_note(e, int(ctx._snapshot.get("checkpoint_step", 0))))
-        raise
-    ctx.end(STOPPED if ctx.stop.is_set() else DONE)
-    return out
+    return translate(lost_note(st))

@@ -2,7 +2,7 @@
 
 Each ``*_job`` function returns an ``engine.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a plain dict
 of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical requests
-share one job). ``ctx`` is an ``engine.JobContext`` on a worker (``LocalContext`` in-process): ``report(**fields)``,
+share one job). ``ctx`` is an ``engine_worker.JobContext`` on a worker (``LocalContext`` in-process): ``report(**fields)``,
 ``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes as ``i18n.message``
 pairs, shown in each viewer's language. The CLI and the pages call the same functions.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from explorer import runs
-from explorer.engine import Job, identity, make_job
+from explorer.engine_records import Job, identity, make_job
 from explorer.i18n import N_, message
 from explorer.models import ResNetConfig, build_resnet, replace_config
 from explorer.recorders import History, ModelHistory

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import engine, tasks
+from explorer import engine, engine_records, tasks
 from explorer.i18n import language
 from explorer.models import ResNetConfig
 from explorer.runs import load_run
@@ -293,7 +293,7 @@ def test_the_job_cli_detaches_lists_stops_and_watches(cluster, tmp_path):
     listed = {j["id"]: j for j in json.loads(r.stdout)}
     assert set(listed[job]) == {"id", "kind", "title", "state", "step", "total", "images_per_s"}
     assert listed[job]["state"] == "running" and listed[job]["kind"] == "train" and listed[job]["total"] == 100000
-    assert all(j["state"] in engine.STATES for j in listed.values())
+    assert all(j["state"] in engine_records.STATES for j in listed.values())
     r = cli("stop", job, scheduler=cluster.address)
     assert r.returncode == 0 and "stopping job" in r.stdout, r.stderr
     assert watch.wait(START_TIMEOUT) == 2  # stopped
@@ -395,7 +395,7 @@ def test_two_hundred_short_jobs_leave_nothing_on_the_scheduler(cluster):
     time.sleep(1)
     grown = (scheduler.memory_info().rss - rss) / 2**20
     records = c.get_metadata([engine.JOBS], default={})
-    assert len(records) <= engine.KEEP_FINISHED + engine.PAGE and all("end" in r for r in records.values())
+    assert len(records) <= engine_records.KEEP_FINISHED + engine.PAGE and all("end" in r for r in records.values())
     for key in executions[::20]:  # each job's Variable has let go of its execution
         assert isinstance(Variable(f"{engine.PREFIX}{engine.job_id(key)}", client=c).get(timeout=5), str)
     print(f"200 jobs: the scheduler grew by {grown:.2f} MB")
@@ -425,17 +425,17 @@ def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
 
 def test_workers_keep_freed_memory_despite_dasks_malloc_trim():
     """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536 (2.7x slower training here); the plugin puts glibc back."""
-    code = "from explorer import engine; print(engine.keep_freed_memory())"
+    code = "from explorer import engine_worker; print(engine_worker.keep_freed_memory())"
     env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "True", out.stderr
 
 
 def test_messages_from_workers_are_translated_where_they_are_shown():
-    failed = engine.JobStatus("explorer-train-0123456789abcdef", engine.FAILED, note=engine._failure_note(None))
+    failed = engine.JobStatus("explorer-train-0123456789abcdef", engine.FAILED, note=engine_records.failure_note(None))
     assert failed.message == ""
     lost = engine.JobStatus("explorer-train-0123456789abcdef", engine.LOST, step=161, checkpoint_step=150)
-    lost.note = engine._lost_note(lost)
+    lost.note = engine_records.lost_note(lost)
     assert lost.message.startswith("The worker running this job stopped (at step 161). Its checkpoint at step 150")
     with language("zh"):
         assert "第 161 步" in lost.message and "第 150 步" in lost.message

@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from explorer import engine, runs, tasks
+from explorer import engine_worker, runs, tasks
 from explorer.models import ResNetConfig, build_resnet
 
 
-class StopAfter(engine.LocalContext):
+class StopAfter(engine_worker.LocalContext):
     """A context whose stop flag is set by the n-th progress report (what a Stop press does mid-job)."""
 
     def __init__(self, n: int) -> None:
@@ -34,7 +34,7 @@ def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
     assert job.fn is tasks.lesion_task and job.key == f"explorer-lesion-{job.id}"
     assert job.id == tasks.lesion_job([tiny()], image_size=16).id  # same weights: same job
     assert job.id != tasks.lesion_job([tiny(seed=1)], image_size=16).id
-    done = tasks.lesion_task(spec, engine.LocalContext())
+    done = tasks.lesion_task(spec, engine_worker.LocalContext())
     assert len(done) == 1 and done[0].complete and done[0].model_name == "ResNet-8"
     ctx = StopAfter(2)
     two = tasks.lesion_task({**spec, "models": spec["models"] * 2}, ctx)
@@ -49,7 +49,7 @@ def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
     job = tasks.randomisation_job(nets, ("gradcam",))
     spec = job.spec
     assert job.key.startswith("explorer-randomise-") and job.id != tasks.randomisation_job(nets[:1], ("gradcam",)).id
-    out = tasks.randomisation_task(spec, engine.LocalContext())
+    out = tasks.randomisation_task(spec, engine_worker.LocalContext())
     assert list(out) == ["ResNet-8", "Plain-8"] and all(r["gradcam"].complete for r in out.values())
     assert out["ResNet-8"]["gradcam"].steps[0] == "original" and len(out["ResNet-8"]["gradcam"].maps) > 2
     stopped = tasks.randomisation_task(spec, StopAfter(1))
@@ -61,7 +61,7 @@ def test_sweep_job_names_its_inputs_and_stops_between_networks():
     job = tasks.sweep_job("depth", (8,))
     spec = job.spec
     assert job.id == tasks.sweep_job("depth", (8,)).id != tasks.sweep_job("depth", (14,)).id
-    assert len(tasks.sweep_task(spec, engine.LocalContext())) == 2  # plain and residual
+    assert len(tasks.sweep_task(spec, engine_worker.LocalContext())) == 2  # plain and residual
     assert len(tasks.sweep_task(spec, StopAfter(1))) == 1
     with pytest.raises(ValueError, match="sweep must be one of"):
         tasks.sweep_job("width")
@@ -92,7 +92,7 @@ def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_th
     spec = job.spec
     assert job.id == tasks.training_job("other title", nets, train, tmp_path / "x", upload=buf.getvalue()).id
     assert job.id != tasks.training_job("mine", nets, train, tmp_path, upload=buf.getvalue() + b" ").id
-    ctx = engine.LocalContext()
+    ctx = engine_worker.LocalContext()
     result = tasks.train_task(spec, ctx)
     assert [s[0] for s in ctx.snapshot["skipped"]] == ["red/notes.png"]
     assert ctx.snapshot["skipped"][0][3][0] == "this file is not an image we can read; please upload a {accepted} file"
@@ -116,7 +116,7 @@ def test_a_stopped_training_job_resumes_from_its_run_folder_and_its_points_rebui
     tasks.train_task(job.spec, first)
     stopped = load_run(job.spec["run_dir"]).history
     assert stopped.stopped_reason == "cancelled" and stopped.step == 3
-    second = engine.LocalContext()
+    second = engine_worker.LocalContext()
     result = tasks.train_task(job.spec, second)  # Start again: the same job goes on from its run folder
     assert second.snapshot["resumed_from"] == 3 and result["history"]["step"] == 8
     final = load_run(job.spec["run_dir"]).history
@@ -127,7 +127,7 @@ def test_a_stopped_training_job_resumes_from_its_run_folder_and_its_points_rebui
         assert live.models[name].step == final.models[name].step
         assert live.models[name].loss == final.models[name].loss
         assert live.models[name].eval_accuracy == final.models[name].eval_accuracy
-    third = engine.LocalContext()
+    third = engine_worker.LocalContext()
     assert tasks.train_task(job.spec, third)["history"]["step"] == 8  # done already: nothing trains again
     assert third.snapshot["phase"] == "finished" and not third.points
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from explorer import engine
+from explorer import engine_records
 
 
 def count_task(spec: dict, ctx) -> dict:
@@ -30,7 +30,9 @@ def count_task(spec: dict, ctx) -> dict:
 
 def count_job(
     n: int, sleep: float = 0.0, seed: int = 0, fail_at: int | None = None, title: str = "count"
-) -> engine.Job:
+) -> engine_records.Job:
     """A Job of ``count_task``; ``seed`` only changes its identity (a different job with the same work)."""
     spec = {"title": title, "n": n, "sleep": sleep, "fail_at": fail_at}
-    return engine.make_job("count", count_task, spec, {"n": n, "sleep": sleep, "seed": seed, "fail_at": fail_at})
+    return engine_records.make_job(
+        "count", count_task, spec, {"n": n, "sleep": sleep, "seed": seed, "fail_at": fail_at}
+    )

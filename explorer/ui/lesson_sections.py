@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
-from explorer.engine import Job
+from explorer.engine_records import Job
 from explorer.gradients import first_last_ratios
 from explorer.i18n import N_, _
 from explorer.recorders import History

@@ -174,7 +174,7 @@ def test_inside_shows_fig7_layer_responses():
 def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     """A user's zip with a decompression bomb among good pictures trains on a worker; the page says which
     file was left out and why."""
-    from explorer import engine
+    from explorer import engine, engine_records
     from tests.test_engine import START_TIMEOUT, wait_until
     from tests.test_folder import bomb_png, good_entries
 
@@ -196,4 +196,4 @@ def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     assert len(notes) == 1 and notes[0].startswith("1 of your files were skipped (1 too many pixels)"), notes
     assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
     at.button(key="train_live_stop").click().run()
-    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine.CANCELLED
+    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine_records.CANCELLED
