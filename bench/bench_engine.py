@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from explorer import engine, engine_worker, tasks  # noqa: E402
+from explorer import engine, engine_client, engine_worker, tasks  # noqa: E402
 from explorer.training import PRESET_MODELS, PRESETS  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     print(f"engine / in-process images/s, median of {args.rounds}: {statistics.median(ratios):.2f}")
     print(f"engine start-up {startup:.1f} s (torch threads per job: {engine_worker.torch_threads()})")
     print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - started} training job(s)")
-    engine.close()
+    engine_client.close()
 
 
 if __name__ == "__main__":

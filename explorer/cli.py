@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from explorer.engine import EngineUnavailable
+    from explorer.engine_records import EngineUnavailable
 
     try:
         return args.func(args)

@@ -45,11 +45,11 @@ def scheduler_of(args: argparse.Namespace) -> str | None:
     """The scheduler a command uses: ``--scheduler``, else ``$EXPLORER_SCHEDULER`` (the engine reads the latter)."""
     import os
 
-    from explorer import engine
+    from explorer import engine_client
 
-    address = getattr(args, "scheduler", None) or os.environ.get(engine.SCHEDULER_ENV) or None
+    address = getattr(args, "scheduler", None) or os.environ.get(engine_client.SCHEDULER_ENV) or None
     if address:
-        os.environ[engine.SCHEDULER_ENV] = address
+        os.environ[engine_client.SCHEDULER_ENV] = address
         if "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT" not in os.environ:  # a plain answer soon, not after 30 s
             import dask
 

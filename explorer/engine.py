@@ -34,18 +34,15 @@ Messages that cross processes are ``i18n.message`` pairs (msgid, fields), transl
 
 from __future__ import annotations
 
-import atexit
-import logging
-import os
 import pickle
 import threading
 import time
 import uuid
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from explorer.engine_client import client, jobs_lock, lock, on_close
 from explorer.engine_records import (
     DONE,
     FAILED,
@@ -57,7 +54,6 @@ from explorer.engine_records import (
     RUNNING,
     STARTED_TOPIC,
     STOPPED,
-    EngineUnavailable,
     Held,
     Job,
     JobStatus,
@@ -69,24 +65,15 @@ from explorer.engine_records import (
     stop_event,
     trim_records,
 )
-from explorer.engine_worker import WorkerSetup, run_job
+from explorer.engine_worker import run_job
 from explorer.i18n import translate
 
-log = logging.getLogger(__name__)
-
-SCHEDULER_ENV = "EXPLORER_SCHEDULER"  # tcp://HOST:8786: use that cluster instead of an embedded one
-WORKERS_ENV = "EXPLORER_WORKERS"  # workers of the embedded cluster (default 1: one job at a time)
 KEEP_RESULTS = 32  # finished jobs whose futures (results) this process keeps for late viewers
 STATUS_MAX_AGE_S = 0.25  # a job's status, shared by the sessions of one process polling it
 
 
-# ---- the one client of this process ---------------------------------------------------------------
+# ---- what this process keeps beside its client (``engine_client``) ---------------------------------
 
-_lock = threading.RLock()  # this process's client, futures and get-or-submit
-_client = None
-_cluster = None
-_dask_lock = None
-_closing_registered = False
 _futures: OrderedDict[str, Any] = OrderedDict()  # id -> the Future of the execution this process follows
 _workers_cache: tuple[float, frozenset] = (0.0, frozenset())
 _status_lock = threading.Lock()
@@ -96,109 +83,18 @@ _points_lock = threading.Lock()
 _points: OrderedDict[str, tuple[str, list, int]] = OrderedDict()  # id -> (execution, points so far, chunks read)
 
 
-def client():
-    """This process's Dask client, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded one.
-
-    Raises EngineUnavailable when the scheduler does not answer, runs another Dask version, or the embedded
-    cluster cannot start.
-    """
-    global _client, _closing_registered
-    with _lock:
-        if _client is not None and _client.status in ("running", "connecting", "newly-created"):
-            return _client
-        if _client is not None:  # closed: Dask gave up reconnecting; close what is left before a new one
-            close()
-        where = os.environ.get(SCHEDULER_ENV, "").strip() or "the embedded cluster"
-        try:
-            _client = _connect()
-        except EngineUnavailable:
-            raise
-        except (OSError, TimeoutError) as e:
-            raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {type(e).__name__}") from e
-        except Exception as e:  # a scheduler that speaks another protocol, a worker that cannot set up...
-            detail = str(e).splitlines()[0] if str(e) else ""
-            raise EngineUnavailable(f"the job engine ({where}) is not usable: {type(e).__name__}: {detail}") from e
-        if not _closing_registered:
-            atexit.register(close)
-            _closing_registered = True
-        return _client
+def _forget_all() -> None:
+    """What this process keeps of the jobs it follows, forgotten with its client (``engine_client.close``)."""
+    global _workers_cache, _records_cache
+    _futures.clear()
+    with _points_lock:
+        _points.clear()
+    with _status_lock:
+        _status_cache.clear()
+    _workers_cache, _records_cache = (0.0, frozenset()), (0.0, {})
 
 
-def _connect():
-    global _cluster
-    from distributed import Client, LocalCluster
-
-    address = os.environ.get(SCHEDULER_ENV, "").strip()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a version mismatch is reported below, in one line
-        if address:
-            c = Client(address, set_as_default=False)  # waits distributed.comm.timeouts.connect
-        else:
-            _cluster = LocalCluster(
-                n_workers=int(os.environ.get(WORKERS_ENV, "1")),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
-            c = Client(_cluster, set_as_default=False)
-    try:
-        _check_versions(c, address)
-        c.register_plugin(WorkerSetup(), name=WorkerSetup.name)  # idempotent: the first client's stays
-    except BaseException:
-        c.close()
-        raise
-    log.info("job engine: %s", c.scheduler.address)
-    return c
-
-
-def _check_versions(c, address: str) -> None:
-    versions = c.get_versions()
-    ours = versions["client"]["packages"].get("distributed")
-    theirs = versions["scheduler"]["packages"].get("distributed")
-    if ours != theirs:
-        raise EngineUnavailable(
-            f"the scheduler at {address} runs Dask distributed {theirs}, this machine {ours}: "
-            "install the same version on both"
-        )
-
-
-def close() -> None:
-    """Close this process's client (and its embedded cluster, if it made one)."""
-    global _client, _cluster, _dask_lock, _workers_cache, _records_cache
-    with _lock:
-        _futures.clear()
-        with _points_lock:
-            _points.clear()
-        with _status_lock:
-            _status_cache.clear()
-        _workers_cache, _records_cache = (0.0, frozenset()), (0.0, {})
-        _dask_lock = None
-        c, cluster, _client, _cluster = _client, _cluster, None, None
-    for closing in (c, cluster):
-        if closing is not None:
-            try:
-                closing.close()
-            except Exception as e:  # closing at exit, or after the scheduler went away
-                log.debug("closing %s: %s", closing, e)
-
-
-def embedded() -> bool:
-    """True when this process runs its own LocalCluster (no ``$EXPLORER_SCHEDULER``)."""
-    return _cluster is not None
-
-
-def _jobs_lock():
-    """The cluster-wide lock around get-or-submit and the job records."""
-    global _dask_lock
-    c = client()
-    with _lock:
-        if _dask_lock is None:
-            from distributed import Lock
-
-            _dask_lock = Lock(JOBS, scheduler_rpc=c.scheduler, loop=c.loop)
-        return _dask_lock
+on_close(_forget_all)
 
 
 # ---- submitting, stopping, watching -------------------------------------------------------------
@@ -211,7 +107,7 @@ def submit(job: Job) -> str:
     saw finish is joined (the same inputs give the same result).
     """
     c = client()
-    with _lock:
+    with lock:
         mine = _futures.get(job.id)
         if mine is not None and (
             (mine.status == "pending" and not _stopping(mine.key))
@@ -219,7 +115,7 @@ def submit(job: Job) -> str:
         ):
             _futures.move_to_end(job.id)
             return job.key  # this process already follows it (or saw it finish): join
-        with Held(_jobs_lock()):
+        with Held(jobs_lock()):
             record = c.get_metadata([JOBS, job.id], default=None)
             current = None
             if record is not None and "end" not in record:
@@ -278,7 +174,7 @@ def _variable_future(c, jid: str):
 
 def _follow(jid: str, fut) -> None:
     """Keep ``fut`` as the execution this process follows for job ``jid``; drop the oldest finished ones."""
-    with _lock:
+    with lock:
         old = _futures.pop(jid, None)
         if old is not None and old is not fut and old.key != fut.key:
             old.release()
@@ -355,7 +251,7 @@ def _records(c, max_age_s: float = 1.0) -> dict:
 
 def _status(c, jid: str, handle: str, record: dict, records: dict | None = None) -> JobStatus:
     key = record["key"]
-    with _lock:
+    with lock:
         fut = _futures.get(jid)
     if "end" not in record and (fut is None or fut.key != key):
         fut = _variable_future(c, jid)  # follow the current execution (its result stays while this process holds it)
@@ -382,7 +278,7 @@ def _status(c, jid: str, handle: str, record: dict, records: dict | None = None)
         st.state = end["state"]
     elif fut is not None and fut.status == "error":
         st.state, st.note = FAILED, failure_note(fut.exception(), st.checkpoint_step)
-        record_end(c, jid, key, end_fields(FAILED, st), _jobs_lock())  # the worker could not: Dask gave up on it
+        record_end(c, jid, key, end_fields(FAILED, st), jobs_lock())  # the worker could not: Dask gave up on it
     elif fut is not None and fut.status == "finished":
         st.state = snap.get("state") if snap.get("state") in (DONE, STOPPED, FAILED) else DONE
     elif snap.get("state") in (DONE, STOPPED, FAILED):
@@ -409,7 +305,7 @@ def jobs() -> list[JobStatus]:
 
 def result(key: str, timeout: float | None = None) -> Any:
     """The finished job's return value if this process submitted, joined or followed it, else None."""
-    with _lock:
+    with lock:
         fut = _futures.get(job_id(key))
     if fut is None or fut.status != "finished":
         return None
@@ -418,7 +314,7 @@ def result(key: str, timeout: float | None = None) -> Any:
 
 def release(key: str) -> None:
     """Let go of a finished job's result held by this process (the scheduler forgets it once no one holds it)."""
-    with _lock:
+    with lock:
         fut = _futures.pop(job_id(key), None)
     if fut is not None:
         fut.release()
@@ -432,7 +328,7 @@ def wait(key: str, on_status=None, poll_s: float = 0.5, timeout: float | None = 
         if on_status is not None:
             on_status(st)
         if not st.active:
-            with _lock:
+            with lock:
                 fut = _futures.get(job_id(key))
             if fut is None or fut.done() or st.state is None:
                 return st

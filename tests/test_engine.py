@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import engine, engine_records, tasks
+from explorer import engine, engine_client, engine_records, tasks
 from explorer.i18n import language
 from explorer.models import ResNetConfig
 from explorer.runs import load_run
@@ -65,7 +65,7 @@ def tiny_train(steps: int, seed: int = 0):
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", engine.SCHEDULER_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", engine_client.SCHEDULER_ENV)}
     return {**env, "EXPLORER_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1", **extra}
 
 
@@ -120,18 +120,18 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    engine.close()
+    engine_client.close()
     home = tmp_path_factory.mktemp("dask-cluster")
     assert ROOT not in home.parents
     c = Cluster(home)
     try:
         c.add_worker()
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(engine.SCHEDULER_ENV, c.address)
+            mp.setenv(engine_client.SCHEDULER_ENV, c.address)
             c.wait_for_workers(1)
             yield c
     finally:
-        engine.close()
+        engine_client.close()
         c.close()
 
 
@@ -240,7 +240,7 @@ def test_stop_then_start_runs_again_while_another_process_holds_the_old_future(c
     job = tasks.training_job("again", TWINS[:1], tiny_train(10_000, seed=2), tmp_path, report_every_step=True)
     engine.submit(job)
     wait_until(lambda: engine.status(job.key).step >= 3)
-    env = clean_env(**{engine.SCHEDULER_ENV: cluster.address})
+    env = clean_env(**{engine_client.SCHEDULER_ENV: cluster.address})
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, job.id], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True,
@@ -403,12 +403,12 @@ def test_two_hundred_short_jobs_leave_nothing_on_the_scheduler(cluster):
 
 
 def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
-    monkeypatch.delenv(engine.SCHEDULER_ENV, raising=False)
-    engine.close()
+    monkeypatch.delenv(engine_client.SCHEDULER_ENV, raising=False)
+    engine_client.close()
     try:
         job = tasks.training_job("embedded", TWINS[:1], tiny_train(3), tmp_path)
         engine.submit(job)
-        assert engine.embedded()
+        assert engine_client.embedded()
         workers = engine.client().scheduler_info()["workers"]
         assert len(workers) == 1 and next(iter(workers.values()))["nthreads"] == 1
         assert engine.client().scheduler.address.startswith("tcp://127.0.0.1:")
@@ -419,8 +419,8 @@ def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
         assert os.getpid() not in pids.values()  # training ran in a worker process, not this one
         assert engine.client() is engine.client()  # one client per process
     finally:
-        engine.close()
-    assert engine._client is None and not engine.embedded()
+        engine_client.close()
+    assert engine_client._client is None and not engine_client.embedded()
 
 
 def test_workers_keep_freed_memory_despite_dasks_malloc_trim():

@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.engine import SCHEDULER_ENV
+from explorer.engine_client import SCHEDULER_ENV
 from explorer.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone: app.py and .streamlit/config.toml

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import engine
+from explorer import engine, engine_records
 from explorer.i18n import _, ngettext, translate
 from explorer.ui import state
 
@@ -28,7 +28,7 @@ def submit_ui(state_key: str, job: engine.Job, title: str | None = None) -> None
         job = engine.Job(job.kind, job.fn, job.spec, job.id, title)
     try:
         engine.submit(job)
-    except engine.EngineUnavailable as e:
+    except engine_records.EngineUnavailable as e:
         st.error(_("Could not start: {error}").format(error=e))
         return
     st.session_state[state_key] = job.key
@@ -74,7 +74,7 @@ def job_panel(state_key: str, what: str) -> Any | None:
         return None
     try:
         return _panel(job, state_key, what)
-    except engine.EngineUnavailable as e:
+    except engine_records.EngineUnavailable as e:
         st.error(_("{what} is not available right now: {error}.").format(what=what, error=e))
         return None
 

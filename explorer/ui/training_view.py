@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import engine, model_cards, runs, tasks
+from explorer import engine, engine_records, model_cards, runs, tasks
 from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
 from explorer.datasets import SkippedFile, skip_summary
 from explorer.i18n import _, translate
@@ -66,7 +66,7 @@ def busy(key: str) -> bool:
     job = current(key)
     try:
         return job is not None and engine.status(job).active
-    except engine.EngineUnavailable:
+    except engine_records.EngineUnavailable:
         return False  # the panel says why
 
 
@@ -153,7 +153,7 @@ def live_panel(key: str) -> Run | None:
         return None
     try:
         run = _live(job, key)
-    except engine.EngineUnavailable as e:
+    except engine_records.EngineUnavailable as e:
         st.error(_("Training is not available right now: {error}.").format(error=e))
         return None
     if run is None:

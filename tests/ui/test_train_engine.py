@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import engine
+from explorer import engine, engine_client
 from tests.test_engine import START_TIMEOUT, cluster, wait_until  # noqa: F401  (the fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -63,11 +63,11 @@ def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
 
     from explorer.testing.server import free_port
 
-    engine.close()
-    monkeypatch.setenv(engine.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
+    engine_client.close()
+    monkeypatch.setenv(engine_client.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
     with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
         at = train_page(run="0123456789abcdef")
-    engine.close()
+    engine_client.close()
     assert not at.exception, at.exception
     assert any("not available right now" in e.value and "cannot be reached" in e.value for e in at.error)
 

@@ -3,7 +3,7 @@ loaded, and how many training jobs really started on the job engine?"""
 
 import streamlit as st
 
-from explorer import engine
+from explorer import engine, engine_client
 from explorer.ui.cache import shared_models_report
 
 st.title("Diagnostics")
@@ -12,7 +12,7 @@ st.markdown(
     f"{r['models']} cached models; {r['hooks']} hooks left on cached models; "
     f"{r['training']} cached models in training mode; {r['changed']} cached models changed since loading."
 )
-if engine._client is not None:  # asking would start an embedded cluster nobody needs yet
+if engine_client._client is not None:  # asking would start an embedded cluster nobody needs yet
     st.markdown(f"{engine.job_count('train')} training jobs started on the engine.")
 else:
     st.markdown("0 training jobs started on the engine (it has not been used yet).")
