@@ -132,15 +132,25 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
+def _known_job(args: argparse.Namespace):
+    """(the job's status, None), or (None, the exit code) when there is no engine or it knows no such job."""
     from explorer import engine
 
     if not _need_scheduler(args):
-        return EXIT_NO_ENGINE
+        return None, EXIT_NO_ENGINE
     st = engine.status(args.id)
     if st.state is None:
         print(f"error: the engine knows no job {args.id}", file=sys.stderr)
-        return EXIT_UNKNOWN_JOB
+        return None, EXIT_UNKNOWN_JOB
+    return st, None
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from explorer import engine
+
+    st, code = _known_job(args)
+    if st is None:
+        return code
     if not st.active or not engine.stop(args.id):
         print(f"job {st.id} is not running: it is {st.state}")
         return 0
@@ -151,12 +161,9 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     from explorer import engine
 
-    if not _need_scheduler(args):
-        return EXIT_NO_ENGINE
-    st = engine.status(args.id)
-    if st.state is None:
-        print(f"error: the engine knows no job {args.id}", file=sys.stderr)
-        return EXIT_UNKNOWN_JOB
+    st, code = _known_job(args)
+    if st is None:
+        return code
     print(f"job {st.id} ({st.kind}, {st.title}) on {engine.client().scheduler.address}: {st.state}")
     try:
         return follow(st.key)
