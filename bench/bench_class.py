@@ -22,11 +22,13 @@ the Start presses made.
     nice -n 10 python bench/bench_class.py --sessions 10 --soak 1000 --pages --no-script
     nice -n 10 python bench/bench_class.py --varied --pages build inside explain gradients --no-script
     nice -n 10 python bench/bench_class.py --behind-nginx 2    # every page: one server against make class's set-up
+    nice -n 10 python bench/bench_class.py --behind-nginx 2 --varied --pages build inside explain gradients
 
 --behind-nginx N: every page opened by all sessions at once, on one server and on nginx in front of N server
 processes (a Dask scheduler and one worker, as ``make class`` starts them), both up side by side and taking
 turns page by page, so that a busy moment on a shared machine falls on both alike; p95 per page and the
-ratio, in one run. Server CPU then adds up the N processes and nginx.
+ratio, in one run. Server CPU then adds up the N processes and nginx. With --varied, each page is also opened
+by N fresh sessions with their own choices on both set-ups (the same choices on both), in a second table.
 """
 
 from __future__ import annotations
@@ -139,14 +141,14 @@ def varied_query(rng: random.Random) -> dict[str, str]:
     }
 
 
-async def varied(url: str, proc, page: str, n: int, rng: random.Random, timeout: float) -> Action:
+async def varied(url: str, proc, page: str, n: int, rng: random.Random, timeout: float, name: str = "") -> Action:
     """N fresh sessions (a link is read on a session's first run) open ``page`` at once, each with its own URL."""
     queries = [varied_query(rng) for _ in range(n)]
     sessions = [StreamlitSession(url, timeout=timeout) for _ in range(n)]
     for s in sessions:
         await s.__aenter__()
     try:
-        action = await at_once(sessions, proc, f"varied open {page}", lambda s: s.open(page, queries.pop()))
+        action = await at_once(sessions, proc, name or f"varied open {page}", lambda s: s.open(page, queries.pop()))
     finally:
         for s in sessions:
             await s.__aexit__(None, None, None)
@@ -289,17 +291,31 @@ async def compare(args) -> int:
                 sessions[name].append(await StreamlitSession(url, timeout=args.timeout).__aenter__())
         print(HEADER, flush=True)
         results: dict[str, list[Action]] = {name: [] for name in setups}
+        varied_results: dict[str, list[Action]] = {name: [] for name in setups}  # --varied: own choices each
         for i, page in enumerate(args.pages):
             for name in list(setups)[:: 1 if i % 2 == 0 else -1]:  # the order swaps on every page
                 path, (_, proc) = URL.get(page, page), setups[name]
                 act = await at_once(sessions[name], proc, f"{page} ({name})", lambda s, p=path: s.open(p))
                 results[name].append(act)
-        one, many = results.values()
-        print(f"\n{'p95 seconds':<24} {'1 server':>9} {f'nginx + {n}':>10} {'ratio':>6}  errors")
-        for page, a, b in zip(args.pages, one, many, strict=True):
-            print(
-                f"{page:<24} {a.p95():>9.2f} {b.p95():>10.2f} {a.p95() / b.p95():>6.2f}  {len(a.errors)} / {len(b.errors)}"
-            )
+            for name in list(setups)[:: 1 if i % 2 == 0 else -1] if args.varied else ():
+                (url, proc), rng = setups[name], random.Random(1000 + i)  # the same students' choices on both
+                act = await varied(
+                    url, proc, URL.get(page, page), args.sessions, rng, args.timeout, f"varied {page} ({name})"
+                )
+                varied_results[name].append(act)
+        pages = list(args.pages)
+        for title, results_ in (("same view", results), ("own choices each", varied_results)):
+            if not any(results_.values()):
+                continue
+            one, many = results_.values()
+            print(f"\n{'p95 s, ' + title:<24} {'1 server':>9} {f'nginx + {n}':>10} {'ratio':>6}  errors")
+            for page, a, b in zip(pages, one, many, strict=True):
+                print(
+                    f"{page:<24} {a.p95():>9.2f} {b.p95():>10.2f} {a.p95() / b.p95():>6.2f}  "
+                    f"{len(a.errors)} / {len(b.errors)}"
+                )
+        one = [a for r in (results, varied_results) for a in list(r.values())[0]]
+        many = [a for r in (results, varied_results) for a in list(r.values())[1]]
         for a in one + many:
             for e in sorted(set(a.errors))[:3]:
                 print(f"  {a.name}: {e[:200]}")
