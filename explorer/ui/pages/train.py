@@ -53,14 +53,6 @@ DATASET_LABELS = {
     "upload": _("Your own images (.zip of one folder per class)"),
 }
 
-st.title(_("Train plain and residual networks side by side"))
-st.caption(
-    _(
-        "Every network sees the same batches in the same order, so their curves compare step by step. "
-        "Watch the training loss: the degradation problem is about training, not test, error."
-    )
-)
-
 
 def show_run_settings(job: str | None) -> None:
     """Set the form to the settings of the run a link opened: its preset, data and steps, and for a run of the
@@ -82,6 +74,14 @@ def show_run_settings(job: str | None) -> None:
                                                    net.preact), strict=True):  # fmt: skip
             ss[key] = value
 
+
+st.title(_("Train plain and residual networks side by side"))
+st.caption(
+    _(
+        "Every network sees the same batches in the same order, so their curves compare step by step. "
+        "Watch the training loss: the degradation problem is about training, not test, error."
+    )
+)
 
 if "run" in st.query_params and st.session_state.get("_train_link") != st.query_params["run"]:
     st.session_state["_train_link"] = st.query_params["run"]
