@@ -72,9 +72,9 @@ assets: $(STAMP)
 	rm -rf assets/runs/degradation assets/runs/degradation-full-batch assets/runs/preact
 	$(VENV)/bin/python -m explorer train --preset degradation --out assets/runs/degradation --name degradation
 	$(VENV)/bin/python -m explorer train $(FULL_BATCH) --out assets/runs/degradation-full-batch --name degradation-full-batch
-	$(VENV)/bin/python -m explorer train --preset preact --out assets/runs/preact --name preact
+	$(VENV)/bin/python -m explorer train --preset preact --out assets/runs/preact --name preact-seed0
 	for s in 1 2; do $(VENV)/bin/python -m explorer train --preset preact --seed $$s --out $(RELU_SEEDS)/seed$$s \
-		--name preact || exit 1; done
+		--name preact-seed$$s || exit 1; done
 	rm -f assets/runs/*/checkpoints/*.optim.pt  # only the weights ship
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation \
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import socket
 import threading
 import warnings
 from collections.abc import Callable
@@ -54,7 +55,8 @@ def client():
         except EngineUnavailable:
             raise
         except (OSError, TimeoutError) as e:
-            raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {type(e).__name__}") from e
+            why = unreachable_reason(address) if (address := os.environ.get(SCHEDULER_ENV, "").strip()) else ""
+            raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {why or _first_line(e)}") from e
         except Exception as e:  # a scheduler that speaks another protocol, a worker that cannot set up...
             detail = str(e).splitlines()[0] if str(e) else ""
             raise EngineUnavailable(f"the job engine ({where}) is not usable: {type(e).__name__}: {detail}") from e
@@ -62,6 +64,39 @@ def client():
             atexit.register(close)
             _closing_registered = True
         return _client
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def unreachable_reason(address: str, timeout_s: float = 2.0) -> str:
+    """Why no Dask scheduler answered at ``address`` (tcp://HOST:PORT), in plain words. Dask retries a refused
+    connection until its connect timeout and then says only that it timed out, so one plain TCP connection tells
+    the causes apart: nothing listening, an unknown host, a host that does not answer, or a listener that is no
+    scheduler."""
+    hostport = address.partition("://")[2] or address
+    host, _sep, port = hostport.rpartition(":")
+    host = host.strip("[]")  # [::1]:8786
+    if not host or not port.isdigit():
+        return f"{address} is not an address of the form tcp://HOST:PORT"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            return (
+                f"something listens on {host} port {port} but did not answer as a Dask scheduler "
+                "(is it another service, or a scheduler still starting?)"
+            )
+    except ConnectionRefusedError:
+        return (
+            f"nothing is listening on {host} port {port}: start a scheduler there with `dask scheduler --port {port}`"
+        )
+    except socket.gaierror:
+        return f"the host {host} is not known (check the name in the address)"
+    except TimeoutError:
+        return f"{host} did not answer on port {port} within {timeout_s:g} s (a machine that is off, or a firewall)"
+    except OSError as e:
+        return f"{host} port {port}: {e.strerror or type(e).__name__}"
 
 
 def _connect():

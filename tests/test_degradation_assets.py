@@ -47,6 +47,7 @@ def test_verdicts_and_recipe_caption():
         "24 px",
     ):
         assert part in caption, part
+    assert f"{run.history.wall_s:.0f} s" not in caption  # wall time on a loaded machine is no property of the recipe
 
 
 def test_response_verdict_is_measured():

@@ -308,7 +308,7 @@ def test_an_unknown_job_no_scheduler_or_another_dask_is_one_line_not_a_traceback
     assert r.returncode == 3 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = cli("jobs", scheduler=f"tcp://127.0.0.1:{free_port()}")  # nothing listens there
     assert r.returncode == 4 and r.stderr.strip().splitlines() == [r.stderr.strip()], r.stderr
-    assert "cannot be reached" in r.stderr and "Traceback" not in r.stderr
+    assert "cannot be reached: nothing is listening on 127.0.0.1 port" in r.stderr and "Traceback" not in r.stderr
     preload = tmp_path / "other_dask.py"  # a scheduler that says it runs another Dask
     preload.write_text(
         "import distributed.versions as v\n"
@@ -446,3 +446,21 @@ def test_messages_from_workers_are_translated_where_they_are_shown():
     assert phase_text(phase) == "network 2 of 3"
     with language("zh"):
         assert phase_text(phase) == "第 2 个网络，共 3 个" and phase_text("training") == "训练中"
+
+
+def test_an_unreachable_scheduler_is_explained_in_plain_words():
+    """Dask says only that it timed out: one TCP connection tells a closed port, an unknown host and a listener
+    that is no scheduler apart (the CLI's and the pages' message say which)."""
+    import socket
+
+    port = free_port()
+    assert engine_client.unreachable_reason(f"tcp://127.0.0.1:{port}") == (
+        f"nothing is listening on 127.0.0.1 port {port}: start a scheduler there with `dask scheduler --port {port}`"
+    )
+    with socket.create_server(("127.0.0.1", 0)) as other:  # a service that is not a scheduler
+        port = other.getsockname()[1]
+        assert engine_client.unreachable_reason(f"tcp://127.0.0.1:{port}").startswith(
+            f"something listens on 127.0.0.1 port {port} but did not answer as a Dask scheduler"
+        )
+    assert "is not known" in engine_client.unreachable_reason("tcp://no-such-host.invalid:8786")
+    assert "is not an address" in engine_client.unreachable_reason("tcp://localhost")

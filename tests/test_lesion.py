@@ -87,3 +87,30 @@ def test_progress_stop_and_errors(tiny_model):
     with pytest.raises(ValueError, match="labels"):
         lesion_study(tiny_model, (x, y[:3]))
     assert default_ks(3) == [1, 2, 3] and default_ks(54)[0] == 1 and default_ks(54)[-1] == 54
+
+
+def test_lesion_chart_names_every_block_by_stage_and_index():
+    """The 27 blocks of a ResNet-56 on one axis: each tick is the block's index under its stage (a full name per
+    tick was cut to "layer1"), the full name is in the hover, and a block that cannot be removed gets a cross in
+    its network's place, one legend entry for all."""
+    from explorer.charts.lesion import block_ticks, lesion_figure
+    from explorer.experiments.lesion import BlockLesion, LesionResult
+
+    names = [f"layer{s}.{i}" for s in (1, 2, 3) for i in range(9)]
+    fixed = ("layer2.0", "layer3.0")  # a plain net's blocks that change the shape
+    plain = LesionResult(
+        "Plain-56",
+        False,
+        0.5,
+        100,
+        [BlockLesion(n, None, None) if n in fixed else BlockLesion(n, 0.4, 0.1) for n in names],
+    )
+    res = LesionResult("ResNet-56", True, 0.8, 100, [BlockLesion(n, 0.7, 0.1) for n in names])
+    fig = lesion_figure([plain, res])
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert [list(t.x) for t in bars] == [block_ticks(names)] * 2
+    assert block_ticks(names)[0][9:11] == ["layer2", "layer2"] and block_ticks(names)[1][9:11] == ["0", "1"]
+    assert list(bars[0].customdata) == names and fig.layout.xaxis.tickangle == 0
+    (cross,) = [t for t in fig.data if t.type == "scatter"]
+    assert list(cross.customdata) == list(fixed) and cross.offsetgroup == bars[0].offsetgroup
+    assert [t.name for t in fig.data if t.showlegend is not False] == [t.name for t in fig.data]

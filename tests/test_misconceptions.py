@@ -1,5 +1,7 @@
 """The three myths' measurements: block parameter counts by hand, fit and gradient growth on real data."""
 
+import math
+
 import pytest
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
@@ -49,3 +51,37 @@ def test_myth1_full_batch_run_overfits_with_shortcuts():
     rows = {f.name: f for f in fits(load_run(path).history)}
     assert rows["ResNet-56"].train_accuracy == pytest.approx(1.0)
     assert rows["ResNet-56"].heldout_accuracy < 0.2
+
+
+def test_ratio_labels_never_overlap_and_twins_are_written_once():
+    """Myth 2's labels: at one depth no label covers another label or a marker (the residual ratio's label sat on
+    the line at 1 and the guide on the last point before); equal values are labelled once."""
+    from explorer.charts.misconceptions import LABEL, MARKER, label_positions, ratio_text
+
+    span = 10.0  # decades on the axis
+    points = [(20, 0.385), (20, 9.10), (20, 9.101), (20, 2.45), (56, 0.273), (56, 970.0), (110, 6.1e6), (110, 5.3e6)]
+    where = label_positions(points, span)
+    for depth in {d for d, _r in points}:
+        boxes = []
+        for (d, r), w in zip(points, where, strict=True):
+            y = math.log10(r)
+            if d == depth and w != "none":
+                boxes.append((y + MARKER * span, y + (MARKER + LABEL) * span) if w == "top center" else
+                             (y - (MARKER + LABEL) * span, y - MARKER * span))  # fmt: skip
+        boxes.sort()
+        assert all(a[1] <= b[0] for a, b in zip(boxes, boxes[1:], strict=False))
+    assert where[0] == "bottom center" and where[4] == "bottom center"  # below 1: labelled away from the line
+    assert [where[1], where[2]].count("none") == 1  # 9.10 and 9.101 are one label
+    assert where[6] == "top center" and where[7] == "bottom center"  # close values: one above, one below
+    assert ratio_text(6140306.09) == "6.1×10<sup>6</sup>" and ratio_text(969.85) == "970"
+
+
+def test_gradient_guide_sits_above_the_plot():
+    fig = gradient_growth_figure(
+        [{"depth": 20, "residual": r, "ratio": v} for r, v in ((False, 9.1), (True, 0.385))]
+        + [{"depth": 110, "residual": r, "ratio": v} for r, v in ((False, 6.1e6), (True, 0.6))]
+    )
+    (guide,) = fig.layout.annotations
+    assert guide.yref == "paper" and guide.y >= 1 and guide.yanchor == "bottom"
+    low, high = fig.layout.yaxis.range
+    assert low < math.log10(0.385) - 0.5 and high > math.log10(6.1e6) + 0.5  # top label not clipped

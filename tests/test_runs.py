@@ -135,3 +135,21 @@ def test_a_finished_jobs_result_writes_the_same_run_elsewhere(saved, tmp_path):
     again = runs.load_run(written)
     assert again.history.to_dict() == history.to_dict() and again.load_initial("Plain-8") is not None
     assert runs.save_result(result, tmp_path) == written  # already here: not written twice
+
+
+def test_shipped_runs_are_named_as_make_assets_names_them():
+    """Every run under assets/runs is what the Makefile's ``assets`` target would write: its folder comes from a
+    ``train --out`` there and its recorded name from the same command's ``--name`` (the shipped pre-activation run
+    was named preact-seed0 while the Makefile said preact)."""
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    made = dict(re.findall(r"train .*--out assets/runs/(\S+) --name (\S+)", (root / "Makefile").read_text()))
+    shipped = {
+        p.parent.name: json.loads(p.read_text())["name"] for p in (root / "assets" / "runs").glob("*/config.json")
+    }
+    if not shipped:
+        pytest.skip("no runs under assets/runs (make assets)")
+    assert shipped == {folder: made.get(folder) for folder in shipped}

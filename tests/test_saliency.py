@@ -211,3 +211,23 @@ def test_randomisation_drop_averages_each_kind_of_weights():
     ]
     drop = randomisation_drop(results, "pointing_game")
     assert drop["grad-cam"] == pytest.approx((0.8, 0.4)) and drop["random"] == pytest.approx((0.5, 0.5))
+
+
+def test_baseline_values_sit_above_the_panels_and_their_styles_in_the_legend():
+    """The random and centre maps' scores are written under each panel's title, outside the plot area, never on the
+    bars (a label at the line's height sat on them), and each line's style appears once in the legend."""
+    from explorer.charts.saliency import metric_figure
+
+    results = [
+        _result("trained", {"grad-cam": 0.9, "random": 0.49, "center": 0.85}),
+        _result("randomised", {"grad-cam": 0.4, "random": 0.51, "center": 0.8}),
+    ]
+    fig = metric_figure(results, "pointing_game")
+    texts = [a.text for a in fig.layout.annotations]
+    assert any("random map 0.49" in t and "centre map 0.85" in t for t in texts)
+    assert any("random map 0.51" in t and "centre map 0.80" in t for t in texts)
+    for a in fig.layout.annotations:  # all in paper coordinates, above the plot area
+        assert a.yref == "paper" and a.y >= 1 and a.yanchor == "bottom"
+    lines = [t.name for t in fig.data if t.type == "scatter"]
+    assert lines == ["random map", "centre map"]
+    assert all(s.type == "line" and s.y0 in (0.49, 0.51, 0.85, 0.8) for s in fig.layout.shapes)

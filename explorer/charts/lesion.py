@@ -4,40 +4,62 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from explorer.charts.style import FONT_SIZE, apply_style, colour
+from explorer.charts.style import apply_style, colour
 from explorer.experiments.lesion import LesionResult
 from explorer.i18n import _
 
 
+def block_ticks(names: list[str]) -> list[list[str]]:
+    """A multi-category x axis for block names: the stage ("layer2") under its blocks' indices ("0", "1", ...), so
+    the 27 blocks of a ResNet-56 read level at 18 px where their full names ("layer2.0") would be cut or slanted."""
+    stages, _dot, index = zip(*(n.rpartition(".") for n in names), strict=True) if names else ((), (), ())
+    return [list(stages), list(index)]
+
+
 def lesion_figure(results: list[LesionResult]) -> go.Figure:
-    """Accuracy drop when each single block is removed, one bar group per network (plain vs residual)."""
+    """Accuracy drop when each single block is removed, one bar group per network (plain vs residual); a cross at 0
+    marks a block that cannot be removed (in a plain net, one that changes the shape)."""
     if not results:
         raise ValueError("no lesion results")
     fig = go.Figure()
     for res in results:
         names = [b.name for b in res.blocks]
-        drops = [100 * b.drop if b.removable else 0.0 for b in res.blocks]
-        text = ["" if b.removable else _("cannot<br>remove") for b in res.blocks]
         fig.add_trace(
             go.Bar(
-                x=names,
-                y=drops,
+                x=block_ticks(names),
+                y=[100 * b.drop if b.removable else 0.0 for b in res.blocks],
+                customdata=names,
+                offsetgroup=res.model_name,
                 name=_("{name} (baseline {acc:.1f}%)").format(name=res.model_name, acc=100 * res.baseline),
-                marker={
-                    "color": colour(res.residual),
-                    "pattern": {"shape": ["" if b.removable else "x" for b in res.blocks]},
-                },
-                text=text,
-                textposition="outside",
-                textfont={"size": FONT_SIZE - 2, "color": colour(res.residual)},
-                cliponaxis=False,
-                hovertemplate="%{x}: %{y:.1f} " + _("points") + "<extra></extra>",
+                marker={"color": colour(res.residual)},
+                hovertemplate="%{customdata}: %{y:.1f} " + _("points") + "<extra></extra>",
             )
         )
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(title=_("removed block"))
+    cross = _("cannot be removed (it changes the shape)")
+    for res in results:  # a cross where the network's bar would be: bars and crosses share offset groups
+        fixed = [b.name for b in res.blocks if not b.removable]
+        if fixed:
+            fig.add_trace(
+                go.Scatter(
+                    x=block_ticks(fixed),
+                    y=[0.0] * len(fixed),
+                    customdata=fixed,
+                    offsetgroup=res.model_name,
+                    mode="markers",
+                    marker={"symbol": "x-thin", "size": 16, "line": {"width": 3, "color": colour(res.residual)}},
+                    name=cross,
+                    legendgroup=cross,
+                    showlegend=not any(t.name == cross for t in fig.data),
+                    hovertemplate="%{customdata}: " + cross + "<extra>" + res.model_name + "</extra>",
+                    cliponaxis=False,
+                )
+            )
+    fig.update_layout(barmode="group", scattermode="group")
+    fig.update_xaxes(title=_("removed block"), tickangle=0)
     fig.update_yaxes(title=_("accuracy drop (percentage points)"))
-    return apply_style(fig, _("Lesion study: remove one block at test time"), height=520)
+    apply_style(fig, _("Lesion study: remove one block at test time"), height=540)
+    fig.update_layout(legend={"y": -0.3}, margin={"b": 130})  # under the two rows of ticks and the axis title
+    return fig
 
 
 def removal_curve_figure(results: list[LesionResult]) -> go.Figure:

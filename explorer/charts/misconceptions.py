@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -31,25 +32,75 @@ def fit_figure(fits: Sequence) -> go.Figure:
     return apply_style(fig, _("Training against held-out accuracy at the end of the run"), height=420)
 
 
+def ratio_text(ratio: float) -> str:
+    """A ratio as a label: three digits, powers of ten as 6.1×10⁶ (plotly's 6.14e+06 reads badly on a projector)."""
+    if ratio >= 1e4:
+        exponent = math.floor(math.log10(ratio))
+        return f"{ratio / 10**exponent:.1f}×10<sup>{exponent}</sup>"
+    return f"{ratio:.3g}"
+
+
+LABEL = 0.085  # a label's height, as a share of the y axis (about 25 pixels of a 460-pixel chart)
+MARKER = 0.03  # a marker's half height, with a little room
+
+
+def label_positions(points: Sequence[tuple[int, float]], span: float) -> list[str]:
+    """Where each point's label goes ("top center", "bottom center" or "none"), on a log axis ``span`` decades
+    tall, so that at one depth no label covers another label or a marker. Points are placed from the lowest up,
+    each on its preferred side (away from the line at 1) if that is free, else on the other, else unlabelled
+    (its value stays in the hover); a value within 1% of one already labelled is not written twice."""
+    label, marker = LABEL * span, MARKER * span
+    positions = ["none"] * len(points)
+    by_depth: dict[int, list[int]] = {}
+    for i, (depth, _ratio) in enumerate(points):
+        by_depth.setdefault(depth, []).append(i)
+    for ids in by_depth.values():
+        ids.sort(key=lambda i: points[i][1])
+        ids = [i for k, i in enumerate(ids) if k == 0 or points[i][1] > 1.01 * points[ids[k - 1]][1]]  # twins once
+        ys = {i: math.log10(points[i][1]) for i in ids}
+        taken = [(ys[i] - marker, ys[i] + marker) for i in ids]
+        for i in ids:
+            below = ("bottom center", (ys[i] - marker - label, ys[i] - marker))
+            above = ("top center", (ys[i] + marker, ys[i] + marker + label))
+            for where, (lo, hi) in (above, below) if points[i][1] >= 1 else (below, above):
+                if all(hi <= a or lo >= b for a, b in taken):
+                    positions[i] = where
+                    taken.append((lo, hi))
+                    break
+    return positions
+
+
 def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
     """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
-    below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines."""
-    fig = go.Figure()
-    for preact, residual in ((False, False), (False, True), (True, False), (True, True)):
+    below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines.
+    Labels never overlap one another (``label_positions``); the reading guide sits above the plot, off the data."""
+    kinds = ((False, False), (False, True), (True, False), (True, True))
+    traces = []
+    for preact, residual in kinds:
         rows = sorted(
             (r for r in ratios if r["residual"] == residual and r.get("preact", False) == preact),
             key=lambda r: r["depth"],
         )
-        if not rows:
-            continue
+        if rows:
+            traces.append((preact, residual, rows))
+    logs = [math.log10(r["ratio"]) for _p, _r, rows in traces for r in rows]
+    low, high = (min(logs), max(logs)) if logs else (-1.0, 1.0)
+    low, high = min(low, 0.0), max(high, 0.0)  # the line at 1 is always shown
+    span = (high - low) / (1 - 2 * (LABEL + MARKER))  # room for a label above the top point and below the bottom one
+    points = [(r["depth"], r["ratio"]) for _p, _r, rows in traces for r in rows]
+    positions = iter(label_positions(points, span))
+    fig = go.Figure()
+    for preact, residual, rows in traces:
+        where = [next(positions) for _r in rows]
         name = _("residual") if residual else _("plain")
         fig.add_trace(
             go.Scatter(
                 x=[r["depth"] for r in rows],
                 y=[r["ratio"] for r in rows],
                 mode="lines+markers+text",
-                text=[f"{r['ratio']:.3g}" for r in rows],
-                textposition="top center",
+                text=[ratio_text(r["ratio"]) if w != "none" else "" for r, w in zip(rows, where, strict=True)],
+                textposition=[w if w != "none" else "top center" for w in where],
+                cliponaxis=False,
                 name=_("{kind}, 2016 pre-activation").format(kind=name) if preact else name,
                 line={
                     "color": colour(residual),
@@ -57,22 +108,33 @@ def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
                     "dash": "dot" if preact else "solid" if residual else "dash",
                 },
                 marker={"size": 10, "symbol": "diamond" if preact else "circle"},
+                hovertemplate="%{x}: %{y:.3g}<extra>%{fullData.name}</extra>",
             )
         )
     fig.add_hline(y=1, line={"color": "#777777", "dash": "dot"})
     fig.add_annotation(
-        x=1,
+        x=0,
         xref="paper",
-        y=0,
-        yref="y",
+        y=1,
+        yref="paper",
         text=_("far below 1: vanishing · far above 1: exploding"),
         showarrow=False,
-        yanchor="top",
-        xanchor="right",
+        yanchor="bottom",
+        xanchor="left",
     )
     fig.update_xaxes(title=_("depth (layers)"))
-    fig.update_yaxes(type="log", title=_("gradient norm: first layer / last layer"), exponentformat="power")
-    return apply_style(fig, _("Gradient norm at the first layer over the last, at initialisation"), height=440)
+    margin = (LABEL + MARKER) * span
+    fig.update_yaxes(
+        type="log",
+        title=_("gradient norm: first layer / last layer"),
+        exponentformat="power",
+        range=[low - margin, high + margin],
+    )
+    apply_style(fig, _("Gradient norm at the first layer over the last, at initialisation"), height=460)
+    fig.update_layout(
+        margin={"t": 100, "b": 120}, legend={"y": -0.28}
+    )  # the guide under the title; legend off the axis title
+    return fig
 
 
 def block_cost_figure(costs: Sequence) -> go.Figure:

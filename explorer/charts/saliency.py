@@ -53,9 +53,7 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
         raise ValueError("no results to draw")
     methods = [m for m in METHOD_KEYS if m not in BASELINES]
     depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
-    fig = make_subplots(
-        rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[_(WEIGHT_LABELS[w]) for w in weights]
-    )
+    fig = make_subplots(rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights))
     shown = set()
     for c, w in enumerate(weights, start=1):
         panel = [r for r in results if r["weights"] == w and r.get(subset)]
@@ -75,26 +73,35 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
                 col=c,
             )
             shown.add(r["network"])
+        labels = []
         for b in BASELINES:
             values = [r[subset][b][metric] for r in panel if r[subset].get(b)]
             if not values:
                 continue
             line_colour, dash, label = BASELINE_STYLE[b]
             mean = float(np.mean(values))
-            fig.add_hline(
-                y=mean,
-                line={"color": line_colour, "dash": dash, "width": 2},
-                annotation_text=f"{_(label)} {mean:.2f}",
-                annotation_position="top right" if b == "center" else "bottom left",
-                row=1,
-                col=c,
-            )
+            fig.add_hline(y=mean, line={"color": line_colour, "dash": dash, "width": 2}, row=1, col=c)
+            labels.append(f"{_(label)} {mean:.2f}")
+            if b not in shown:  # the line's style in the legend, once
+                fig.add_trace(_legend_line(_(label), line_colour, dash), row=1, col=c)
+                shown.add(b)
+        # the baselines' values go under the panel's title, above the plot: never on a bar nor on each other
+        title = _(WEIGHT_LABELS[w]) + ("<br>" + " · ".join(labels) if labels else "")
+        fig.layout.annotations[c - 1].text = title
     fig.update_yaxes(range=[0, 1.05])
     fig.update_xaxes(tickangle=-30)
     fig.update_layout(barmode="group", bargap=0.25)
-    apply_style(fig, _(METRIC_LABELS[metric]), height=520)
-    fig.update_layout(legend={"y": -0.5}, margin={"b": 170})  # below the slanted method names
+    apply_style(fig, _(METRIC_LABELS[metric]), height=540)
+    fig.update_annotations(font_size=16, yanchor="bottom")
+    fig.update_layout(legend={"y": -0.5}, margin={"t": 120, "b": 170})  # below the slanted method names
     return fig
+
+
+def _legend_line(name: str, line_colour: str, dash: str) -> go.Scatter:
+    """A legend entry showing a baseline's line style (the line itself is a shape, which has no legend entry)."""
+    return go.Scatter(
+        x=[None], y=[None], mode="lines", name=name, line={"color": line_colour, "dash": dash, "width": 2}
+    )
 
 
 def examples_figure(example: dict) -> go.Figure:

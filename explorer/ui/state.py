@@ -113,6 +113,7 @@ URL_KEYS = {
     "net": (LANDSCAPE_NET, str),
 }
 NETWORK = ("family", "depth", "residual", "shortcut", "width", "preact")  # the sidebar's network
+NETWORK_KEYS = (FAMILY, DEPTH, RESIDUAL, SHORTCUT, WIDTH, PREACT)  # its state keys, in the same order
 PICKED = ("network", "twins", *NETWORK)  # a page that looks at a picked network (and its twin)
 
 

@@ -56,6 +56,26 @@ def open_run(key: str, run_id: str) -> None:
         st.session_state[key] = f"{engine.PREFIX}train-{run_id}"
 
 
+def run_settings(job: str) -> dict | None:
+    """What the form needs to show job ``job``'s own settings: its ``title`` (the preset's run title), and where
+    known its ``dataset``, ``steps`` and ``configs``. Read from the run's folder on this server; a run that has
+    saved nothing yet gives what the engine holds (title and steps). None when neither knows the job."""
+    path = run_dir_of(job)
+    run = load_resumable(path) if path is not None else None
+    if run is not None:
+        return {
+            "title": run.name,
+            "dataset": run.train.dataset,
+            "steps": run.train.steps,
+            "configs": list(run.model_configs.values()),
+        }
+    try:
+        s = engine.status(job)
+    except engine_records.EngineUnavailable:
+        return None
+    return {"title": s.title, "steps": s.total or None} if s.state is not None else None
+
+
 def current(key: str) -> str | None:
     """This session's job key under ``key``, or None."""
     return st.session_state.get(key)

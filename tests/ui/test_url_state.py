@@ -129,3 +129,61 @@ def test_explain_shapes_sample_on_an_imagenet_network_is_not_an_error():
     assert at.selectbox(key="net_source").value == network and "ResNet-18" in " ".join(s.value for s in at.subheader)
     captions = " ".join(c.value for c in at.caption)
     assert "outline check needs a network that sees the sample at its own size" in captions
+
+
+@pytest.fixture
+def no_engine(monkeypatch, tmp_path):
+    """Runs saved in ``tmp_path``; a scheduler address where nothing listens (a link's run is read from its folder,
+    and the page's engine calls give up in a second instead of starting a local cluster)."""
+    import dask
+
+    from explorer import engine_client
+    from explorer.testing.server import free_port
+
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    engine_client.close()
+    monkeypatch.setenv(engine_client.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        yield tmp_path
+    engine_client.close()
+
+
+def _saved_run(root, title: str, nets, steps: int) -> str:
+    """A run trained and saved by the job's own code, as a worker would; its id, as ``?run=`` carries it."""
+    from dataclasses import replace
+
+    from explorer import engine_worker, tasks
+    from explorer.training import PRESETS
+
+    train = replace(
+        PRESETS["quick"], steps=steps, batch_size=8, train_size=32, eval_size=8, eval_every=10, image_size=16
+    )
+    job = tasks.training_job(title, nets, train, root, checkpoint_every=0)
+    tasks.train_task(job.spec, engine_worker.LocalContext())
+    return job.id
+
+
+def test_a_link_to_a_run_shows_its_preset_and_steps_not_the_defaults(no_engine):
+    from explorer.models import ResNetConfig
+
+    run = _saved_run(no_engine, "Quick", [ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)], 30)
+    at = open_link("train", {"run": run})
+    assert at.session_state["train_live"].endswith(run)
+    assert at.radio(key="train_preset").value == "quick"  # not the "degradation" default
+    assert at.slider(key="train_steps_quick").value == 30 and at.selectbox(key="train_dataset").value == "shapes"
+    assert url(at)["preset"] == "quick" and url(at)["run"] == run
+    at.radio(key="train_preset").set_value("degradation").run()  # the link set the form once; the user may change it
+    assert at.radio(key="train_preset").value == "degradation"
+
+
+def test_a_link_to_a_run_of_the_sidebar_network_shows_that_network(no_engine):
+    from explorer.models import ResNetConfig
+
+    net = ResNetConfig(depth=14, width=8, residual=True, shortcut="B")
+    run = _saved_run(no_engine, "The network in the sidebar and its twin", [net.twin(), net], 20)
+    at = open_link("train", {"run": run})
+    assert at.radio(key="train_preset").value == "custom"
+    assert at.select_slider(key="net_depth").value == 14 and at.select_slider(key="net_width").value == 8
+    assert at.radio(key="net_shortcut").value == "B" and at.toggle(key="net_residual").value is True
+    assert at.slider(key="train_steps_custom").value == 20
+    assert any("Plain-14" in m.value and "ResNet-14" in m.value for m in at.markdown)  # the networks it would train

@@ -16,7 +16,16 @@ from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.cache import ASSET_RUNS
 from explorer.ui.preact_sections import relu_place_section
-from explorer.ui.training_view import busy, current, earlier_runs, history_charts, live_panel, open_run, start_ui
+from explorer.ui.training_view import (
+    busy,
+    current,
+    earlier_runs,
+    history_charts,
+    live_panel,
+    open_run,
+    run_settings,
+    start_ui,
+)
 from explorer.ui.widgets import network_ui
 
 JOB_KEY = "train_live"
@@ -34,6 +43,7 @@ RUN_TITLES = {
     "preact": "Where the ReLU goes",
     "custom": "The network in the sidebar and its twin",
 }
+PRESET_OF_TITLE = {title: preset for preset, title in RUN_TITLES.items()}
 FROM_DATA = _("{name} (from ./data, or download)")
 DATASET_LABELS = {
     "shapes": _("Shapes (built in, no download)"),
@@ -43,6 +53,28 @@ DATASET_LABELS = {
     "upload": _("Your own images (.zip of one folder per class)"),
 }
 
+
+def show_run_settings(job: str | None) -> None:
+    """Set the form to the settings of the run a link opened: its preset, data and steps, and for a run of the
+    sidebar's network, that network (its residual member: either member gives the same pair, and the same job)."""
+    settings = run_settings(job) if job is not None else None
+    what = PRESET_OF_TITLE.get(settings["title"]) if settings else None
+    if what is None:  # a run made elsewhere (the CLI, an older title): the form keeps its choices
+        return
+    ss = st.session_state
+    ss[state.TRAIN_PRESET] = what
+    if settings.get("dataset") in DATASET_LABELS:
+        ss[state.TRAIN_DATASET] = settings["dataset"]
+    if settings.get("steps") and 20 <= settings["steps"] <= 1000:
+        ss[f"{state.TRAIN_STEPS}_{what}"] = settings["steps"]
+    configs = settings.get("configs") or []
+    if what == "custom" and configs:
+        net = next((c for c in configs if c.residual), configs[0])
+        for key, value in zip(state.NETWORK_KEYS, (net.family, net.depth, net.residual, net.shortcut, net.width,
+                                                   net.preact), strict=True):  # fmt: skip
+            ss[key] = value
+
+
 st.title(_("Train plain and residual networks side by side"))
 st.caption(
     _(
@@ -50,9 +82,11 @@ st.caption(
         "Watch the training loss: the degradation problem is about training, not test, error."
     )
 )
+
 if "run" in st.query_params and st.session_state.get("_train_link") != st.query_params["run"]:
     st.session_state["_train_link"] = st.query_params["run"]
     open_run(JOB_KEY, st.query_params["run"])
+    show_run_settings(current(JOB_KEY))
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
@@ -61,7 +95,8 @@ state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
 what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
 dataset = c2.selectbox(_("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
 preset = PRESETS["quick" if what == "custom" else what]
-steps = c2.slider(_("Steps"), 20, 1000, value=preset.steps, step=10, key=f"{state.TRAIN_STEPS}_{what}")
+st.session_state.setdefault(f"{state.TRAIN_STEPS}_{what}", preset.steps)  # a run's link may have set it
+steps = c2.slider(_("Steps"), 20, 1000, step=10, key=f"{state.TRAIN_STEPS}_{what}")
 zip_file = None
 if dataset == "upload":
     zip_file = st.file_uploader(
