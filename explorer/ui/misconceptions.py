@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
-from explorer.gradients import first_last_ratios
+from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _
 from explorer.misconceptions import block_costs, fits
 from explorer.ui.cache import precomputed_run, precomputed_sweeps
