@@ -186,6 +186,30 @@ def save_network_costs(out: str | Path) -> Path:
     return path
 
 
+BLOCK_COSTS_FILE = "block_costs.json"
+
+
+def save_block_costs(out: str | Path) -> Path:
+    """``misconceptions.block_costs`` as JSON under ``out``: the Learn page's myths (in Chinese) quote them without
+    importing torch."""
+    from explorer.misconceptions import block_costs
+
+    path = Path(out) / BLOCK_COSTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([to_json(c) for c in block_costs()]))
+    return path
+
+
+def load_block_costs(folder: str | Path) -> list | None:
+    """The precomputed ``block_costs`` (``BlockCost`` list), or None if they are not there."""
+    from explorer.misconceptions import BlockCost
+
+    path = Path(folder) / BLOCK_COSTS_FILE
+    if not path.is_file():
+        return None
+    return [BlockCost(**c) for c in json.loads(path.read_text())]
+
+
 def load_network_costs(folder: str | Path) -> dict[str, tuple[int, int]]:
     """The precomputed ``network_costs`` (empty if the asset is not there)."""
     path = Path(folder) / NETWORK_COSTS_FILE
