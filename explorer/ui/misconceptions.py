@@ -83,7 +83,8 @@ def _vanishing() -> None:
 
 def _bottleneck() -> None:
     st.subheader(_("Myth 3: a block of two 3x3 convolutions is a bottleneck block"))
-    basic, wide, bottleneck = load_block_costs(ASSET_EXPERIMENTS) or block_costs()  # the asset: no torch; counted here if missing
+    # the asset (no torch on the first page); counted here when it is missing
+    basic, wide, bottleneck = load_block_costs(ASSET_EXPERIMENTS) or block_costs()
     text = _(
         "The block with two 3x3 convolutions is the **basic** block (ResNet-18/34 and every CIFAR net). A "
         "**bottleneck** block (ResNet-50/101/152; He et al. 2015, Fig. 5) is 1x1, 3x3, 1x1: the first 1x1 "
