@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer.i18n import _
 from explorer.ui import pages, state, widgets
+from explorer.ui.preload import preload_later
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/hub:", layout="wide")
 state.init()
@@ -32,3 +33,4 @@ if os.environ.get("EXPLORER_DIAGNOSTICS") == "1":  # for load tests: hooks and m
     )
 pg = st.navigation(menu)
 pg.run()
+preload_later()  # torch, in the background once the first page is drawn without it

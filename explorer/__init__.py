@@ -1,6 +1,22 @@
-"""ResNet Explorer: see why residual networks work (He et al. 2015), in PyTorch."""
+"""ResNet Explorer: see why residual networks work (He et al. 2015), in PyTorch.
 
-from explorer.models import ResNet, ResNetConfig, build_resnet
-from explorer.summary import summarize
+The names below load on first use (PEP 562), so importing any part of the package does not import torch:
+the app's first page (Learn) is drawn without it.
+"""
 
-__all__ = ["ResNet", "ResNetConfig", "build_resnet", "summarize"]
+import importlib
+
+_LAZY = {
+    "ResNet": "explorer.models",
+    "ResNetConfig": "explorer.config",
+    "build_resnet": "explorer.models",
+    "summarize": "explorer.summary",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'explorer' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

@@ -19,9 +19,7 @@ be explained from several threads without one view's eval switch or captum hooks
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from torch import nn
 
 from explorer.i18n import N_
 from explorer.images import as_batch
+from explorer.model_locks import model_lock  # noqa: F401  (re-exported)
 from explorer.models import ResidualBlock, block_names, eval_mode
 from explorer.probes import forward_hooks
 from explorer.progress import ProgressFn
@@ -62,24 +61,6 @@ class CamResult:
     peak: float
     raw: bool
     probability: float
-
-
-_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.RLock] = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: nn.Module) -> threading.RLock:
-    """The one re-entrant lock per model object: hold it for any view that hooks the model or flips its modes.
-
-    A hook on a shared model sees every session's forward pass, and two views saving and restoring
-    ``requires_grad`` at once can leave it switched off; sessions run in threads, so a class viewing one
-    network takes turns (each view is short, and cached after the first). Attribution views take it themselves.
-    """
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
 
 
 @contextmanager

@@ -51,9 +51,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     print("||F(x)|| / ||shortcut(x)|| per block at initialisation, with and without zero-gamma")
     print(f"wrote {save_zero_gamma(args.out, seed=args.seed)}")
-    from explorer.experiments.precompute import save_network_costs
+    from explorer.experiments.precompute import save_block_costs, save_network_costs
 
     print(f"wrote {save_network_costs(args.out)}  (the Learn page's parameter and multiply-accumulate counts)")
+    print(f"wrote {save_block_costs(args.out)}  (the parameters of a basic and a bottleneck block)")
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-
-from explorer.models import BasicBlock, Bottleneck
-from explorer.recorders import History
+from explorer.history import History
 
 
 @dataclass(frozen=True)
@@ -53,6 +50,10 @@ class BlockCost:
 
 def block_costs() -> list[BlockCost]:
     """A basic block at 64 and at 256 channels, and a bottleneck block at 256 (64 inside), as ResNet-34/50 build them."""
+    import torch
+
+    from explorer.blocks import BasicBlock, Bottleneck
+
     with torch.device("meta"):  # shapes only: no memory, no time
         blocks = [
             ("basic", 64, BasicBlock(64, 64, 1, True, "B")),

@@ -8,10 +8,14 @@ one exists, so every view can show both side by side; ``run_cards(run)`` a card 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from explorer.datasets import SHAPE_CLASSES, DatasetInfo, shapes_info
-from explorer.models import ResNet, ResNetConfig, build_resnet
+from explorer.config import ResNetConfig
+from explorer.dataset_info import DatasetInfo
 from explorer.runs import Run, load_checkpoint
+
+if TYPE_CHECKING:  # torch loads with a network, not with the cards (the caches import them on every page)
+    from explorer.models import ResNet
 
 UNTRAINED, PRECOMPUTED, SESSION, PRETRAINED = "untrained", "precomputed", "session", "pretrained"
 
@@ -55,6 +59,8 @@ def card_for_dataset(config: ResNetConfig, info: DatasetInfo, source: str, **ext
 
 def untrained_card(config: ResNetConfig, seed: int = 0) -> ModelCard:
     """A freshly initialised network: CIFAR-family nets on shapes-sized inputs, ImageNet nets at 224."""
+    from explorer.datasets import SHAPE_CLASSES, shapes_info
+
     if config.family == "imagenet" and config.stem == "imagenet":
         from explorer.pretrained import imagenet_classes, imagenet_transform
 
@@ -100,6 +106,8 @@ def pretrained_card(depth: int) -> ModelCard:
 
 def load_model(card: ModelCard, download: bool = False) -> ResNet:
     """The network a card names, in eval mode. Precomputed checkpoints load with weights_only=True."""
+    from explorer.models import build_resnet
+
     if card.source == UNTRAINED:
         return build_resnet(card.config, seed=card.seed).eval()
     if card.source == PRETRAINED:
@@ -126,6 +134,8 @@ def twin_card(card: ModelCard, cards: list[ModelCard] | tuple[ModelCard, ...] = 
 
 def run_cards(run: Run) -> list[ModelCard]:
     """A card per network of a saved run, labelled with the run's name."""
+    from explorer.datasets import shapes_info
+
     info = run.dataset or shapes_info(run.train.image_size or 32)
     cards = []
     for name, config in run.model_configs.items():

@@ -16,7 +16,8 @@ and ``load_run`` puts it back. ``resume`` is the one way back in (nanoGPT's ``in
 optimizers and history as they were saved; the trainer goes on from ``history.step``.
 
 Checkpoints load with ``torch.load(..., weights_only=True)``; anything that is not a state_dict of
-tensors is refused with a ValueError.
+tensors is refused with a ValueError. Torch loads only with weights: ``load_run`` reads a run's records (history,
+recipe, configs) without it.
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
-
-from explorer.datasets import DatasetInfo
+from explorer.config import ResNetConfig
+from explorer.dataset_info import DatasetInfo
+from explorer.history import History
 from explorer.jsonable import nan_for_none, to_json
-from explorer.models import ResNetConfig, build_resnet
-from explorer.recorders import History
-from explorer.training import TrainConfig, make_optimizer
+from explorer.train_config import TrainConfig
+
+if TYPE_CHECKING:  # torch loads only with weights: a run's records read without it (the Learn page draws them)
+    import torch
+    from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ def save_run(
 
     Files of an earlier save that this one does not write (step-0 weights, an optimizer's state) are kept.
     """
+    import torch
+
     path = Path(out) if out is not None else new_run_dir(root, name)
     recover_interrupted_save(path)
     previous = _read_json(path / "config.json") if (path / "config.json").is_file() else {}
@@ -217,6 +222,8 @@ class Run:
 
     def load_models(self) -> dict[str, nn.Module]:
         """The networks with their saved weights (strictly loaded)."""
+        from explorer.models import build_resnet
+
         models = {}
         for k, cfg in self.model_configs.items():
             model = build_resnet(cfg)
@@ -226,6 +233,8 @@ class Run:
 
     def load_initial(self, name: str) -> nn.Module | None:
         """The network ``name`` with its step-0 weights, or None for runs saved without them."""
+        from explorer.models import build_resnet
+
         initial = self.meta["models"][name].get("initial")
         if initial is None or not (self.path / initial).is_file():
             return None
@@ -244,6 +253,8 @@ class Run:
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """A state_dict of tensors, loaded with ``weights_only=True``; ValueError for anything else."""
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -263,6 +274,8 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_optimizer_state(path: str | Path) -> dict:
     """An optimizer state_dict ({'state', 'param_groups'}), loaded with ``weights_only=True``."""
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -335,6 +348,8 @@ def resume(run: Run, train: TrainConfig | None = None):
     Optimizers are made for ``train`` (default: the run's own settings) and get their saved state where the run
     kept it; the trainer then continues from ``history.step``.
     """
+    from explorer.training import make_optimizer
+
     train = train or run.train
     models = run.load_models()
     optimizers = {}
@@ -364,6 +379,8 @@ def run_result(path: Path, name: str, models, history: History, train: TrainConf
 def save_result(result: dict, root: str | Path | None = None) -> Path:
     """The run a training job returned, on this machine: its folder if it is here and holds this step, else
     written from ``result`` (under ``root`` when the job's folder is another machine's path)."""
+    from explorer.models import build_resnet
+
     path = Path(result["run_dir"])
     if root is not None and not path.parent.is_dir():
         path = Path(root) / path.name

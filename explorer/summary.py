@@ -4,39 +4,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from explorer.models import ResNet, ResNetConfig, eval_mode
-
-
-@dataclass
-class LayerInfo:
-    """One named layer: what it is, what it outputs, what it costs."""
-
-    name: str
-    kind: str
-    out_shape: tuple[int, ...]
-    params: int
-    macs: int
-
-
-@dataclass
-class Summary:
-    """A network's totals, its layers in forward order and each stage's receptive field."""
-
-    name: str
-    input_size: int
-    params: int
-    macs: int
-    layers: list[LayerInfo]
-    receptive_field: dict[str, int]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+from explorer.summary_records import LayerInfo, Summary, human  # noqa: F401  (re-exported)
 
 
 def default_input_size(model: ResNet) -> int:
@@ -203,14 +177,6 @@ def summarize_config(config: ResNetConfig, input_size: int | None = None) -> Sum
     # ops run as Python decompositions that first import torch._dynamo (seconds at the app's start)
     # (torch.empty from each shape: Module.to_empty's empty_like on meta tensors goes through Python refs too)
     return summarize(model._apply(lambda t: torch.empty(t.shape, dtype=t.dtype)), input_size)
-
-
-def human(n: float) -> str:
-    """12345678 -> '12.3M'."""
-    for unit, div in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.1f}{unit}" if n / div < 100 else f"{n / div:.0f}{unit}"
-    return str(int(n))
 
 
 def format_summary(s: Summary) -> str:

@@ -82,3 +82,15 @@ def test_network_costs_asset_is_what_the_summaries_count(tmp_path):
     assert load_network_costs(tmp_path / "missing") == {}
     a, b = (shipped[k] for k in list(shipped)[:2])  # ResNet-20 shortcut A, then B: B adds projections
     assert b[0] > a[0] and learn_networks()[0] == ResNetConfig("cifar", 20, shortcut="A")
+
+
+def test_block_costs_asset_is_what_the_blocks_count(tmp_path):
+    """The Chinese Learn page's third myth quotes block parameters from assets/experiments (no torch on the first
+    page): they must be what ``block_costs`` counts on the app's blocks now."""
+    from explorer.experiments.precompute import load_block_costs, save_block_costs
+    from explorer.misconceptions import block_costs
+
+    shipped = load_block_costs(Path(__file__).resolve().parents[1] / "assets" / "experiments")
+    assert shipped == block_costs()
+    assert load_block_costs(save_block_costs(tmp_path).parent) == shipped
+    assert load_block_costs(tmp_path / "missing") is None

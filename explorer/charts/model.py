@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import plotly.graph_objects as go
 
 from explorer.charts import spec
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
-from explorer.models import ResNet, ShortcutA
-from explorer.summary import LayerInfo
+
+if TYPE_CHECKING:  # torch: the Learn page draws blocks without it
+    from explorer.models import ResNet
+    from explorer.summary import LayerInfo
 
 
 def _block_label(block) -> str:
@@ -24,6 +28,8 @@ def architecture_spec(
     The arcs fade with the shortcut scale (the model's own unless given); a plain network draws none.
     Plotly's dict (``explorer.charts.spec``): each student's own network gets its own, built without validation.
     """
+    from explorer.blocks import ShortcutA  # torch, which the model has already loaded
+
     shapes_by_name = {r.name: r for r in (layers or [])}
     shapes, notes = [], []
     stem = "conv1" if model.config.preact else "conv1 + bn + relu"  # pre-activation: BN, ReLU open each block

@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.charts.style import apply_style, colour
+from explorer.history import History, ModelHistory
 from explorer.i18n import _
-from explorer.recorders import History, ModelHistory
 
 
 def _shade(hex_colour: str, lighten: float) -> str:

@@ -1,7 +1,8 @@
 """Results the app shows at once, computed in advance by ``python -m explorer precompute`` into assets/.
 
 The gradient-norm depth sweep and the shattered-gradients sweep at initialisation take tens of seconds
-on a laptop CPU, too long for a landing page; the same functions re-run them live on request.
+on a laptop CPU, too long for a landing page; the same functions re-run them live on request. Loading them
+needs no torch (the Learn page, the first one drawn, shows them without it).
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from explorer.gradients import ShatteredResult, SweepResult, depth_sweep, shattered_sweep
+from explorer.config import CIFAR_PRESETS
+from explorer.gradient_results import ShatteredResult, SweepResult
 from explorer.jsonable import nan_for_none, to_json
-from explorer.models import CIFAR_PRESETS
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ SHATTERED_ARRAYS = ("t", "grad", "acf", "cosine")  # the other fields (name, res
 
 def save_sweeps(out: str | Path, seed: int = 0, progress=None) -> list[Path]:
     """Compute both sweeps at initialisation and write them as JSON under ``out``."""
+    from explorer.gradients import depth_sweep, shattered_sweep  # torch: the loaders below run without it
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sweep = depth_sweep(DEPTHS, seed=seed, progress=progress, preact=(False, True))  # 2015 and 2016 blocks
@@ -109,6 +111,8 @@ LESION_TEST_SIZE = 500
 
 def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
     """Held-out shapes for the lesion study, normalised as the degradation run was trained."""
+    import torch
+
     from explorer.datasets import load_dataset
 
     test = load_dataset("shapes", "test", n=n, size=image_size)
@@ -180,6 +184,30 @@ def save_network_costs(out: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(network_costs(learn_networks()), indent=0))
     return path
+
+
+BLOCK_COSTS_FILE = "block_costs.json"
+
+
+def save_block_costs(out: str | Path) -> Path:
+    """``misconceptions.block_costs`` as JSON under ``out``: the Learn page's myths (in Chinese) quote them without
+    importing torch."""
+    from explorer.misconceptions import block_costs
+
+    path = Path(out) / BLOCK_COSTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([to_json(c) for c in block_costs()]))
+    return path
+
+
+def load_block_costs(folder: str | Path) -> list | None:
+    """The precomputed ``block_costs`` (``BlockCost`` list), or None if they are not there."""
+    from explorer.misconceptions import BlockCost
+
+    path = Path(folder) / BLOCK_COSTS_FILE
+    if not path.is_file():
+        return None
+    return [BlockCost(**c) for c in json.loads(path.read_text())]
 
 
 def load_network_costs(folder: str | Path) -> dict[str, tuple[int, int]]:

@@ -6,25 +6,35 @@ once per distinct input and shared: ``figure()`` keeps plotly's dict of a chart 
 ``go.Figure`` is mostly validation and deep copies, the bulk of a warm page run), ``view()`` keeps
 what a computation returns for a shared model, keyed by the model's card, the image's hash and the
 options. ``shared_models_report()`` checks that no view left a hook or a mode behind on them.
+
+Importing it loads no torch (nor does the Learn page, the first one drawn): functions that compute import
+what they compute with.
 """
+
+from __future__ import annotations
 
 import functools
 import hashlib
 import pickle
+import sys
 import threading
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from explorer import model_cards, probes, runs
-from explorer.attribution import model_lock  # the one lock per model: views that hook it or flip its modes
+from explorer import model_cards, runs
 from explorer.charts import spec
-from explorer.datasets import Shapes, make_shapes
+from explorer.config import ResNetConfig
 from explorer.i18n import N_, get_language, translator
-from explorer.models import ResNet, ResNetConfig
-from explorer.summary import Summary, summarize_config
+from explorer.model_locks import model_lock  # the one lock per model: views that hook it or flip its modes
+from explorer.summary_records import Summary
+
+if TYPE_CHECKING:
+    from explorer.datasets import Shapes
+    from explorer.models import ResNet
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 ASSET_RUNS = ASSETS / "runs"
@@ -50,6 +60,8 @@ def spinner(message: str) -> Callable:
 @spinner(N_("Counting parameters and multiply-accumulates…"))
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
+    from explorer.summary import summarize_config
+
     return summarize_config(config, input_size)
 
 
@@ -77,6 +89,8 @@ def cached_structure(config: ResNetConfig) -> ResNet:
     """The network's modules on the meta device: its shape without weights, for diagrams."""
     import torch
 
+    from explorer.models import ResNet
+
     with torch.device("meta"):
         return ResNet(config)
 
@@ -87,7 +101,7 @@ def cached_param_count(config: ResNetConfig) -> int:
     return sum(p.numel() for p in cached_structure(config).parameters())
 
 
-_SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
+_SHARED: weakref.WeakKeyDictionary[ResNet, tuple] = weakref.WeakKeyDictionary()  # model -> fingerprint
 _SHARED_GUARD = threading.Lock()
 
 
@@ -158,11 +172,11 @@ def _key(value):
     their bytes, anything else (histories, results) as a digest of its pickle, which is far quicker than
     Streamlit's hasher walking every float of a training history."""
     import numpy as np
-    import torch
 
+    torch = sys.modules.get("torch")  # a tensor means torch is loaded: plain arguments never load it
     if value is None or isinstance(value, str | int | float | bool | ResNetConfig | model_cards.ModelCard):
         return value
-    if isinstance(value, torch.Tensor):
+    if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return "sha1:" + hashlib.sha1(value.tobytes() + str((value.shape, value.dtype)).encode()).hexdigest()
@@ -236,6 +250,8 @@ def architecture_spec(config: ResNetConfig, scale: float) -> dict:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _probe_batch(card: model_cards.ModelCard, _model: ResNet, n: int):
+    from explorer import probes
+
     with model_lock(_model):  # labels the photos with the model in eval mode
         return probes.probe_batch(card, _model, n=n)
 
@@ -243,6 +259,8 @@ def _probe_batch(card: model_cards.ModelCard, _model: ResNet, n: int):
 def cached_probe_batch(card: model_cards.ModelCard, model: ResNet, n: int = 32):
     """The gradient probe's batch (x, y) of ``n`` shapes (or the built-in photos) for a card, shared; a session's
     own network gets its own."""
+    from explorer import probes
+
     if card.source != model_cards.SESSION:
         return _probe_batch(card, model, n)
     with model_lock(model):
@@ -264,6 +282,8 @@ def precomputed_cards() -> list[model_cards.ModelCard]:
 @st.cache_data(show_spinner=False)
 def shapes_samples(size: int = 32, n: int = 60) -> Shapes:
     """Held-out shapes for the image pickers (a seed no training run uses)."""
+    from explorer.datasets import make_shapes
+
     return make_shapes(n, size=size, seed=12345)
 
 

@@ -12,20 +12,22 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import engine, engine_records
+from explorer import engine_records
 from explorer.i18n import _, ngettext, translate
 from explorer.ui import state
 
 POLL_S = 1.0
 
 
-def submit_ui(state_key: str, job: engine.Job, title: str | None = None) -> None:
+def submit_ui(state_key: str, job: engine_records.Job, title: str | None = None) -> None:
     """Submit (or join) ``job`` and remember its key under ``state_key`` in this session.
 
     ``title``: what ``python -m explorer jobs`` lists it as (default: the job's own).
     """
+    from explorer import engine  # Dask: loaded by the first page that runs a job, not by every page
+
     if title:
-        job = engine.Job(job.kind, job.fn, job.spec, job.id, title)
+        job = engine_records.Job(job.kind, job.fn, job.spec, job.id, title)
     try:
         engine.submit(job)
     except engine_records.EngineUnavailable as e:
@@ -52,18 +54,18 @@ def phase_text(phase) -> str:
     return phases.get(phase or "starting", (phase or "").capitalize())
 
 
-def status_ui(s: engine.JobStatus, what: str) -> None:
+def status_ui(s: engine_records.JobStatus, what: str) -> None:
     """One line saying where a job stands."""
-    if s.state == engine.QUEUED:
+    if s.state == engine_records.QUEUED:
         st.info(waiting_text(s.position))
-    elif s.state == engine.RUNNING:
+    elif s.state == engine_records.RUNNING:
         text = f"{what}: {phase_text(s.phase)}"
         if s.total:
             text += " · " + _("step {i} of {n}").format(i=s.step, n=s.total)
         st.progress(min(s.step / s.total, 1.0) if s.total else 0.0, text=text)
-    elif s.state == engine.LOST:
+    elif s.state == engine_records.LOST:
         st.warning(s.message)
-    elif s.state == engine.FAILED:
+    elif s.state == engine_records.FAILED:
         st.error(_("{what} failed: {message}").format(what=what, message=s.message))
 
 
@@ -80,6 +82,8 @@ def job_panel(state_key: str, what: str) -> Any | None:
 
 
 def _panel(job: str, state_key: str, what: str) -> Any | None:
+    from explorer import engine
+
     polling = engine.status(job).active
 
     @st.fragment(run_every=POLL_S if polling else None)
@@ -99,6 +103,6 @@ def _panel(job: str, state_key: str, what: str) -> Any | None:
 
     panel()
     result = engine.result(job)
-    if result is not None and engine.status(job).state == engine.STOPPED:
+    if result is not None and engine.status(job).state == engine_records.STOPPED:
         st.caption(_("Stopped early: showing what was done."))
     return result

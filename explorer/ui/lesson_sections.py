@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from explorer import tasks
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.training import loss_curves
 from explorer.engine_records import Job
-from explorer.gradients import first_last_ratios
+from explorer.gradient_results import first_last_ratios
+from explorer.history import History
 from explorer.i18n import N_, _
-from explorer.recorders import History
 from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
@@ -170,10 +171,18 @@ def degradation_section(prefix: str = "learn") -> None:
         )
 
 
-def _live(prefix: str, label: str, job: Job):
-    """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None."""
+def _sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> Job:
+    """``tasks.sweep_job``, imported when a re-run is asked for: tasks loads torch, a job's identity Dask."""
+    from explorer import tasks
+
+    return tasks.sweep_job(sweep, depths)
+
+
+def _live(prefix: str, label: str, job: Callable[[], Job]):
+    """A button that re-runs a sweep as a job on the engine (progress and a real Stop); its results, or None.
+    ``job`` makes the job once the button is pressed."""
     if st.button(label, key=f"{prefix}_rerun"):
-        submit_ui(f"{prefix}_job", job, label)
+        submit_ui(f"{prefix}_job", job(), label)
     return job_panel(f"{prefix}_job", _("Measuring"))
 
 
@@ -195,7 +204,7 @@ def ratio_table(results, key: str) -> None:
 
 
 def _sweep_section(
-    key: str, chart_key: str, label: str, job: Job, depths: tuple[int, ...] | None, missing: str
+    key: str, chart_key: str, label: str, job: Callable[[], Job], depths: tuple[int, ...] | None, missing: str
 ) -> None:
     """Gradient norms per layer at initialisation (precomputed for ``depths``, or all), a live re-run, the ratios."""
     sweep, _shattered = precomputed_sweeps()
@@ -212,7 +221,7 @@ def _sweep_section(
 def gradients_section(prefix: str = "learn", depths: tuple[int, ...] = (56,)) -> None:
     """Per-layer gradient norms at initialisation, plain against residual (precomputed, re-runnable)."""
     missing = _("The precomputed sweep is missing from assets/ (`make assets`): measure it now with the button.")
-    job = tasks.sweep_job("depth", depths)
+    job = functools.partial(_sweep_job, "depth", depths)
     _sweep_section(f"{prefix}_grad", f"{prefix}_gradnorms", _("Measure again now"), job, depths, missing)
 
 
@@ -220,14 +229,18 @@ def depth_sweep_section(prefix: str) -> None:
     """Gradient norms across depths 20..110 at initialisation, plain against residual."""
     label = _("Re-run the depth sweep live (about 30 s)")
     missing = _("The precomputed sweep is missing from assets/ (`make assets`): run it live with the button.")
-    _sweep_section(f"{prefix}_sweep", f"{prefix}_depth_sweep", label, tasks.sweep_job("depth"), None, missing)
+    _sweep_section(
+        f"{prefix}_sweep", f"{prefix}_depth_sweep", label, functools.partial(_sweep_job, "depth"), None, missing
+    )
 
 
 def shattered_section(prefix: str) -> None:
     """Balduzzi et al.'s probe at initialisation, plain against residual, at three depths."""
     st.markdown(_(SHATTERED_NOTE))
     _sweep, shattered = precomputed_sweeps()
-    live = _live(prefix + "_shatter", _("Re-run the probe live (about a minute)"), tasks.sweep_job("shattered"))
+    live = _live(
+        prefix + "_shatter", _("Re-run the probe live (about a minute)"), functools.partial(_sweep_job, "shattered")
+    )
     results = live or shattered
     if not results:
         st.info(_("The precomputed probe is missing from assets/ (`make assets`): run it live with the button."))

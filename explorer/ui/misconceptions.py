@@ -6,10 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
-from explorer.gradients import first_last_ratios
+from explorer.experiments.precompute import load_block_costs
+from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _
 from explorer.misconceptions import block_costs, fits
-from explorer.ui.cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
 from explorer.ui.widgets import show_chart
 
 
@@ -82,7 +83,8 @@ def _vanishing() -> None:
 
 def _bottleneck() -> None:
     st.subheader(_("Myth 3: a block of two 3x3 convolutions is a bottleneck block"))
-    basic, wide, bottleneck = block_costs()
+    # the asset (no torch on the first page); counted here when it is missing
+    basic, wide, bottleneck = load_block_costs(ASSET_EXPERIMENTS) or block_costs()
     text = _(
         "The block with two 3x3 convolutions is the **basic** block (ResNet-18/34 and every CIFAR net). A "
         "**bottleneck** block (ResNet-50/101/152; He et al. 2015, Fig. 5) is 1x1, 3x3, 1x1: the first 1x1 "

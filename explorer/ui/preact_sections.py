@@ -12,7 +12,7 @@ import streamlit as st
 from explorer.charts.misconceptions import gradient_growth_figure
 from explorer.charts.model import block_figure
 from explorer.experiments.relu_place import verdict
-from explorer.gradients import first_last_ratios
+from explorer.gradient_results import first_last_ratios
 from explorer.i18n import N_, _
 from explorer.ui.cache import figure, precomputed_relu_place, precomputed_run, precomputed_sweeps
 from explorer.ui.lesson_sections import recipe_caption

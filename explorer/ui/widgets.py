@@ -7,8 +7,8 @@ import streamlit as st
 from plotly.basedatatypes import BaseFigure
 
 from explorer import i18n
+from explorer.config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _
-from explorer.models import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
 WIDTHS = {"cifar": (4, 8, 16, 32), "imagenet": (16, 32, 64)}

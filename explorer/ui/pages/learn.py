@@ -5,9 +5,9 @@ import streamlit as st
 
 from explorer.charts.inside import zero_gamma_figure
 from explorer.charts.model import block_figure
+from explorer.config import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _, get_language
-from explorer.models import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
-from explorer.summary import human
+from explorer.summary_records import human
 from explorer.ui import pages, state
 from explorer.ui.cache import figure, network_cost, zero_gamma_ratios
 from explorer.ui.lesson_sections import degradation_section, gradients_section
