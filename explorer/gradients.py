@@ -17,6 +17,7 @@ That is the network at initialisation as batch norm normalises it, with each poi
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ from torch import nn
 
 from explorer.datasets import make_shapes, normalize_images, shapes_info
 from explorer.devices import model_device
-from explorer.models import ResNetConfig, build_resnet
+from explorer.models import ResNetConfig, build_resnet, eval_mode
 from explorer.probes import forward_hooks
 from explorer.progress import ProgressFn
 from explorer.recorders import weight_layers
@@ -40,13 +41,22 @@ def gradient_norms(
 ) -> list[tuple[str, float]]:
     """Norm of d(cross-entropy)/d(weight) for every conv and linear layer, in the order the forward calls them.
 
-    Works on a copy, so the model's ``.grad``, BN statistics, mode and ``requires_grad`` are untouched.
-    ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation).
+    The model is left as found (its ``.grad``, BN statistics, modes and ``requires_grad``), without a copy: the
+    forward runs through ``torch.func.functional_call`` with each conv and linear weight a fresh leaf of the same
+    values. ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation): the
+    pass is given no running statistics, which is how an eval-mode BN is told to use the batch's (nothing to
+    update, no mode to switch on a network other sessions share); ``train_mode=False`` uses the running
+    statistics, switching a network that is in training mode to eval for the pass and back.
     """
-    work = copy.deepcopy(model)
-    work.train(train_mode)
-    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
-    weights = dict(weight_layers(work))
+    x, y = x.to(model_device(model)), y.to(model_device(model))  # the batch follows the network to its device
+    weights = dict(weight_layers(model))
+    leaves = {f"{n}.weight": w.detach().requires_grad_(True) for n, w in weights.items()}
+    others = {n: p.detach() for n, p in model.named_parameters() if n not in leaves}
+    stats = {}
+    if train_mode:
+        for name, m in model.named_modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                stats |= {f"{name}.{b}" if name else b: None for b in BN_STATISTICS}
     order: list[str] = []
 
     def make(name: str) -> Callable:
@@ -56,12 +66,15 @@ def gradient_norms(
 
         return hook
 
-    for p in work.parameters():
-        p.requires_grad_(True)
-    with forward_hooks(work, {n: make(n) for n in weights}):
-        loss = F.cross_entropy(work(x), y)
-    grads = torch.autograd.grad(loss, [weights[n] for n in order])
+    mode = eval_mode(model) if not train_mode else contextlib.nullcontext()
+    with mode, forward_hooks(model, {n: make(n) for n in weights}):
+        logits = torch.func.functional_call(model, {**others, **leaves, **stats}, (x,))
+    loss = F.cross_entropy(logits, y)
+    grads = torch.autograd.grad(loss, [leaves[f"{n}.weight"] for n in order])
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
+
+
+BN_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # None in a pass: BN uses the batch's
 
 
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
