@@ -284,6 +284,20 @@ def precomputed_sweeps() -> tuple[list | None, list | None]:
     return load_sweep(ASSET_EXPERIMENTS), load_shattered(ASSET_EXPERIMENTS)
 
 
+@st.cache_resource(show_spinner=False)
+def _init_gradients():
+    from explorer.experiments.init_gradients import load_init_gradients
+
+    return load_init_gradients(ASSET_EXPERIMENTS)
+
+
+def precomputed_gradient_norms(card: model_cards.ModelCard, train_mode: bool, images: int) -> list | None:
+    """The Gradients page's per-layer norms for the sidebar's untrained network from assets/experiments
+    (``explorer.experiments.init_gradients``, computed exactly as the page computes them), or None: compute live."""
+    table = _init_gradients()
+    return None if table is None else table.lookup(card, train_mode, images)
+
+
 @st.cache_data(show_spinner=False)
 def precomputed_lesions() -> list | None:
     """Lesion studies of the degradation run's networks from assets/experiments, or None."""
