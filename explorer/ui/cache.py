@@ -24,7 +24,7 @@ from explorer.charts import spec
 from explorer.datasets import Shapes, make_shapes
 from explorer.i18n import N_, get_language, translator
 from explorer.models import ResNet, ResNetConfig
-from explorer.summary import Summary, summarize_config
+from explorer.summary import Summary, structure_and_summary, summarize_config, twin_params
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 ASSET_RUNS = ASSETS / "runs"
@@ -47,9 +47,17 @@ def spinner(message: str) -> Callable:
     return wrap
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _structure_and_summary(config: ResNetConfig) -> tuple[ResNet, Summary]:
+    return structure_and_summary(config)
+
+
 @spinner(N_("Counting parameters and multiply-accumulates…"))
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
+    """The network's summary; at its family's input size from the same build as ``cached_structure``."""
+    if input_size is None:
+        return _structure_and_summary(config)[1]
     return summarize_config(config, input_size)
 
 
@@ -72,19 +80,16 @@ def network_cost(config: ResNetConfig) -> tuple[int, int]:
     return cost
 
 
-@st.cache_resource(max_entries=32)
 def cached_structure(config: ResNetConfig) -> ResNet:
-    """The network's modules on the meta device: its shape without weights, for diagrams."""
-    import torch
-
-    with torch.device("meta"):
-        return ResNet(config)
+    """The network's modules on the meta device, built without torch's default initialisation: its shape without
+    weights, for diagrams and counts (built once with its summary, shared read-only)."""
+    return _structure_and_summary(config)[0]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_param_count(config: ResNetConfig) -> int:
-    """The network's parameter count, from its modules on the meta device (no summary, no forward pass)."""
-    return sum(p.numel() for p in cached_structure(config).parameters())
+def cached_twin_param_count(config: ResNetConfig) -> int:
+    """The parameter count of ``config``'s twin, from ``config``'s own structure (no second network built)."""
+    return twin_params(cached_structure(config))
 
 
 _SHARED: "weakref.WeakKeyDictionary[ResNet, tuple]" = weakref.WeakKeyDictionary()  # model -> fingerprint
