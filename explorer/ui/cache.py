@@ -297,8 +297,9 @@ def _init_gradients():
 
 
 def precomputed_gradient_norms(card: model_cards.ModelCard, train_mode: bool, images: int) -> list | None:
-    """The Gradients page's per-layer norms for the sidebar's untrained network from assets/experiments
-    (``explorer.experiments.init_gradients``, computed exactly as the page computes them), or None: compute live."""
+    """The Gradients page's per-layer norms for the sidebar's untrained network on ``images`` probe images
+    (``cached_probe_batch``) from assets/experiments (``explorer.experiments.init_gradients``, computed exactly as
+    the page computes them), or None: compute live."""
     table = _init_gradients()
     return None if table is None else table.lookup(card, train_mode, images)
 

@@ -30,14 +30,16 @@ state.keep_valid(state.GRAD_BN, BN_MODES, BN_MODES[0])
 mode = st.radio(_("Batch norm"), BN_MODES, key=state.GRAD_BN, horizontal=True, format_func=_)
 state.write_url(*state.PICKED, "bn")
 train_mode = mode.startswith("batch")
-results = []
+results, images = [], PROBE_IMAGES
 for c, m in pairs:
-    x, y = cached_probe_batch(c, m, n=PROBE_IMAGES)
-    # the sidebar's untrained networks from the precomputed table, any other network live
-    norms = precomputed_gradient_norms(c, train_mode, len(x)) or view(gradient_norms, c, m, x, y, train_mode=train_mode)
+    # the sidebar's untrained networks from the precomputed table (computed on the same batch), any other live
+    norms = precomputed_gradient_norms(c, train_mode, PROBE_IMAGES)
+    if norms is None:
+        x, y = cached_probe_batch(c, m, n=PROBE_IMAGES)  # the built-in photos for ImageNet networks: all of them
+        norms, images = view(gradient_norms, c, m, x, y, train_mode=train_mode), len(x)
     names, values = [n for n, _v in norms], [v for _n, v in norms]
     results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values, c.config.preact))
-title = _("Gradient norm per layer ({n} images)").format(n=len(x))
+title = _("Gradient norm per layer ({n} images)").format(n=images)
 show_chart(figure(gradient_norms_figure, results, title=title), key="grad_this")
 text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
 first_last = [
