@@ -90,3 +90,15 @@ def test_save_and_load_give_back_the_same_floats(tmp_path, monkeypatch):
             assert t.lookup(card, train_mode, PROBE_IMAGES) == norms  # exactly: the asset keeps every float32 digit
     plain_a = model_cards.untrained_card(ResNetConfig("cifar", 8, residual=False, shortcut="A", width=4))
     assert t.lookup(plain_a, True, PROBE_IMAGES) is None  # only what was asked for
+
+
+def test_precompute_writes_the_table_alone_when_asked(tmp_path, monkeypatch, capsys):
+    from explorer import cli
+    from explorer.experiments import init_gradients
+
+    card = model_cards.untrained_card(ResNetConfig("cifar", 8, width=4))
+    monkeypatch.setattr(init_gradients, "sidebar_cards", lambda seed=0: [card])
+    assert cli.main(["precompute", "--init-gradients-only", "--out", str(tmp_path)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["init_gradients.json"]  # not the sweeps, not the other assets
+    assert load_init_gradients(tmp_path).lookup(card, False, PROBE_IMAGES) == card_gradient_norms(card)[False]
+    assert "wrote" in capsys.readouterr().out
