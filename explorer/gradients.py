@@ -17,7 +17,6 @@ That is the network at initialisation as batch norm normalises it, with each poi
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import threading
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from torch import nn
 
 from explorer.datasets import make_shapes, normalize_images, shapes_info
 from explorer.devices import model_device
-from explorer.models import ResNetConfig, build_resnet, eval_mode
+from explorer.models import ResNetConfig, build_resnet
 from explorer.probes import forward_hooks
 from explorer.progress import ProgressFn
 from explorer.recorders import weight_layers
@@ -41,22 +40,19 @@ def gradient_norms(
 ) -> list[tuple[str, float]]:
     """Norm of d(cross-entropy)/d(weight) for every conv and linear layer, in the order the forward calls them.
 
-    The model is left as found (its ``.grad``, BN statistics, modes and ``requires_grad``), without a copy: the
-    forward runs through ``torch.func.functional_call`` with each conv and linear weight a fresh leaf of the same
-    values. ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation): the
-    pass is given no running statistics, which is how an eval-mode BN is told to use the batch's (nothing to
-    update, no mode to switch on a network other sessions share); ``train_mode=False`` uses the running
-    statistics, switching a network that is in training mode to eval for the pass and back.
+    Runs on ``shadow_copy(model)``: the model is never written to, not even during the pass (other sessions may
+    use a shared network meanwhile), so its ``.grad``, BN statistics, modes and ``requires_grad`` stay as they
+    are, and no weight is copied. Each conv and linear weight enters as a fresh leaf of the same values.
+    ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation); the copy's BN
+    then have no running statistics to update. ``train_mode=False`` uses the running statistics.
     """
+    work = shadow_copy(model).train(train_mode)
     x, y = x.to(model_device(model)), y.to(model_device(model))  # the batch follows the network to its device
-    weights = dict(weight_layers(model))
-    leaves = {f"{n}.weight": w.detach().requires_grad_(True) for n, w in weights.items()}
-    others = {n: p.detach() for n, p in model.named_parameters() if n not in leaves}
-    stats = {}
-    if train_mode:
-        for name, m in model.named_modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                stats |= {f"{name}.{b}" if name else b: None for b in BN_STATISTICS}
+    for m in work.modules():
+        m._parameters.update({k: p.detach() for k, p in m._parameters.items() if p is not None})  # the copy's own
+        if train_mode and isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m._buffers.update(dict.fromkeys(("running_mean", "running_var", "num_batches_tracked")))
+    weights = {name: w.requires_grad_(True) for name, w in weight_layers(work)}  # leaves of the model's values
     order: list[str] = []
 
     def make(name: str) -> Callable:
@@ -66,15 +62,24 @@ def gradient_norms(
 
         return hook
 
-    mode = eval_mode(model) if not train_mode else contextlib.nullcontext()
-    with mode, forward_hooks(model, {n: make(n) for n in weights}):
-        logits = torch.func.functional_call(model, {**others, **leaves, **stats}, (x,))
-    loss = F.cross_entropy(logits, y)
-    grads = torch.autograd.grad(loss, [leaves[f"{n}.weight"] for n in order])
+    with forward_hooks(work, {n: make(n) for n in weights}):
+        loss = F.cross_entropy(work(x), y)
+    grads = torch.autograd.grad(loss, [weights[n] for n in order])
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
 
 
-BN_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # None in a pass: BN uses the batch's
+def shadow_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module``'s tree of modules that shares its tensors: a module's own ``__dict__``, parameter,
+    buffer and child dicts, and no hooks. Setting the copy's parameters, buffers or modes leaves ``module``
+    untouched; a ResNet-110 copies in about a quarter of ``copy.deepcopy``'s time, and no tensor is copied."""
+    copy_ = object.__new__(type(module))
+    state = dict(vars(module))
+    for key, value in state.items():
+        if isinstance(value, dict | set):
+            state[key] = type(value)() if "hooks" in key else value.copy()
+    state["_modules"] = {k: None if m is None else shadow_copy(m) for k, m in module._modules.items()}
+    copy_.__dict__ = state
+    return copy_
 
 
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -102,6 +102,31 @@ def test_gradient_norms_equal_the_copy_and_leave_the_model_as_found(config, mode
     assert eval_norms != gradient_norms(model, x, y, train_mode=True)  # the two modes are two different views
 
 
+class _ReadOnly(dict):
+    """A module's parameter or buffer dict that fails the test when written to."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError(f"the shared model was written to: {args[:1]}")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse
+
+
+def test_gradient_norms_never_write_to_the_model_even_during_the_pass(tiny_model, cifar_batch):
+    model = tiny_model.eval()
+    seen = []
+    handle = model.conv1.register_forward_hook(lambda m, i, o: seen.append(m))  # another view's hook, left on
+    expected = {mode: _copy_gradient_norms(model, cifar_batch, torch.tensor([1, 7]), mode) for mode in (True, False)}
+    seen.clear()
+    for m in model.modules():  # other sessions may read a shared network meanwhile: nothing may change, even briefly
+        m._parameters, m._buffers = _ReadOnly(m._parameters), _ReadOnly(m._buffers)
+    for train_mode in (True, False):
+        norms = gradient_norms(model, cifar_batch, torch.tensor([1, 7]), train_mode)
+        np.testing.assert_allclose([v for _, v in norms], [v for _, v in expected[train_mode]], rtol=1e-5)
+    assert not seen  # the pass runs on a copy of the modules: hooks on the model do not see it
+    assert not model.training and all(not m.training for m in model.modules())
+    handle.remove()
+
+
 def test_depth_sweep_shapes_and_stop():
     calls = []
     out = depth_sweep(depths=(8, 14), batch=8, progress=lambda d, t: calls.append((d, t)))
