@@ -76,6 +76,8 @@ assets: $(STAMP)
 	for s in 1 2; do $(VENV)/bin/python -m explorer train --preset preact --seed $$s --out $(RELU_SEEDS)/seed$$s \
 		--name preact-seed$$s || exit 1; done
 	rm -f assets/runs/*/checkpoints/*.optim.pt  # only the weights ship
+	# precompute also writes init_gradients.json, the Gradients page's table of every untrained network the sidebar offers
+	# (about 35 CPU-s; alone: python -m explorer precompute --init-gradients-only)
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation \
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
 	rm -rf $(RELU_SEEDS)

@@ -41,18 +41,27 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
-    from explorer.experiments.precompute import save_lesions, save_sweeps, save_zero_gamma
+    from explorer.experiments.init_gradients import save_init_gradients
+    from explorer.experiments.precompute import (
+        save_block_costs,
+        save_lesions,
+        save_network_costs,
+        save_sweeps,
+        save_zero_gamma,
+    )
 
     def progress(i: int, n: int) -> None:
         print(f"  network {i} of {n}", flush=True)
 
+    print("gradient norms of every untrained network the sidebar offers (the Gradients page's first chart)")
+    print(f"wrote {save_init_gradients(args.out, seed=args.seed, progress=progress)}")
+    if args.init_gradients_only:
+        return 0
     print("gradient norms across depths, then shattered gradients, at initialisation")
     for path in save_sweeps(args.out, seed=args.seed, progress=progress):
         print(f"wrote {path}")
     print("||F(x)|| / ||shortcut(x)|| per block at initialisation, with and without zero-gamma")
     print(f"wrote {save_zero_gamma(args.out, seed=args.seed)}")
-    from explorer.experiments.precompute import save_block_costs, save_network_costs
-
     print(f"wrote {save_network_costs(args.out)}  (the Learn page's parameter and multiply-accumulate counts)")
     print(f"wrote {save_block_costs(args.out)}  (the parameters of a basic and a bottleneck block)")
     if args.lesion_run:
@@ -156,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("precompute", help="the gradient-norm depth sweep and shattered-gradients probe, as JSON")
     p.add_argument("--out", default="assets/experiments", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--init-gradients-only", action="store_true", help="only the table of the sidebar's untrained networks"
+    )
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
     p.add_argument(
         "--relu-runs",

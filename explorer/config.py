@@ -14,6 +14,7 @@ SHORTCUTS = ("A", "B")
 STEMS = ("imagenet", "small")
 CIFAR_PRESETS = (20, 32, 44, 56, 110)  # the paper's CIFAR-10 depths (He et al. 2015, Table 6)
 CIFAR_DEPTHS = (8, 14, *CIFAR_PRESETS)  # the depths the app offers: two small ones for quick runs, then the paper's
+CIFAR_WIDTHS = (4, 8, 16, 32)  # the first stage's channels the app offers (the paper's 16, narrower, wider)
 MAX_CIFAR_DEPTH = 1202  # the paper's deepest (n = 200)
 BLOCKS = ("basic", "bottleneck")
 # cifar depth rules per block: (layers per block, deepest offered, the paper's depths)

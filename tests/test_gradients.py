@@ -39,6 +39,94 @@ def test_gradient_norms_match_backward(tiny_model, cifar_batch):
         torch.testing.assert_close(v, before[k])
 
 
+def _copy_gradient_norms(model, x, y, train_mode=True):
+    """The earlier implementation, on a deep copy switched to the mode: the reference the copy-free one must equal."""
+    from explorer.probes import forward_hooks
+    from explorer.recorders import weight_layers
+
+    work = copy.deepcopy(model).train(train_mode)
+    weights = dict(weight_layers(work))
+    order = []
+
+    def make(name):
+        def hook(module, inputs, output):
+            if name not in order:
+                order.append(name)
+
+        return hook
+
+    hooks = {n: make(n) for n in weights}
+    for p in work.parameters():
+        p.requires_grad_(True)
+    with forward_hooks(work, hooks):
+        loss = F.cross_entropy(work(x), y)
+    grads = torch.autograd.grad(loss, [weights[n] for n in order])
+    return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
+
+
+def _as_found(model):
+    """Everything gradient_norms must leave as it was: values, modes, requires_grad, .grad and hooks."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    modes = [m.training for m in model.modules()]
+    flags = [(p.requires_grad, p.grad) for p in model.parameters()]
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+    return state, modes, flags, hooks
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ResNetConfig("cifar", 14, shortcut="B"),
+        ResNetConfig("cifar", 14, residual=False, preact=True),
+        ResNetConfig("cifar", 20, preact=True, shortcut="B"),
+        ResNetConfig("cifar", 11, block="bottleneck"),
+    ],
+)
+@pytest.mark.parametrize("model_training", [False, True])
+def test_gradient_norms_equal_the_copy_and_leave_the_model_as_found(config, model_training):
+    model = build_resnet(config, seed=3).train(model_training)
+    model.layer1[0].bn1.running_mean.add_(0.5)  # statistics of its own, so eval mode differs from batch statistics
+    model.fc.bias.requires_grad_(False)  # a frozen parameter stays frozen
+    x = torch.randn(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(6) % 10
+    before = _as_found(model)
+    for train_mode in (True, False):
+        got, want = gradient_norms(model, x, y, train_mode), _copy_gradient_norms(model, x, y, train_mode)
+        assert [n for n, _ in got] == [n for n, _ in want]
+        np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-5)
+        after = _as_found(model)
+        assert after[1:] == before[1:]
+        for k, v in before[0].items():
+            assert torch.equal(after[0][k], v), k
+    eval_norms = gradient_norms(model, x, y, train_mode=False)
+    assert eval_norms != gradient_norms(model, x, y, train_mode=True)  # the two modes are two different views
+
+
+class _ReadOnly(dict):
+    """A module's parameter or buffer dict that fails the test when written to."""
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError(f"the shared model was written to: {args[:1]}")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse
+
+
+def test_gradient_norms_never_write_to_the_model_even_during_the_pass(tiny_model, cifar_batch):
+    model = tiny_model.eval()
+    seen = []
+    handle = model.conv1.register_forward_hook(lambda m, i, o: seen.append(m))  # another view's hook, left on
+    expected = {mode: _copy_gradient_norms(model, cifar_batch, torch.tensor([1, 7]), mode) for mode in (True, False)}
+    seen.clear()
+    for m in model.modules():  # other sessions may read a shared network meanwhile: nothing may change, even briefly
+        m._parameters, m._buffers = _ReadOnly(m._parameters), _ReadOnly(m._buffers)
+    for train_mode in (True, False):
+        norms = gradient_norms(model, cifar_batch, torch.tensor([1, 7]), train_mode)
+        np.testing.assert_allclose([v for _, v in norms], [v for _, v in expected[train_mode]], rtol=1e-5)
+    assert not seen  # the pass runs on a copy of the modules: hooks on the model do not see it
+    assert not model.training and all(not m.training for m in model.modules())
+    handle.remove()
+
+
 def test_depth_sweep_shapes_and_stop():
     calls = []
     out = depth_sweep(depths=(8, 14), batch=8, progress=lambda d, t: calls.append((d, t)))

@@ -89,3 +89,60 @@ def test_summary_from_config_equals_summary_of_built_model(config):
     from explorer.summary import summarize_config
 
     assert summarize_config(config) == summarize(build_resnet(config))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        ResNetConfig("cifar", 20, shortcut="A"),
+        ResNetConfig("cifar", 20, shortcut="B"),
+        ResNetConfig("cifar", 32, residual=False, shortcut="B", width=8),
+        ResNetConfig("cifar", 20, preact=True, shortcut="B"),
+        ResNetConfig("cifar", 14, residual=False, preact=True, shortcut="B"),
+        ResNetConfig("cifar", 11, block="bottleneck"),
+        ResNetConfig("cifar", 11, block="bottleneck", residual=False, preact=True),
+        ResNetConfig("cifar", 11, block="bottleneck", shortcut="A"),
+        ResNetConfig("imagenet", 18),
+        ResNetConfig("imagenet", 50, residual=False, width=16),
+    ],
+)
+def test_twin_params_from_the_structure_equal_the_built_twins_count(config):
+    from explorer.models import resnet_structure
+    from explorer.summary import twin_params
+
+    real = sum(p.numel() for p in build_resnet(config.twin()).parameters())
+    assert twin_params(resnet_structure(config)) == real
+    assert twin_params(build_resnet(config)) == real  # the same from a real network
+    if config.shortcut == "B":
+        assert real != sum(p.numel() for p in build_resnet(config).parameters())  # the shortcuts are counted
+
+
+@pytest.mark.parametrize(
+    "config",
+    [ResNetConfig("cifar", 110, shortcut="B", width=32), ResNetConfig("cifar", 29, block="bottleneck", preact=True)],
+)
+def test_summary_of_the_structure_equals_the_real_summary_per_layer(config):
+    from explorer.summary import summarize_config
+
+    real = summarize(build_resnet(config))
+    assert summarize_config(config) == real
+    layers = {r.name: r for r in real.layers}
+    model = build_resnet(config)
+    macs = count_macs(model, real.input_size)
+    for name, m in model.named_modules():  # every layer's own parameters and MACs, summed the slow way
+        if name in layers:
+            assert layers[name].params == sum(p.numel() for p in m.parameters()), name
+            assert layers[name].macs == sum(v for k, v in macs.items() if k == name or k.startswith(name + "."))
+
+
+@pytest.mark.parametrize("config", [ResNetConfig("cifar", 20, shortcut="B"), ResNetConfig("imagenet", 18, width=16)])
+def test_structure_and_summary_from_one_build(config):
+    from explorer.summary import structure_and_summary
+
+    structure, summary = structure_and_summary(config)
+    real = build_resnet(config)
+    assert summary == summarize(real)
+    assert structure.config == config
+    assert {p.device.type for p in structure.parameters()} | {b.device.type for b in structure.buffers()} == {"meta"}
+    shapes = {k: v.shape for k, v in real.state_dict().items()}
+    assert {k: v.shape for k, v in structure.state_dict().items()} == shapes

@@ -57,11 +57,21 @@ def spinner(message: str) -> Callable:
     return wrap
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _structure_and_summary(config: ResNetConfig) -> tuple[ResNet, Summary]:
+    from explorer.summary import structure_and_summary
+
+    return structure_and_summary(config)
+
+
 @spinner(N_("Counting parameters and multiply-accumulates…"))
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
+    """The network's summary; at its family's input size from the same build as ``cached_structure``."""
     from explorer.summary import summarize_config
 
+    if input_size is None:
+        return _structure_and_summary(config)[1]
     return summarize_config(config, input_size)
 
 
@@ -84,21 +94,18 @@ def network_cost(config: ResNetConfig) -> tuple[int, int]:
     return cost
 
 
-@st.cache_resource(max_entries=32)
 def cached_structure(config: ResNetConfig) -> ResNet:
-    """The network's modules on the meta device: its shape without weights, for diagrams."""
-    import torch
-
-    from explorer.models import ResNet
-
-    with torch.device("meta"):
-        return ResNet(config)
+    """The network's modules on the meta device, built without torch's default initialisation: its shape without
+    weights, for diagrams and counts (built once with its summary, shared read-only)."""
+    return _structure_and_summary(config)[0]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_param_count(config: ResNetConfig) -> int:
-    """The network's parameter count, from its modules on the meta device (no summary, no forward pass)."""
-    return sum(p.numel() for p in cached_structure(config).parameters())
+def cached_twin_param_count(config: ResNetConfig) -> int:
+    """The parameter count of ``config``'s twin, from ``config``'s own structure (no second network built)."""
+    from explorer.summary import twin_params
+
+    return twin_params(cached_structure(config))
 
 
 _SHARED: weakref.WeakKeyDictionary[ResNet, tuple] = weakref.WeakKeyDictionary()  # model -> fingerprint
@@ -302,6 +309,21 @@ def precomputed_sweeps() -> tuple[list | None, list | None]:
     from explorer.experiments.precompute import load_shattered, load_sweep
 
     return load_sweep(ASSET_EXPERIMENTS), load_shattered(ASSET_EXPERIMENTS)
+
+
+@st.cache_resource(show_spinner=False)
+def _init_gradients():
+    from explorer.experiments.init_gradients import load_init_gradients
+
+    return load_init_gradients(ASSET_EXPERIMENTS)
+
+
+def precomputed_gradient_norms(card: model_cards.ModelCard, train_mode: bool, images: int) -> list | None:
+    """The Gradients page's per-layer norms for the sidebar's untrained network on ``images`` probe images
+    (``cached_probe_batch``) from assets/experiments (``explorer.experiments.init_gradients``, computed exactly as
+    the page computes them), or None: compute live."""
+    table = _init_gradients()
+    return None if table is None else table.lookup(card, train_mode, images)
 
 
 @st.cache_data(show_spinner=False)

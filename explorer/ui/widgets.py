@@ -7,11 +7,11 @@ import streamlit as st
 from plotly.basedatatypes import BaseFigure
 
 from explorer import i18n
-from explorer.config import CIFAR_DEPTHS, IMAGENET_BLOCKS, ResNetConfig
+from explorer.config import CIFAR_DEPTHS, CIFAR_WIDTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _
 from explorer.ui import state
 
-WIDTHS = {"cifar": (4, 8, 16, 32), "imagenet": (16, 32, 64)}
+WIDTHS = {"cifar": CIFAR_WIDTHS, "imagenet": (16, 32, 64)}
 PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 

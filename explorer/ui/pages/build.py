@@ -7,7 +7,7 @@ from explorer.charts.model import block_figure
 from explorer.i18n import _
 from explorer.summary import human
 from explorer.ui import state
-from explorer.ui.cache import architecture_spec, cached_param_count, cached_summary, figure
+from explorer.ui.cache import architecture_spec, cached_summary, cached_twin_param_count, figure
 from explorer.ui.widgets import network_ui, show_chart
 
 config = network_ui()
@@ -20,7 +20,7 @@ st.caption(
 )
 
 s = cached_summary(config)
-twin_params = cached_param_count(config.twin())  # its count only: no summary of a network not shown
+twin_params = cached_twin_param_count(config)  # from this network's modules: no twin built
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(_("Parameters"), f"{s.params:,}", help=_("Counted from the built model."))
 c2.metric(

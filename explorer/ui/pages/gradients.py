@@ -3,10 +3,11 @@
 import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure
+from explorer.experiments.init_gradients import PROBE_IMAGES
 from explorer.gradients import SweepResult, gradient_norms
 from explorer.i18n import N_, _
 from explorer.ui import state
-from explorer.ui.cache import cached_probe_batch, figure, view
+from explorer.ui.cache import cached_probe_batch, figure, precomputed_gradient_norms, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.preact_sections import preact_gradients_section
@@ -28,16 +29,17 @@ BN_MODES = [N_("batch statistics (as in training)"), N_("running statistics (as 
 state.keep_valid(state.GRAD_BN, BN_MODES, BN_MODES[0])
 mode = st.radio(_("Batch norm"), BN_MODES, key=state.GRAD_BN, horizontal=True, format_func=_)
 state.write_url(*state.PICKED, "bn")
-# 16 images: half the forward and backward work of 32 per network, the same rise or fall per layer on the log
-# scale (the first/last ratios of Plain-56 and Plain-110 move by about a third at most)
-PROBE_IMAGES = 16
-results = []
+train_mode = mode.startswith("batch")
+results, images = [], PROBE_IMAGES
 for c, m in pairs:
-    x, y = cached_probe_batch(c, m, n=PROBE_IMAGES)
-    norms = view(gradient_norms, c, m, x, y, train_mode=mode.startswith("batch"))
+    # the sidebar's untrained networks from the precomputed table (computed on the same batch), any other live
+    norms = precomputed_gradient_norms(c, train_mode, PROBE_IMAGES)
+    if norms is None:
+        x, y = cached_probe_batch(c, m, n=PROBE_IMAGES)  # the built-in photos for ImageNet networks: all of them
+        norms, images = view(gradient_norms, c, m, x, y, train_mode=train_mode), len(x)
     names, values = [n for n, _v in norms], [v for _n, v in norms]
     results.append(SweepResult(c.config.name, c.config.depth, c.config.residual, names, values, c.config.preact))
-title = _("Gradient norm per layer ({n} images)").format(n=len(x))
+title = _("Gradient norm per layer ({n} images)").format(n=images)
 show_chart(figure(gradient_norms_figure, results, title=title), key="grad_this")
 text = _("**{name}**: first layer {first:.3g}, last {last:.3g}, first / last {ratio:.3g}")
 first_last = [
