@@ -92,24 +92,34 @@ _SHARED_GUARD = threading.Lock()
 
 
 def _fingerprint(model: ResNet) -> tuple:
-    """A checksum of every parameter and buffer and the ``requires_grad`` flags: it changes if anyone
-    trains, re-randomises or freezes the model."""
+    """What changes if anyone trains, re-randomises or freezes the model: every floating-point tensor's L1 norm,
+    every parameter's and buffer's version counter and the ``requires_grad`` flags.
+
+    The norms come from one fused kernel per device and dtype (``torch._foreach_norm``, as clip_grad_norm_ uses),
+    not one Python-level reduction per tensor; they see any change worth the name, made however (through ``.data``,
+    or a batch-norm's running statistics updated by a forward pass in training mode, which bumps no counter). The
+    version counters see every in-place write through the tensor itself (an optimiser step, ``nn.init``,
+    ``load_state_dict``), however small.
+    """
     import torch
 
+    tensors = [*model.parameters(), *model.buffers()]
+    groups: dict[tuple, list] = {}
+    for t in tensors:
+        if t.is_floating_point():
+            groups.setdefault((t.device, t.dtype), []).append(t)
     with torch.no_grad():
-        # abs is exact in the weights' own precision and the sum accumulates in float64: no float64 copy of
-        # every weight (paid by each distinct view of an untrained network, as it is loaded)
-        values = float(
-            sum(t.abs().sum(dtype=torch.float64) for t in model.state_dict().values() if t.is_floating_point())
-        )
-    return values, tuple(p.requires_grad for p in model.parameters())
+        norms = tuple(torch.stack(torch._foreach_norm(g, 1)).cpu().numpy().tobytes() for g in groups.values())
+    return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in model.parameters())
 
 
 @spinner(N_("Loading the network…"))
 @st.cache_resource(max_entries=8, show_spinner=False)
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
-    model = model_cards.load_model(card, download=download).to(device)
+    model = model_cards.load_model(card, download=download)
+    if str(next(model.parameters()).device) != device:  # where it is already, .to would only walk every module
+        model = model.to(device)
     fingerprint = _fingerprint(model)
     with _SHARED_GUARD:
         _SHARED[model] = fingerprint
