@@ -11,7 +11,7 @@ from explorer import tasks, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
-    overlay_figure,
+    overlay_spec,
     randomisation_methods_figure,
 )
 from explorer.i18n import _
@@ -91,7 +91,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
             name=c.config.name, cls=_(c.classes[res.target]), prob=res.probability, layer=res.layer
         )
         show_chart(
-            cache.figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            cache.figure(overlay_spec, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:
