@@ -129,6 +129,20 @@ def test_explain_upload_gives_grad_cam(name, data, mime):
     assert all("Grad-CAM" in c.proto.spec or "evidence" in c.proto.spec for c in charts)
 
 
+def test_explain_predicted_class_then_another_class_for_both_networks():
+    """The predicted class's map comes with the prediction (one pass per network); another class gets its own."""
+    at = open_page("explain")
+    titles = lambda: [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:2]]  # noqa: E731
+    predicted = titles()
+    options = at.selectbox(key="explain_target").options
+    other = options[2]  # the second most probable class of the picked network
+    at.selectbox(key="explain_target").set_value(other).run()
+    assert not at.exception, at.exception
+    name = other.rsplit(" (", 1)[0]
+    assert all(f": {name} (" in t for t in titles()), (titles(), other)
+    assert f": {name} (" not in predicted[0]  # the picked network's first map was of its predicted class
+
+
 def test_explain_bad_upload_is_a_clear_error_not_a_traceback():
     at = open_page("explain")
     at.radio(key="image_choice").set_value("Upload").run()
