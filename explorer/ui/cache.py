@@ -92,25 +92,26 @@ _SHARED_GUARD = threading.Lock()
 
 
 def _fingerprint(model: ResNet) -> tuple:
-    """What changes if anyone trains, re-randomises or freezes the model: every floating-point tensor's L1 norm,
+    """What changes if anyone trains, re-randomises or freezes the model: every floating-point tensor's L2 norm,
     every parameter's and buffer's version counter and the ``requires_grad`` flags.
 
-    The norms come from one fused kernel per device and dtype (``torch._foreach_norm``, as clip_grad_norm_ uses),
-    not one Python-level reduction per tensor; they see any change worth the name, made however (through ``.data``,
-    or a batch-norm's running statistics updated by a forward pass in training mode, which bumps no counter). The
-    version counters see every in-place write through the tensor itself (an optimiser step, ``nn.init``,
-    ``load_state_dict``), however small.
+    The norms come from one fused call per device and dtype (``torch._foreach_norm``, as clip_grad_norm_ uses;
+    the L2 norm is the quickest of them on the CPU), not one Python-level reduction per tensor; they see any
+    change worth the name, however it was made (through ``.data``, or a batch-norm's running statistics moved by
+    a forward pass in training mode, which bumps no counter). The version counters see every in-place write
+    through the tensor itself (an optimiser step, ``nn.init``, ``load_state_dict``), however small.
     """
     import torch
 
-    tensors = [*model.parameters(), *model.buffers()]
+    params = list(model.parameters())
+    tensors = params + list(model.buffers())
     groups: dict[tuple, list] = {}
     for t in tensors:
         if t.is_floating_point():
             groups.setdefault((t.device, t.dtype), []).append(t)
     with torch.no_grad():
-        norms = tuple(torch.stack(torch._foreach_norm(g, 1)).cpu().numpy().tobytes() for g in groups.values())
-    return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in model.parameters())
+        norms = tuple(torch.stack(torch._foreach_norm(g, 2)).cpu().numpy().tobytes() for g in groups.values())
+    return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in params)
 
 
 @spinner(N_("Loading the network…"))
