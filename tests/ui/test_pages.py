@@ -176,6 +176,19 @@ def test_inside_layer_change():
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
 
 
+def test_inside_per_channel_statistics_on_demand():
+    """Folded away, the per-channel statistics cost nothing; switched on, a network gets its chart and table."""
+    at = open_page("inside")
+    assert not at.dataframe and not [c for c in at.get("plotly_chart") if "chstats" in c.proto.id]
+    toggles = [t for t in at.toggle if t.key.startswith("inside_stats_on_")]
+    assert len(toggles) == 2  # one per network
+    toggles[0].set_value(True).run()
+    assert not at.exception
+    assert len([c for c in at.get("plotly_chart") if "chstats" in c.proto.id]) == 1
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["channel", "mean", "std", "max", "share active"] and len(table) == 32  # layer2.1
+
+
 def test_inside_shows_fig7_layer_responses():
     at = open_page("inside")
     assert not at.exception
