@@ -47,6 +47,15 @@ def spinner(message: str) -> Callable:
     return wrap
 
 
+class SpinnerText(str):
+    """A cache's ``show_spinner=`` text in the session's language: Streamlit shows it only on a cache miss, as
+    ``str(message)``, in the session's script thread (where the language is set). Unlike ``spinner``, a cache
+    hit costs nothing: no element and no timer thread on every call."""
+
+    def __str__(self) -> str:
+        return translator().gettext(str.__str__(self))
+
+
 @spinner(N_("Counting parameters and multiply-accumulates…"))
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_summary(config: ResNetConfig, input_size: int | None = None) -> Summary:
@@ -114,8 +123,7 @@ def _fingerprint(model: ResNet) -> tuple:
     return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in params)
 
 
-@spinner(N_("Loading the network…"))
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=SpinnerText(N_("Loading the network…")))
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
     model = model_cards.load_model(card, download=download)
@@ -319,8 +327,7 @@ def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
     return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
 
 
-@spinner(N_("Measuring layer responses…"))
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=SpinnerText(N_("Measuring layer responses…")))
 def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
     """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
     from explorer.experiments.precompute import lesion_data
