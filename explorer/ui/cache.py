@@ -126,13 +126,32 @@ def _fingerprint(model: ResNet) -> tuple:
 @st.cache_resource(max_entries=8, show_spinner=SpinnerText(N_("Loading the network…")))
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
-    model = model_cards.load_model(card, download=download)
+    model = model_cards.load_model(card, download=download, like=_loaded_twin(card))
     if str(next(model.parameters()).device) != device:  # where it is already, .to would only walk every module
         model = model.to(device)
     fingerprint = _fingerprint(model)
     with _SHARED_GUARD:
         _SHARED[model] = fingerprint
+        if card.source == model_cards.UNTRAINED:
+            _UNTRAINED[card] = model
     return model
+
+
+_UNTRAINED: "weakref.WeakValueDictionary[model_cards.ModelCard, ResNet]" = weakref.WeakValueDictionary()
+
+
+def _loaded_twin(card: model_cards.ModelCard) -> ResNet | None:
+    """An untrained card's twin as a shared model, if one is loaded, on the CPU and unchanged (its fingerprint):
+    the twins share every layer but the projections, so those are copied rather than drawn again (a page
+    shows a network and its twin: half the random draws of a view)."""
+    if card.source != model_cards.UNTRAINED:
+        return None
+    with _SHARED_GUARD:
+        twin = _UNTRAINED.get(model_cards.twin_card(card))
+        loaded = _SHARED.get(twin) if twin is not None else None
+    if loaded is None or next(twin.parameters()).device.type != "cpu" or _fingerprint(twin) != loaded:
+        return None
+    return twin
 
 
 def shared_models_report() -> dict[str, int]:

@@ -151,3 +151,29 @@ def test_report_sees_a_training_step_a_small_write_and_running_statistics_change
         model.zero_grad(set_to_none=True)
         cache._SHARED[model] = cache._fingerprint(model)
     assert cache.shared_models_report()["changed"] == 0
+
+
+def test_a_twin_loaded_after_its_network_has_its_own_weights_and_never_a_changed_ones():
+    def same(a, b) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+    for shortcut, width in (("A", 6), ("B", 10)):
+        card = model_cards.untrained_card(ResNetConfig(depth=14, width=width, shortcut=shortcut))
+        twin = model_cards.twin_card(card)
+        assert cache._loaded_twin(twin) is None  # nothing loaded yet to copy from
+        model = cache.cached_card_model(card)
+        assert cache._loaded_twin(twin) is model
+        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+    card = model_cards.untrained_card(ResNetConfig(depth=14, width=12, residual=False))
+    model = cache.cached_card_model(card)
+    saved = model.conv1.weight.detach().clone()
+    with torch.no_grad():
+        model.conv1.weight.add_(1.0)  # someone changed the shared network: its twin must not copy it
+    try:
+        twin = model_cards.twin_card(card)
+        assert cache._loaded_twin(twin) is None
+        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+    finally:
+        with torch.no_grad():
+            model.conv1.weight.copy_(saved)
+        cache._SHARED[model] = cache._fingerprint(model)
