@@ -95,7 +95,7 @@ def test_architecture_spec_is_valid_as_is(depth, residual, shortcut):
 def test_overlay_spec_is_valid_as_is_and_draws_what_the_go_figure_drew(size, signed, vmax, title):
     from explorer.charts.attribution import image_trace, overlay_spec
     from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs
-    from explorer.charts.style import apply_style
+    from explorer.charts.style import TEMPLATE, apply_style
 
     rng = np.random.default_rng(size)
     image, cam = rng.random((size, size, 3)), rng.standard_normal((size, size)).astype(np.float32)
@@ -124,6 +124,7 @@ def test_overlay_spec_is_valid_as_is_and_draws_what_the_go_figure_drew(size, sig
     fig.update_yaxes(autorange="reversed", scaleanchor="x")
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(template=TEMPLATE)  # the app's default (explorer.charts.style); Streamlit's import changes it
     before = as_json(apply_style(fig, title, height=520))
     if title is None:
         assert before["layout"].pop("title") == {}
