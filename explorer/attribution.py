@@ -163,6 +163,22 @@ def grad_cam(
     Returns:
         a ``CamResult`` with the (H, W) map.
     """
+    return _grad_cam(model, x, layer, target, raw)[0]
+
+
+def predict_and_grad_cam(
+    model: nn.Module, x: torch.Tensor, layer: str | None = None, raw: bool = False
+) -> tuple[np.ndarray, CamResult]:
+    """``predict(model, x)`` and ``grad_cam(model, x, layer, None, raw)`` (the predicted class) from ONE forward
+    pass: the logits of Grad-CAM's forward are the prediction (the same numbers, checked in the tests)."""
+    res, head = _grad_cam(model, x, layer, None, raw)
+    return torch.softmax(head.logits, dim=1)[0].cpu().numpy(), res
+
+
+def _grad_cam(
+    model: nn.Module, x: torch.Tensor, layer: str | None, target: int | None, raw: bool
+) -> tuple[CamResult, _Head]:
+    """``grad_cam``, and the head that kept the forward pass's logits."""
     from captum.attr import LayerGradCam
 
     x = as_batch(x, model, single=True)
@@ -171,7 +187,7 @@ def grad_cam(
     with eval_view(model):
         attr = LayerGradCam(head, module).attribute(x, relu_attributions=not raw).detach()  # (1, 1, h, w)
     prob = float(torch.softmax(head.logits, dim=1)[0, head.chosen])
-    return _cam_results(attr, tuple(x.shape[-2:]), [name], head, raw, prob)[0]
+    return _cam_results(attr, tuple(x.shape[-2:]), [name], head, raw, prob)[0], head
 
 
 def _cam_results(

@@ -104,12 +104,15 @@ def pretrained_card(depth: int) -> ModelCard:
     )
 
 
-def load_model(card: ModelCard, download: bool = False) -> ResNet:
-    """The network a card names, in eval mode. Precomputed checkpoints load with weights_only=True."""
+def load_model(card: ModelCard, download: bool = False, like: ResNet | None = None) -> ResNet:
+    """The network a card names, in eval mode. Precomputed checkpoints load with weights_only=True.
+
+    ``like``: for an untrained card, an unchanged untrained network of the same seed (its twin) whose layers of
+    the same name and shape are copied rather than drawn again (``models.init_weights``): the same weights."""
     from explorer.models import build_resnet
 
     if card.source == UNTRAINED:
-        return build_resnet(card.config, seed=card.seed).eval()
+        return build_resnet(card.config, seed=card.seed, like=like).eval()
     if card.source == PRETRAINED:
         from explorer.pretrained import load_pretrained
 

@@ -177,15 +177,32 @@ def _generator(seed: int, name: str) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
 
 
+def _same_draw(src: nn.Module | None, m: nn.Module) -> bool:
+    """Whether ``src`` (a layer of ``like``, or None) was drawn as ``m`` is: same kind, weight shape and dtype."""
+    return type(src) is type(m) and src.weight.shape == m.weight.shape and src.weight.dtype == m.weight.dtype
+
+
 @torch.no_grad()
-def init_weights(model: ResNet, seed: int = 0) -> None:
+def init_weights(model: ResNet, seed: int = 0, like: ResNet | None = None) -> None:
     """Kaiming normal (fan_out, ReLU) convs, BN 1/0, fc as nn.Linear, all seeded per layer name.
 
     With ``zero_init_residual`` the last BN of each residual branch starts at 0 (Goyal et al. 2017); a
     pre-activation branch ends with a conv, not a BN, so there that conv starts at 0: F(x) = 0 either way.
+
+    ``like``: a network this function initialised with the same ``seed``, unchanged since (a shared, read-only
+    one, e.g. the twin): its convs and fc of the same name and shape are copied instead of drawn again, which is
+    several times quicker and gives the same bits (each layer's generator is seeded by its name alone). Ignored
+    when it was built with ``zero_init_residual`` (some of its convs are zeros, not draws).
     """
+    kept = {}
+    if like is not None and not like.config.zero_init_residual:
+        kept = {name: m for name, m in like.named_modules() if isinstance(m, nn.Conv2d | nn.Linear)}
     for name, m in model.named_modules():
+        src = kept.get(name)
         if isinstance(m, nn.Conv2d):
+            if _same_draw(src, m) and src.groups == m.groups:
+                m.weight.copy_(src.weight)  # the same draw: same generator, shape and std
+                continue
             fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1] // m.groups
             std = (2.0 / fan_out) ** 0.5
             m.weight.normal_(generator=_generator(seed, name)).mul_(std)  # torch.randn(...) * std, in place
@@ -194,6 +211,10 @@ def init_weights(model: ResNet, seed: int = 0) -> None:
             nn.init.zeros_(m.bias)
             m.reset_running_stats()
         elif isinstance(m, nn.Linear):
+            if _same_draw(src, m) and src.bias.shape == m.bias.shape:
+                m.weight.copy_(src.weight)
+                m.bias.copy_(src.bias)
+                continue
             bound = 1.0 / m.in_features**0.5  # nn.Linear's default, seeded
             g = _generator(seed, name)
             m.weight.copy_(torch.rand(m.weight.shape, generator=g) * 2 * bound - bound)
@@ -206,12 +227,14 @@ def init_weights(model: ResNet, seed: int = 0) -> None:
                 nn.init.zeros_(b.bn3.weight if isinstance(b, Bottleneck) else b.bn2.weight)
 
 
-def build_resnet(config: ResNetConfig | None = None, seed: int = 0, **kwargs) -> ResNet:
+def build_resnet(config: ResNetConfig | None = None, seed: int = 0, like: ResNet | None = None, **kwargs) -> ResNet:
     """Build and initialise the network ``config`` names.
 
     Args:
         config: the network; keyword arguments build one (``build_resnet(depth=56, residual=False)``).
         seed: initialisation seed; a plain net and its residual twin with one seed share weights.
+        like: an unchanged network built with the same ``seed`` (e.g. the twin) whose layers of the same
+            name and shape are copied rather than drawn again (``init_weights``): the same weights, quicker.
     Returns:
         a ``ResNet`` in training mode on the CPU.
     """
@@ -221,7 +244,7 @@ def build_resnet(config: ResNetConfig | None = None, seed: int = 0, **kwargs) ->
         config = replace_config(config, **kwargs)
     with _skip_default_init():
         model = ResNet(config)
-    init_weights(model, seed)
+    init_weights(model, seed, like)
     return model
 
 

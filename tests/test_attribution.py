@@ -12,6 +12,7 @@ from explorer.attribution import (
     compare_methods,
     filmstrip,
     grad_cam,
+    predict,
     target_layers,
     top_k,
 )
@@ -302,3 +303,36 @@ def test_grad_cams_any_layers_and_predicted_target(tiny_model, cifar_batch):
     with pytest.raises(ValueError, match="not a conv layer"):
         grad_cams(tiny_model, cifar_batch[0], ["layer1.0", "fc"])
     assert all_hooks(tiny_model) == 0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(depth=20, width=8),
+        dict(depth=20, width=8, residual=False),
+        dict(depth=14, width=4, shortcut="B"),
+        dict(depth=110, width=4, preact=True),
+        dict(family="imagenet", depth=18, width=16, stem="small"),
+    ],
+)
+@pytest.mark.parametrize("raw", [False, True])
+def test_prediction_and_grad_cam_from_one_forward_equal_the_two_apart(config, raw):
+    """Explain's one pass per network gives exactly predict's probabilities and grad_cam's map of the
+    predicted class, which is also exactly grad_cam's map when that class is asked for by its index."""
+    from explorer.attribution import predict_and_grad_cam
+
+    model = build_resnet(**config).eval()
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    calls = []
+    handle = model.conv1.register_forward_pre_hook(lambda m, i: calls.append(1))
+    try:
+        probs, res = predict_and_grad_cam(model, x, "layer1", raw=raw)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    np.testing.assert_array_equal(probs, predict(model, x))
+    assert res.target == int(np.argmax(probs))
+    for other in (grad_cam(model, x, "layer1", None, raw=raw), grad_cam(model, x, "layer1", res.target, raw=raw)):
+        np.testing.assert_array_equal(res.map, other.map)
+        np.testing.assert_array_equal(res.low_res, other.low_res)
+        assert (res.target, res.probability, res.peak) == (other.target, other.probability, other.peak)

@@ -6,6 +6,7 @@ validation changes nothing, so the browser draws what a validated figure would d
 
 import json
 
+import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
@@ -86,3 +87,45 @@ def test_architecture_spec_is_valid_as_is(depth, residual, shortcut):
     for scale in (None, 0.25):
         assert_valid_as_is(architecture_spec(model, summarize_config(config).layers, scale))
     assert_valid_as_is(architecture_spec(model))
+
+
+@pytest.mark.parametrize(
+    ("size", "signed", "vmax", "title"), [(32, False, None, "T"), (224, True, 2.0, None), (32, True, None, "T")]
+)
+def test_overlay_spec_is_valid_as_is_and_draws_what_the_go_figure_drew(size, signed, vmax, title):
+    from explorer.charts.attribution import image_trace, overlay_spec
+    from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs
+    from explorer.charts.style import TEMPLATE, apply_style
+
+    rng = np.random.default_rng(size)
+    image, cam = rng.random((size, size, 3)), rng.standard_normal((size, size)).astype(np.float32)
+    ours = overlay_spec(image, cam, 0.4, title, signed=signed, vmax=vmax)
+    assert_valid_as_is(ours)
+    # the overlay as it was built before, with go.Figure: the same JSON (an untitled one had an empty title)
+    img, z = overlay_inputs(image, cam, 0.4)
+    name, zmin, zmax = colour_range(z, "inferno", signed, vmax)
+    step = max(1, int(np.ceil(size / 112)))
+    fig = go.Figure(image_trace(img))
+    fig.add_trace(
+        go.Heatmap(
+            z=z[step // 2 :: step, step // 2 :: step],
+            x0=step // 2,
+            dx=step,
+            y0=step // 2,
+            dy=step,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=COLOURMAPS[name],
+            opacity=0.4,
+            colorbar={"title": {"text": "signed" if signed else "evidence"}, "thickness": 18},
+            hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", scaleanchor="x")
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(template=TEMPLATE)  # the app's default (explorer.charts.style); Streamlit's import changes it
+    before = as_json(apply_style(fig, title, height=520))
+    if title is None:
+        assert before["layout"].pop("title") == {}
+    assert as_json(spec.to_dict(ours)) == before

@@ -326,3 +326,44 @@ def test_default_fill_is_skipped_only_inside_build_and_only_in_its_thread():
         t.start()
         t.join()
     assert torch.equal(seen[0], expected)  # another thread is untouched while a build skips the fill
+
+
+LIKE_CASES = [
+    (dict(depth=20, residual=True, shortcut="A"), dict(residual=False)),
+    (dict(depth=20, residual=False, shortcut="B", width=8), dict(residual=True)),
+    (dict(depth=32, residual=True, shortcut="B", width=4), dict(residual=False)),
+    (dict(depth=110, preact=True, residual=False, shortcut="B"), dict(residual=True, zero_init_residual=True)),
+    (dict(depth=20, residual=True, zero_init_residual=True, width=8), dict(residual=False)),
+    (dict(depth=164, preact=True, block="bottleneck", residual=True, width=4), dict(residual=False)),
+    (dict(depth=20, width=8), dict(depth=56, width=16)),  # another depth and width: only what matches is copied
+    (dict(family="imagenet", depth=18, width=16, stem="small"), dict(residual=False)),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "other"), LIKE_CASES, ids=lambda k: "-".join(map(str, k.values())))
+def test_build_like_the_twin_copies_its_draws_bit_for_bit(kwargs, other, monkeypatch):
+    """Layers copied from an unchanged network of the same seed (the twin) are exactly the ones drawn anew, and
+    only layers without a same-named, same-shaped counterpart are drawn."""
+    from explorer import models
+
+    config = ResNetConfig(**kwargs)
+    like = build_resnet(replace_config(config, **other), seed=5)
+    fresh = build_resnet(config, seed=5)
+    drawn = []
+    original = models._generator
+    monkeypatch.setattr(models, "_generator", lambda seed, name: drawn.append(name) or original(seed, name))
+    new = build_resnet(config, seed=5, like=like)
+    a, b = fresh.state_dict(), new.state_dict()
+    assert list(a) == list(b)
+    for k in a:
+        assert a[k].dtype == b[k].dtype and torch.equal(
+            a[k].view(-1).view(torch.uint8), b[k].view(-1).view(torch.uint8)
+        )
+    theirs = {n: m for n, m in like.named_modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)}
+    expected = [
+        n
+        for n, m in new.named_modules()
+        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)
+        and (like.config.zero_init_residual or n not in theirs or theirs[n].weight.shape != m.weight.shape)
+    ]
+    assert drawn == expected

@@ -86,3 +86,27 @@ def test_cache_spinners_speak_the_sessions_language(monkeypatch):
     cache.cached_summary(ResNetConfig(depth=8, width=8))
     assert summary.params > 0
     assert shown == ["正在统计参数量和乘加运算次数……", "Counting parameters and multiply-accumulates…"]
+
+
+def test_model_spinner_speaks_the_sessions_language_only_while_loading(monkeypatch):
+    from streamlit.delta_generator_singletons import get_dg_singleton_instance
+
+    from explorer import model_cards
+    from explorer.models import ResNetConfig
+    from explorer.ui import cache
+
+    shown = []
+
+    @contextmanager
+    def spinner(self, text, **kwargs):
+        shown.append(str(text))  # what Streamlit's spinner shows (clean_text)
+        yield
+
+    monkeypatch.setattr(type(get_dg_singleton_instance().main_dg), "spinner", spinner)
+    first, second = (model_cards.untrained_card(ResNetConfig(depth=8, width=w)) for w in (5, 7))
+    with i18n.language("zh"):
+        cache.cached_card_model(first)
+        chinese = i18n._("Loading the network…")
+    cache.cached_card_model(first)  # loaded already: no spinner
+    cache.cached_card_model(second)
+    assert chinese != "Loading the network…" and shown == [chinese, "Loading the network…"]

@@ -6,6 +6,7 @@ Colour maps and blending live in ``explorer.charts.colors``; lesion plots in ``e
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import numpy as np
@@ -14,6 +15,7 @@ from PIL import Image
 from plotly.subplots import make_subplots
 
 from explorer.attribution import METHOD_LABELS
+from explorer.charts import spec
 from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, apply_style
 from explorer.i18n import _
@@ -21,10 +23,8 @@ from explorer.trust import RandomisationResult
 
 
 def image_trace(rgb: np.ndarray) -> go.Image:
-    """An RGB uint8 array as a plotly image sent as a PNG (a few KB instead of a JSON list of every pixel)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
-    return go.Image(source="data:image/png;base64," + base64.b64encode(buf.getvalue()).decode(), hoverinfo="skip")
+    """An RGB uint8 array as a plotly image sent as a PNG (``image_source``)."""
+    return go.Image(source=image_source(rgb), hoverinfo="skip")
 
 
 MAX_HEATMAP_SIDE = 112  # the hover/colour layer of an overlay; Grad-CAM itself is 7x7 to 14x14 upsampled
@@ -33,6 +33,54 @@ MAX_HEATMAP_SIDE = 112  # the hover/colour layer of an overlay; Grad-CAM itself 
 def _image_axes(fig: go.Figure) -> None:
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+
+
+def image_source(rgb: np.ndarray) -> str:
+    """An RGB uint8 array as a PNG data URL (a few KB instead of a JSON list of every pixel)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+@functools.cache
+def _colourscale(name: str) -> list:
+    """A colour map of ``COLOURMAPS`` as the list of [position, colour] plotly.js draws (read-only)."""
+    return [list(stop) for stop in go.Heatmap(colorscale=COLOURMAPS[name]).colorscale]
+
+
+def overlay_spec(
+    image,
+    cam: np.ndarray,
+    opacity: float = 0.5,
+    title: str | None = None,
+    colourmap: str = "inferno",
+    signed: bool = False,
+    vmax: float | None = None,
+) -> dict:
+    """The image with the map on top (opacity adjustable), a colour bar, and the map's value on hover, as
+    plotly's dict (``explorer.charts.spec``: one per student's view, so built without validation)."""
+    img, cam = overlay_inputs(image, cam, opacity)
+    name, zmin, zmax = colour_range(cam, colourmap, signed, vmax)
+    step = max(1, int(np.ceil(max(cam.shape) / MAX_HEATMAP_SIDE)))
+    cam = cam[step // 2 :: step, step // 2 :: step]  # centre samples, drawn at the image's coordinates
+    heatmap = {
+        "colorbar": {"thickness": 18, "title": {"text": _("evidence") if not signed else _("signed")}},
+        "colorscale": _colourscale(name),
+        "dx": step,
+        "dy": step,
+        "hovertemplate": "x %{x}, y %{y}: %{z:.3f}<extra></extra>",
+        "opacity": opacity,
+        "x0": step // 2,
+        "y0": step // 2,
+        "z": cam,
+        "zmax": zmax,
+        "zmin": zmin,
+        "type": "heatmap",
+    }
+    plain = {"showticklabels": False, "showgrid": False, "zeroline": False}
+    layout = {"xaxis": plain, "yaxis": {"autorange": "reversed", "scaleanchor": "x", **plain}}
+    data = [{"hoverinfo": "skip", "source": image_source(img), "type": "image"}, heatmap]
+    return spec.spec(data, layout, title, height=520)
 
 
 def overlay_figure(
@@ -44,32 +92,8 @@ def overlay_figure(
     signed: bool = False,
     vmax: float | None = None,
 ) -> go.Figure:
-    """The image with the map on top (opacity adjustable), a colour bar, and the map's value on hover."""
-    img, cam = overlay_inputs(image, cam, opacity)
-    name, zmin, zmax = colour_range(cam, colourmap, signed, vmax)
-    scale = COLOURMAPS[name]
-    fig = go.Figure(image_trace(img))
-    step = max(1, int(np.ceil(max(cam.shape) / MAX_HEATMAP_SIDE)))
-    cam = cam[step // 2 :: step, step // 2 :: step]  # centre samples, drawn at the image's coordinates
-    fig.add_trace(
-        go.Heatmap(
-            z=cam,
-            x0=step // 2,
-            dx=step,
-            y0=step // 2,
-            dy=step,
-            zmin=zmin,
-            zmax=zmax,
-            colorscale=scale,
-            opacity=opacity,
-            colorbar={"title": {"text": _("evidence") if not signed else _("signed")}, "thickness": 18},
-            hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x")
-    _image_axes(fig)
-    apply_style(fig, title, height=520)
-    return fig
+    """``overlay_spec`` as a ``go.Figure``."""
+    return spec.as_figure(overlay_spec(image, cam, opacity, title, colourmap, signed, vmax))
 
 
 def _grid(titles: list[str], cols: int, rows: int, height_per_row: int) -> go.Figure:

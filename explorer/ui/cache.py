@@ -57,6 +57,15 @@ def spinner(message: str) -> Callable:
     return wrap
 
 
+class SpinnerText(str):
+    """A cache's ``show_spinner=`` text in the session's language: Streamlit shows it only on a cache miss, as
+    ``str(message)``, in the session's script thread (where the language is set). Unlike ``spinner``, a cache
+    hit costs nothing: no element and no timer thread on every call."""
+
+    def __str__(self) -> str:
+        return translator().gettext(str.__str__(self))
+
+
 @st.cache_resource(max_entries=32, show_spinner=False)
 def _structure_and_summary(config: ResNetConfig) -> tuple[ResNet, Summary]:
     from explorer.summary import structure_and_summary
@@ -113,28 +122,57 @@ _SHARED_GUARD = threading.Lock()
 
 
 def _fingerprint(model: ResNet) -> tuple:
-    """A checksum of every parameter and buffer and the ``requires_grad`` flags: it changes if anyone
-    trains, re-randomises or freezes the model."""
+    """What changes if anyone trains, re-randomises or freezes the model: every floating-point tensor's L2 norm,
+    every parameter's and buffer's version counter and the ``requires_grad`` flags.
+
+    The norms come from one fused call per device and dtype (``torch._foreach_norm``, as clip_grad_norm_ uses;
+    the L2 norm is the quickest of them on the CPU), not one Python-level reduction per tensor; they see any
+    change worth the name, however it was made (through ``.data``, or a batch-norm's running statistics moved by
+    a forward pass in training mode, which bumps no counter). The version counters see every in-place write
+    through the tensor itself (an optimiser step, ``nn.init``, ``load_state_dict``), however small.
+    """
     import torch
 
+    params = list(model.parameters())
+    tensors = params + list(model.buffers())
+    groups: dict[tuple, list] = {}
+    for t in tensors:
+        if t.is_floating_point():
+            groups.setdefault((t.device, t.dtype), []).append(t)
     with torch.no_grad():
-        # abs is exact in the weights' own precision and the sum accumulates in float64: no float64 copy of
-        # every weight (paid by each distinct view of an untrained network, as it is loaded)
-        values = float(
-            sum(t.abs().sum(dtype=torch.float64) for t in model.state_dict().values() if t.is_floating_point())
-        )
-    return values, tuple(p.requires_grad for p in model.parameters())
+        norms = tuple(torch.stack(torch._foreach_norm(g, 2)).cpu().numpy().tobytes() for g in groups.values())
+    return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in params)
 
 
-@spinner(N_("Loading the network…"))
-@st.cache_resource(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=SpinnerText(N_("Loading the network…")))
 def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
     """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
-    model = model_cards.load_model(card, download=download).to(device)
+    model = model_cards.load_model(card, download=download, like=_loaded_twin(card))
+    if str(next(model.parameters()).device) != device:  # where it is already, .to would only walk every module
+        model = model.to(device)
     fingerprint = _fingerprint(model)
     with _SHARED_GUARD:
         _SHARED[model] = fingerprint
+        if card.source == model_cards.UNTRAINED:
+            _UNTRAINED[card] = model
     return model
+
+
+_UNTRAINED: weakref.WeakValueDictionary[model_cards.ModelCard, ResNet] = weakref.WeakValueDictionary()
+
+
+def _loaded_twin(card: model_cards.ModelCard) -> ResNet | None:
+    """An untrained card's twin as a shared model, if one is loaded, on the CPU and unchanged (its fingerprint):
+    the twins share every layer but the projections, so those are copied rather than drawn again (a page
+    shows a network and its twin: half the random draws of a view)."""
+    if card.source != model_cards.UNTRAINED:
+        return None
+    with _SHARED_GUARD:
+        twin = _UNTRAINED.get(model_cards.twin_card(card))
+        loaded = _SHARED.get(twin) if twin is not None else None
+    if loaded is None or next(twin.parameters()).device.type != "cpu" or _fingerprint(twin) != loaded:
+        return None
+    return twin
 
 
 def shared_models_report() -> dict[str, int]:
@@ -350,8 +388,7 @@ def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
     return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
 
 
-@spinner(N_("Measuring layer responses…"))
-@st.cache_data(show_spinner=False)
+@st.cache_data(show_spinner=SpinnerText(N_("Measuring layer responses…")))
 def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
     """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
     from explorer.experiments.precompute import lesion_data

@@ -116,3 +116,64 @@ def test_network_cost_comes_from_the_asset_and_falls_back_to_the_summary():
     assert cache.network_cost(learn_net) == (s.params, s.macs)
     other = ResNetConfig(depth=14, width=8)  # not on the Learn page: counted by its summary
     assert cache.network_cost(other) == (cache.cached_summary(other).params, cache.cached_summary(other).macs)
+
+
+def test_report_sees_a_training_step_a_small_write_and_running_statistics_changed():
+    card = model_cards.untrained_card(ResNetConfig(depth=8, width=4, residual=False))
+    model = cache.cached_card_model(card)
+    weight, mean = model.layer1[0].conv1.weight, model.layer1[0].bn1.running_mean
+    saved = (weight.clone(), mean.clone(), model.layer1[0].bn1.num_batches_tracked.clone())
+    try:
+        opt = torch.optim.SGD(model.parameters(), lr=1e-9)  # one step far below any sum's rounding
+        model(torch.rand(2, 3, 32, 32)).sum().backward()
+        opt.step()
+        assert cache.shared_models_report()["changed"] == 1
+        with torch.no_grad():
+            weight.copy_(saved[0])
+        model.zero_grad(set_to_none=True)
+        cache._SHARED[model] = cache._fingerprint(model)  # the step put back: clean again
+        assert cache.shared_models_report()["changed"] == 0
+        mean.data.add_(0.5)  # through .data: no version counter moves, the norms do
+        assert cache.shared_models_report()["changed"] == 1
+        mean.data.sub_(0.5)
+        assert cache.shared_models_report()["changed"] == 0
+        model.train()  # a forward pass in training mode moves the batch-norm statistics
+        with torch.no_grad():
+            model(torch.rand(2, 3, 32, 32))
+        model.eval()
+        assert cache.shared_models_report()["changed"] == 1
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved[0])
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.reset_running_stats()
+        model.zero_grad(set_to_none=True)
+        cache._SHARED[model] = cache._fingerprint(model)
+    assert cache.shared_models_report()["changed"] == 0
+
+
+def test_a_twin_loaded_after_its_network_has_its_own_weights_and_never_a_changed_ones():
+    def same(a, b) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+    for shortcut, width in (("A", 6), ("B", 10)):
+        card = model_cards.untrained_card(ResNetConfig(depth=14, width=width, shortcut=shortcut))
+        twin = model_cards.twin_card(card)
+        assert cache._loaded_twin(twin) is None  # nothing loaded yet to copy from
+        model = cache.cached_card_model(card)
+        assert cache._loaded_twin(twin) is model
+        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+    card = model_cards.untrained_card(ResNetConfig(depth=14, width=12, residual=False))
+    model = cache.cached_card_model(card)
+    saved = model.conv1.weight.detach().clone()
+    with torch.no_grad():
+        model.conv1.weight.add_(1.0)  # someone changed the shared network: its twin must not copy it
+    try:
+        twin = model_cards.twin_card(card)
+        assert cache._loaded_twin(twin) is None
+        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+    finally:
+        with torch.no_grad():
+            model.conv1.weight.copy_(saved)
+        cache._SHARED[model] = cache._fingerprint(model)

@@ -129,6 +129,20 @@ def test_explain_upload_gives_grad_cam(name, data, mime):
     assert all("Grad-CAM" in c.proto.spec or "evidence" in c.proto.spec for c in charts)
 
 
+def test_explain_predicted_class_then_another_class_for_both_networks():
+    """The predicted class's map comes with the prediction (one pass per network); another class gets its own."""
+    at = open_page("explain")
+    titles = lambda: [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")[:2]]  # noqa: E731
+    predicted = titles()
+    options = at.selectbox(key="explain_target").options
+    other = options[2]  # the second most probable class of the picked network
+    at.selectbox(key="explain_target").set_value(other).run()
+    assert not at.exception, at.exception
+    name = other.rsplit(" (", 1)[0]
+    assert all(f": {name} (" in t for t in titles()), (titles(), other)
+    assert f": {name} (" not in predicted[0]  # the picked network's first map was of its predicted class
+
+
 def test_explain_bad_upload_is_a_clear_error_not_a_traceback():
     at = open_page("explain")
     at.radio(key="image_choice").set_value("Upload").run()
@@ -160,6 +174,19 @@ def test_inside_layer_change():
     assert len(grids) == 2  # the network and its twin, both at layer3.2: 64 channels of 6 x 6
     assert all("layer3.2" in g["layout"]["title"]["text"] for g in grids)
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
+
+
+def test_inside_per_channel_statistics_on_demand():
+    """Folded away, the per-channel statistics cost nothing; switched on, a network gets its chart and table."""
+    at = open_page("inside")
+    assert not at.dataframe and not [c for c in at.get("plotly_chart") if "chstats" in c.proto.id]
+    toggles = [t for t in at.toggle if t.key.startswith("inside_stats_on_")]
+    assert len(toggles) == 2  # one per network
+    toggles[0].set_value(True).run()
+    assert not at.exception
+    assert len([c for c in at.get("plotly_chart") if "chstats" in c.proto.id]) == 1
+    table = at.dataframe[0].value
+    assert list(table.columns) == ["channel", "mean", "std", "max", "share active"] and len(table) == 32  # layer2.1
 
 
 def test_inside_shows_fig7_layer_responses():

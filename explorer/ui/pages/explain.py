@@ -11,7 +11,7 @@ from explorer import tasks, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
-    overlay_figure,
+    overlay_spec,
     randomisation_methods_figure,
 )
 from explorer.i18n import _
@@ -60,7 +60,9 @@ raw = c3.toggle(
 )
 
 x, display = prepared(card, img)
-probs = cache.view(attr.predict, card, model, x)
+# one forward pass per network: Grad-CAM's own logits are the prediction; it explains the predicted class
+first = cache.view(attr.predict_and_grad_cam, card, model, x, layer, raw=raw)
+probs = first[0]
 order = np.argsort(-probs)
 target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]  # keys (URL)
 shown = {target_options[0]: _("predicted class")}
@@ -76,12 +78,13 @@ for col, (c, m) in zip(cols, pairs, strict=True):
     with col:
         xi, disp = prepared(c, img)
         st.subheader(card_title(c.label))
-        p = probs if m is model else cache.view(attr.predict, c, m, xi)  # one forward per network for the top-5
+        lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
+        p, res = first if m is model else cache.view(attr.predict_and_grad_cam, c, m, xi, lay, raw=raw)
         best = np.argsort(-p, kind="stable")[:5]
         top = [(_(c.classes[i]), float(p[i])) for i in best]
         st.markdown("\n".join(f"{i + 1}. **{name}** {prob:.1%}" for i, (name, prob) in enumerate(top)))
-        lay = layer if layer in attr.target_layers(m) else attr.default_layer(m)
-        res = cache.view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
+        if target is not None and target != res.target:  # another class than the predicted one: its own pass
+            res = cache.view(attr.grad_cam, c, m, xi, lay, target, raw=raw)
         results.append((c, m, xi, disp, res))
 if raw:  # one colour scale for both, so magnitudes compare
     vmax = max(float(np.abs(r[4].map).max()) for r in results) or 1.0
@@ -91,7 +94,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
             name=c.config.name, cls=_(c.classes[res.target]), prob=res.probability, layer=res.layer
         )
         show_chart(
-            cache.figure(overlay_figure, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
+            cache.figure(overlay_spec, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
         if not res.has_positive_evidence:

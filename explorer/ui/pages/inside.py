@@ -57,7 +57,8 @@ for c, m in pairs:
             ),
             key=f"inside_grid_{c.label}",
         )
-        with st.expander(_("Per-channel statistics")):
+        # a toggle, not an expander: an expander's contents are built on every run, folded or not
+        if st.toggle(_("Per-channel statistics"), key=f"inside_stats_on_{c.label}"):
             show_chart(figure(channel_stats_spec, fm), key=f"inside_chstats_{c.label}")
             st.dataframe(
                 pd.DataFrame(
