@@ -177,3 +177,41 @@ def test_a_twin_loaded_after_its_network_has_its_own_weights_and_never_a_changed
         with torch.no_grad():
             model.conv1.weight.copy_(saved)
         cache._SHARED[model] = cache._fingerprint(model)
+
+
+_RUNNING = {"now": 0, "most": 0}
+_RUNNING_GUARD = __import__("threading").Lock()
+
+
+def _busy_view(model, x):
+    """A view that records how many views compute at this moment."""
+    import time
+
+    with _RUNNING_GUARD:
+        _RUNNING["now"] += 1
+        _RUNNING["most"] = max(_RUNNING["most"], _RUNNING["now"])
+    time.sleep(0.05)
+    with _RUNNING_GUARD:
+        _RUNNING["now"] -= 1
+    return float(x.sum())
+
+
+def test_views_of_many_sessions_compute_at_most_as_many_at_once_as_there_are_cores():
+    """Thirty students' own views at once run in at most one slot per core (cache.compute_slot), each one whole."""
+    import threading
+
+    slots = cache._SLOTS._initial_value
+    cards = [model_cards.untrained_card(TINY, seed=1000 + i) for i in range(3 * slots + 1)]
+    models = [cache.cached_card_model(c) for c in cards]
+    results: list[float] = []
+
+    def student(i: int) -> None:
+        results.append(cache.view(_busy_view, cards[i], models[i], torch.full((1,), float(i))))
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(len(cards))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == [float(i) for i in range(len(cards))]
+    assert _RUNNING["most"] == slots  # never more at once, and as many as that (the sleeps overlap)
