@@ -16,7 +16,8 @@ from explorer.engine_records import Job
 from explorer.gradient_results import first_last_ratios
 from explorer.history import History
 from explorer.i18n import N_, _
-from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
+from explorer.ui.assets_cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 

@@ -7,7 +7,8 @@ from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
-from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.assets_cache import precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import (
     degradation_summary,
@@ -16,6 +17,7 @@ from explorer.ui.lesson_sections import (
     run_titles,
     shattered_section,
 )
+from explorer.ui.shared_models import cached_card_model
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 

@@ -11,7 +11,8 @@ from explorer.charts.landscape import cross_section_figure, landscape_figure, la
 from explorer.experiments.landscape import describe
 from explorer.i18n import N_, _, ngettext
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes, precomputed_run
+from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landscapes, precomputed_run
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import run_titles
 from explorer.ui.training_view import runs_root

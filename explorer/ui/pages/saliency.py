@@ -8,7 +8,8 @@ from explorer.charts.saliency import METRIC_SHORT, WEIGHT_LABELS, examples_figur
 from explorer.experiments.saliency import METRICS, centre_wins, randomisation_drop
 from explorer.i18n import _
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, DEFAULT_RUN, figure, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.assets_cache import ASSET_RUNS, DEFAULT_RUN, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.training_view import runs_root
