@@ -173,10 +173,10 @@ def degradation_section(prefix: str = "learn") -> None:
 
 
 def _sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> Job:
-    """``tasks.sweep_job``, imported when a re-run is asked for: tasks loads torch, a job's identity Dask."""
-    from explorer import tasks
+    """``tasks_experiments.sweep_job``, imported when a re-run is asked for: it loads torch, a job's identity Dask."""
+    from explorer import tasks_experiments
 
-    return tasks.sweep_job(sweep, depths)
+    return tasks_experiments.sweep_job(sweep, depths)
 
 
 def _live(prefix: str, label: str, job: Callable[[], Job]):

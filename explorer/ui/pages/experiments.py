@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from explorer import tasks
+from explorer import tasks_experiments
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
@@ -123,7 +123,7 @@ with tab_lesion:
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
     if chosen and st.button(_("Re-run the lesion study live"), key="exp_lesion_run"):
         nets = [(card.config, cached_card_model(card).state_dict()) for card in chosen]
-        submit_ui(LESION_JOB, tasks.lesion_job(nets, chosen[0].image_size), _("Lesion study"))
+        submit_ui(LESION_JOB, tasks_experiments.lesion_job(nets, chosen[0].image_size), _("Lesion study"))
     live_results = job_panel(LESION_JOB, _("Lesion study"))
     if live_results:
         results = [r for r in live_results if r.model_name.endswith(f"-{depth}")] or results

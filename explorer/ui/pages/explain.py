@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import attribution_methods, tasks, trust
+from explorer import attribution_methods, tasks_experiments, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
@@ -196,7 +196,7 @@ if st.button(_("Run the randomisation check"), key="explain_randomise"):
         with cache.model_lock(m):  # it may label photos with the shared network in eval mode
             calibration, _labels = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
         nets.append((c.config.name, c.config, m.state_dict(), xi, res.layer, res.target, calibration))
-    submit_ui(RANDOMISE_JOB, tasks.randomisation_job(nets), _("Randomisation check"))
+    submit_ui(RANDOMISE_JOB, tasks_experiments.randomisation_job(nets), _("Randomisation check"))
     st.session_state[RANDOMISE_VIEW] = view
 if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view it was asked for
     checks = job_panel(RANDOMISE_JOB, _("Randomisation check"))
