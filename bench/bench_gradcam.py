@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from explorer.attribution import METHODS, grad_cam
+from explorer.attribution import grad_cam
+from explorer.attribution_methods import METHODS
 from explorer.models import build_resnet
 
 CASES = (("ResNet-50", "imagenet", 50, 224), ("ResNet-20", "cifar", 20, 32))

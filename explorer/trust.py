@@ -26,7 +26,8 @@ import torch
 from captum.attr import GuidedGradCam, IntegratedGradients, Saliency
 from torch import nn
 
-from explorer.attribution import METHODS, _Head, eval_view, grad_cam, ig_steps, resolve_layer
+from explorer.attribution import _Head, eval_view, grad_cam, resolve_layer
+from explorer.attribution_methods import METHODS, ig_steps
 from explorer.images import as_batch
 from explorer.models import block_names
 from explorer.progress import ProgressFn

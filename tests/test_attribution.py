@@ -6,16 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.attribution import (
-    METHODS,
-    attribute,
-    compare_methods,
-    filmstrip,
-    grad_cam,
-    predict,
-    target_layers,
-    top_k,
-)
+from explorer.attribution import filmstrip, grad_cam, predict, target_layers, top_k
+from explorer.attribution_methods import METHODS, attribute, compare_methods
 from explorer.models import build_resnet
 
 # a 4x4 one-channel image and two hand-set 2x2 filters (no padding): the conv output is 3x3

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.attribution import METHODS
+from explorer.attribution_methods import METHODS
 from explorer.experiments.saliency import METRICS, run_saliency
 from explorer.experiments.saliency_maps import METHOD_KEYS, center_map, method_maps
 from explorer.experiments.saliency_metrics import (

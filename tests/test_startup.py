@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_heavy_modules_load_when_first_used():
     code = (
         "import sys\n"
-        "import explorer.attribution, explorer.datasets, explorer.pretrained, explorer.summary, explorer.ui.cache\n"
+        "import explorer.attribution, explorer.attribution_methods, explorer.datasets, explorer.pretrained,"
+        " explorer.summary, explorer.ui.cache, explorer.ui.shared_models, explorer.ui.assets_cache\n"
         "from explorer.summary import summarize_config\n"
         "from explorer.models import ResNetConfig\n"
         "summarize_config(ResNetConfig('imagenet', 50))\n"

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from explorer import engine_worker, runs, tasks
+from explorer import engine_worker, runs, tasks, tasks_experiments
 from explorer.models import ResNetConfig, build_resnet
 
 
@@ -29,15 +29,15 @@ def tiny(residual=True, seed=0):
 
 @pytest.mark.slow
 def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
-    job = tasks.lesion_job([tiny()], image_size=16)
+    job = tasks_experiments.lesion_job([tiny()], image_size=16)
     spec = job.spec
-    assert job.fn is tasks.lesion_task and job.key == f"explorer-lesion-{job.id}"
-    assert job.id == tasks.lesion_job([tiny()], image_size=16).id  # same weights: same job
-    assert job.id != tasks.lesion_job([tiny(seed=1)], image_size=16).id
-    done = tasks.lesion_task(spec, engine_worker.LocalContext())
+    assert job.fn is tasks_experiments.lesion_task and job.key == f"explorer-lesion-{job.id}"
+    assert job.id == tasks_experiments.lesion_job([tiny()], image_size=16).id  # same weights: same job
+    assert job.id != tasks_experiments.lesion_job([tiny(seed=1)], image_size=16).id
+    done = tasks_experiments.lesion_task(spec, engine_worker.LocalContext())
     assert len(done) == 1 and done[0].complete and done[0].model_name == "ResNet-8"
     ctx = StopAfter(2)
-    two = tasks.lesion_task({**spec, "models": spec["models"] * 2}, ctx)
+    two = tasks_experiments.lesion_task({**spec, "models": spec["models"] * 2}, ctx)
     assert len(two) == 1 and not two[0].complete  # stopped inside the first network; the second never started
     assert [step for step, _ in ctx.reports] == [1, 2]
     assert ctx.reports[0][1] % 2 == 0 and ctx.reports[0][1] >= 8  # both networks' evaluations in one total
@@ -46,25 +46,28 @@ def test_lesion_job_key_follows_the_weights_and_the_body_stops_when_asked():
 def test_randomisation_job_runs_each_network_at_its_layer_and_stops():
     x = torch.randn(3, 16, 16, generator=torch.Generator().manual_seed(0))
     nets = [(f"{c.name}", c, sd, x, "layer3.0", 1, None) for c, sd in (tiny(True), tiny(False))]
-    job = tasks.randomisation_job(nets, ("gradcam",))
+    job = tasks_experiments.randomisation_job(nets, ("gradcam",))
     spec = job.spec
-    assert job.key.startswith("explorer-randomise-") and job.id != tasks.randomisation_job(nets[:1], ("gradcam",)).id
-    out = tasks.randomisation_task(spec, engine_worker.LocalContext())
+    assert (
+        job.key.startswith("explorer-randomise-")
+        and job.id != tasks_experiments.randomisation_job(nets[:1], ("gradcam",)).id
+    )
+    out = tasks_experiments.randomisation_task(spec, engine_worker.LocalContext())
     assert list(out) == ["ResNet-8", "Plain-8"] and all(r["gradcam"].complete for r in out.values())
     assert out["ResNet-8"]["gradcam"].steps[0] == "original" and len(out["ResNet-8"]["gradcam"].maps) > 2
-    stopped = tasks.randomisation_task(spec, StopAfter(1))
+    stopped = tasks_experiments.randomisation_task(spec, StopAfter(1))
     assert list(stopped) == ["ResNet-8"] and not stopped["ResNet-8"]["gradcam"].complete
 
 
 @pytest.mark.slow
 def test_sweep_job_names_its_inputs_and_stops_between_networks():
-    job = tasks.sweep_job("depth", (8,))
+    job = tasks_experiments.sweep_job("depth", (8,))
     spec = job.spec
-    assert job.id == tasks.sweep_job("depth", (8,)).id != tasks.sweep_job("depth", (14,)).id
-    assert len(tasks.sweep_task(spec, engine_worker.LocalContext())) == 2  # plain and residual
-    assert len(tasks.sweep_task(spec, StopAfter(1))) == 1
+    assert job.id == tasks_experiments.sweep_job("depth", (8,)).id != tasks_experiments.sweep_job("depth", (14,)).id
+    assert len(tasks_experiments.sweep_task(spec, engine_worker.LocalContext())) == 2  # plain and residual
+    assert len(tasks_experiments.sweep_task(spec, StopAfter(1))) == 1
     with pytest.raises(ValueError, match="sweep must be one of"):
-        tasks.sweep_job("width")
+        tasks_experiments.sweep_job("width")
 
 
 def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_the_run(tmp_path):

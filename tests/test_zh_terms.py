@@ -71,7 +71,7 @@ def test_recipe_caption_names_the_data_and_never_leaves_a_gap():
 
 def test_cache_spinners_speak_the_sessions_language(monkeypatch):
     from explorer.models import ResNetConfig
-    from explorer.ui import cache
+    from explorer.ui import cache, spinners
 
     shown = []
 
@@ -80,7 +80,7 @@ def test_cache_spinners_speak_the_sessions_language(monkeypatch):
         shown.append(text)
         yield
 
-    monkeypatch.setattr(cache.st, "spinner", spinner)
+    monkeypatch.setattr(spinners.st, "spinner", spinner)
     with i18n.language("zh"):
         summary = cache.cached_summary(ResNetConfig(depth=8, width=8))
     cache.cached_summary(ResNetConfig(depth=8, width=8))
@@ -93,7 +93,7 @@ def test_model_spinner_speaks_the_sessions_language_only_while_loading(monkeypat
 
     from explorer import model_cards
     from explorer.models import ResNetConfig
-    from explorer.ui import cache
+    from explorer.ui import shared_models
 
     shown = []
 
@@ -105,8 +105,8 @@ def test_model_spinner_speaks_the_sessions_language_only_while_loading(monkeypat
     monkeypatch.setattr(type(get_dg_singleton_instance().main_dg), "spinner", spinner)
     first, second = (model_cards.untrained_card(ResNetConfig(depth=8, width=w)) for w in (5, 7))
     with i18n.language("zh"):
-        cache.cached_card_model(first)
+        shared_models.cached_card_model(first)
         chinese = i18n._("Loading the network…")
-    cache.cached_card_model(first)  # loaded already: no spinner
-    cache.cached_card_model(second)
+    shared_models.cached_card_model(first)  # loaded already: no spinner
+    shared_models.cached_card_model(second)
     assert chinese != "Loading the network…" and shown == [chinese, "Loading the network…"]

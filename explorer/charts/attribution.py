@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from explorer.attribution import METHOD_LABELS
+from explorer.attribution_methods import METHOD_LABELS
 from explorer.charts import spec
 from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, apply_style

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.attribution import METHOD_LABELS
+from explorer.attribution_methods import METHOD_LABELS
 from explorer.charts.attribution import image_trace
 from explorer.charts.colors import overlay_rgb, to_rgb_uint8
 from explorer.charts.style import apply_style, colour

@@ -1,6 +1,6 @@
 """The maps the saliency benchmark scores: Explain's five methods on a whole batch, and two that explain nothing.
 
-Each method is ``explorer.attribution.METHODS``' own, made by the same captum class with the same settings
+Each method is ``explorer.attribution_methods.METHODS``' own, made by the same captum class with the same settings
 (layer, integration steps, occlusion window, baselines, scaling to [0, 1]), but for a batch of images and
 one target per image, so 256 images cost a few batched passes instead of 256 single ones. The tests check
 each batched map equal to ``METHODS`` on single images.
@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.attribution import eval_view, ig_steps, occlusion_window, resolve_layer
+from explorer.attribution import eval_view, resolve_layer
+from explorer.attribution_methods import ig_steps, occlusion_window
 
-# the CLI's and the JSON's method names -> explorer.attribution.METHODS' names (None: a baseline map)
+# the CLI's and the JSON's method names -> explorer.attribution_methods.METHODS' names (None: a baseline map)
 METHOD_KEYS = {
     "grad-cam": "gradcam",
     "guided-grad-cam": "guided_gradcam",
@@ -35,7 +36,7 @@ BASELINES = ("random", "center")
 
 
 def _scale_each(a: torch.Tensor) -> np.ndarray:
-    """(B, H, W) non-negative maps, each divided by its max when that is positive (as attribution._scaled)."""
+    """(B, H, W) non-negative maps, each divided by its max when that is positive (as attribution_methods._scaled)."""
     peak = a.flatten(1).amax(1).view(-1, 1, 1)
     return torch.where(peak > 0, a / peak.clamp_min(1e-38), torch.zeros_like(a)).float().cpu().numpy()
 

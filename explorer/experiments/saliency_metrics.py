@@ -13,7 +13,7 @@
 The baseline is the dataset's mean colour (0 after normalisation), not RISE's blur for insertion: a shape is
 a flat colour on a flat background, so a blurred copy still shows its colour and rough outline, and insertion
 would start with much of the answer given. The mean colour carries neither, and it is the baseline that
-Integrated Gradients and Occlusion already use in ``explorer.attribution`` (which favours those two a little:
+Integrated Gradients and Occlusion already use in ``explorer.attribution_methods`` (which favours those two a little:
 they were computed against the very image the curves move towards).
 
 Ties in a map (Grad-CAM's zeros, a flat region) are broken in a seeded random order, not row by row, so a

@@ -1,11 +1,10 @@
-"""The only place that uses st.cache_*: shared, read-only models, results and figures.
+"""The computed caches of ``explorer.ui``, shared by every session: structures and summaries, figures and views.
 
-Cached models are shared by every session: callers never train, re-randomise or switch them; views
-that need a switch work on a copy. Figures and views that are the same for every student are built
-once per distinct input and shared: ``figure()`` keeps plotly's dict of a chart (building a
-``go.Figure`` is mostly validation and deep copies, the bulk of a warm page run), ``view()`` keeps
-what a computation returns for a shared model, keyed by the model's card, the image's hash and the
-options. ``shared_models_report()`` checks that no view left a hook or a mode behind on them.
+Figures and views that are the same for every student are built once per distinct input and shared: ``figure()``
+keeps plotly's dict of a chart (building a ``go.Figure`` is mostly validation and deep copies, the bulk of a warm
+page run), ``view()`` keeps what a computation returns for a shared model (``explorer.ui.shared_models``), keyed by
+the model's card, the image's hash and the options; a view computes in one of as many slots as the process has cores
+(``compute_slot``). The precomputed assets are loaded in ``explorer.ui.assets_cache``.
 
 Importing it loads no torch (nor does the Learn page, the first one drawn): functions that compute import
 what they compute with.
@@ -14,58 +13,28 @@ what they compute with.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import os
 import pickle
 import sys
 import threading
-import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from explorer import model_cards, runs
+from explorer import model_cards
 from explorer.charts import spec
 from explorer.config import ResNetConfig
-from explorer.i18n import N_, get_language, translator
+from explorer.i18n import N_, get_language
 from explorer.model_locks import model_lock  # the one lock per model: views that hook it or flip its modes
 from explorer.summary_records import Summary
+from explorer.ui.assets_cache import ASSET_EXPERIMENTS
+from explorer.ui.spinners import spinner
 
 if TYPE_CHECKING:
     from explorer.datasets import Shapes
     from explorer.models import ResNet
-
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
-ASSET_RUNS = ASSETS / "runs"
-ASSET_EXPERIMENTS = ASSETS / "experiments"
-DEFAULT_RUN = "shapes"  # assets/runs/shapes: the shapes pair at 20 and 56 layers trained to >= 95% (`make assets`)
-
-
-def spinner(message: str) -> Callable:
-    """Show ``message`` in the session's language while the decorated (cached) function runs: a cache's own
-    ``show_spinner=`` text is fixed, in English, when the module loads. Like it, shown only after 0.5 s."""
-
-    def wrap(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def call(*args, **kwargs):
-            with st.spinner(translator().gettext(message)):
-                return fn(*args, **kwargs)
-
-        return call
-
-    return wrap
-
-
-class SpinnerText(str):
-    """A cache's ``show_spinner=`` text in the session's language: Streamlit shows it only on a cache miss, as
-    ``str(message)``, in the session's script thread (where the language is set). Unlike ``spinner``, a cache
-    hit costs nothing: no element and no timer thread on every call."""
-
-    def __str__(self) -> str:
-        return translator().gettext(str.__str__(self))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
@@ -118,83 +87,6 @@ def cached_twin_param_count(config: ResNetConfig) -> int:
     from explorer.summary import twin_params
 
     return twin_params(cached_structure(config))
-
-
-_SHARED: weakref.WeakKeyDictionary[ResNet, tuple] = weakref.WeakKeyDictionary()  # model -> fingerprint
-_SHARED_GUARD = threading.Lock()
-
-
-def _fingerprint(model: ResNet) -> tuple:
-    """What changes if anyone trains, re-randomises or freezes the model: every floating-point tensor's L2 norm,
-    every parameter's and buffer's version counter and the ``requires_grad`` flags.
-
-    The norms come from one fused call per device and dtype (``torch._foreach_norm``, as clip_grad_norm_ uses;
-    the L2 norm is the quickest of them on the CPU), not one Python-level reduction per tensor; they see any
-    change worth the name, however it was made (through ``.data``, or a batch-norm's running statistics moved by
-    a forward pass in training mode, which bumps no counter). The version counters see every in-place write
-    through the tensor itself (an optimiser step, ``nn.init``, ``load_state_dict``), however small.
-    """
-    import torch
-
-    params = list(model.parameters())
-    tensors = params + list(model.buffers())
-    groups: dict[tuple, list] = {}
-    for t in tensors:
-        if t.is_floating_point():
-            groups.setdefault((t.device, t.dtype), []).append(t)
-    with torch.no_grad():
-        norms = tuple(torch.stack(torch._foreach_norm(g, 2)).cpu().numpy().tobytes() for g in groups.values())
-    return norms, tuple(t._version for t in tensors), tuple(p.requires_grad for p in params)
-
-
-@st.cache_resource(max_entries=8, show_spinner=SpinnerText(N_("Loading the network…")))
-def cached_card_model(card: model_cards.ModelCard, download: bool = False, device: str = "cpu") -> ResNet:
-    """A shared, read-only network for a card (untrained, precomputed or pretrained), on ``device``."""
-    with compute_slot():
-        model = model_cards.load_model(card, download=download, like=_loaded_twin(card))
-    if str(next(model.parameters()).device) != device:  # where it is already, .to would only walk every module
-        model = model.to(device)
-    fingerprint = _fingerprint(model)
-    with _SHARED_GUARD:
-        _SHARED[model] = fingerprint
-        if card.source == model_cards.UNTRAINED:
-            _UNTRAINED[card] = model
-    return model
-
-
-_UNTRAINED: weakref.WeakValueDictionary[model_cards.ModelCard, ResNet] = weakref.WeakValueDictionary()
-
-
-def _loaded_twin(card: model_cards.ModelCard) -> ResNet | None:
-    """An untrained card's twin as a shared model, if one is loaded, on the CPU and unchanged (its fingerprint):
-    the twins share every layer but the projections, so those are copied rather than drawn again (a page
-    shows a network and its twin: half the random draws of a view)."""
-    if card.source != model_cards.UNTRAINED:
-        return None
-    with _SHARED_GUARD:
-        twin = _UNTRAINED.get(model_cards.twin_card(card))
-        loaded = _SHARED.get(twin) if twin is not None else None
-    if loaded is None or next(twin.parameters()).device.type != "cpu" or _fingerprint(twin) != loaded:
-        return None
-    return twin
-
-
-def shared_models_report() -> dict[str, int]:
-    """Shared models, and how many carry a hook, are in training mode, or changed since loading."""
-    from torch.nn.modules import module as nn_module
-
-    with _SHARED_GUARD:
-        models = list(_SHARED.items())
-    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-    hooks = sum(len(getattr(m, k)) for model, _ in models for m in model.modules() for k in kinds)
-    hooks += sum(len(p._backward_hooks or {}) for model, _ in models for p in model.parameters())
-    hooks += len(nn_module._global_forward_hooks) + len(nn_module._global_backward_hooks)
-    return {
-        "models": len(models),
-        "hooks": hooks,
-        "training": sum(any(m.training for m in model.modules()) for model, _ in models),
-        "changed": sum(_fingerprint(model) != fp for model, fp in models),
-    }
 
 
 def _name(fn: Callable) -> str:
@@ -336,139 +228,8 @@ def cached_probe_batch(card: model_cards.ModelCard, model: ResNet, n: int = 32):
 
 
 @st.cache_data(show_spinner=False)
-def precomputed_cards() -> list[model_cards.ModelCard]:
-    """Networks trained by `make assets` and shipped in assets/runs."""
-    cards: list[model_cards.ModelCard] = []
-    for run in runs.find_runs(ASSET_RUNS):
-        cards += model_cards.run_cards(run)
-    # the well-trained shapes run first: its networks are the pickers' default (Explain's first view)
-    return sorted(
-        cards, key=lambda c: (Path(c.run or "").name != DEFAULT_RUN, c.run or "", c.config.depth, not c.config.residual)
-    )
-
-
-@st.cache_data(show_spinner=False)
 def shapes_samples(size: int = 32, n: int = 60) -> Shapes:
     """Held-out shapes for the image pickers (a seed no training run uses)."""
     from explorer.datasets import make_shapes
 
     return make_shapes(n, size=size, seed=12345)
-
-
-@st.cache_resource(show_spinner=False)
-def precomputed_run(name: str):
-    """The run ``assets/runs/<name>`` (an ``explorer.runs.Run``, shared read-only), or None if absent."""
-    from explorer.runs import load_run
-
-    path = ASSET_RUNS / name
-    return load_run(path) if (path / "config.json").is_file() else None
-
-
-@st.cache_data(show_spinner=False)
-def precomputed_sweeps() -> tuple[list | None, list | None]:
-    """(gradient-norm depth sweep, shattered-gradients sweep) from assets/experiments, None where missing."""
-    from explorer.experiments.precompute import load_shattered, load_sweep
-
-    return load_sweep(ASSET_EXPERIMENTS), load_shattered(ASSET_EXPERIMENTS)
-
-
-@st.cache_resource(show_spinner=False)
-def _init_gradients():
-    from explorer.experiments.init_gradients import load_init_gradients
-
-    return load_init_gradients(ASSET_EXPERIMENTS)
-
-
-def precomputed_gradient_norms(card: model_cards.ModelCard, train_mode: bool, images: int) -> list | None:
-    """The Gradients page's per-layer norms for the sidebar's untrained network on ``images`` probe images
-    (``cached_probe_batch``) from assets/experiments (``explorer.experiments.init_gradients``, computed exactly as
-    the page computes them), or None: compute live."""
-    table = _init_gradients()
-    return None if table is None else table.lookup(card, train_mode, images)
-
-
-@st.cache_data(show_spinner=False)
-def precomputed_lesions() -> list | None:
-    """Lesion studies of the degradation run's networks from assets/experiments, or None."""
-    from explorer.experiments.precompute import load_lesions
-
-    return load_lesions(ASSET_EXPERIMENTS)
-
-
-ZERO_GAMMA_LABELS = {
-    "standard": N_("standard initialisation (γ = 1)"),
-    "zero_gamma": N_("zero-γ initialisation (γ = 0)"),
-}
-
-
-@st.cache_data(show_spinner=False)
-def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """||F(x)|| / ||shortcut(x)|| per block at initialisation, with and without zero-gamma (Goyal et al. 2017): the
-    precomputed asset, measured here only when it is missing."""
-    from explorer.experiments.precompute import load_zero_gamma, zero_gamma_ratios
-
-    ratios = load_zero_gamma(ASSET_EXPERIMENTS, depth) or zero_gamma_ratios(depth)
-    return {ZERO_GAMMA_LABELS[k]: v for k, v in ratios.items()}
-
-
-@st.cache_data(show_spinner=SpinnerText(N_("Measuring layer responses…")))
-def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
-    """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
-    from explorer.experiments.precompute import lesion_data
-    from explorer.probes import layer_responses
-
-    run = precomputed_run(name)
-    if run is None:
-        return []
-    x, _ = lesion_data(run.train.image_size or 32, n=256)
-    out = []
-    for label, model in run.load_models().items():
-        _, stds = layer_responses(model, x)
-        out.append((label, model.config.residual, model.config.depth, stds.tolist()))
-    return out
-
-
-@st.cache_data(show_spinner=False)
-def precomputed_landscapes(folder: str = "landscape") -> tuple[list, list]:
-    """Loss landscapes and init-to-trained lines of a degradation run's networks (assets/experiments/<folder>)."""
-    from explorer.experiments.landscape import load_landscapes
-
-    return load_landscapes(ASSET_EXPERIMENTS / folder)
-
-
-@st.cache_data(show_spinner=False)
-def precomputed_saliency() -> list[dict]:
-    """The saliency benchmark of the shapes run's networks, trained and randomised (assets/experiments/saliency)."""
-    from explorer.experiments.saliency import load_saliency
-
-    return load_saliency(ASSET_EXPERIMENTS / "saliency")
-
-
-def _runs_signature(roots: tuple[str, ...]) -> tuple:
-    """Every file of every run folder under ``roots`` with its size and time: changes when a run is saved,
-    extended or removed."""
-    sig = []
-    for root in map(Path, roots):
-        for d in sorted(root.iterdir()) if root.is_dir() else []:
-            if d.is_dir():
-                sig += [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in d.iterdir() if f.is_file()]
-    return tuple(sig)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _found_runs(roots: tuple[str, ...], signature: tuple) -> list:
-    return runs.find_runs(*roots)
-
-
-def found_runs(*roots: Path | str) -> list:
-    """``runs.find_runs(*roots)``, read from disk again only when a run folder changed (shared, read-only)."""
-    key = tuple(str(r) for r in roots)
-    return _found_runs(key, _runs_signature(key))
-
-
-@st.cache_data(show_spinner=False)
-def precomputed_relu_place() -> dict | None:
-    """The 'where the ReLU goes' runs summarised per seed (assets/experiments/relu_place.json), None if absent."""
-    from explorer.experiments.relu_place import load_relu_place
-
-    return load_relu_place(ASSET_EXPERIMENTS)

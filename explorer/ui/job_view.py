@@ -1,6 +1,6 @@
 """A panel for any job on the engine (lesion study, randomisation check, sweeps): place, progress, a real Stop.
 
-The page submits an ``engine.Job`` (made by ``explorer.tasks``) and keeps its key under a session-state key; this
+The page submits an ``engine.Job`` (made by ``explorer.tasks`` or ``explorer.tasks_experiments``) and keeps its key under a session-state key; this
 panel polls the scheduler with ``@st.fragment(run_every=...)`` and returns the job's result once it has one. Stop
 sets the job's stop event on the scheduler: the worker ends the job before its next step and returns what it has.
 Phases and messages built on workers arrive as ``i18n.message`` pairs and are shown in the session's language.
@@ -46,7 +46,7 @@ def waiting_text(position: int) -> str:
 
 
 def phase_text(phase) -> str:
-    """A job's phase (``explorer.tasks``: a name, or an ``i18n.message`` pair) in the session's language."""
+    """A job's phase (``explorer.tasks``, ``explorer.tasks_experiments``: a name, or an ``i18n.message`` pair) in the session's language."""
     if phase and not isinstance(phase, str):
         return translate(phase)
     phases = {"starting": _("Starting"), "loading data": _("Loading data"), "training": _("Training")}

@@ -16,7 +16,8 @@ from explorer.engine_records import Job
 from explorer.gradient_results import first_last_ratios
 from explorer.history import History
 from explorer.i18n import N_, _
-from explorer.ui.cache import figure, precomputed_run, precomputed_sweeps
+from explorer.ui.assets_cache import precomputed_run, precomputed_sweeps
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
@@ -172,10 +173,10 @@ def degradation_section(prefix: str = "learn") -> None:
 
 
 def _sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> Job:
-    """``tasks.sweep_job``, imported when a re-run is asked for: tasks loads torch, a job's identity Dask."""
-    from explorer import tasks
+    """``tasks_experiments.sweep_job``, imported when a re-run is asked for: it loads torch, a job's identity Dask."""
+    from explorer import tasks_experiments
 
-    return tasks.sweep_job(sweep, depths)
+    return tasks_experiments.sweep_job(sweep, depths)
 
 
 def _live(prefix: str, label: str, job: Callable[[], Job]):

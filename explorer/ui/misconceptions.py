@@ -10,7 +10,7 @@ from explorer.experiments.precompute import load_block_costs
 from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _
 from explorer.misconceptions import block_costs, fits
-from explorer.ui.cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
+from explorer.ui.assets_cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
 from explorer.ui.widgets import show_chart
 
 

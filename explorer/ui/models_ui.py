@@ -15,7 +15,9 @@ from explorer.images import ACCEPTED, ImageError, load_image, prepare_image, sam
 from explorer.models import ResNet
 from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
 from explorer.ui import state
-from explorer.ui.cache import cached_card_model, precomputed_cards, shapes_samples
+from explorer.ui.assets_cache import precomputed_cards
+from explorer.ui.cache import shapes_samples
+from explorer.ui.shared_models import cached_card_model
 from explorer.ui.widgets import device_ui, network_ui
 
 

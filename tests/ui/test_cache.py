@@ -8,7 +8,7 @@ from explorer import attribution as attr
 from explorer import model_cards
 from explorer.charts.model import block_figure
 from explorer.models import ResNetConfig
-from explorer.ui import cache
+from explorer.ui import cache, shared_models
 from explorer.ui.widgets import _Spec
 
 TINY = ResNetConfig(depth=8, width=8)
@@ -32,7 +32,7 @@ def test_figure_is_built_once_per_distinct_input_and_is_plotly_dict():
 
 def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():
     card = model_cards.untrained_card(TINY)
-    model = cache.cached_card_model(card)
+    model = shared_models.cached_card_model(card)
     x1 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     x2 = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     r1 = cache.view(attr.grad_cam, card, model, x1, "layer2", None, raw=False)
@@ -42,35 +42,40 @@ def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():
     np.testing.assert_allclose(r1.map, again.map)
     np.testing.assert_allclose(r2.map, direct.map, atol=1e-6)
     assert not np.allclose(r1.map, r2.map)
-    report = cache.shared_models_report()
+    report = shared_models.shared_models_report()
     assert report["models"] >= 1
     assert report["hooks"] == report["training"] == report["changed"] == 0
 
 
 def test_report_sees_a_hook_a_mode_and_a_change_left_on_a_shared_model():
     card = model_cards.untrained_card(ResNetConfig(depth=8, width=4))
-    model = cache.cached_card_model(card)
+    model = shared_models.cached_card_model(card)
     handle = model.layer1.register_forward_hook(lambda *a: None)
     try:
-        assert cache.shared_models_report()["hooks"] == 1
+        assert shared_models.shared_models_report()["hooks"] == 1
     finally:
         handle.remove()
     model.fc.train()
     try:
-        assert cache.shared_models_report()["training"] == 1
+        assert shared_models.shared_models_report()["training"] == 1
     finally:
         model.fc.eval()
     model.fc.bias.requires_grad_(False)
     try:
-        assert cache.shared_models_report()["changed"] == 1
+        assert shared_models.shared_models_report()["changed"] == 1
     finally:
         model.fc.bias.requires_grad_(True)
-    assert cache.shared_models_report() == {**cache.shared_models_report(), "hooks": 0, "training": 0, "changed": 0}
+    assert shared_models.shared_models_report() == {
+        **shared_models.shared_models_report(),
+        "hooks": 0,
+        "training": 0,
+        "changed": 0,
+    }
 
 
 def test_probe_batch_has_the_size_asked_for_and_is_shared_per_size():
     card = model_cards.untrained_card(TINY)
-    model = cache.cached_card_model(card)
+    model = shared_models.cached_card_model(card)
     x16, y16 = cache.cached_probe_batch(card, model, n=16)
     x32, _ = cache.cached_probe_batch(card, model)
     assert x16.shape == (16, 3, 32, 32) and y16.shape == (16,) and x32.shape[0] == 32
@@ -120,28 +125,28 @@ def test_network_cost_comes_from_the_asset_and_falls_back_to_the_summary():
 
 def test_report_sees_a_training_step_a_small_write_and_running_statistics_changed():
     card = model_cards.untrained_card(ResNetConfig(depth=8, width=4, residual=False))
-    model = cache.cached_card_model(card)
+    model = shared_models.cached_card_model(card)
     weight, mean = model.layer1[0].conv1.weight, model.layer1[0].bn1.running_mean
     saved = (weight.clone(), mean.clone(), model.layer1[0].bn1.num_batches_tracked.clone())
     try:
         opt = torch.optim.SGD(model.parameters(), lr=1e-9)  # one step far below any sum's rounding
         model(torch.rand(2, 3, 32, 32)).sum().backward()
         opt.step()
-        assert cache.shared_models_report()["changed"] == 1
+        assert shared_models.shared_models_report()["changed"] == 1
         with torch.no_grad():
             weight.copy_(saved[0])
         model.zero_grad(set_to_none=True)
-        cache._SHARED[model] = cache._fingerprint(model)  # the step put back: clean again
-        assert cache.shared_models_report()["changed"] == 0
+        shared_models._SHARED[model] = shared_models._fingerprint(model)  # the step put back: clean again
+        assert shared_models.shared_models_report()["changed"] == 0
         mean.data.add_(0.5)  # through .data: no version counter moves, the norms do
-        assert cache.shared_models_report()["changed"] == 1
+        assert shared_models.shared_models_report()["changed"] == 1
         mean.data.sub_(0.5)
-        assert cache.shared_models_report()["changed"] == 0
+        assert shared_models.shared_models_report()["changed"] == 0
         model.train()  # a forward pass in training mode moves the batch-norm statistics
         with torch.no_grad():
             model(torch.rand(2, 3, 32, 32))
         model.eval()
-        assert cache.shared_models_report()["changed"] == 1
+        assert shared_models.shared_models_report()["changed"] == 1
     finally:
         with torch.no_grad():
             weight.copy_(saved[0])
@@ -149,8 +154,8 @@ def test_report_sees_a_training_step_a_small_write_and_running_statistics_change
                 if isinstance(m, torch.nn.BatchNorm2d):
                     m.reset_running_stats()
         model.zero_grad(set_to_none=True)
-        cache._SHARED[model] = cache._fingerprint(model)
-    assert cache.shared_models_report()["changed"] == 0
+        shared_models._SHARED[model] = shared_models._fingerprint(model)
+    assert shared_models.shared_models_report()["changed"] == 0
 
 
 def test_a_twin_loaded_after_its_network_has_its_own_weights_and_never_a_changed_ones():
@@ -160,23 +165,23 @@ def test_a_twin_loaded_after_its_network_has_its_own_weights_and_never_a_changed
     for shortcut, width in (("A", 6), ("B", 10)):
         card = model_cards.untrained_card(ResNetConfig(depth=14, width=width, shortcut=shortcut))
         twin = model_cards.twin_card(card)
-        assert cache._loaded_twin(twin) is None  # nothing loaded yet to copy from
-        model = cache.cached_card_model(card)
-        assert cache._loaded_twin(twin) is model
-        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+        assert shared_models._loaded_twin(twin) is None  # nothing loaded yet to copy from
+        model = shared_models.cached_card_model(card)
+        assert shared_models._loaded_twin(twin) is model
+        assert same(shared_models.cached_card_model(twin), model_cards.load_model(twin))
     card = model_cards.untrained_card(ResNetConfig(depth=14, width=12, residual=False))
-    model = cache.cached_card_model(card)
+    model = shared_models.cached_card_model(card)
     saved = model.conv1.weight.detach().clone()
     with torch.no_grad():
         model.conv1.weight.add_(1.0)  # someone changed the shared network: its twin must not copy it
     try:
         twin = model_cards.twin_card(card)
-        assert cache._loaded_twin(twin) is None
-        assert same(cache.cached_card_model(twin), model_cards.load_model(twin))
+        assert shared_models._loaded_twin(twin) is None
+        assert same(shared_models.cached_card_model(twin), model_cards.load_model(twin))
     finally:
         with torch.no_grad():
             model.conv1.weight.copy_(saved)
-        cache._SHARED[model] = cache._fingerprint(model)
+        shared_models._SHARED[model] = shared_models._fingerprint(model)
 
 
 _RUNNING = {"now": 0, "most": 0}
@@ -202,7 +207,7 @@ def test_views_of_many_sessions_compute_at_most_as_many_at_once_as_there_are_cor
 
     slots = cache._SLOTS._initial_value
     cards = [model_cards.untrained_card(TINY, seed=1000 + i) for i in range(3 * slots + 1)]
-    models = [cache.cached_card_model(c) for c in cards]
+    models = [shared_models.cached_card_model(c) for c in cards]
     results: list[float] = []
 
     def student(i: int) -> None:

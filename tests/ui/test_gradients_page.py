@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.ui import cache
+from explorer.ui import assets_cache, cache
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SIDEBAR = {"network": "The network in the sidebar, untrained", "depth": "32", "residual": "false", "shortcut": "B"}
@@ -51,7 +51,7 @@ def test_the_table_and_the_live_computation_show_the_same(monkeypatch, query):
     from_table = shown(open_gradients({**SIDEBAR, **query}))
     assert "gradient_norms" not in computed  # both networks (the picked one and its twin) came from the table
     assert "Plain-32" in from_table[0] and "ResNet-32" in from_table[0]
-    monkeypatch.setattr(cache, "_init_gradients", lambda: None)  # as without the asset: computed live
+    monkeypatch.setattr(assets_cache, "_init_gradients", lambda: None)  # as without the asset: computed live
     live = shown(open_gradients({**SIDEBAR, **query}))
     assert computed.count("gradient_norms") == 2
     assert from_table[0] == live[0]  # the numbers under the chart, as shown

@@ -4,7 +4,7 @@ loaded, and how many training jobs really started on the job engine?"""
 import streamlit as st
 
 from explorer import engine, engine_client
-from explorer.ui.cache import shared_models_report
+from explorer.ui.shared_models import shared_models_report
 
 st.title("Diagnostics")
 r = shared_models_report()

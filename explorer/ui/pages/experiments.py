@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from explorer import tasks
+from explorer import tasks_experiments
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.i18n import _
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
-from explorer.ui.cache import cached_card_model, figure, precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.assets_cache import precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import (
     degradation_summary,
@@ -16,6 +17,7 @@ from explorer.ui.lesson_sections import (
     run_titles,
     shattered_section,
 )
+from explorer.ui.shared_models import cached_card_model
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 
@@ -121,7 +123,7 @@ with tab_lesion:
     results = [r for r in (precomputed_lesions() or []) if r.model_name.endswith(f"-{depth}")]
     if chosen and st.button(_("Re-run the lesion study live"), key="exp_lesion_run"):
         nets = [(card.config, cached_card_model(card).state_dict()) for card in chosen]
-        submit_ui(LESION_JOB, tasks.lesion_job(nets, chosen[0].image_size), _("Lesion study"))
+        submit_ui(LESION_JOB, tasks_experiments.lesion_job(nets, chosen[0].image_size), _("Lesion study"))
     live_results = job_panel(LESION_JOB, _("Lesion study"))
     if live_results:
         results = [r for r in live_results if r.model_name.endswith(f"-{depth}")] or results

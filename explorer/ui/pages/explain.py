@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer import attribution as attr
-from explorer import tasks, trust
+from explorer import attribution_methods, tasks_experiments, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
@@ -150,8 +150,8 @@ if st.toggle(_("Show Grad-CAM at every residual block"), key="explain_filmstrip"
 st.header(_("Other methods"))
 methods = st.multiselect(
     _("Methods"),
-    list(attr.METHODS),
-    format_func=lambda m: _(attr.METHOD_LABELS[m]),
+    list(attribution_methods.METHODS),
+    format_func=lambda m: _(attribution_methods.METHOD_LABELS[m]),
     key=state.CAM_METHODS,
     help=_("Occlusion and Integrated Gradients take longest."),
 )
@@ -166,7 +166,7 @@ if methods and st.button(_("Compare methods"), key="explain_compare"):
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(methods)))
         with cache.model_lock(m):
-            rows[c.config.name] = attr.compare_methods(
+            rows[c.config.name] = attribution_methods.compare_methods(
                 m,
                 xi,
                 layer=res.layer,
@@ -196,7 +196,7 @@ if st.button(_("Run the randomisation check"), key="explain_randomise"):
         with cache.model_lock(m):  # it may label photos with the shared network in eval mode
             calibration, _labels = probe_batch(c, m, n=32)  # batch-norm statistics of the re-drawn layers come from it
         nets.append((c.config.name, c.config, m.state_dict(), xi, res.layer, res.target, calibration))
-    submit_ui(RANDOMISE_JOB, tasks.randomisation_job(nets), _("Randomisation check"))
+    submit_ui(RANDOMISE_JOB, tasks_experiments.randomisation_job(nets), _("Randomisation check"))
     st.session_state[RANDOMISE_VIEW] = view
 if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view it was asked for
     checks = job_panel(RANDOMISE_JOB, _("Randomisation check"))
@@ -205,7 +205,7 @@ if st.session_state.get(RANDOMISE_VIEW) == view:  # a result belongs to the view
         rows = [
             {
                 _("network"): net,
-                _("method"): _(attr.METHOD_LABELS[m]),
+                _("method"): _(attribution_methods.METHOD_LABELS[m]),
                 _("fc and the last block re-drawn (signed)"): f"{r.spearman[min(2, len(r.spearman) - 1)]:.2f}",
                 _("fully randomised (signed)"): f"{r.spearman[-1]:.2f}",
                 _("fully randomised (absolute)"): f"{r.spearman_abs[-1]:.2f}",

@@ -7,7 +7,8 @@ from explorer.experiments.init_gradients import PROBE_IMAGES
 from explorer.gradients import SweepResult, gradient_norms
 from explorer.i18n import N_, _
 from explorer.ui import state
-from explorer.ui.cache import cached_probe_batch, figure, precomputed_gradient_norms, view
+from explorer.ui.assets_cache import precomputed_gradient_norms
+from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import model_picker_ui
 from explorer.ui.preact_sections import preact_gradients_section

@@ -7,7 +7,8 @@ from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_r
 from explorer.i18n import _
 from explorer.probes import feature_layers, inside_view, layer_responses, probe_batch
 from explorer.ui import state
-from explorer.ui.cache import figure, precomputed_responses, precomputed_run, view
+from explorer.ui.assets_cache import precomputed_responses, precomputed_run
+from explorer.ui.cache import figure, view
 from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart

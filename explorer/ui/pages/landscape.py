@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import tasks
+from explorer import tasks_experiments
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
 from explorer.experiments.landscape import describe
 from explorer.i18n import N_, _, ngettext
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, figure, found_runs, precomputed_landscapes, precomputed_run
+from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landscapes, precomputed_run
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import run_titles
 from explorer.ui.training_view import runs_root
@@ -259,7 +260,7 @@ st.caption(
 )
 if st.button(_("Compute"), key="landscape_compute", type="primary"):
     names = [network] + ([twin] if with_twin and has_twin else [])
-    job = tasks.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
+    job = tasks_experiments.landscape_job(run.path, names, grid, images, "bfloat16" if fast else "float32")
     submit_ui(LIVE_JOB, job, _("Loss landscape"))
     st.session_state[state.LANDSCAPE_RESULT] = run.path.name
 surfaces = job_panel(LIVE_JOB, _("Loss landscape"))

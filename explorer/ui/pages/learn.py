@@ -9,7 +9,8 @@ from explorer.config import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _, get_language
 from explorer.summary_records import human
 from explorer.ui import pages, state
-from explorer.ui.cache import figure, network_cost, zero_gamma_ratios
+from explorer.ui.assets_cache import zero_gamma_ratios
+from explorer.ui.cache import figure, network_cost
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.preact_sections import preact_learn_section

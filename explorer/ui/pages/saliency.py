@@ -3,12 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import tasks
+from explorer import tasks_experiments
 from explorer.charts.saliency import METRIC_SHORT, WEIGHT_LABELS, examples_figure, method_label, metric_figure
 from explorer.experiments.saliency import METRICS, centre_wins, randomisation_drop
 from explorer.i18n import _
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS, DEFAULT_RUN, figure, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.assets_cache import ASSET_RUNS, DEFAULT_RUN, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.training_view import runs_root
@@ -193,7 +194,7 @@ st.caption(
     )
 )
 if st.button(_("Compute"), key="saliency_compute", type="primary", disabled=not chosen):
-    job = tasks.saliency_job(live.path, chosen, images, 0, randomise)
+    job = tasks_experiments.saliency_job(live.path, chosen, images, 0, randomise)
     submit_ui(LIVE_JOB, job, _("Saliency benchmark"))
 live_results = job_panel(LIVE_JOB, _("Saliency benchmark"))
 if live_results:

@@ -14,7 +14,7 @@ from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
-from explorer.ui.cache import ASSET_RUNS
+from explorer.ui.assets_cache import ASSET_RUNS
 from explorer.ui.preact_sections import relu_place_section
 from explorer.ui.training_view import (
     busy,
