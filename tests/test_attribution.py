@@ -222,11 +222,12 @@ def test_overlay_blends_colour_map_exactly():
 
 
 def test_figures_build(tiny_model, cifar_batch):
-    from explorer.charts.attribution import filmstrip_figure, method_grid_figure, overlay_figure
+    from explorer.charts import spec
+    from explorer.charts.attribution import filmstrip_figure, method_grid_figure, overlay_spec
 
     img = cifar_batch[0].sigmoid()
     cam = grad_cam(tiny_model, cifar_batch[0], target=1)
-    fig = overlay_figure(img, cam.map, opacity=0.4, title="t")
+    fig = spec.as_figure(overlay_spec(img, cam.map, opacity=0.4, title="t"))  # plotly validates the dict
     assert fig.data[1].opacity == 0.4 and fig.layout.font.size >= 16
     strip = filmstrip(tiny_model, cifar_batch[0], target=1)
     assert len(filmstrip_figure(img, strip).data) == 3

@@ -83,19 +83,6 @@ def overlay_spec(
     return spec.spec(data, layout, title, height=520)
 
 
-def overlay_figure(
-    image,
-    cam: np.ndarray,
-    opacity: float = 0.5,
-    title: str | None = None,
-    colourmap: str = "inferno",
-    signed: bool = False,
-    vmax: float | None = None,
-) -> go.Figure:
-    """``overlay_spec`` as a ``go.Figure``."""
-    return spec.as_figure(overlay_spec(image, cam, opacity, title, colourmap, signed, vmax))
-
-
 def _grid(titles: list[str], cols: int, rows: int, height_per_row: int) -> go.Figure:
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01, vertical_spacing=0.08)
     fig.update_annotations(font_size=FONT_SIZE - 2)
