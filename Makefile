@@ -79,6 +79,7 @@ assets: $(STAMP)
 	# precompute also writes init_gradients.json, the Gradients page's table of every untrained network the sidebar offers
 	# (about 35 CPU-s; alone: python -m explorer precompute --init-gradients-only)
 	$(VENV)/bin/python -m explorer precompute --out assets/experiments --lesion-run assets/runs/degradation \
+		--responses-runs assets/runs/degradation assets/runs/degradation-full-batch \
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
 	rm -rf $(RELU_SEEDS)
 	# the shapes pair (Explain's default) and the saliency benchmark of its four networks

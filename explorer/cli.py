@@ -44,6 +44,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     from explorer.experiments.init_gradients import save_init_gradients
     from explorer.experiments.precompute import (
         save_block_costs,
+        save_layer_responses,
         save_lesions,
         save_network_costs,
         save_sweeps,
@@ -67,6 +68,8 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     if args.lesion_run:
         print(f"lesion study of every network in {args.lesion_run}")
         print(f"wrote {save_lesions(args.lesion_run, args.out)}")
+    if args.responses_runs:
+        print(f"wrote {save_layer_responses(args.responses_runs, args.out)}  (Inside's Fig. 7 layer responses)")
     if args.relu_runs:
         from explorer.experiments.relu_place import save_relu_place
 
@@ -169,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-gradients-only", action="store_true", help="only the table of the sidebar's untrained networks"
     )
     p.add_argument("--lesion-run", default=None, metavar="RUN_DIR", help="also the lesion study of this run's networks")
+    p.add_argument(
+        "--responses-runs",
+        nargs="+",
+        default=None,
+        metavar="RUN_DIR",
+        help="also He et al.'s Fig. 7 layer responses of these runs' networks (the Inside page's)",
+    )
     p.add_argument(
         "--relu-runs",
         nargs="+",

@@ -94,3 +94,25 @@ def test_block_costs_asset_is_what_the_blocks_count(tmp_path):
     assert shipped == block_costs()
     assert load_block_costs(save_block_costs(tmp_path).parent) == shipped
     assert load_block_costs(tmp_path / "missing") is None
+
+
+def test_layer_responses_asset_is_what_the_shipped_runs_measure(tmp_path):
+    """Inside's Fig. 7 comes from assets/experiments (its first visitor waited about 7 s for it): it must be what
+    ``layer_responses_of`` measures on the shipped runs now, for every run the page shows, and round-trip."""
+    from explorer.experiments.precompute import layer_responses_of, load_layer_responses, save_layer_responses
+    from explorer.ui.lesson_sections import RUNS
+
+    root = Path(__file__).resolve().parents[1] / "assets"
+    shipped = load_layer_responses(root / "experiments")
+    assert set(shipped) == set(RUNS)
+    for name in RUNS:
+        fresh = layer_responses_of(root / "runs" / name)
+        assert [r[:3] for r in shipped[name]] == [r[:3] for r in fresh]  # the same networks, in the same order
+        for saved, now in zip(shipped[name], fresh, strict=True):
+            assert len(saved[3]) == now[2] - 1  # every 3x3 layer of a 6n+2 network: the stem's and two per block
+            np.testing.assert_allclose(saved[3], now[3], rtol=1e-4)
+    run = root / "runs" / "degradation"
+    assert load_layer_responses(save_layer_responses([run], tmp_path).parent) == {
+        "degradation": layer_responses_of(run)
+    }
+    assert load_layer_responses(tmp_path / "nothing") == {}

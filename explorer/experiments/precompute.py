@@ -148,6 +148,43 @@ def load_lesions(folder: str | Path) -> list | None:
     return out
 
 
+RESPONSES_FILE = "layer_responses.json"
+RESPONSES_IMAGES = 256
+
+
+def layer_responses_of(run_dir: str | Path) -> list[tuple[str, bool, int, list[float]]]:
+    """He et al. 2015, Fig. 7 for every network of a saved run: (network, residual, depth, the std of every 3x3
+    layer's response in forward order) on ``RESPONSES_IMAGES`` held-out shapes."""
+    from explorer.probes import layer_responses
+    from explorer.runs import load_run
+
+    run = load_run(run_dir)
+    x, _ = lesion_data(run.train.image_size or 32, n=RESPONSES_IMAGES)
+    out = []
+    for label, model in run.load_models().items():
+        _, stds = layer_responses(model, x)
+        out.append((label, model.config.residual, model.config.depth, stds.tolist()))
+    return out
+
+
+def save_layer_responses(run_dirs, out: str | Path) -> Path:
+    """``layer_responses_of`` each run, by its folder's name, as JSON under ``out`` (the Inside page's Fig. 7:
+    about 7 CPU-s for the two degradation runs, which its first visitor would otherwise wait for)."""
+    data = {Path(d).name: layer_responses_of(d) for d in run_dirs}
+    path = Path(out) / RESPONSES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def load_layer_responses(folder: str | Path) -> dict[str, list[tuple[str, bool, int, list[float]]]]:
+    """The precomputed Fig. 7 responses by run name (empty if the file is not there)."""
+    path = Path(folder) / RESPONSES_FILE
+    if not path.is_file():
+        return {}
+    return {run: [tuple(r) for r in rows] for run, rows in json.loads(path.read_text()).items()}
+
+
 NETWORK_COSTS_FILE = "network_costs.json"
 
 

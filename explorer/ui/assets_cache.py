@@ -90,19 +90,14 @@ def zero_gamma_ratios(depth: int = 20) -> dict[str, list[tuple[str, float]]]:
 
 @st.cache_data(show_spinner=SpinnerText(N_("Measuring layer responses…")))
 def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]:
-    """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out shapes."""
-    from explorer.experiments.precompute import lesion_data
-    from explorer.probes import layer_responses
+    """He et al. Fig. 7 for the networks of ``assets/runs/<name>``: (network, residual, depth, stds), on held-out
+    shapes; from assets/experiments (``python -m explorer precompute --responses-runs``), else measured here."""
+    from explorer.experiments.precompute import layer_responses_of, load_layer_responses
 
-    run = precomputed_run(name)
-    if run is None:
-        return []
-    x, _ = lesion_data(run.train.image_size or 32, n=256)
-    out = []
-    for label, model in run.load_models().items():
-        _, stds = layer_responses(model, x)
-        out.append((label, model.config.residual, model.config.depth, stds.tolist()))
-    return out
+    saved = load_layer_responses(ASSET_EXPERIMENTS).get(name)
+    if saved is not None:
+        return saved
+    return layer_responses_of(ASSET_RUNS / name) if precomputed_run(name) is not None else []
 
 
 @st.cache_data(show_spinner=False)
