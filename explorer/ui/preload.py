@@ -14,7 +14,9 @@ import threading
 log = logging.getLogger(__name__)
 
 DELAY_S = 5.0  # after the first page's script run: its charts and tables are still being drawn in the browser
-MODULES = ("explorer.models", "explorer.summary")  # torch, and what every page with a network imports first
+# torch, what every page with a network imports first, and torchvision (the network picker asks it which ImageNet
+# weights are cached: about a second of CPU on the first Inside, Gradients or Explain visit otherwise)
+MODULES = ("explorer.models", "explorer.summary", "torchvision.models")
 
 _STARTED = threading.Event()
 _GUARD = threading.Lock()
