@@ -72,10 +72,11 @@ def get_model(card: model_cards.ModelCard) -> ResNet:
     return cached_card_model(card, download=st.session_state.get("allow_download", False), device=device)
 
 
-def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard, ResNet]]:
+def model_picker_ui(allow_twin: bool = True, load: bool = True) -> list[tuple[model_cards.ModelCard, ResNet | None]]:
     """Sidebar: which network (and whether to show its twin). Returns [(card, model)], the twin second.
 
-    Stops the page with a plain message when the chosen network cannot be had (no weights offline).
+    Stops the page with a plain message when the chosen network cannot be had (no weights offline). ``load=False``:
+    the cards only (models None), for a page that may answer without a network; it loads one with ``load_model_ui``.
     """
     choices, shown = _choices()
     labels = list(choices)
@@ -116,12 +117,18 @@ def model_picker_ui(allow_twin: bool = True) -> list[tuple[model_cards.ModelCard
             )
             weights_file_ui()
     device_ui()
+    cards = [card] + ([twin] if twin is not None else [])
+    return [(c, load_model_ui(c) if load else None) for c in cards]
+
+
+def load_model_ui(card: model_cards.ModelCard) -> ResNet:
+    """The network a card names (``get_model``); stops the page with a plain message when its weights cannot be had
+    here (no download offline)."""
     try:
-        model = get_model(card)
+        return get_model(card)
     except WeightsUnavailable as e:
         st.info(_("**These weights are not available here.** {error}").format(error=e))
         st.stop()
-    return [(card, model)] + ([(twin, get_model(twin))] if twin is not None else [])
 
 
 def _could_not_use(name: str, error: Exception) -> str:

@@ -71,3 +71,12 @@ def test_a_trained_network_is_computed_live(monkeypatch):
     )
     open_gradients({})  # the default: the shapes run's trained networks
     assert computed.count("gradient_norms") == 2
+
+
+def test_a_network_whose_weights_are_not_here_gets_a_plain_message_and_no_chart(monkeypatch, tmp_path):
+    """The page loads a network only when the table cannot answer: ImageNet weights that are neither cached nor
+    allowed to download stop it with one plain line, not a traceback."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache: no weights here, whatever this machine has
+    at = open_gradients({"network": "ResNet-18, ImageNet weights (needs a download)"})
+    assert any("not available here" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")

@@ -10,7 +10,7 @@ from explorer.ui import state
 from explorer.ui.assets_cache import precomputed_gradient_norms
 from explorer.ui.cache import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
-from explorer.ui.models_ui import model_picker_ui
+from explorer.ui.models_ui import load_model_ui, model_picker_ui
 from explorer.ui.preact_sections import preact_gradients_section
 from explorer.ui.widgets import show_chart
 
@@ -22,8 +22,7 @@ st.caption(
         "which is what deep plain networks with batch norm do at initialisation."
     )
 )
-pairs = model_picker_ui()
-card, model = pairs[0]
+pairs = model_picker_ui(load=False)  # the precomputed table answers for the sidebar's untrained networks
 
 st.header(_("This network, one batch"))
 BN_MODES = [N_("batch statistics (as in training)"), N_("running statistics (as in evaluation)")]  # shown through _()
@@ -32,10 +31,11 @@ mode = st.radio(_("Batch norm"), BN_MODES, key=state.GRAD_BN, horizontal=True, f
 state.write_url(*state.PICKED, "bn")
 train_mode = mode.startswith("batch")
 results, images = [], PROBE_IMAGES
-for c, m in pairs:
+for c, _none in pairs:
     # the sidebar's untrained networks from the precomputed table (computed on the same batch), any other live
     norms = precomputed_gradient_norms(c, train_mode, PROBE_IMAGES)
     if norms is None:
+        m = load_model_ui(c)
         x, y = cached_probe_batch(c, m, n=PROBE_IMAGES)  # the built-in photos for ImageNet networks: all of them
         norms, images = view(gradient_norms, c, m, x, y, train_mode=train_mode), len(x)
     names, values = [n for n, _v in norms], [v for _n, v in norms]
