@@ -85,3 +85,13 @@ def test_gradient_guide_sits_above_the_plot():
     assert guide.yref == "paper" and guide.y >= 1 and guide.yanchor == "bottom"
     low, high = fig.layout.yaxis.range
     assert low < math.log10(0.385) - 0.5 and high > math.log10(6.1e6) + 0.5  # top label not clipped
+
+
+def test_ratio_text_writes_powers_of_ten_alike_in_charts_and_tables():
+    from explorer.charts.misconceptions import ratio_text
+
+    assert ratio_text(6.14e6) == "6.1×10<sup>6</sup>"
+    assert ratio_text(6.14e6, html=False) == "6.1×10⁶"
+    assert ratio_text(1.23e12, html=False) == "1.2×10¹²"
+    assert ratio_text(970.4, html=False) == ratio_text(970.4) == "970"
+    assert ratio_text(0.385, html=False) == "0.385"

@@ -32,11 +32,16 @@ def fit_figure(fits: Sequence) -> go.Figure:
     return apply_style(fig, _("Training against held-out accuracy at the end of the run"), height=420)
 
 
-def ratio_text(ratio: float) -> str:
-    """A ratio as a label: three digits, powers of ten as 6.1×10⁶ (plotly's 6.14e+06 reads badly on a projector)."""
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def ratio_text(ratio: float, html: bool = True) -> str:
+    """A ratio as a label: three digits, powers of ten as 6.1×10⁶ (plotly's 6.14e+06 reads badly on a projector);
+    the exponent in a ``<sup>`` for a chart, in superscript digits for a table (``html=False``)."""
     if ratio >= 1e4:
         exponent = math.floor(math.log10(ratio))
-        return f"{ratio / 10**exponent:.1f}×10<sup>{exponent}</sup>"
+        power = f"<sup>{exponent}</sup>" if html else str(exponent).translate(_SUPERSCRIPT)
+        return f"{ratio / 10**exponent:.1f}×10{power}"
     return f"{ratio:.3g}"
 
 

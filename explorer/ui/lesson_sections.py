@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
+from explorer.charts.misconceptions import ratio_text
 from explorer.charts.training import loss_curves
 from explorer.engine_records import Job
 from explorer.gradient_results import first_last_ratios
@@ -193,7 +194,7 @@ def ratio_table(results, key: str) -> None:
     for row in first_last_ratios(results):
         kind = "ResNet" if row["residual"] else _("plain")
         d = by_depth.setdefault(row["depth"], {_("depth"): row["depth"]})
-        d[_("{kind}: first / last").format(kind=kind)] = f"{row['ratio']:.3g}"
+        d[_("{kind}: first / last").format(kind=kind)] = ratio_text(row["ratio"], html=False)  # as the chart writes it
         d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = f"{row['first']:.3g}, {row['last']:.3g}"
     st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=key)
     st.caption(
