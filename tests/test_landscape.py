@@ -16,7 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.experiments.landscape import (
-    Landscape,
     direction_line,
     init_line,
     landscape_job,
@@ -25,6 +24,7 @@ from explorer.experiments.landscape import (
     rebuild_initial_weights,
     run_landscape,
 )
+from explorer.experiments.landscape_records import Landscape
 from explorer.models import ResNetConfig, build_resnet
 from explorer.runs import load_run
 
@@ -251,7 +251,7 @@ def test_degradation_asset_has_the_trainers_initial_weights(name):
 
 def test_charts_share_one_colour_scale_and_show_the_centre_row():
     from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
-    from explorer.experiments.landscape import LossLine
+    from explorer.experiments.landscape_records import LossLine
 
     xs = [-1.0, 0.0, 1.0]
     bowl = np.array([[3.0, 2.0, 3.0], [2.0, 0.1, 2.0], [3.0, 2.0, 3.0]])
@@ -277,7 +277,7 @@ def test_charts_share_one_colour_scale_and_show_the_centre_row():
 
 
 def test_describe_counts_minima_and_the_basin():
-    from explorer.experiments.landscape import describe
+    from explorer.experiments.landscape_records import describe
 
     xs = np.linspace(-1, 1, 9).tolist()
     a, b = np.meshgrid(xs, xs)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.experiments.landscape import describe, load_landscapes, run_landscape
+from explorer.experiments.landscape import run_landscape
+from explorer.experiments.landscape_records import describe, load_landscapes
 from explorer.runs import load_run
 
 ROOT = Path(__file__).resolve().parents[1]

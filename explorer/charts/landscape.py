@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from explorer.charts.style import FONT_SIZE, apply_style, colour
 from explorer.charts.training import _shade
-from explorer.experiments.landscape import Landscape, LossLine
+from explorer.experiments.landscape_records import Landscape, LossLine
 from explorer.i18n import _
 
 CAP = 10.0  # linear plots: loss above this is drawn at it (Li et al.'s vmax)

@@ -103,7 +103,7 @@ def precomputed_responses(name: str) -> list[tuple[str, bool, int, list[float]]]
 @st.cache_data(show_spinner=False)
 def precomputed_landscapes(folder: str = "landscape") -> tuple[list, list]:
     """Loss landscapes and init-to-trained lines of a degradation run's networks (assets/experiments/<folder>)."""
-    from explorer.experiments.landscape import load_landscapes
+    from explorer.experiments.landscape_records import load_landscapes
 
     return load_landscapes(ASSET_EXPERIMENTS / folder)
 

@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer import tasks_experiments
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
-from explorer.experiments.landscape import describe
+from explorer.experiments.landscape_records import describe
 from explorer.i18n import N_, _, ngettext
 from explorer.ui import state
 from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landscapes, precomputed_run
