@@ -58,8 +58,7 @@ def client():
             why = unreachable_reason(address) if (address := os.environ.get(SCHEDULER_ENV, "").strip()) else ""
             raise EngineUnavailable(f"the job engine ({where}) cannot be reached: {why or _first_line(e)}") from e
         except Exception as e:  # a scheduler that speaks another protocol, a worker that cannot set up...
-            detail = str(e).splitlines()[0] if str(e) else ""
-            raise EngineUnavailable(f"the job engine ({where}) is not usable: {type(e).__name__}: {detail}") from e
+            raise EngineUnavailable(f"the job engine ({where}) is not usable: {_first_line(e)}") from e
         if not _closing_registered:
             atexit.register(close)
             _closing_registered = True
@@ -67,6 +66,7 @@ def client():
 
 
 def _first_line(e: BaseException) -> str:
+    """An error as one line: its type and the first line of its message."""
     text = str(e).splitlines()[0] if str(e) else ""
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
