@@ -126,7 +126,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
             st.caption(text.format(inside=inside, cover=mask.mean()))
 
 st.header(_("Every block: a film-strip"))
-if st.toggle(_("Show Grad-CAM at every residual block"), key="explain_filmstrip"):
+if st.toggle(_("Show Grad-CAM at every residual block"), key=state.CAM_FILMSTRIP):
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=_("{name}: Grad-CAM at each block…").format(name=c.config.name))
         with cache.model_lock(m):  # its hooks sit on the shared network: one view at a time
@@ -161,7 +161,7 @@ st.caption(
         "after the method they are on."
     )
 )
-if methods and st.button(_("Compare methods"), key="explain_compare"):
+if methods and st.button(_("Compare methods"), key=state.CAM_COMPARE):
     rows = {}
     for c, m, xi, disp, res in results:
         bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(methods)))
@@ -175,7 +175,7 @@ if methods and st.button(_("Compare methods"), key="explain_compare"):
                 progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("method {i} of {n}").format(i=i, n=n)),
             )
         bar.empty()
-    show_chart(method_grid_figure(results[0][3], rows), key="explain_methods")
+    show_chart(method_grid_figure(results[0][3], rows), key=state.CAM_METHODS_CHART)
 
 st.header(_("Can we trust the map?"))
 st.markdown(
@@ -190,7 +190,7 @@ st.markdown(
     )
 )
 view = (tuple(r[0].label for r in results), hashlib.md5(img.tobytes()).hexdigest(), layer, choice)
-if st.button(_("Run the randomisation check"), key="explain_randomise"):
+if st.button(_("Run the randomisation check"), key=state.CAM_RANDOMISE):
     nets = []
     for c, m, xi, _disp, res in results:
         with cache.model_lock(m):  # it may label photos with the shared network in eval mode
