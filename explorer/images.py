@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from explorer.devices import model_device
 from explorer.i18n import N_, message, translate
+from explorer.upload_limits import limit_bytes
 
 if TYPE_CHECKING:
     from explorer.model_cards import ModelCard
@@ -31,19 +32,24 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
 ACCEPTED = N_("PNG, JPEG, WebP, BMP, GIF (first frame) or TIFF")  # shown through _()
-MAX_BYTES = 20_000_000
+MAX_BYTES = limit_bytes("image")
 MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo is 12-50
+# the shorter side a picture needs before a network's answer or map says anything about it: 16 pixels, the
+# smallest images any network here learnt from (the full-batch degradation recipe trains at 16 x 16). Below it
+# the network sees mostly pixels the resize invented, and a map's cells are larger than the picture's own.
+MIN_SIDE = 16
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
 
 
 # the short reasons an image is refused (``ImageError.reason``), for counting refusals; shown through _()
-TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY = (
+TOO_MANY_PIXELS, TOO_LARGE, NOT_AN_IMAGE, NOT_ACCEPTED, DAMAGED, EMPTY, TOO_SMALL = (
     N_("too many pixels"),
     N_("file too large"),
     N_("not an image"),
     N_("format not accepted"),
     N_("damaged or truncated"),
     N_("empty"),
+    N_("too small to explain"),
 )
 
 
@@ -189,6 +195,18 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
                     accepted=message(ACCEPTED),
                 )
             ) from None
+
+
+def check_min_size(img: Image.Image, min_side: int = MIN_SIDE) -> None:
+    """Refuse a picture too small for a prediction or a map to mean anything (``MIN_SIDE``): ImageError."""
+    w, h = img.size
+    if min(w, h) < min_side:
+        text = N_(
+            "the image is {w} x {h} pixels. A network's answer and its map need at least {min} pixels on the "
+            "shorter side: below that the network sees mostly pixels the resize invented, so there is nothing "
+            "to explain. Please upload a larger picture."
+        )
+        raise ImageError(message(text, w=w, h=h, min=min_side), TOO_SMALL)
 
 
 def _too_many_pixels(size: tuple[int, int] | None, max_pixels: int) -> tuple[str, dict]:

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
 
 from explorer.i18n import N_, _
 from explorer.models import IMAGENET_BLOCKS, ResNet, ResNetConfig, build_resnet
+from explorer.upload_limits import limit_bytes
 
 log = logging.getLogger(__name__)
 
 PRETRAINED_DEPTHS = tuple(IMAGENET_BLOCKS)  # torchvision ships ImageNet weights for each
-MAX_WEIGHT_BYTES = 300_000_000  # ResNet-152 is 241 MB
+MAX_WEIGHT_BYTES = limit_bytes("weights")  # ResNet-152 is 241 MB
 NO_PLAIN_WEIGHTS = N_(  # shown through _()
     "Plain (non-residual) ImageNet networks have no published pretrained weights: torchvision ships only "
     "residual ResNets. Train a plain net yourself on the built-in data, or compare at initialisation."
@@ -248,6 +249,23 @@ def load_local_weights(
         source = Path(source).read_bytes()
     if len(source) > max_bytes:
         raise WeightsError(_too_big(len(source), max_bytes))
+    state = load_state_dict_bytes(source)
+    if depth is None:
+        depth = guess_depth(state.keys())
+        if depth is None:
+            text = _(
+                "these keys do not fit any torchvision ResNet ({keys}); expected e.g. conv1.weight, "
+                "layer1.0.conv1.weight, fc.weight. For a network trained in this app, upload its run's "
+                "checkpoints .zip from the Train page: it carries each network's configuration."
+            )
+            raise WeightsError(text.format(keys=_short(list(state))))
+    if depth not in PRETRAINED_DEPTHS:
+        raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
+    return _load_state(state, depth)
+
+
+def load_state_dict_bytes(source: bytes) -> Mapping[str, torch.Tensor]:
+    """A state_dict from a file's bytes, loaded with ``weights_only=True``; WeightsError, in plain words, if not."""
     try:
         obj = torch.load(io.BytesIO(source), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError, KeyError) as e:
@@ -259,15 +277,4 @@ def load_local_weights(
                 "Save plain weights with torch.save(model.state_dict(), 'weights.pth')."
             )
         ) from None
-    state = _unwrap(obj)
-    if depth is None:
-        depth = guess_depth(state.keys())
-        if depth is None:
-            text = _(
-                "these keys do not fit any torchvision ResNet ({keys}); expected e.g. conv1.weight, "
-                "layer1.0.conv1.weight, fc.weight"
-            )
-            raise WeightsError(text.format(keys=_short(list(state))))
-    if depth not in PRETRAINED_DEPTHS:
-        raise ValueError(f"pretrained ImageNet ResNets come in depths {PRETRAINED_DEPTHS}, got {depth}")
-    return _load_state(state, depth)
+    return _unwrap(obj)

@@ -14,10 +14,11 @@ import pytest
 from explorer.deploy import launcher
 from explorer.deploy.__main__ import main
 from explorer.deploy.launcher import ROOT, Classroom, LaunchError, free_port, nginx_config, upload_limit_mb
+from explorer.upload_limits import SERVER_MB
 
 
 def test_upload_limit_follows_streamlits_config(tmp_path):
-    assert upload_limit_mb(ROOT) == 21  # .streamlit/config.toml: maxUploadSize = 20, plus the form's framing
+    assert upload_limit_mb(ROOT) == SERVER_MB + 1  # .streamlit/config.toml: maxUploadSize, plus the form's framing
     assert upload_limit_mb(tmp_path) == 201  # no config: Streamlit's default, 200
 
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import streamlit as st
 import torch
 from PIL import Image
 
 from explorer import model_cards
-from explorer.i18n import _
-from explorer.images import ACCEPTED, ImageError, load_image, prepare_image, sample_images
+from explorer.i18n import N_, _
+from explorer.images import ACCEPTED, ImageError, check_min_size, load_image, prepare_image, sample_images
 from explorer.models import ResNet
-from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, load_local_weights, weights_info
+from explorer.network_files import load_network_file
+from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, weights_info
 from explorer.ui import state
 from explorer.ui.assets_cache import precomputed_cards
 from explorer.ui.cache import shapes_samples
 from explorer.ui.shared_models import cached_card_model
 from explorer.ui.widgets import device_ui, network_ui
+from explorer.upload_limits import IMAGE_MB, LIMITS_MB, MB, WEIGHTS_MB, over_limit
 
 
 def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
@@ -27,6 +30,14 @@ def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
 
 
 SIDEBAR_NETWORK = "The network in the sidebar, untrained"
+NETWORK_FILE = "A network file of your own (.pth or .zip)"
+# the picker's values are ids (the URL's network=): a label is for people and may change (a download done)
+SIDEBAR_ID, FILE_ID = "sidebar", "file"
+PENDING_SOURCE = "_net_source_next"  # set before a rerun: the picker takes it before it is drawn
+NETWORK_FILE_HELP = N_(
+    "torchvision's ImageNet ResNet weights (a .pth such as resnet50-11ad3fa6.pth from download.pytorch.org: "
+    "this works offline), or the checkpoints .zip of a run downloaded from the Train page."
+)
 # card labels are English keys (model_cards, model_cards.run_cards): card_title shows them translated
 _UNTRAINED = re.compile(r"^(?P<name>.+), untrained$")
 _TRAINED = re.compile(r"^(?P<name>.+), trained \((?P<run>.+), (?P<steps>\d+) steps\)$")
@@ -41,27 +52,43 @@ def card_title(label: str) -> str:
     return label
 
 
-def _choices() -> tuple[dict[str, model_cards.ModelCard], dict[str, str]]:
-    """Every network the user can pick, by label (a stable key, kept in the session and the tests), and the
-    label shown for each in the session's language."""
-    choices: dict[str, model_cards.ModelCard] = {}
+def network_id(card: model_cards.ModelCard) -> str:
+    """A precomputed or pretrained network's id in the picker and in links: the same before and after a download."""
+    if card.source == model_cards.PRETRAINED:
+        return f"resnet{card.config.depth}-imagenet"
+    return f"{Path(card.run or '').name}/{card.config.name}"  # a saved run's folder and the network's name
+
+
+def _choices() -> tuple[dict[str, model_cards.ModelCard | None], dict[str, str], dict[str, str]]:
+    """Every network the user can pick by id (kept in the session, the URL and the tests), the label shown for
+    each in the session's language, and the English labels earlier links carried -> id."""
+    choices: dict[str, model_cards.ModelCard | None] = {}
     shown: dict[str, str] = {}
+    legacy = {SIDEBAR_NETWORK: SIDEBAR_ID}
+    uploaded = st.session_state.get(state.UPLOADED_NETWORKS, ())
     for label, (card, _model) in reversed(list(session_models().items())):
         key = f"{label} (trained in this session)"
-        choices[key], shown[key] = card, _("{label} (trained in this session)").format(label=label)
+        text = _("{label} (uploaded)") if label in uploaded else _("{label} (trained in this session)")
+        choices[key], shown[key] = card, text.format(label=label)
     for card in precomputed_cards():
-        choices[card.label], shown[card.label] = card, card_title(card.label)
-    choices[SIDEBAR_NETWORK], shown[SIDEBAR_NETWORK] = None, _(SIDEBAR_NETWORK)  # resolved from the sidebar
+        key = network_id(card)
+        choices[key], shown[key], legacy[card.label] = card, card_title(card.label), key
+    choices[SIDEBAR_ID], shown[SIDEBAR_ID] = None, _(SIDEBAR_NETWORK)  # resolved from the sidebar
     for depth in PRETRAINED_DEPTHS:
+        card = model_cards.pretrained_card(depth)
+        key = network_id(card)
         cached = weights_info(depth)["cached"]
-        key = f"ResNet-{depth}, ImageNet weights" + ("" if cached else " (needs a download)")
         text = (
             _("ResNet-{depth}, ImageNet weights")
             if cached
             else _("ResNet-{depth}, ImageNet weights (needs a download)")
         )
-        choices[key], shown[key] = model_cards.pretrained_card(depth), text.format(depth=depth)
-    return choices, shown
+        choices[key], shown[key] = card, text.format(depth=depth)
+        legacy[f"ResNet-{depth}, ImageNet weights"] = legacy[f"ResNet-{depth}, ImageNet weights (needs a download)"] = (
+            key
+        )
+    choices[FILE_ID], shown[FILE_ID] = None, _(NETWORK_FILE)
+    return choices, shown, legacy
 
 
 def get_model(card: model_cards.ModelCard) -> ResNet:
@@ -72,51 +99,71 @@ def get_model(card: model_cards.ModelCard) -> ResNet:
     return cached_card_model(card, download=st.session_state.get("allow_download", False), device=device)
 
 
-def model_picker_ui(allow_twin: bool = True, load: bool = True) -> list[tuple[model_cards.ModelCard, ResNet | None]]:
+def _pick_source(labels: list[str], legacy: dict[str, str]) -> None:
+    """The picker's value before it is drawn: a network just uploaded, an old link's label read as its id, or
+    the first network when the value is not offered."""
+    ss = st.session_state
+    value = ss.pop(PENDING_SOURCE, None) or ss.get(state.SOURCE)
+    value = legacy.get(value, value)
+    ss[state.SOURCE] = value if value in labels else labels[0]
+
+
+def _twin_ui(card: model_cards.ModelCard, all_cards: list[model_cards.ModelCard]) -> model_cards.ModelCard | None:
+    """The toggle for the twin side by side; the twin's card when there is one and it is shown."""
+    twin = model_cards.twin_card(card, all_cards)
+    show = st.toggle(
+        _("Show its twin side by side"),
+        key=state.SIDE_BY_SIDE,
+        disabled=twin is None,
+        help=_("The same network with residual connections switched the other way."),
+    )
+    if twin is None:
+        st.caption(
+            _("No twin for this network: plain ImageNet networks have no pretrained weights.")
+            if card.source == model_cards.PRETRAINED
+            else _("No twin for this network: train one on the Train page.")
+        )
+    return twin if show else None
+
+
+def model_picker_ui(
+    allow_twin: bool = True, load: bool = True, url: tuple[str, ...] = ()
+) -> list[tuple[model_cards.ModelCard, ResNet | None]]:
     """Sidebar: which network (and whether to show its twin). Returns [(card, model)], the twin second.
 
     Stops the page with a plain message when the chosen network cannot be had (no weights offline). ``load=False``:
     the cards only (models None), for a page that may answer without a network; it loads one with ``load_model_ui``.
+    ``url``: the page's URL parameters (``state.write_url``), written before loading, so a link names the network
+    even when its weights turn out not to be here.
     """
-    choices, shown = _choices()
+    choices, shown, legacy = _choices()
     labels = list(choices)
-    if st.session_state.get(state.SOURCE) not in labels:
-        st.session_state[state.SOURCE] = labels[0]
+    _pick_source(labels, legacy)
     with st.sidebar:
         st.subheader(_("Network to look at"))
         label = st.selectbox(
             _("Network"), labels, key=state.SOURCE, label_visibility="collapsed", format_func=shown.get
         )
         card = choices[label]
-        if card is None:
-            config = network_ui()
-            card = model_cards.untrained_card(config)
+        if card is None and label == SIDEBAR_ID:
+            card = model_cards.untrained_card(network_ui())
         twin = None
-        all_cards = [c for c in choices.values() if c is not None]
-        if allow_twin:
-            twin = model_cards.twin_card(card, all_cards)
-            show = st.toggle(
-                _("Show its twin side by side"),
-                key=state.SIDE_BY_SIDE,
-                disabled=twin is None,
-                help=_("The same network with residual connections switched the other way."),
-            )
-            if twin is None:
-                st.caption(
-                    _("No twin for this network: plain ImageNet networks have no pretrained weights.")
-                    if card.source == model_cards.PRETRAINED
-                    else _("No twin for this network: train one on the Train page.")
-                )
-            elif not show:
-                twin = None
-        if card.source == model_cards.PRETRAINED:
+        if card is not None and allow_twin:
+            twin = _twin_ui(card, [c for c in choices.values() if c is not None])
+        if card is not None and card.source == model_cards.PRETRAINED:
             st.checkbox(
                 _("Allow downloading ImageNet weights"),
                 key="allow_download",
-                help=_("Fetches torchvision's weights once (45-230 MB); needs the internet."),
+                help=_("Fetches torchvision's weights once (47-242 MB); needs the internet."),
             )
+        if card is None or card.source == model_cards.PRETRAINED:
             weights_file_ui()
     device_ui()
+    if url:
+        state.write_url(*url)
+    if card is None:  # a network file of your own, not uploaded yet
+        st.info(_("**Upload a network file in the sidebar.** {what}").format(what=_(NETWORK_FILE_HELP)))
+        st.stop()
     cards = [card] + ([twin] if twin is not None else [])
     return [(c, load_model_ui(c) if load else None) for c in cards]
 
@@ -135,40 +182,40 @@ def _could_not_use(name: str, error: Exception) -> str:
     return _("Could not use {name}: {error}").format(name=name, error=error)
 
 
+def checked_upload(up, kind: str):
+    """The uploaded file, or None with a plain message when it is over its kind's limit (``upload_limits``)."""
+    if up is not None and over_limit(kind, up.size):
+        text = _("{name} is {mb:.1f} MB, over the {limit} MB limit for this upload: please choose a smaller file.")
+        st.error(text.format(name=up.name, mb=up.size / MB, limit=LIMITS_MB[kind]))
+        return None
+    return up
+
+
 def weights_file_ui() -> None:
-    """Upload a torchvision-format .pth for an ImageNet ResNet; it becomes a session network."""
+    """Upload a network file (``network_files``): its networks become session networks, the first one picked."""
     up = st.file_uploader(
-        _("…or your own .pth (torchvision's ImageNet ResNet format)"),
-        type=["pth", "pt"],
-        key="weights_upload",
-        max_upload_size=300,
+        _("…or a network file of your own, up to {mb} MB").format(mb=WEIGHTS_MB),
+        type=["pth", "pt", "zip"],
+        key=state.WEIGHTS_UPLOAD,
+        help=_(NETWORK_FILE_HELP),
     )
+    up = checked_upload(up, "weights")
     if up is None:
         return
     digest = hashlib.sha1(up.getvalue()).hexdigest()[:8]
     if st.session_state.get("_weights_digest") == digest:
         return
     try:
-        model = load_local_weights(up.getvalue())
+        loaded = load_network_file(up.getvalue(), up.name)
     except WeightsError as e:
         st.error(_could_not_use(up.name, e))
         return
     st.session_state["_weights_digest"] = digest
-    card = model_cards.pretrained_card(model.config.depth)
-    label = f"ResNet-{model.config.depth} from {up.name}"
-    card = model_cards.ModelCard(
-        label,
-        model.config,
-        model_cards.SESSION,
-        card.classes,
-        card.mean,
-        card.std,
-        card.image_size,
-        card.resize,
-        card.resize_size,
-    )
-    session_models()[label] = (card, model)
-    st.session_state[state.SOURCE] = f"{label} (trained in this session)"
+    uploaded = st.session_state.setdefault(state.UPLOADED_NETWORKS, set())
+    for card, model in reversed(loaded):  # the picker lists the newest first: the file's first network on top
+        session_models()[card.label] = (card, model)
+        uploaded.add(card.label)
+    st.session_state[PENDING_SOURCE] = f"{loaded[0][0].label} (trained in this session)"
     st.rerun()
 
 
@@ -183,7 +230,7 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         key=state.IMAGE_CHOICE,
         horizontal=True,
         format_func=kinds.get,
-        help=_("Uploads: {accepted}, up to 20 MB.").format(accepted=_(ACCEPTED)),
+        help=_("Uploads: {accepted}, up to {mb} MB.").format(accepted=_(ACCEPTED), mb=IMAGE_MB),
     )
     if kind == "Shapes sample":
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
@@ -205,20 +252,37 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         st.image(img, width=240, caption=name)
         return img, None, name
     up = (
-        st.file_uploader(_("Upload an image ({accepted})").format(accepted=_(ACCEPTED)), key=state.UPLOAD)
+        st.file_uploader(
+            _("Upload an image ({accepted}, up to {mb} MB)").format(accepted=_(ACCEPTED), mb=IMAGE_MB),
+            key=state.UPLOAD,
+        )
         if kind == "Upload"
         else st.camera_input(_("Take a photo"), key=state.CAMERA)
     )
     if up is None:
         st.info(_("Choose a file to upload, or pick a sample above."))
         return None
+    if checked_upload(up, "image") is None:
+        return None
     try:
         img = load_image(up.getvalue())
         st.image(img, width=240, caption=up.name)
+        check_min_size(img)  # a map of a few pixels, stretched to the network's input, means nothing
         return img, None, up.name
     except ImageError as e:
         st.error(_could_not_use(up.name, e))
         return None
+
+
+def class_ids(classes: tuple[str, ...]) -> list[str]:
+    """Each class's id in links: its (English) name, with its index where the name repeats (ImageNet has two
+    'crane's)."""
+    return [c if classes.count(c) == 1 else f"{c}#{i}" for i, c in enumerate(classes)]
+
+
+def target_from_link(value):
+    """A target= value as a class id: earlier links carried the shown probability too ('pentagon (2%)')."""
+    return re.sub(r" \(\d+%\)$", "", value) if isinstance(value, str) else value
 
 
 def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tensor, object]:
@@ -249,16 +313,17 @@ def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
             _(
                 "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
                 "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
-                "block adds its branch to its input and the activations grow block after block, so the softmax comes "
-                "out near one-hot (one class at 99%); a plain one stays near chance. Neither number is confidence."
-            )
-        )
-    if photo and len(card.classes) != 1000:
-        lines.append(
-            _(
-                "For photos, pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): its weights "
-                "come from torchvision, downloaded once when you allow it and the server is online, or from a .pth "
-                "file of your own."
+                "block adds its branch to its input and the activations grow block after block, so the softmax often "
+                "comes out near one-hot: from 56 layers on, one class at 99% or more whatever the image; at 20 layers "
+                "it depends on the random draw. A plain one stays near chance. Neither number is confidence."
             )
         )
     st.caption("\n\n".join(lines))
+    if photo and len(card.classes) != 1000:
+        text = _(
+            "**{name} knows only {what}**: for a photo of anything else, its answer says nothing about the photo. "
+            "Pick an ImageNet network in the sidebar (ResNet-18 to 152, ImageNet weights): torchvision's weights "
+            "come down once when you allow it and the server is online. Offline, pick '{file}' and upload "
+            "torchvision's .pth (resnet50-11ad3fa6.pth for ResNet-50, from download.pytorch.org, {mb} MB at most)."
+        )
+        st.warning(text.format(name=card.config.name, what=what, file=_(NETWORK_FILE), mb=WEIGHTS_MB))

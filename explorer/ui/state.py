@@ -20,7 +20,9 @@ WIDTH = "net_width"
 PREACT = "net_preact"  # He et al. 2016's pre-activation blocks (cifar family)
 SCALE = "net_shortcut_scale"
 SIDE_BY_SIDE = "net_side_by_side"
-SOURCE = "net_source"  # "untrained", "precomputed", "session", "pretrained"
+SOURCE = "net_source"  # a network's id (models_ui._choices): "sidebar", "resnet50-imagenet", "shapes/ResNet-20"...
+WEIGHTS_UPLOAD = "weights_upload"  # a network file of your own (models_ui.weights_file_ui)
+UPLOADED_NETWORKS = "uploaded_networks"  # labels of this session's networks that came from a file
 LANG = "ui_language"  # "en" or "zh" (explorer.i18n.LANGUAGES)
 DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 

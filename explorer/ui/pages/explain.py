@@ -18,7 +18,15 @@ from explorer.i18n import _
 from explorer.probes import probe_batch
 from explorer.ui import cache, state
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.models_ui import card_title, image_ui, model_picker_ui, prediction_note_ui, prepared
+from explorer.ui.models_ui import (
+    card_title,
+    class_ids,
+    image_ui,
+    model_picker_ui,
+    prediction_note_ui,
+    prepared,
+    target_from_link,
+)
 from explorer.ui.widgets import show_chart
 
 RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
@@ -30,7 +38,8 @@ st.caption(
         "shows where the weighted channels fire. Pick a network in the sidebar, then an image."
     )
 )
-pairs = model_picker_ui()
+URL = (*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
+pairs = model_picker_ui(url=URL)  # the link names the network even when its weights are not here
 card, model = pairs[0]
 
 picked = image_ui(card)
@@ -47,11 +56,11 @@ c1, c2, c3 = st.columns([3, 1, 1])
 layer = c1.select_slider(_("Layer (scrub from the stem to the last block)"), layers, key=state.CAM_LAYER)
 opacity = c2.slider(_("Overlay opacity"), 0.0, 1.0, step=0.05, key=state.CAM_OPACITY)
 raw = c3.toggle(
-    _("Raw (signed, unscaled)"),
+    _("Raw map"),
     key=state.CAM_RAW,
     help=(
         _(
-            "Keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
+            "Signed and unscaled: keeps negative evidence and the map's real magnitude. Magnitudes compare across networks only at "
             "the last block, which feeds global average pooling and then the linear classifier: there the map, "
             "at its own resolution before upsampling, adds up to the class score less the classifier's bias. At "
             "earlier layers its scale depends on the network."
@@ -64,13 +73,17 @@ x, display = prepared(card, img)
 first = cache.view(attr.predict_and_grad_cam, card, model, x, layer, raw=raw)
 probs = first[0]
 order = np.argsort(-probs)
-target_options = ["predicted class"] + [f"{card.classes[i]} ({probs[i]:.0%})" for i in order[:20]]  # keys (URL)
-shown = {target_options[0]: _("predicted class")}
-shown |= {f"{card.classes[i]} ({probs[i]:.0%})": f"{_(card.classes[i])} ({probs[i]:.0%})" for i in order[:20]}
+ids = class_ids(card.classes)  # the options are class ids (the URL's target=); the probability is only shown
+target_options = ["predicted class"] + [ids[i] for i in order[:20]]
+shown = {target_options[0]: _("predicted class")} | {ids[i]: f"{_(card.classes[i])} ({probs[i]:.0%})" for i in order}
+linked = target_from_link(st.session_state.get(state.CAM_TARGET))
+if linked in ids and linked not in target_options:  # any class a link names is offered, not only the top 20
+    target_options.append(linked)
+st.session_state[state.CAM_TARGET] = linked
 state.keep_valid(state.CAM_TARGET, target_options, target_options[0])
 choice = st.selectbox(_("Explain which class"), target_options, key=state.CAM_TARGET, format_func=shown.get)
-state.write_url(*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
-target = None if choice == target_options[0] else int(order[target_options.index(choice) - 1])
+state.write_url(*URL)
+target = None if choice == target_options[0] else ids.index(choice)
 
 results = []
 cols = st.columns(len(pairs))
