@@ -192,3 +192,15 @@ def test_sample_images_load():
     for path in samples.values():
         img = load_image(path)
         assert max(img.size) <= 512 and img.mode == "RGB"
+
+
+def test_too_small_to_explain_is_refused_with_the_reason():
+    from PIL import Image
+
+    from explorer.images import MIN_SIDE, TOO_SMALL, ImageError, check_min_size
+
+    check_min_size(Image.new("RGB", (MIN_SIDE, 200)))  # the shorter side at the limit: fine
+    for size in [(1, 1), (MIN_SIDE - 1, 300)]:
+        with pytest.raises(ImageError) as e:
+            check_min_size(Image.new("RGB", size))
+        assert e.value.reason == TOO_SMALL and f"{size[0]} x {size[1]} pixels" in str(e.value)

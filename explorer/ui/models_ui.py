@@ -29,8 +29,8 @@ def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
     return st.session_state.setdefault(state.TRAINED, {})
 
 
-SIDEBAR_NETWORK = "The network in the sidebar, untrained"
-NETWORK_FILE = "A network file of your own (.pth or .zip)"
+SIDEBAR_NETWORK = N_("The network in the sidebar, untrained")  # shown through _()
+NETWORK_FILE = N_("A network file of your own (.pth or .zip)")
 # the picker's values are ids (the URL's network=): a label is for people and may change (a download done)
 SIDEBAR_ID, FILE_ID = "sidebar", "file"
 PENDING_SOURCE = "_net_source_next"  # set before a rerun: the picker takes it before it is drawn
