@@ -120,7 +120,7 @@ def _twin_ui(card: model_cards.ModelCard, all_cards: list[model_cards.ModelCard]
     if twin is None:
         st.caption(
             _("No twin for this network: plain ImageNet networks have no pretrained weights.")
-            if card.source == model_cards.PRETRAINED
+            if card.config.family == "imagenet" and card.trained
             else _("No twin for this network: train one on the Train page.")
         )
     return twin if show else None
