@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import functools
 import io
+import unicodedata
 
 import numpy as np
 import plotly.graph_objects as go
@@ -80,7 +81,21 @@ def overlay_spec(
     plain = {"showticklabels": False, "showgrid": False, "zeroline": False}
     layout = {"xaxis": plain, "yaxis": {"autorange": "reversed", "scaleanchor": "x", **plain}}
     data = [{"hoverinfo": "skip", "source": image_source(img), "type": "image"}, heatmap]
-    return spec.spec(data, layout, title, height=520)
+    return spec.spec(data, layout, two_lines(title, 26) if title else title, height=520)  # two networks side by side
+
+
+def two_lines(text: str, width: int) -> str:
+    """Text longer than ``width`` (in Latin characters; a Chinese one counts two) split in two at the break nearest
+    its middle (plotly's ``<br>``): a space, or after a Chinese comma. Text without a break stays as it is."""
+    wide = sum(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+    breaks = [(i, i + 1) for i, ch in enumerate(text) if ch == " "] + [
+        (i + 1, i + 1) for i, ch in enumerate(text) if ch == "，"
+    ]
+    breaks = [(a, b) for a, b in breaks if 0 < a < len(text) and b < len(text)]
+    if len(text) + wide <= width or not breaks:
+        return text
+    a, b = min(breaks, key=lambda ab: abs(ab[0] - len(text) / 2))
+    return f"{text[:a]}<br>{text[b:]}"
 
 
 def _grid(titles: list[str], cols: int, rows: int, height_per_row: int) -> go.Figure:
@@ -116,7 +131,8 @@ def method_grid_figure(
     cols = 1 + len(methods)
     titles = []
     for r, label in enumerate(rows):
-        titles += [label] + ([_(METHOD_LABELS.get(m, m)) for m in methods] if r == 0 else [""] * len(methods))
+        names = [two_lines(_(METHOD_LABELS.get(m, m)), 10) for m in methods]  # six columns on a laptop
+        titles += [label] + (names if r == 0 else [""] * len(methods))
     fig = _grid(titles, cols, len(rows), 230)
     for r, maps in enumerate(rows.values(), start=1):
         fig.add_trace(image_trace(to_rgb_uint8(image)), row=r, col=1)

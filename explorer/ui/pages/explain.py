@@ -52,7 +52,7 @@ layers = attr.target_layers(model)
 default = attr.default_layer(model)
 if st.session_state.get(state.CAM_LAYER) not in layers:
     st.session_state[state.CAM_LAYER] = default
-c1, c2, c3 = st.columns([3, 1, 1])
+c1, c2, c3 = st.columns([2, 1, 1])  # the toggle's label whole at 1,024 pixels
 layer = c1.select_slider(_("Layer (scrub from the stem to the last block)"), layers, key=state.CAM_LAYER)
 opacity = c2.slider(_("Overlay opacity"), 0.0, 1.0, step=0.05, key=state.CAM_OPACITY)
 raw = c3.toggle(
