@@ -1,6 +1,7 @@
 """Explain in AppTest: every method reachable, the page whole below them, uploads checked before use."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,9 @@ def test_compare_methods_draws_the_grid_and_keeps_the_rest_of_the_page():
     assert not at.exception, at.exception
     grid = [c for c in at.get("plotly_chart") if "Occlusion" in c.proto.spec]
     assert len(grid) == 1, "no method grid"
-    for label in ("Guided Grad-CAM", "Integrated Gradients", "Saliency", "Occlusion"):
-        assert label in grid[0].proto.spec, label
+    titles = [a["text"].replace("<br>", " ") for a in json.loads(grid[0].proto.spec)["layout"]["annotations"]]
+    for label in ("Grad-CAM", "Guided Grad-CAM", "Integrated Gradients", "Saliency", "Occlusion"):
+        assert label in titles, (label, titles)
     assert at.button(key=state.CAM_RANDOMISE) is not None  # the trust check below is still drawn
 
 
