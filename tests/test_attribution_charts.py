@@ -10,6 +10,8 @@ def test_two_lines_breaks_at_the_middle_space_only_when_too_long():
     assert two_lines("Integrated Gradients", 10) == "Integrated<br>Gradients"
     assert two_lines("积分梯度", 3) == "积分梯度"  # no space: as it is
     assert two_lines("ResNet-20: circle (62%) at layer3.2", 26).count("<br>") == 1
+    assert two_lines("ResNet-110: hexagon (36%) at layer3.2", 26) == "ResNet-110: hexagon<br>(36%) at layer3.2"
+    assert "at<br>" not in two_lines("ResNet-20: a (36%) at layer3.17 of the network", 26)
     assert two_lines("ResNet-20：圆形（62%），位于 layer3.2", 26) == "ResNet-20：圆形（62%），<br>位于 layer3.2"  # wide
 
 

@@ -91,7 +91,8 @@ def two_lines(text: str, width: int) -> str:
     breaks = [(i, i + 1) for i, ch in enumerate(text) if ch == " "] + [
         (i + 1, i + 1) for i, ch in enumerate(text) if ch == "，"
     ]
-    breaks = [(a, b) for a, b in breaks if 0 < a < len(text) and b < len(text)]
+    # never after a short word: "at layer3.2" stays on one line
+    breaks = [(a, b) for a, b in breaks if 0 < a < len(text) and b < len(text) and len(text[:a].split(" ")[-1]) > 2]
     if len(text) + wide <= width or not breaks:
         return text
     a, b = min(breaks, key=lambda ab: abs(ab[0] - len(text) / 2))

@@ -132,11 +132,11 @@ def test_explain_upload_gives_grad_cam(name, data, mime):
 def test_explain_predicted_class_then_another_class_for_both_networks():
     """The predicted class's map comes with the prediction (one pass per network); another class gets its own."""
     at = open_page("explain")
-    titles = (
-        lambda: [  # noqa: E731  (a narrow column's title breaks in two lines)
-            json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")[:2]
-        ]
-    )
+
+    def titles() -> list[str]:  # a narrow column's title breaks in two lines
+        charts = at.get("plotly_chart")[:2]
+        return [json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in charts]
+
     predicted = titles()
     options = at.selectbox(key="explain_target").options  # as shown: "square (12%)"
     other = options[2]  # the second most probable class of the picked network
