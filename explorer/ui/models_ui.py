@@ -182,6 +182,12 @@ def _could_not_use(name: str, error: Exception) -> str:
     return _("Could not use {name}: {error}").format(name=name, error=error)
 
 
+def hide_server_limit_ui() -> None:
+    """Hide Streamlit's own "300MB per file" under the uploaders on this page: it states the server's cap, the
+    largest kind's, in English. Each uploader's label states its own kind's limit in the user's language."""
+    st.html("<style>[data-testid='stFileUploaderDropzoneInstructions'] {display: none}</style>")
+
+
 def checked_upload(up, kind: str):
     """The uploaded file, or None with a plain message when it is over its kind's limit (``upload_limits``)."""
     if up is not None and over_limit(kind, up.size):
@@ -194,11 +200,12 @@ def checked_upload(up, kind: str):
 def weights_file_ui() -> None:
     """Upload a network file (``network_files``): its networks become session networks, the first one picked."""
     up = st.file_uploader(
-        _("…or a network file of your own, up to {mb} MB").format(mb=WEIGHTS_MB),
+        _("A network file (.pth or .zip), up to {mb} MB").format(mb=WEIGHTS_MB),
         type=["pth", "pt", "zip"],
         key=state.WEIGHTS_UPLOAD,
         help=_(NETWORK_FILE_HELP),
     )
+    hide_server_limit_ui()
     up = checked_upload(up, "weights")
     if up is None:
         return
@@ -259,6 +266,7 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         if kind == "Upload"
         else st.camera_input(_("Take a photo"), key=state.CAMERA)
     )
+    hide_server_limit_ui()
     if up is None:
         st.info(_("Choose a file to upload, or pick a sample above."))
         return None
