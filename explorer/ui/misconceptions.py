@@ -1,11 +1,11 @@
-"""Learn, in Chinese: "常见误解", three myths Chinese-language tutorials often repeat, each answered with a
-figure computed from the app's own runs and networks (``explorer.misconceptions``)."""
+"""Learn's last section, "Common misconceptions" (常见误解), in every language: three myths tutorials often
+repeat, each answered with a figure computed from the app's own runs and networks (``explorer.misconceptions``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
+from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure, ratio_text
 from explorer.experiments.precompute import load_block_costs
 from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _
@@ -62,15 +62,15 @@ def _vanishing() -> None:
     plain, res = ratios["Plain-56"]["ratio"], ratios["ResNet-56"]["ratio"]
     text = _(
         "If gradients vanished, the gradient at the first layer would be far smaller than at the last. At "
-        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is {plain:,.0f} "
+        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is {plain} "
         "times the one at its last layer: it grows towards the input instead of vanishing (gradient explosion)."
-    ).format(plain=plain)
+    ).format(plain=ratio_text(plain, html=False))
     if 0.1 <= res <= 10:
-        text += " " + _("In ResNet-56 the ratio is {res:.2g}: the two stay within an order of magnitude.").format(
-            res=res
+        text += " " + _("In ResNet-56 the ratio is {res}: the two stay within an order of magnitude.").format(
+            res=ratio_text(res, html=False)
         )
     else:
-        text += " " + _("In ResNet-56 the ratio is {res:.2g}.").format(res=res)
+        text += " " + _("In ResNet-56 the ratio is {res}.").format(res=ratio_text(res, html=False))
     text += " " + _(
         "He et al. (2015, section 4.1) checked their plain nets during training, with batch norm, and found "
         "that the gradients do not vanish; the problem they name is degradation. Shortcuts may still help "
