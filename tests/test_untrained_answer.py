@@ -51,5 +51,5 @@ def test_the_note_says_what_was_measured(monkeypatch):
     monkeypatch.setattr(models_ui.st, "caption", shown.append)
     models_ui.prediction_note_ui(untrained_card(ResNetConfig("cifar", 20)), photo=False)
     note = shown[0]
-    assert "often comes out near one-hot (an untrained ResNet-20 puts about 99% on one class)" in note
+    assert "often comes out near one-hot (an untrained ResNet-20 gives one class about 99%)" in note
     assert "a plain one stays near chance" in note

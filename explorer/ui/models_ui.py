@@ -250,7 +250,7 @@ def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
                 "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
                 "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
                 "block adds its branch to its input and the activations grow block after block, so the softmax often "
-                "comes out near one-hot (an untrained ResNet-20 puts about 99% on one class); a plain one stays near "
+                "comes out near one-hot (an untrained ResNet-20 gives one class about 99%); a plain one stays near "
                 "chance. Neither number is confidence."
             )
         )

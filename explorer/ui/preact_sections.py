@@ -22,8 +22,8 @@ from explorer.ui.widgets import show_chart
 PAPER = (
     N_(  # shown through _(); He et al. 2016, Table 3: CIFAR-10 test error (%), original block -> full pre-activation
         "He et al. 2016 (Table 3, CIFAR-10 test error, mini-batch 128): 110 layers 6.61% -> 6.37%, 164 layers "
-        "5.93% -> 5.46%, 1001 layers 7.61% -> 4.92%. Their 4.62% for the 1001-layer net is Table 4's, trained "
-        "with mini-batch 64 (median of 5 runs)."
+        "5.93% -> 5.46%, 1001 layers 7.61% -> 4.92%. The 1001-layer net's 4.62%, in Table 4, comes from "
+        "training with mini-batch 64 (median of 5 runs)."
     )
 )
 
