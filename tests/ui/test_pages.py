@@ -62,7 +62,8 @@ def test_every_page_renders_on_defaults(page):
 def test_learn_tells_the_story_with_measured_numbers():
     at = open_page("learn")
     headers = [h.value for h in at.header]
-    assert len(headers) == 6 and headers[0].startswith("1. Deeper was worse")
+    assert len(headers) == 7 and headers[0].startswith("1. Deeper was worse")
+    assert headers[6] == "Common misconceptions"  # in English too
     body = texts(at)
     assert "batch normalisation" in body and "vanishing gradients" in headers[4]
     # both views of what shortcuts do for gradients (issue 19): He et al. 2016 eq. 5 and Veit et al. beside 2015's
@@ -73,9 +74,12 @@ def test_learn_tells_the_story_with_measured_numbers():
     assert "VGG" in body and "Srivastava et al. 2015" in body and "Goyal et al. 2017" in body
     ratios = [d for d in at.dataframe if "plain: first / last" in d.value.columns]
     assert ratios and float(ratios[0].value["plain: first / last"][0]) > 100  # Plain-56 explodes towards the input
-    family = at.dataframe[-1].value
+    family = next(d.value for d in at.dataframe if "paper: CIFAR-10 test error" in d.value.columns)
     assert list(family["parameters"][:5]) == ["270K", "464K", "659K", "853K", "1.7M"]
-    assert "best of 5" in str(family["paper: CIFAR-10 test error"][4])
+    assert list(family["paper: CIFAR-10 test error"]) == ["8.75%", "7.51%", "7.17%", "6.97%", "6.43% (best of 5)"]
+    assert "mean is 6.61% ± 0.16" in body  # the rest of the cell that was cut, in the caption
+    imagenet = next(d.value for d in at.dataframe if "paper: FLOPs" in d.value.columns)
+    assert "paper: CIFAR-10 test error" not in imagenet.columns and len(imagenet) == 5  # no empty columns
 
 
 def test_build_reacts_to_depth_family_and_residual():
