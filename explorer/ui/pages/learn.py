@@ -147,10 +147,9 @@ for depth in CIFAR_PRESETS:
         {
             _("network"): f"ResNet-{depth}",
             _("blocks"): f"3 x {(depth - 2) // 6} {KIND['basic']}",
-            _("parameters"): human(n_params),
-            _("paper: parameters"): human(params),
+            _("parameters (paper)"): f"{human(n_params)} ({human(params)})",
             _("multiply-accumulates"): human(macs),
-            _("paper: CIFAR-10 test error"): f"{err}%" + (" " + _("(best of 5)") if depth == 110 else ""),
+            _("paper: test error"): f"{err}%" + (" " + _("(best of 5)") if depth == 110 else ""),
         }
     )
 for depth, (kind, blocks) in IMAGENET_BLOCKS.items():
