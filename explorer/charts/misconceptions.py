@@ -29,7 +29,7 @@ def fit_figure(fits: Sequence) -> go.Figure:
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=_("accuracy (%)"), range=[0, 100])
-    return apply_style(fig, _("Training against held-out accuracy at the end of the run"), height=420)
+    return apply_style(fig, _("Training against held-out accuracy"), height=420)  # short: whole at 1024 px
 
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

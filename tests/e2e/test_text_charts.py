@@ -47,3 +47,21 @@ def test_ratio_chart_guide_never_meets_a_label(page):
     assert all(apart(guide, b) for b in labels)
     title = page.locator(".gtitle").first.bounding_box()
     assert title["x"] + title["width"] <= 540  # the title is not cut at the chart's right edge
+
+
+def _myth_figures():
+    from explorer.charts.misconceptions import block_cost_figure, fit_figure
+    from explorer.misconceptions import BlockCost, Fit
+
+    fits = [Fit(n, n.startswith("ResNet"), 1.0, 0.1) for n in ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56")]
+    ratios = [{"depth": d, "residual": r, "ratio": v} for d, r, v in ((20, False, 9.1), (110, True, 0.599))]
+    costs = [BlockCost("basic", 64, 73984), BlockCost("basic", 256, 1180672), BlockCost("bottleneck", 256, 70400)]
+    return [fit_figure(fits), gradient_growth_figure(ratios), block_cost_figure(costs)]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_myth_chart_titles_are_whole_at_a_projectors_width(page, which):
+    """Learn's myth charts at 540 px, the width a 1024-pixel page gives them: no title runs off the right edge."""
+    _draw(page, _myth_figures()[which], 540)
+    title = page.locator(".gtitle").first.bounding_box()
+    assert title["x"] + title["width"] <= 540
