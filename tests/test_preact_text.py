@@ -68,3 +68,27 @@ def test_the_paper_is_cited_where_it_says_it():
     with i18n.language("zh"):
         zh = relu_place_text(summary)
     assert "第 4.3 节" not in zh and "第 4.2 节" in zh and "表 4" in zh
+
+
+def test_chinese_sentences_follow_one_another_without_a_space(rows):
+    """English puts a space between sentences; Chinese writes 。 and goes on (the joiner is translated)."""
+    with i18n.language("zh"):
+        text = gradient_text(rows)
+    assert "式 (5)" in text and "不太可能消失" in text and "。 " not in text
+    assert ". He et al" in relu_place_text_en() and "。 " not in relu_place_text_zh()
+
+
+def _summary():
+    return {"rows": [
+        {"seed": s, "network": n, "preact": pre, "train_loss": loss, "train_accuracy": 0.9, "heldout_accuracy": 0.8}
+        for s in (0, 1) for n, pre, loss in (("ResNet-56", False, 0.1), ("ResNet-56 (pre-act)", True, 0.2))
+    ]}  # fmt: skip
+
+
+def relu_place_text_en() -> str:
+    return relu_place_text(_summary())
+
+
+def relu_place_text_zh() -> str:
+    with i18n.language("zh"):
+        return relu_place_text(_summary())

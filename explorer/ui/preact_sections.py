@@ -40,6 +40,11 @@ def preact_ratios() -> list[dict]:
     return rows if any(r["preact"] for r in rows) else []
 
 
+def then(text: str, more: str) -> str:
+    """Two sentences in a row as the session's language writes them (a space between in English, none in Chinese)."""
+    return _("{text} {more}").format(text=text, more=more)
+
+
 FLAT = (0.1, 10.0)  # a first/last ratio in this band reads as neither vanishing nor exploding (one decade each way)
 
 
@@ -67,13 +72,14 @@ def _band_text(mine: list[dict]) -> str:
         )
     text = _("A ratio between 0.1 and 10 reads as neither vanishing nor exploding.")
     if below:
-        text += " " + _("The 2016 ratio falls below 0.1 at depth {depths}.").format(depths=", ".join(map(str, below)))
+        depths = ", ".join(map(str, below))
+        text = then(text, _("The 2016 ratio falls below 0.1 at depth {depths}.").format(depths=depths))
     else:
-        text += " " + _("The 2016 ratio never falls below 0.1: no sign of vanishing, consistent with eq. 5.")
+        text = then(text, _("The 2016 ratio never falls below 0.1: no sign of vanishing, consistent with eq. 5."))
     if above:
         values = ", ".join(ratio_text(r["ratio"], html=False) for r in above)
         depths = ", ".join(str(r["depth"]) for r in above)
-        text += " " + _("It passes 10 at depth {depths} ({values}).").format(depths=depths, values=values)
+        text = then(text, _("It passes 10 at depth {depths} ({values}).").format(depths=depths, values=values))
     return text
 
 
@@ -95,16 +101,22 @@ def gradient_text(rows: list[dict]) -> str:
         o_low=ratio_text(min(old_ratios), html=False), o_high=ratio_text(max(old_ratios), html=False),
         q0=ratio_text(plain[0]["ratio"], html=False), q1=ratio_text(plain[-1]["ratio"], html=False),
     )  # fmt: skip
-    text += " " + _band_text(pre)
+    text = then(text, _band_text(pre))
     if _grows(pre):
-        text += " " + _(
-            "It also grows with every step in depth, which eq. 5 does not predict: the equation says the gradient "
-            "is unlikely to vanish, not how its size changes with depth."
+        text = then(
+            text,
+            _(
+                "It also grows with every step in depth, which eq. 5 does not predict: the equation says the gradient "
+                "is unlikely to vanish, not how its size changes with depth."
+            ),
         )
     if all(FLAT[0] <= v < 1 for v in old_ratios):
-        text += " " + _(
-            "The 2015 ResNets' ratio is below 1 at every depth and inside the same band: a ratio below 1 is not yet "
-            "vanishing."
+        text = then(
+            text,
+            _(
+                "The 2015 ResNets' ratio is below 1 at every depth and inside the same band: a ratio below 1 is not yet "
+                "vanishing."
+            ),
         )
     twins = {}
     for r in rows:
@@ -112,9 +124,12 @@ def gradient_text(rows: list[dict]) -> str:
             twins.setdefault(r["depth"], {})[r["preact"]] = r["ratio"]
     pairs = [t for t in twins.values() if len(t) == 2]
     if pairs and all(abs(t[True] - t[False]) <= 1e-6 * abs(t[False]) for t in pairs):
-        text += " " + _(
-            "The 2015 and 2016 plain twins measure the same: without the additions the two orders are one chain of "
-            "conv, BN and ReLU."
+        text = then(
+            text,
+            _(
+                "The 2015 and 2016 plain twins measure the same: without the additions the two orders are one chain of "
+                "conv, BN and ReLU."
+            ),
         )
     return text
 
@@ -151,19 +166,25 @@ def relu_place_text(summary: dict) -> str:
         wins=wins,
     )
     if 2 * wins <= n:
-        text += " " + _(
-            "So in these short runs on shapes the 2016 block does not beat the 2015 one. That is not what the paper "
-            "measured at 164 and 1001 layers, and it need not contradict it: He et al. (2016, section 4.2 and Figs. 1 "
-            "and 6) found the ReLU after the addition hard to optimise through mainly at 1001 layers, its effect "
-            "mild with fewer layers (164), where the pre-activation net's gain was a lower test error at a slightly higher training "
-            "loss, after 64,000 iterations on CIFAR-10. A 56-layer net after 160 steps is in neither regime."
+        text = then(
+            text,
+            _(
+                "So in these short runs on shapes the 2016 block does not beat the 2015 one. That is not what the paper "
+                "measured at 164 and 1001 layers, and it need not contradict it: He et al. (2016, section 4.2 and Figs. 1 "
+                "and 6) found the ReLU after the addition hard to optimise through mainly at 1001 layers, its effect "
+                "mild with fewer layers (164), where the pre-activation net's gain was a lower test error at a slightly higher training "
+                "loss, after 64,000 iterations on CIFAR-10. A 56-layer net after 160 steps is in neither regime."
+            ),
         )
     else:
-        text += " " + _(
-            "He et al. (2016, section 4.2 and Figs. 1 and 6) saw the largest gain at 1001 layers, and a mild one "
-            "with fewer layers (164), after 64,000 iterations on CIFAR-10; these are 56-layer nets after 160 steps."
+        text = then(
+            text,
+            _(
+                "He et al. (2016, section 4.2 and Figs. 1 and 6) saw the largest gain at 1001 layers, and a mild one "
+                "with fewer layers (164), after 64,000 iterations on CIFAR-10; these are 56-layer nets after 160 steps."
+            ),
         )
-    return text + " " + _(PAPER)
+    return then(text, _(PAPER))
 
 
 def relu_place_section(prefix: str) -> None:
@@ -206,11 +227,8 @@ def preact_learn_section() -> None:
             "and of 4.62% with a mini-batch of 64 (Table 4, median of 5 runs)."
         )
     )
-    c1, c2 = st.columns(2)
-    with c1:
-        show_chart(figure(block_figure, "basic", "identity", True, 16), key="learn_preact_2015")
-    with c2:
-        show_chart(figure(block_figure, "basic", "identity", True, 16, preact=True), key="learn_preact_2016")
+    show_chart(figure(block_figure, "basic", "identity", True, 16), key="learn_preact_2015")  # one under the other:
+    show_chart(figure(block_figure, "basic", "identity", True, 16, preact=True), key="learn_preact_2016")  # 1024 px
     rows = preact_ratios()
     if rows:
         st.markdown(gradient_text(rows))

@@ -64,6 +64,7 @@ def test_learn_tells_the_story_with_measured_numbers():
     headers = [h.value for h in at.header]
     assert len(headers) == 7 and headers[0].startswith("1. Deeper was worse")
     assert headers[6] == "Common misconceptions"  # in English too
+    assert not at.columns  # block diagrams full width, one under the other: side by side they squeeze at 1024 px
     body = texts(at)
     assert "batch normalisation" in body and "vanishing gradients" in headers[4]
     # both views of what shortcuts do for gradients (issue 19): He et al. 2016 eq. 5 and Veit et al. beside 2015's

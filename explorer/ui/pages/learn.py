@@ -69,11 +69,9 @@ st.markdown(
     )
 )
 show_chart(figure(zero_gamma_figure, {_(k): v for k, v in zero_gamma_ratios().items()}), key="learn_zero_gamma")
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
-with c2:
-    show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
+# block diagrams one under the other: side by side, a projector's 1024 px squeezes their boxes over their labels
+show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
+show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
 st.page_link(pages.BUILD, label=_("Build one and switch its shortcuts off"), icon=":material/construction:")
 
 st.header(_("3. Basic and bottleneck blocks"))
@@ -102,11 +100,8 @@ st.markdown(
         "with A, {b:,} with B."
     ).format(a=a_params, b=b_params)
 )
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
-with c2:
-    show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
+show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
+show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
 
 st.header(_("5. Why it helps, and what vanishing gradients have to do with it"))
 st.markdown(
