@@ -80,6 +80,9 @@ def test_gradients_compares_the_2015_and_2016_blocks_with_the_sweep_numbers():
     assert "eq. 5" in text and "2016 ResNets' ratio goes from" in text
     table = next(d.value for d in at.dataframe if "ResNet, 2016" in d.value.columns)
     assert list(table.iloc[:, 0]) == [20, 32, 44, 56, 110] and table.shape[1] == 5
+    assert table.iloc[-1]["plain, 2016"] == "5.3×10⁶"  # as the chart writes it, never 5.34e+06
+    cells = [str(v) for d in at.dataframe for v in d.value.to_numpy().ravel()]
+    assert not [c for c in cells if "e+" in c or "e-0" in c]
     assert "ResNet-20 (pre-act)" in text  # the picked network is the sidebar's 2016 block
 
 
