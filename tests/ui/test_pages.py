@@ -30,7 +30,7 @@ def texts(at) -> str:
 
 # what each page draws on its defaults: plotly charts (each with data), and what else it must show
 DEFAULT_VIEW = {
-    "learn": (7, lambda at: len(at.header) == 6),
+    "learn": (10, lambda at: len(at.header) == 7),  # the six steps and the myths, in every language
     "build": (1, lambda at: at.metric[0].value == "269,722"),  # ResNet-20's parameters
     "train": (3, lambda at: at.button(key="train_start") is not None),  # the built-in run reopened: 3 charts
     "inside": (6, lambda at: "Feature maps at layer2.1" in [h.value for h in at.header]),
