@@ -33,7 +33,7 @@ def test_fits_read_training_and_heldout_accuracy():
 def test_gradient_growth_figure_from_a_real_sweep():
     ratios = first_last_ratios(depth_sweep((8,), batch=8))
     fig = gradient_growth_figure(ratios)
-    assert len(fig.data) == 2  # plain and residual
+    assert len(fig.data) == 3  # plain, residual and the guide's legend entry
     plain = next(t for t in fig.data if t.line.dash == "dash")
     assert list(plain.y) == [r["ratio"] for r in ratios if not r["residual"]]
 
@@ -76,13 +76,15 @@ def test_ratio_labels_never_overlap_and_twins_are_written_once():
     assert ratio_text(6140306.09) == "6.1×10<sup>6</sup>" and ratio_text(969.85) == "970"
 
 
-def test_gradient_guide_sits_above_the_plot():
+def test_gradient_guide_is_the_legend_entry_of_the_line_at_1():
+    """The guide is no annotation over the plot (it met the labels): the dotted line's entry in the legend."""
     fig = gradient_growth_figure(
         [{"depth": 20, "residual": r, "ratio": v} for r, v in ((False, 9.1), (True, 0.385))]
         + [{"depth": 110, "residual": r, "ratio": v} for r, v in ((False, 6.1e6), (True, 0.6))]
     )
-    (guide,) = fig.layout.annotations
-    assert guide.yref == "paper" and guide.y >= 1 and guide.yanchor == "bottom"
+    assert not fig.layout.annotations
+    guide = fig.data[-1]
+    assert "vanishing" in guide.name and guide.line.dash == "dot" and list(guide.x) == [None]
     low, high = fig.layout.yaxis.range
     assert low < math.log10(0.385) - 0.5 and high > math.log10(6.1e6) + 0.5  # top label not clipped
 

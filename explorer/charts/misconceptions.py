@@ -29,7 +29,7 @@ def fit_figure(fits: Sequence) -> go.Figure:
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(title=_("accuracy (%)"), range=[0, 100])
-    return apply_style(fig, _("Training against held-out accuracy at the end of the run"), height=420)
+    return apply_style(fig, _("Training against held-out accuracy"), height=420)  # short: whole at 1024 px
 
 
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -47,6 +47,7 @@ def ratio_text(ratio: float, html: bool = True) -> str:
 
 LABEL = 0.085  # a label's height, as a share of the y axis (about 25 pixels of a 460-pixel chart)
 MARKER = 0.03  # a marker's half height, with a little room
+GUIDE = "#777777"  # the line at 1 and its legend entry
 
 
 def label_positions(points: Sequence[tuple[int, float]], span: float) -> list[str]:
@@ -78,7 +79,7 @@ def label_positions(points: Sequence[tuple[int, float]], span: float) -> list[st
 def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
     """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
     below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines.
-    Labels never overlap one another (``label_positions``); the reading guide sits above the plot, off the data."""
+    Labels never overlap one another (``label_positions``); the reading guide is the legend entry of the line at 1."""
     kinds = ((False, False), (False, True), (True, False), (True, True))
     traces = []
     for preact, residual in kinds:
@@ -116,29 +117,27 @@ def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
                 hovertemplate="%{x}: %{y:.3g}<extra>%{fullData.name}</extra>",
             )
         )
-    fig.add_hline(y=1, line={"color": "#777777", "dash": "dot"})
-    fig.add_annotation(
-        x=0,
-        xref="paper",
-        y=1,
-        yref="paper",
-        text=_("far below 1: vanishing · far above 1: exploding"),
-        showarrow=False,
-        yanchor="bottom",
-        xanchor="left",
+    fig.add_hline(y=1, line={"color": GUIDE, "dash": "dot"})
+    fig.add_trace(  # the reading guide is the dotted line's legend entry: the legend flows, it never meets a label
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            line={"color": GUIDE, "dash": "dot", "width": 2},
+            name=_("far below 1: vanishing · far above 1: exploding"),
+            hoverinfo="skip",
+        )
     )
     fig.update_xaxes(title=_("depth (layers)"))
     margin = (LABEL + MARKER) * span
     fig.update_yaxes(
         type="log",
-        title=_("gradient norm: first layer / last layer"),
+        title=_("first layer / last layer"),  # short: it must fit the plot's height at a projector's 1024 px
         exponentformat="power",
         range=[low - margin, high + margin],
     )
-    apply_style(fig, _("Gradient norm at the first layer over the last, at initialisation"), height=460)
-    fig.update_layout(
-        margin={"t": 100, "b": 120}, legend={"y": -0.28}
-    )  # the guide under the title; legend off the axis title
+    apply_style(fig, _("Gradient norm ratio at initialisation"), height=460)
+    fig.update_layout(margin={"b": 120}, legend={"y": -0.28})  # the legend under the x axis title
     return fig
 
 

@@ -195,7 +195,9 @@ def ratio_table(results, key: str) -> None:
         kind = "ResNet" if row["residual"] else _("plain")
         d = by_depth.setdefault(row["depth"], {_("depth"): row["depth"]})
         d[_("{kind}: first / last").format(kind=kind)] = ratio_text(row["ratio"], html=False)  # as the chart writes it
-        d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = f"{row['first']:.3g}, {row['last']:.3g}"
+        d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = ", ".join(
+            ratio_text(row[end], html=False) for end in ("first", "last")
+        )
     st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=key)
     st.caption(
         _(
@@ -252,7 +254,7 @@ def shattered_section(prefix: str) -> None:
         {
             _("network"): r.name,
             _("autocorrelation at lag 1"): round(r.lag1, 2),
-            _("mean |d output / dt|"): f"{r.mean_abs_slope:.3g}",
+            _("mean |d output / dt|"): ratio_text(r.mean_abs_slope, html=False),
         }
         for r in results
     ]

@@ -1,16 +1,17 @@
-"""Learn, in Chinese: "常见误解", three myths Chinese-language tutorials often repeat, each answered with a
-figure computed from the app's own runs and networks (``explorer.misconceptions``)."""
+"""Learn's last section, "Common misconceptions" (常见误解), in every language: three myths tutorials often
+repeat, each answered with a figure computed from the app's own runs and networks (``explorer.misconceptions``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
+from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure, ratio_text
 from explorer.experiments.precompute import load_block_costs
 from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _
 from explorer.misconceptions import block_costs, fits
 from explorer.ui.assets_cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
+from explorer.ui.preact_sections import then
 from explorer.ui.widgets import show_chart
 
 
@@ -62,20 +63,26 @@ def _vanishing() -> None:
     plain, res = ratios["Plain-56"]["ratio"], ratios["ResNet-56"]["ratio"]
     text = _(
         "If gradients vanished, the gradient at the first layer would be far smaller than at the last. At "
-        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is {plain:,.0f} "
+        "initialisation, with batch normalisation, Plain-56's weight gradient at its first layer is {plain} "
         "times the one at its last layer: it grows towards the input instead of vanishing (gradient explosion)."
-    ).format(plain=plain)
+    ).format(plain=ratio_text(plain, html=False))
     if 0.1 <= res <= 10:
-        text += " " + _("In ResNet-56 the ratio is {res:.2g}: the two stay within an order of magnitude.").format(
-            res=res
+        text = then(
+            text,
+            _("In ResNet-56 the ratio is {res}: the two stay within an order of magnitude.").format(
+                res=ratio_text(res, html=False)
+            ),
         )
     else:
-        text += " " + _("In ResNet-56 the ratio is {res:.2g}.").format(res=res)
-    text += " " + _(
-        "He et al. (2015, section 4.1) checked their plain nets during training, with batch norm, and found "
-        "that the gradients do not vanish; the problem they name is degradation. Shortcuts may still help "
-        "gradients: He et al. 2016 (eq. 5) show that with identity shortcuts every layer's gradient gets a "
-        "term straight from the loss, and Veit et al. 2016 find it flows mostly through short paths."
+        text = then(text, _("In ResNet-56 the ratio is {res}.").format(res=ratio_text(res, html=False)))
+    text = then(
+        text,
+        _(
+            "He et al. (2015, section 4.1) checked their plain nets during training, with batch norm, and found "
+            "that the gradients do not vanish; the problem they name is degradation. Shortcuts may still help "
+            "gradients: He et al. 2016 (eq. 5) show that with identity shortcuts every layer's gradient gets a "
+            "term straight from the loss, and Veit et al. 2016 find it flows mostly through short paths."
+        ),
     )
     st.markdown(text)
     show_chart(gradient_growth_figure(list(ratios.values())), key="learn_myth_gradients")

@@ -74,8 +74,10 @@ def test_chinese_learn_answers_the_three_myths_with_measured_figures():
     assert "70,400" in body and "73,984" in body  # the bottleneck and basic blocks' parameters, counted
     keys = {c.proto.id for c in at.get("plotly_chart")}
     assert sum("learn_myth" in k for k in keys) == 3, keys
-    english = open_page("learn")
-    assert "Common misconceptions" not in [h.value for h in english.header]
+    english = open_page("learn")  # English readers need the myths as much
+    assert "Common misconceptions" in [h.value for h in english.header]
+    assert [m.value[:7] for m in english.subheader if m.value.startswith("Myth")] == ["Myth 1:", "Myth 2:", "Myth 3:"]
+    assert sum("learn_myth" in c.proto.id for c in english.get("plotly_chart")) == 3
 
 
 def test_a_bad_upload_is_refused_in_chinese():

@@ -30,7 +30,7 @@ def texts(at) -> str:
 
 # what each page draws on its defaults: plotly charts (each with data), and what else it must show
 DEFAULT_VIEW = {
-    "learn": (7, lambda at: len(at.header) == 6),
+    "learn": (10, lambda at: len(at.header) == 7),  # the six steps and the myths, in every language
     "build": (1, lambda at: at.metric[0].value == "269,722"),  # ResNet-20's parameters
     "train": (3, lambda at: at.button(key="train_start") is not None),  # the built-in run reopened: 3 charts
     "inside": (6, lambda at: "Feature maps at layer2.1" in [h.value for h in at.header]),
@@ -62,7 +62,9 @@ def test_every_page_renders_on_defaults(page):
 def test_learn_tells_the_story_with_measured_numbers():
     at = open_page("learn")
     headers = [h.value for h in at.header]
-    assert len(headers) == 6 and headers[0].startswith("1. Deeper was worse")
+    assert len(headers) == 7 and headers[0].startswith("1. Deeper was worse")
+    assert headers[6] == "Common misconceptions"  # in English too
+    assert not at.columns  # block diagrams full width, one under the other: side by side they squeeze at 1024 px
     body = texts(at)
     assert "batch normalisation" in body and "vanishing gradients" in headers[4]
     # both views of what shortcuts do for gradients (issue 19): He et al. 2016 eq. 5 and Veit et al. beside 2015's
@@ -73,9 +75,19 @@ def test_learn_tells_the_story_with_measured_numbers():
     assert "VGG" in body and "Srivastava et al. 2015" in body and "Goyal et al. 2017" in body
     ratios = [d for d in at.dataframe if "plain: first / last" in d.value.columns]
     assert ratios and float(ratios[0].value["plain: first / last"][0]) > 100  # Plain-56 explodes towards the input
-    family = at.dataframe[-1].value
-    assert list(family["parameters"][:5]) == ["270K", "464K", "659K", "853K", "1.7M"]
-    assert "best of 5" in str(family["paper: CIFAR-10 test error"][4])
+    family = next(d.value for d in at.dataframe if "paper: test error" in d.value.columns)
+    assert list(family["parameters (paper)"]) == [
+        "270K (270K)",
+        "464K (460K)",
+        "659K (660K)",
+        "853K (850K)",
+        "1.7M (1.7M)",
+    ]
+    assert list(family["paper: test error"]) == ["8.75%", "7.51%", "7.17%", "6.97%", "6.43% (best of 5)"]
+    assert "mean is 6.61% ± 0.16" in body  # the rest of the cell that was cut, in the caption
+    assert "**CIFAR-10 networks** (32x32 images)" in body
+    imagenet = next(d.value for d in at.dataframe if "paper: FLOPs" in d.value.columns)
+    assert "paper: test error" not in imagenet.columns and len(imagenet) == 5  # no empty columns
 
 
 def test_build_reacts_to_depth_family_and_residual():

@@ -80,14 +80,23 @@ def test_gradients_compares_the_2015_and_2016_blocks_with_the_sweep_numbers():
     assert "eq. 5" in text and "2016 ResNets' ratio goes from" in text
     table = next(d.value for d in at.dataframe if "ResNet, 2016" in d.value.columns)
     assert list(table.iloc[:, 0]) == [20, 32, 44, 56, 110] and table.shape[1] == 5
+    assert table.iloc[-1]["plain, 2016"] == "5.3×10⁶"  # as the chart writes it, never 5.34e+06
+    cells = [str(v) for d in at.dataframe for v in d.value.to_numpy().ravel()]
+    assert not [c for c in cells if "e+" in c or "e-0" in c]
     assert "ResNet-20 (pre-act)" in text  # the picked network is the sidebar's 2016 block
 
 
 def test_learn_and_inside_in_both_languages():
     at = open_page("learn")
     assert "The 2016 follow-up: where the ReLU goes" in [s.value for s in at.subheader]
-    assert "Measured on 3 seeds" in page_text(at)
+    text = page_text(at)
+    assert "Measured on 3 seeds" in text and "section 4.3" not in text and "section 4.2 and Figs. 1 and 6" in text
+    assert (
+        "4.92% with their usual mini-batch of 128 (Table 3" in text and "4.62% with a mini-batch of 64 (Table 4" in text
+    )
+    assert "cannot vanish" not in text and "as eq. 5 predicts" not in text and "e+0" not in text
     zh = open_page("learn", {"lang": "zh"})
+    assert "第 4.2 节" in page_text(zh) and "第 4.3 节" not in page_text(zh) and "式 (5)" in page_text(zh)
     assert "2016 年的后续工作：ReLU 放在哪里" in [s.value for s in zh.subheader]
     picked = {"network": "The network in the sidebar, untrained", "preact": "true", "twins": "false"}
     inside = open_page("inside", {**picked, "block": "layer2.0"})

@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.charts.inside import zero_gamma_figure
 from explorer.charts.model import block_figure
 from explorer.config import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
-from explorer.i18n import _, get_language
+from explorer.i18n import _
 from explorer.summary_records import human
 from explorer.ui import pages, state
 from explorer.ui.assets_cache import zero_gamma_ratios
@@ -69,11 +69,9 @@ st.markdown(
     )
 )
 show_chart(figure(zero_gamma_figure, {_(k): v for k, v in zero_gamma_ratios().items()}), key="learn_zero_gamma")
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
-with c2:
-    show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
+# block diagrams one under the other: side by side, a projector's 1024 px squeezes their boxes over their labels
+show_chart(figure(block_figure, "basic", "identity", residual=True), key="learn_block_res")
+show_chart(figure(block_figure, "basic", "identity", residual=False), key="learn_block_plain")
 st.page_link(pages.BUILD, label=_("Build one and switch its shortcuts off"), icon=":material/construction:")
 
 st.header(_("3. Basic and bottleneck blocks"))
@@ -102,11 +100,8 @@ st.markdown(
         "with A, {b:,} with B."
     ).format(a=a_params, b=b_params)
 )
-c1, c2 = st.columns(2)
-with c1:
-    show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
-with c2:
-    show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
+show_chart(figure(block_figure, "basic", "A", channels=32), key="learn_option_a")
+show_chart(figure(block_figure, "basic", "B", channels=32), key="learn_option_b")
 
 st.header(_("5. Why it helps, and what vanishing gradients have to do with it"))
 st.markdown(
@@ -139,45 +134,43 @@ st.page_link(
 
 st.header(_("6. The family"))
 KIND = {"basic": _("basic"), "bottleneck": _("bottleneck")}
-rows = []
+cifar, imagenet = [], []  # two tables, each with only its own paper's columns: readable at a projector's 1024 px
 for depth in CIFAR_PRESETS:
     n_params, macs = network_cost(ResNetConfig("cifar", depth))
     params, err = PAPER_CIFAR[depth]
-    rows.append(
+    cifar.append(
         {
-            _("network"): f"ResNet-{depth} (CIFAR)",
+            _("network"): f"ResNet-{depth}",
             _("blocks"): f"3 x {(depth - 2) // 6} {KIND['basic']}",
-            _("parameters"): human(n_params),
-            _("paper: parameters"): human(params),
+            _("parameters (paper)"): f"{human(n_params)} ({human(params)})",
             _("multiply-accumulates"): human(macs),
-            _("paper: FLOPs"): "",
-            _("paper: CIFAR-10 test error"): f"{err}%"
-            + (" " + _("(best of 5; mean 6.61 ± 0.16)") if depth == 110 else ""),
+            _("paper: test error"): f"{err}%" + (" " + _("(best of 5)") if depth == 110 else ""),
         }
     )
 for depth, (kind, blocks) in IMAGENET_BLOCKS.items():
     n_params, macs = network_cost(ResNetConfig("imagenet", depth))
-    rows.append(
+    imagenet.append(
         {
-            _("network"): f"ResNet-{depth} (ImageNet)",
+            _("network"): f"ResNet-{depth}",
             _("blocks"): f"{'-'.join(map(str, blocks))} {KIND[kind]}",
             _("parameters"): human(n_params),
-            _("paper: parameters"): "",
             _("multiply-accumulates"): human(macs),
             _("paper: FLOPs"): human(PAPER_IMAGENET_FLOPS[depth]),
-            _("paper: CIFAR-10 test error"): "",
         }
     )
-st.dataframe(pd.DataFrame(rows), hide_index=True, key="learn_family")
+st.markdown(_("**CIFAR-10 networks** (32x32 images)"))
+st.dataframe(pd.DataFrame(cifar), hide_index=True, key="learn_family")
+st.markdown(_("**ImageNet networks** (224x224 images)"))
+st.dataframe(pd.DataFrame(imagenet), hide_index=True, key="learn_family_imagenet")
 st.caption(
     _(
         "Counted by this app at 32x32 (CIFAR) and 224x224 (ImageNet). The paper's FLOPs are multiply-adds. "
-        "Test errors are from He et al. 2015, Table 6 (single runs, except ResNet-110: best of 5 runs). "
+        "Test errors are from He et al. 2015, Table 6 (single runs, except ResNet-110: the best of 5 runs, whose "
+        "mean is 6.61% ± 0.16). "
         "Torchvision's bottleneck nets put the stride on the 3x3 convolution ('ResNet v1.5'), which costs a "
         "little more than the paper's stride on the first 1x1: 4.1G against 3.8G for ResNet-50."
     )
 )
 
-if get_language() == "zh":  # the myths Chinese-language tutorials often repeat (issue #11)
-    misconceptions_section()
+misconceptions_section()
 state.write_url()  # this page has no choices: a link to it carries none
