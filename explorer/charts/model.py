@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 from explorer.charts import spec
+from explorer.charts.misconceptions import ratio_text
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
 
@@ -276,3 +277,41 @@ def block_figure(
     if preact:
         title = _("{block}, pre-activation (He et al. 2016)").format(block=title)
     return apply_style(fig, title, height=300)
+
+
+def shortcut_scale_figure(points: list[tuple[float, float]], current: float, name: str) -> go.Figure:
+    """The first/last gradient ratio (log scale) against the shortcut scale s: a line through the measured
+    ``points`` ((s, ratio), s from 0 to 1) and a large marker at the slider's ``current`` s."""
+    points = sorted(points)
+    xs, ys = [s for s, _r in points], [r for _s, r in points]
+    now = dict(points).get(current)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name=_("{name}, measured at these s").format(name=name),
+            line={"color": RESIDUAL, "width": 3},
+            marker={"size": 8},
+            hovertemplate="s = %{x:.2f}<br>" + _("first / last") + " %{y:.3g}<extra></extra>",
+        )
+    )
+    if now is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[current],
+                y=[now],
+                mode="markers+text",
+                name=_("the slider's s"),
+                marker={"color": PLAIN, "size": 18, "symbol": "diamond"},
+                text=[ratio_text(now)],
+                textposition="top center",
+                hovertemplate="s = %{x:.2f}<br>" + _("first / last") + " %{y:.3g}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=1, line={"color": "#999999", "dash": "dot"})  # first and last layers equal
+    fig.update_xaxes(title_text=_("shortcut scale s (0: plain twin, 1: residual)"), range=[-0.04, 1.04])
+    fig.update_yaxes(type="log", title_text=_("first / last layer's gradient norm"), exponentformat="power")
+    apply_style(fig, _("Gradient ratio, first layer over last, as s goes from 0 to 1"), height=420)
+    return fig

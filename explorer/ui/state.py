@@ -84,6 +84,14 @@ def _flag(v: str) -> bool:
     return v.lower() in ("1", "true", "yes", "on")
 
 
+def _scale(v: str) -> float:
+    """A shortcut scale from a link: a number in [0, 1], on the slider's steps of 0.05."""
+    s = float(v)
+    if not 0.0 <= s <= 1.0:  # also rejects nan
+        raise ValueError(f"shortcut scale must be in [0, 1], got {v}")
+    return round(round(s / 0.05) * 0.05, 2)
+
+
 # query parameter -> (state key, parser); a page names the parameters it shows in write_url()
 URL_KEYS = {
     "family": (FAMILY, str),
@@ -92,6 +100,7 @@ URL_KEYS = {
     "shortcut": (SHORTCUT, str),
     "width": (WIDTH, int),
     "preact": (PREACT, _flag),
+    "scale": (SCALE, _scale),  # Build's shortcut scale s
     "twins": (SIDE_BY_SIDE, _flag),
     "network": (SOURCE, str),
     "image": (IMAGE_CHOICE, str),
@@ -164,7 +173,7 @@ def write_url(*params: str) -> None:
             if param in st.query_params:
                 del st.query_params[param]
             continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
         if st.query_params.get(param) != text:
             st.query_params[param] = text
 

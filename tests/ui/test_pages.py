@@ -93,6 +93,49 @@ def test_build_reacts_to_depth_family_and_residual():
     assert at.metric[0].value == "25,557,032"
 
 
+def _scale_chart(at) -> dict:
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(c for c in charts if "as s goes from 0 to 1" in c["layout"]["title"]["text"])
+
+
+def test_build_shortcut_scale_measures_the_gradient_ratio_and_rides_in_the_link():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"depth": "56", "scale": "0.5"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="net_shortcut_scale").value == 0.5 and at.query_params["scale"] == "0.5"
+    chart = _scale_chart(at)
+    curve, now = chart["data"]
+    assert now["x"] == [0.5] and len(curve["x"]) == 5
+    ratio = dict(zip(curve["x"], curve["y"], strict=True))
+    assert ratio[0.0] > 100 * ratio[1.0]  # s = 0 is Plain-56: its gradients grow towards the input
+    assert ratio[0.0] > now["y"][0] > ratio[1.0]
+    at.slider(key="net_shortcut_scale").set_value(0.1).run()
+    assert _scale_chart(at)["data"][1]["x"] == [0.1] and at.query_params["scale"] == "0.1"
+    assert "At **s = 0.10**" in texts(at)
+
+
+def test_build_in_plain_mode_says_what_a_plain_network_is():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"residual": "false", "scale": "0.3"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    body = texts(at)
+    assert "no shortcut to scale" in body and "plain network has no arcs" in body
+    assert "arcs are shortcuts" not in body and "without the additions" not in body
+    assert "scale" not in at.query_params  # the plain twin has no s
+
+
+def test_build_on_imagenet_says_the_scale_is_measured_for_cifar_only():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"family": "imagenet", "depth": "18"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "CIFAR networks only" in texts(at)
+
+
 def test_url_opens_the_same_view():
     at = AppTest.from_file(APP, default_timeout=300)
     at.query_params.update({"family": "cifar", "depth": "32", "residual": "false"})
