@@ -77,7 +77,8 @@ BLOCK = "inside_block"
 GRAD_BN = "grad_bn_mode"
 LESION_DEPTH = "exp_lesion_depth"
 TRAIN_REOPEN = "train_reopen"
-EXP_TAB = "exp_tab"
+EXP_TAB = "exp_tab"  # the Experiments tabs' widget: the open tab's label, in the session's language
+EXP_TAB_ID = "exp_tab_id"  # the open tab's id, what a link carries (?tab=lesion)
 
 
 def _flag(v: str) -> bool:
@@ -116,7 +117,7 @@ URL_KEYS = {
     "dataset": (TRAIN_DATASET, str),
     "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
     "lesion_depth": (LESION_DEPTH, int),
-    "tab": (EXP_TAB, str),
+    "tab": (EXP_TAB_ID, str),  # an id, or an older link's label in any language (experiments.tab_id)
     "view": (LANDSCAPE_VIEW, str),
     "landscape_run": (LANDSCAPE_RUN, str),
     "net": (LANDSCAPE_NET, str),
@@ -173,7 +174,9 @@ def write_url(*params: str) -> None:
             if param in st.query_params:
                 del st.query_params[param]
             continue
-        text = str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        text = (
+            str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        )
         if st.query_params.get(param) != text:
             st.query_params[param] = text
 

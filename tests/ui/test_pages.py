@@ -267,3 +267,22 @@ def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
     at.button(key="train_live_stop").click().run()
     assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine_records.CANCELLED
+
+
+def test_experiments_rerun_under_each_recipe_reruns_that_recipe(monkeypatch):
+    """The button under the full-batch run re-runs the full-batch recipe, not the short preset."""
+    from explorer.ui import assets_cache, training_view
+
+    started = []
+    monkeypatch.setattr(training_view, "start_ui", lambda key, title, configs, recipe, **kw: started.append(recipe))
+    at = open_page("experiments")
+    assert "**After He et al. 2015, Figs. 1 and 6: a classroom experiment.**" in texts(at)
+    full = assets_cache.precomputed_run("degradation-full-batch")
+    if full is None:
+        pytest.skip("no precomputed full-batch run in assets/runs")
+    button = at.button(key="exp_deg_run_degradation-full-batch")
+    assert f"({full.train.steps} steps of batch 64 on 64 shapes at 16 px)" in button.label
+    button.click().run()
+    assert started == [full.train]
+    short = at.button(key="exp_deg_run_degradation")
+    assert "the short live preset" in short.label
