@@ -219,6 +219,19 @@ def test_inside_layer_change():
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
 
 
+def test_inside_shows_the_shape_sample_it_explains():
+    """Moving "Sample" shows which shape was picked, with its name."""
+    at = open_page("inside")
+    at.slider(key="image_shape_index").set_value(7).run()
+    images = at.get("image")
+    assert len(images) == 1
+    from explorer.datasets import SHAPE_CLASSES
+    from explorer.ui.cache import shapes_samples
+
+    shape = SHAPE_CLASSES[int(shapes_samples(24).labels[7])]
+    assert images[0].captions == [f"shapes sample 7: {shape}"]
+
+
 def test_inside_per_channel_statistics_on_demand():
     """Folded away, the per-channel statistics cost nothing; switched on, a network gets its chart and table."""
     at = open_page("inside")
@@ -238,6 +251,11 @@ def test_inside_shows_fig7_layer_responses():
     assert any("Fig. 7" in h.value for h in at.header)
     body = texts(at)
     assert "Mean response std:" in body and "this app's own measure" in body
+    # the full-batch run: 0.920 against 0.930 at depth 20 is within the data's margin; only depth 56 differs
+    note = next(m.value for m in at.markdown if "Mean response std: Plain-20 0.930" in m.value)
+    assert "At depth 20 the twins' responses differ by 0.010 (0.920 against 0.930), within the margin" in note
+    assert "At depth 56 the residual network's responses are the smaller (0.933 against 1.058" in note
+    assert note.count("as in the paper") == 1 and "twice the standard error" in note
 
 
 @pytest.mark.slow
