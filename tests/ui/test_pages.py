@@ -91,6 +91,12 @@ def test_build_reacts_to_depth_family_and_residual():
     assert not at.exception
     assert at.select_slider(key="net_depth").value == 50 and at.radio(key="net_shortcut").value == "B"
     assert at.metric[0].value == "25,557,032"
+    assert "Depths offered: 18, 34, 50, 101, 152" in texts(at)  # the slider shows only its two ends
+
+
+def test_build_depth_slider_says_which_depths_it_offers():
+    at = open_page("build")
+    assert "Depths offered: 8, 14, 20, 32, 44, 56, 110" in texts(at)
 
 
 def _scale_chart(at) -> dict:
