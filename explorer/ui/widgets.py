@@ -56,7 +56,9 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)
         _keep_valid(state.DEPTH, depths)
         depth = st.select_slider(_("Depth (layers)"), depths, key=state.DEPTH)
-        st.caption(_("Depths offered: {depths}").format(depths=", ".join(map(str, depths))))  # the slider shows its ends
+        st.caption(
+            _("Depths offered: {depths}").format(depths=", ".join(map(str, depths)))
+        )  # the slider shows its ends
         residual = st.toggle(
             _("Residual connections"),
             key=state.RESIDUAL,

@@ -1,8 +1,8 @@
 """Inside: feature maps of any layer, and a residual block's x, F(x) and x + F(x), plain vs residual."""
 
 import pandas as pd
-from PIL import Image
 import streamlit as st
+from PIL import Image
 
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
 from explorer.i18n import _
