@@ -15,10 +15,10 @@ from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
 from explorer.i18n import _
 
 
-def log_ticks(results: Sequence) -> dict:
-    """Tick settings for a log axis over the results' values: within two decades plotly labels every 0.05 and the
-    labels run into each other, so there the ticks are 1, 2 and 5 times the powers of ten; wider, its own."""
-    values = [v for r in results for v in r.values if v > 0]
+def log_ticks(values: Sequence[float]) -> dict:
+    """Tick settings for a log axis over ``values``: within two decades plotly labels every 0.05 (or every digit)
+    and the labels run into each other, so there the ticks are 1, 2 and 5 times the powers of ten; wider, its own."""
+    values = [v for v in values if v > 0]
     if values and np.log10(max(values) / min(values)) < 2:
         return {"dtick": "D2"}
     return {}
@@ -43,7 +43,12 @@ def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Fig
                 hovertemplate="%{text}<br>" + _("norm") + " %{y:.3g}<extra>" + r.name + "</extra>",
             )
         )
-    fig.update_yaxes(type="log", title_text=_("‖∂loss/∂W‖ (log scale)"), exponentformat="power", **log_ticks(results))
+    fig.update_yaxes(
+        type="log",
+        title_text=_("‖∂loss/∂W‖ (log scale)"),
+        exponentformat="power",
+        **log_ticks([v for r in results for v in r.values]),
+    )
     fig.update_xaxes(title_text=_("layer (forward order: input → output)"))
     apply_style(fig, title or _("Gradient norm per layer"), height=520)
     return fig

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 from explorer.charts import spec
+from explorer.charts.gradients import log_ticks
 from explorer.charts.misconceptions import ratio_text
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
@@ -72,11 +73,16 @@ def architecture_spec(
                     y=0,
                     text=label if name not in ("stem", "head") else name,
                     showarrow=False,
-                    font={"size": (13 if len(nodes) <= 12 else 10) if name not in ("stem", "head") else 15},
+                    font={
+                        "size": (13 if len(nodes) <= 8 else 11 if len(nodes) <= 12 else 10)
+                        if name not in ("stem", "head")
+                        else 15
+                    },
                 )
             )
             if name not in ("stem", "head"):
-                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": 12}, textangle=0))
+                size = 12 if len(nodes) <= 8 else 10  # a 1024-pixel screen still fits ResNet-20's eleven names
+                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": size}, textangle=0))
         if i:
             shapes.append(
                 dict(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})
@@ -312,6 +318,9 @@ def shortcut_scale_figure(points: list[tuple[float, float]], current: float, nam
         )
     fig.add_hline(y=1, line={"color": "#999999", "dash": "dot"})  # first and last layers equal
     fig.update_xaxes(title_text=_("shortcut scale s (0: plain twin, 1: residual)"), range=[-0.04, 1.04])
-    fig.update_yaxes(type="log", title_text=_("first / last layer's gradient norm"), exponentformat="power")
-    apply_style(fig, _("Gradient ratio, first layer over last, as s goes from 0 to 1"), height=420)
+    fig.update_yaxes(
+        type="log", title_text=_("first / last layer's gradient norm"), exponentformat="power", **log_ticks([*ys, 1])
+    )
+    apply_style(fig, _("First / last gradient ratio against s"), height=460)
+    fig.update_layout(legend={"y": -0.3}, margin={"b": 110})  # under the x axis's title, not on it
     return fig

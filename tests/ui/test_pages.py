@@ -101,7 +101,7 @@ def test_build_depth_slider_says_which_depths_it_offers():
 
 def _scale_chart(at) -> dict:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    return next(c for c in charts if "as s goes from 0 to 1" in c["layout"]["title"]["text"])
+    return next(c for c in charts if "gradient ratio against s" in c["layout"]["title"]["text"])
 
 
 def test_build_shortcut_scale_measures_the_gradient_ratio_and_rides_in_the_link():
