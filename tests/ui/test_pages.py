@@ -264,6 +264,16 @@ def test_inside_shows_fig7_layer_responses():
     assert note.count("as in the paper") == 1 and "twice the standard error" in note
 
 
+def test_inside_layer_response_note_reads_as_chinese():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["lang"] = "zh"
+    at.switch_page("explorer/ui/pages/inside.py")
+    at.run()
+    note = next(m.value for m in at.markdown if "平均响应标准差：Plain-20 0.930" in m.value)
+    assert "在深度 20，两个对照网络的响应相差 0.010" in note and "误差范围之内" in note
+    assert "。 " not in note  # Chinese sentences follow each other without a space
+
+
 @pytest.mark.slow
 def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     """A user's zip with a decompression bomb among good pictures trains on a worker; the page says which

@@ -152,7 +152,7 @@ def responses_note(responses) -> str:
                 "(they have the same layers in the same order)."
             )
         )
-    return " ".join(parts)
+    return "".join(p if p.endswith("。") else p + " " for p in parts).strip()  # Chinese sentences need no space
 
 
 st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
