@@ -278,3 +278,17 @@ def test_scaled_gradient_norms_run_from_plain_twin_to_residual_and_leave_the_mod
     assert all(b.shortcut_scale == 1.0 for _n, b in res.blocks())
     with pytest.raises(ValueError):
         scaled_gradient_norms(res, x, y, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"),
+    [
+        ([0.08, 0.3, 0.55], ["0.1", "0.2", "0.5"]),  # the first chart of Gradients: labels every 0.05 ran together
+        ([1.0, 4.7, 7.9], ["1", "2", "5"]),
+        ([0.1, 1e6], None),  # seven decades: plotly's own powers of ten
+    ],
+)
+def test_log_ticks_are_few_and_written_out_within_two_decades(values, ticks):
+    from explorer.charts.gradients import log_ticks
+
+    assert log_ticks(values).get("ticktext") == ticks

@@ -17,11 +17,17 @@ from explorer.i18n import _
 
 def log_ticks(values: Sequence[float]) -> dict:
     """Tick settings for a log axis over ``values``: within two decades plotly labels every 0.05 (or every digit)
-    and the labels run into each other, so there the ticks are 1, 2 and 5 times the powers of ten; wider, its own."""
+    and the labels run into each other, so there the ticks are 1, 2 and 5 times the powers of ten, written out
+    (0.1, 0.2, 0.5); wider, plotly's own powers of ten."""
     values = [v for v in values if v > 0]
-    if values and np.log10(max(values) / min(values)) < 2:
-        return {"dtick": "D2"}
-    return {}
+    if not values or np.log10(max(values) / min(values)) >= 2:
+        return {}
+    low, high = np.floor(np.log10(min(values))), np.ceil(np.log10(max(values)))
+    ticks = [m * 10.0**e for e in np.arange(low, high + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(values) / 1.2 <= t <= max(values) * 1.2]  # the axis pads its range a little
+    if len(ticks) < 2:  # a range narrower than one step of 1-2-5: plotly's own ticks are few there
+        return {}
+    return {"tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
 
 
 def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Figure:
