@@ -5,6 +5,7 @@ shared by every session, and two sessions running at once would trip over each o
 """
 
 import os
+from pathlib import Path
 
 import streamlit as st
 
@@ -12,7 +13,8 @@ from explorer.i18n import _
 from explorer.ui import pages, state, widgets
 from explorer.ui.preload import preload_later
 
-st.set_page_config(page_title="ResNet Explorer", page_icon=":material/hub:", layout="wide")
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # shipped: a font server's icon fails offline
+st.set_page_config(page_title="ResNet Explorer", page_icon=str(ICON), layout="wide")
 state.init()
 widgets.language_ui()  # before any text: this run's language (?lang=zh)
 menu = [

@@ -73,6 +73,18 @@ def gradient_norms(
     return [(n, float(g.norm())) for n, g in zip(order, grads, strict=True)]
 
 
+def scaled_gradient_norms(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, scale: float, train_mode: bool = True
+) -> list[tuple[str, float]]:
+    """``gradient_norms`` with every block computing out = F(x) + scale * shortcut(x) (``ResNet.set_shortcut_scale``).
+
+    The scale is set on a ``shadow_copy``: the model itself (perhaps shared by every session) keeps its own.
+    """
+    work = shadow_copy(model)
+    work.set_shortcut_scale(scale)
+    return gradient_norms(work, x, y, train_mode=train_mode)
+
+
 def shadow_copy(module: nn.Module) -> nn.Module:
     """A copy of ``module``'s tree of modules that shares its tensors: a module's own ``__dict__``, parameter,
     buffer and child dicts, and no hooks. Setting the copy's parameters, buffers or modes leaves ``module``

@@ -260,3 +260,35 @@ def test_mean_abs_slope_of_the_precomputed_probe():
     for name, r in raw.items():
         assert got[name] == pytest.approx(float(np.mean(np.abs(r["grad"]))))
     assert got["Plain-56"] > 10 * got["ResNet-56"] and got["Plain-110"] > 1000 * got["ResNet-110"]
+
+
+def test_scaled_gradient_norms_run_from_plain_twin_to_residual_and_leave_the_model_alone(tiny_config):
+    """s = 0 computes what the plain twin computes, s = 1 the residual network; the model keeps its scale."""
+    from dataclasses import replace
+
+    from explorer.gradients import scaled_gradient_norms
+
+    res = build_resnet(tiny_config, seed=0)
+    plain = build_resnet(replace(tiny_config, residual=False), seed=0)  # option A: the same weights
+    x, y = shapes_batch(8, seed=1)
+    at = {s: [v for _n, v in scaled_gradient_norms(res, x, y, s)] for s in (0.0, 0.5, 1.0)}
+    assert np.allclose(at[0.0], [v for _n, v in gradient_norms(plain, x, y)], rtol=1e-4)
+    assert np.allclose(at[1.0], [v for _n, v in gradient_norms(res, x, y)], rtol=1e-4)
+    assert not np.allclose(at[0.5], at[0.0], rtol=1e-3) and not np.allclose(at[0.5], at[1.0], rtol=1e-3)
+    assert all(b.shortcut_scale == 1.0 for _n, b in res.blocks())
+    with pytest.raises(ValueError):
+        scaled_gradient_norms(res, x, y, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("values", "ticks"),
+    [
+        ([0.08, 0.3, 0.55], ["0.1", "0.2", "0.5"]),  # the first chart of Gradients: labels every 0.05 ran together
+        ([1.0, 4.7, 7.9], ["1", "2", "5"]),
+        ([0.1, 1e6], None),  # seven decades: plotly's own powers of ten
+    ],
+)
+def test_log_ticks_are_few_and_written_out_within_two_decades(values, ticks):
+    from explorer.charts.gradients import log_ticks
+
+    assert log_ticks(values).get("ticktext") == ticks

@@ -15,6 +15,21 @@ from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
 from explorer.i18n import _
 
 
+def log_ticks(values: Sequence[float]) -> dict:
+    """Tick settings for a log axis over ``values``: within two decades plotly labels every 0.05 (or every digit)
+    and the labels run into each other, so there the ticks are 1, 2 and 5 times the powers of ten, written out
+    (0.1, 0.2, 0.5); wider, plotly's own powers of ten."""
+    values = [v for v in values if v > 0]
+    if not values or np.log10(max(values) / min(values)) >= 2:
+        return {}
+    low, high = np.floor(np.log10(min(values))), np.ceil(np.log10(max(values)))
+    ticks = [m * 10.0**e for e in np.arange(low, high + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if min(values) / 1.2 <= t <= max(values) * 1.2]  # the axis pads its range a little
+    if len(ticks) < 2:  # a range narrower than one step of 1-2-5: plotly's own ticks are few there
+        return {}
+    return {"tickvals": ticks, "ticktext": [f"{t:.3g}" for t in ticks]}
+
+
 def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Figure:
     """Per-layer weight-gradient norms (log scale) for several networks (``gradients.SweepResult``-like:
     ``name``, ``depth``, ``residual``, ``values``); colour = plain/residual, dash = depth."""
@@ -34,7 +49,12 @@ def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Fig
                 hovertemplate="%{text}<br>" + _("norm") + " %{y:.3g}<extra>" + r.name + "</extra>",
             )
         )
-    fig.update_yaxes(type="log", title_text=_("‖∂loss/∂W‖ (log scale)"), exponentformat="power")
+    fig.update_yaxes(
+        type="log",
+        title_text=_("‖∂loss/∂W‖ (log scale)"),
+        exponentformat="power",
+        **log_ticks([v for r in results for v in r.values]),
+    )
     fig.update_xaxes(title_text=_("layer (forward order: input → output)"))
     apply_style(fig, title or _("Gradient norm per layer"), height=520)
     return fig

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 from explorer.charts import spec
+from explorer.charts.gradients import log_ticks
+from explorer.charts.misconceptions import ratio_text
 from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
 
@@ -71,11 +73,16 @@ def architecture_spec(
                     y=0,
                     text=label if name not in ("stem", "head") else name,
                     showarrow=False,
-                    font={"size": (13 if len(nodes) <= 12 else 10) if name not in ("stem", "head") else 15},
+                    font={
+                        "size": (13 if len(nodes) <= 8 else 11 if len(nodes) <= 12 else 10)
+                        if name not in ("stem", "head")
+                        else 15
+                    },
                 )
             )
             if name not in ("stem", "head"):
-                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": 12}, textangle=0))
+                size = 12 if len(nodes) <= 8 else 10  # a 1024-pixel screen still fits ResNet-20's eleven names
+                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": size}, textangle=0))
         if i:
             shapes.append(
                 dict(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})
@@ -276,3 +283,44 @@ def block_figure(
     if preact:
         title = _("{block}, pre-activation (He et al. 2016)").format(block=title)
     return apply_style(fig, title, height=300)
+
+
+def shortcut_scale_figure(points: list[tuple[float, float]], current: float, name: str) -> go.Figure:
+    """The first/last gradient ratio (log scale) against the shortcut scale s: a line through the measured
+    ``points`` ((s, ratio), s from 0 to 1) and a large marker at the slider's ``current`` s."""
+    points = sorted(points)
+    xs, ys = [s for s, _r in points], [r for _s, r in points]
+    now = dict(points).get(current)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name=_("{name}, measured at these s").format(name=name),
+            line={"color": RESIDUAL, "width": 3},
+            marker={"size": 8},
+            hovertemplate="s = %{x:.2f}<br>" + _("first / last") + " %{y:.3g}<extra></extra>",
+        )
+    )
+    if now is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[current],
+                y=[now],
+                mode="markers+text",
+                name=_("the slider's s"),
+                marker={"color": PLAIN, "size": 18, "symbol": "diamond"},
+                text=[ratio_text(now)],
+                textposition="top center",
+                hovertemplate="s = %{x:.2f}<br>" + _("first / last") + " %{y:.3g}<extra></extra>",
+            )
+        )
+    fig.add_hline(y=1, line={"color": "#999999", "dash": "dot"})  # first and last layers equal
+    fig.update_xaxes(title_text=_("shortcut scale s (0: plain twin, 1: residual)"), range=[-0.04, 1.04])
+    fig.update_yaxes(
+        type="log", title_text=_("first / last layer's gradient norm"), exponentformat="power", **log_ticks([*ys, 1])
+    )
+    apply_style(fig, _("First / last gradient ratio against s"), height=460)
+    fig.update_layout(legend={"y": -0.3}, margin={"b": 110})  # under the x axis's title, not on it
+    return fig

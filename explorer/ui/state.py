@@ -83,11 +83,20 @@ BLOCK = "inside_block"
 GRAD_BN = "grad_bn_mode"
 LESION_DEPTH = "exp_lesion_depth"
 TRAIN_REOPEN = "train_reopen"
-EXP_TAB = "exp_tab"
+EXP_TAB = "exp_tab"  # the Experiments tabs' widget: the open tab's label, in the session's language
+EXP_TAB_ID = "exp_tab_id"  # the open tab's id, what a link carries (?tab=lesion)
 
 
 def _flag(v: str) -> bool:
     return v.lower() in ("1", "true", "yes", "on")
+
+
+def _scale(v: str) -> float:
+    """A shortcut scale from a link: a number in [0, 1], on the slider's steps of 0.05."""
+    s = float(v)
+    if not 0.0 <= s <= 1.0:  # also rejects nan
+        raise ValueError(f"shortcut scale must be in [0, 1], got {v}")
+    return round(round(s / 0.05) * 0.05, 2)
 
 
 # query parameter -> (state key, parser); a page names the parameters it shows in write_url()
@@ -98,6 +107,7 @@ URL_KEYS = {
     "shortcut": (SHORTCUT, str),
     "width": (WIDTH, int),
     "preact": (PREACT, _flag),
+    "scale": (SCALE, _scale),  # Build's shortcut scale s
     "twins": (SIDE_BY_SIDE, _flag),
     "network": (SOURCE, str),
     "image": (IMAGE_CHOICE, str),
@@ -113,7 +123,7 @@ URL_KEYS = {
     "dataset": (TRAIN_DATASET, str),
     "reopen": (TRAIN_REOPEN, str),  # a saved run (the job engine's live-run links use "run")
     "lesion_depth": (LESION_DEPTH, int),
-    "tab": (EXP_TAB, str),
+    "tab": (EXP_TAB_ID, str),  # an id, or an older link's label in any language (experiments.tab_id)
     "view": (LANDSCAPE_VIEW, str),
     "landscape_run": (LANDSCAPE_RUN, str),
     "net": (LANDSCAPE_NET, str),
@@ -170,7 +180,9 @@ def write_url(*params: str) -> None:
             if param in st.query_params:
                 del st.query_params[param]
             continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        text = (
+            str(value).lower() if isinstance(value, bool) else f"{value:g}" if isinstance(value, float) else str(value)
+        )
         if st.query_params.get(param) != text:
             st.query_params[param] = text
 

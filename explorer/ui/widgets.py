@@ -56,6 +56,9 @@ def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:
         depths = CIFAR_DEPTHS if family == "cifar" else tuple(IMAGENET_BLOCKS)
         _keep_valid(state.DEPTH, depths)
         depth = st.select_slider(_("Depth (layers)"), depths, key=state.DEPTH)
+        st.caption(
+            _("Depths offered: {depths}").format(depths=", ".join(map(str, depths)))
+        )  # the slider shows its ends
         residual = st.toggle(
             _("Residual connections"),
             key=state.RESIDUAL,
@@ -102,12 +105,15 @@ def block_ui(family: str) -> bool:
 def language_ui() -> str:
     """The sidebar's language switch (both names, so anyone finds it); the choice rides in the URL (?lang=zh)."""
     ss = st.session_state
-    if "_lang_read" not in ss:  # a link's ?lang= opens the session in that language
+    if "_lang_read" not in ss:  # a link's ?lang= opens the session in that language, else the browser's
         ss["_lang_read"] = True
-        try:
-            ss[state.LANG] = i18n.parse_language(st.query_params.get("lang", ss.get(state.LANG, "en")))
-        except ValueError:
-            pass  # a mistyped link falls back to the default
+        for code in (st.query_params.get("lang"), st.context.locale):  # locale: the browser's navigator.language
+            if code:
+                try:
+                    ss[state.LANG] = i18n.parse_language(code)
+                    break
+                except ValueError:
+                    pass  # a mistyped link, or a language we lack: the next choice, else the default
     if ss.get(state.LANG) not in i18n.LANGUAGES:
         ss[state.LANG] = i18n.DEFAULT_LANGUAGE
     lang = st.sidebar.radio(

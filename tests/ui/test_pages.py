@@ -103,6 +103,55 @@ def test_build_reacts_to_depth_family_and_residual():
     assert not at.exception
     assert at.select_slider(key="net_depth").value == 50 and at.radio(key="net_shortcut").value == "B"
     assert at.metric[0].value == "25,557,032"
+    assert "Depths offered: 18, 34, 50, 101, 152" in texts(at)  # the slider shows only its two ends
+
+
+def test_build_depth_slider_says_which_depths_it_offers():
+    at = open_page("build")
+    assert "Depths offered: 8, 14, 20, 32, 44, 56, 110" in texts(at)
+
+
+def _scale_chart(at) -> dict:
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(c for c in charts if "gradient ratio against s" in c["layout"]["title"]["text"])
+
+
+def test_build_shortcut_scale_measures_the_gradient_ratio_and_rides_in_the_link():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"depth": "56", "scale": "0.5"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="net_shortcut_scale").value == 0.5 and at.query_params["scale"] == "0.5"
+    chart = _scale_chart(at)
+    curve, now = chart["data"]
+    assert now["x"] == [0.5] and len(curve["x"]) == 5
+    ratio = dict(zip(curve["x"], curve["y"], strict=True))
+    assert ratio[0.0] > 100 * ratio[1.0]  # s = 0 is Plain-56: its gradients grow towards the input
+    assert ratio[0.0] > now["y"][0] > ratio[1.0]
+    at.slider(key="net_shortcut_scale").set_value(0.1).run()
+    assert _scale_chart(at)["data"][1]["x"] == [0.1] and at.query_params["scale"] == "0.1"
+    assert "At **s = 0.10**" in texts(at)
+
+
+def test_build_in_plain_mode_says_what_a_plain_network_is():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"residual": "false", "scale": "0.3"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    body = texts(at)
+    assert "no shortcut to scale" in body and "plain network has no arcs" in body
+    assert "arcs are shortcuts" not in body and "without the additions" not in body
+    assert "scale" not in at.query_params  # the plain twin has no s
+
+
+def test_build_on_imagenet_says_the_scale_is_measured_for_cifar_only():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update({"family": "imagenet", "depth": "18"})
+    at.switch_page("explorer/ui/pages/build.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert "CIFAR networks only" in texts(at)
 
 
 def test_url_opens_the_same_view():
@@ -193,6 +242,19 @@ def test_inside_layer_change():
     assert all(heatmap_shapes(g) == [(6, 6)] * 16 for g in grids)  # the 16 most active channels
 
 
+def test_inside_shows_the_shape_sample_it_explains():
+    """Moving "Sample" shows which shape was picked, with its name."""
+    at = open_page("inside")
+    at.slider(key="image_shape_index").set_value(7).run()
+    images = at.get("image")
+    assert len(images) == 1
+    from explorer.datasets import SHAPE_CLASSES
+    from explorer.ui.cache import shapes_samples
+
+    shape = SHAPE_CLASSES[int(shapes_samples(24).labels[7])]
+    assert images[0].captions == [f"shapes sample 7: {shape}"]
+
+
 def test_inside_per_channel_statistics_on_demand():
     """Folded away, the per-channel statistics cost nothing; switched on, a network gets its chart and table."""
     at = open_page("inside")
@@ -212,6 +274,21 @@ def test_inside_shows_fig7_layer_responses():
     assert any("Fig. 7" in h.value for h in at.header)
     body = texts(at)
     assert "Mean response std:" in body and "this app's own measure" in body
+    # the full-batch run: 0.920 against 0.930 at depth 20 is within the data's margin; only depth 56 differs
+    note = next(m.value for m in at.markdown if "Mean response std: Plain-20 0.930" in m.value)
+    assert "At depth 20 the twins' responses differ by 0.010 (0.920 against 0.930), within the margin" in note
+    assert "At depth 56 the residual network's responses are the smaller (0.933 against 1.058" in note
+    assert note.count("as in the paper") == 1 and "twice the standard error" in note
+
+
+def test_inside_layer_response_note_reads_as_chinese():
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params["lang"] = "zh"
+    at.switch_page("explorer/ui/pages/inside.py")
+    at.run()
+    note = next(m.value for m in at.markdown if "平均响应标准差：Plain-20 0.930" in m.value)
+    assert "在深度 20，两个对照网络的响应相差 0.010" in note and "误差范围之内" in note
+    assert "。 " not in note  # Chinese sentences follow each other without a space
 
 
 @pytest.mark.slow
@@ -241,3 +318,22 @@ def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
     at.button(key="train_live_stop").click().run()
     assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine_records.CANCELLED
+
+
+def test_experiments_rerun_under_each_recipe_reruns_that_recipe(monkeypatch):
+    """The button under the full-batch run re-runs the full-batch recipe, not the short preset."""
+    from explorer.ui import assets_cache, training_view
+
+    started = []
+    monkeypatch.setattr(training_view, "start_ui", lambda key, title, configs, recipe, **kw: started.append(recipe))
+    at = open_page("experiments")
+    assert "**After He et al. 2015, Figs. 1 and 6: a classroom experiment.**" in texts(at)
+    full = assets_cache.precomputed_run("degradation-full-batch")
+    if full is None:
+        pytest.skip("no precomputed full-batch run in assets/runs")
+    button = at.button(key="exp_deg_run_degradation-full-batch")
+    assert f"({full.train.steps} steps of batch 64 on 64 shapes at 16 px)" in button.label
+    button.click().run()
+    assert started == [full.train]
+    short = at.button(key="exp_deg_run_degradation")
+    assert "the short live preset" in short.label

@@ -79,10 +79,27 @@ def test_train_link_opens_preset_and_dataset():
 def test_experiments_link_opens_lesion_depth():
     first = open_link("experiments", {})
     depths = first.radio(key="exp_lesion_depth").options
-    at = open_link("experiments", {"lesion_depth": depths[0], "tab": "Lesion study"})
+    at = open_link("experiments", {"lesion_depth": depths[0], "tab": "lesion"})
     assert str(at.radio(key="exp_lesion_depth").value) == depths[0]
-    assert url(at)["lesion_depth"] == depths[0] and url(at)["tab"] == "Lesion study"
+    assert url(at)["lesion_depth"] == depths[0] and url(at)["tab"] == "lesion"
     assert at.tabs[1].label == "Lesion study" and at.session_state["exp_tab"] == "Lesion study"
+
+
+@pytest.mark.parametrize("tab", ["shattered", "Shattered gradients", "破碎梯度"])
+def test_experiments_link_carries_the_tab_id_and_older_label_links_still_open_it(tab):
+    """A Chinese link opened in English (and an older link naming the label) opens the same tab."""
+    from explorer.i18n import language
+
+    with language("zh"):
+        from explorer.i18n import _
+
+        assert _("Shattered gradients") == "破碎梯度"  # the older Chinese link's label
+    at = open_link("experiments", {"tab": tab})
+    assert at.session_state["exp_tab"] == "Shattered gradients" and url(at)["tab"] == "shattered"
+    zh = open_link("experiments", {"tab": tab, "lang": "zh"})
+    assert zh.session_state["exp_tab"] == "破碎梯度" and url(zh)["tab"] == "shattered"
+    zh.radio(key="ui_language").set_value("en").run()  # switching language keeps the open tab
+    assert zh.session_state["exp_tab"] == "Shattered gradients" and url(zh)["tab"] == "shattered"
 
 
 @pytest.mark.parametrize(
@@ -93,7 +110,7 @@ def test_experiments_link_opens_lesion_depth():
         ("gradients", {"bn": "sometimes"}),
         ("train", {"preset": "everything", "dataset": "imagenet-21k", "reopen": "missing"}),
         ("experiments", {"lesion_depth": "7", "tab": "Nope"}),
-        ("build", {"family": "vgg", "depth": "abc", "width": "5"}),
+        ("build", {"family": "vgg", "depth": "abc", "width": "5", "scale": "7"}),
         ("landscape", {"view": "Nope", "landscape_run": "gone", "net": "Plain-999"}),
     ],
 )
@@ -189,3 +206,10 @@ def test_a_link_to_a_run_of_the_sidebar_network_shows_that_network(no_engine):
     assert at.radio(key="net_shortcut").value == "B" and at.toggle(key="net_residual").value is True
     assert at.slider(key="train_steps_custom").value == 20
     assert any("Plain-14" in m.value and "ResNet-14" in m.value for m in at.markdown)  # the networks it would train
+
+
+@pytest.mark.parametrize(("given", "opened"), [("0.33", 0.35), ("-1", 1.0), ("nan", 1.0)])
+def test_build_link_opens_the_shortcut_scale_on_the_sliders_steps(given, opened):
+    at = open_link("build", {"scale": given})
+    assert at.slider(key="net_shortcut_scale").value == opened
+    assert url(at)["scale"] == f"{opened:g}"

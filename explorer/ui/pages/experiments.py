@@ -4,7 +4,7 @@ import streamlit as st
 
 from explorer import tasks_experiments
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
-from explorer.i18n import _
+from explorer.i18n import LANGUAGES, N_, _, language
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.assets_cache import precomputed_cards, precomputed_lesions, precomputed_run
@@ -22,20 +22,60 @@ from explorer.ui.training_view import busy, current, history_charts, live_panel,
 from explorer.ui.widgets import show_chart
 
 JOB_KEY = "experiments_live"
+RUN_TITLES = {"degradation": "Degradation", "degradation-full-batch": "Degradation, full batch"}  # the job's title
 LESION_JOB = "experiments_lesion_job"
+
+
+def rerun_button(recipe, name: str) -> None:
+    """Re-run one degradation recipe live, with exactly the settings its caption states."""
+    what = run_titles().get(name, "")
+    if st.button(
+        _("Re-run {what} ({steps} steps of batch {batch} on {images:,} shapes at {size} px)").format(
+            what=what, steps=recipe.steps, batch=recipe.batch_size, images=recipe.train_size, size=recipe.image_size
+        ),
+        key=f"exp_deg_run_{name}",
+        disabled=busy(JOB_KEY),
+    ):
+        start_ui(JOB_KEY, RUN_TITLES.get(name, "Degradation"), list(PRESET_MODELS["degradation"]), recipe)
+        st.rerun()
+
 
 st.title(_("Experiments"))
 st.caption(_("Classroom presets. Each shows results computed in advance at once; re-run any of them live."))
 
-TABS = [_("Degradation"), _("Lesion study"), _("Shattered gradients")]  # the tab is in the URL (in its language)
-state.keep_valid(state.EXP_TAB, TABS, TABS[0])
-tab_deg, tab_lesion, tab_shatter = st.tabs(TABS, key=state.EXP_TAB, on_change="rerun")
+TABS = {"degradation": N_("Degradation"), "lesion": N_("Lesion study"), "shattered": N_("Shattered gradients")}
+
+
+def tab_id(value) -> str | None:
+    """The tab a value names: its id (what links carry), or its label in any language (what older links and the
+    widget carry); None for anything else."""
+    if value in TABS:
+        return value
+    for code in LANGUAGES:
+        with language(code):
+            ids = {_(label): tid for tid, label in TABS.items()}
+        if value in ids:
+            return ids[value]
+    return None
+
+
+def tabs_ui():
+    """The three tabs, the chosen one open; the URL carries its id (``?tab=lesion``), the tabs their labels."""
+    ss = st.session_state
+    # the widget's own value when it has one (a click, or a label of the language just left), else the link's
+    chosen = tab_id(ss.get(state.EXP_TAB)) or tab_id(ss.get(state.EXP_TAB_ID)) or "degradation"
+    ss[state.EXP_TAB_ID] = chosen
+    ss[state.EXP_TAB] = _(TABS[chosen])  # the label in this run's language, after a language switch too
+    return st.tabs([_(label) for label in TABS.values()], key=state.EXP_TAB, on_change="rerun")
+
+
+tab_deg, tab_lesion, tab_shatter = tabs_ui()
 
 with tab_deg:
     st.markdown(
         _(
-            "**He et al. 2015, Fig. 1 and 6, at classroom scale.** Plain networks of 20 and 56 layers and their "
-            "residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
+            "**After He et al. 2015, Figs. 1 and 6: a classroom experiment.** Plain networks of 20 and 56 layers "
+            "and their residual twins, trained in lock-step on the same batches of the built-in shapes, in two recipes. "
             "In the short live preset Plain-56 fails to start: it stays at chance while the others learn. In the "
             "full-batch recipe every step sees the same 64 images, and all four networks memorise them (100% "
             "training accuracy, held-out accuracy near chance), so their training errors end equal. What differs is "
@@ -57,29 +97,18 @@ with tab_deg:
             degradation_summary(run.history, key=f"exp_deg_table_{name}")
             history_charts(run.history, f"exp_deg_pre_{name}", shared=True)
             st.caption(recipe_caption(run))
+            rerun_button(run.train, name)
         if not shown:
             st.info(_("No precomputed run ships with this copy (see `make assets`): run it live below."))
-    preset = PRESETS["degradation"]
-    st.caption(
-        _(
-            "The live re-run is the short preset: AdamW, learning rate {lr:g}, {steps} steps of batch "
-            "{batch} on {images:,} shapes at {size} px."
-        ).format(
-            lr=preset.lr, steps=preset.steps, batch=preset.batch_size, images=preset.train_size, size=preset.image_size
-        )
-    )
-    if st.button(
-        _("Re-run live ({steps} steps, about 2 minutes)").format(steps=preset.steps),
-        key="exp_deg_run",
-        disabled=busy(JOB_KEY),
-    ):
-        start_ui(JOB_KEY, "Degradation", list(PRESET_MODELS["degradation"]), preset)
-        st.rerun()
+            rerun_button(PRESETS["degradation"], "degradation")
     if live is not None:
         st.subheader(_("Live"))
         finished = live_panel(JOB_KEY)
         if finished is not None and finished.history.step:
             degradation_summary(finished.history)
+        for name in run_titles():
+            run = precomputed_run(name)
+            rerun_button(PRESETS["degradation"] if run is None else run.train, name)
 
 with tab_lesion:
     st.markdown(

@@ -2,14 +2,16 @@
 
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
 from explorer.i18n import _
 from explorer.probes import feature_layers, inside_view, layer_responses, probe_batch
+from explorer.response_gaps import compare_responses
 from explorer.ui import state
 from explorer.ui.assets_cache import precomputed_responses, precomputed_run
 from explorer.ui.cache import figure, view
-from explorer.ui.lesson_sections import recipe_caption, response_verdict, run_titles
+from explorer.ui.lesson_sections import recipe_caption, run_titles
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart
 
@@ -27,6 +29,8 @@ picked = image_ui(card)
 if picked is None:
     st.stop()
 img, _mask, name = picked
+if st.session_state.get(state.IMAGE_CHOICE) == "Shapes sample":  # photos and uploads are shown by the picker
+    st.image(img.resize((160, 160), Image.NEAREST), caption=name, width=160, output_format="PNG")  # crisp pixels
 
 layers = feature_layers(model)
 if st.session_state.get(state.LAYER) not in layers:
@@ -116,6 +120,41 @@ for c, m in pairs:
         if notes:
             st.caption("; ".join(notes))
 
+
+def responses_note(responses) -> str:
+    """Mean response std per network, and per depth whether the residual net's is smaller past the data's margin."""
+    means = ", ".join(f"{name} {sum(stds) / len(stds):.3f}" for name, _r, _d, stds in responses if len(stds))
+    parts = [_("Mean response std: {values}.").format(values=means)]
+    for gap in compare_responses(responses):
+        numbers = dict(depth=gap.depth, res=gap.residual, plain=gap.plain, diff=abs(gap.difference), margin=gap.margin)
+        if gap.verdict == "smaller":
+            text = _(
+                "At depth {depth} the residual network's responses are the smaller ({res:.3f} against {plain:.3f}: "
+                "{diff:.3f} apart, past the margin of {margin:.3f}), as in the paper."
+            )
+        elif gap.verdict == "larger":
+            text = _(
+                "At depth {depth} the residual network's responses are the larger ({res:.3f} against {plain:.3f}: "
+                "{diff:.3f} apart, past the margin of {margin:.3f}), unlike the paper's."
+            )
+        else:
+            text = _(
+                "At depth {depth} the twins' responses differ by {diff:.3f} ({res:.3f} against {plain:.3f}), within "
+                "the margin of {margin:.3f}: no difference these measurements can show."
+            )
+        parts.append(text.format(**numbers))
+    if any(gap.verdict == "larger" for gap in compare_responses(responses)):
+        parts.append(_("These networks trained far less than the paper's, so batch norm's scales are still near 1."))
+    if len(parts) > 1:
+        parts.append(
+            _(
+                "The margin is twice the standard error of the layer-by-layer differences between the twins "
+                "(they have the same layers in the same order)."
+            )
+        )
+    return "".join(p if p.endswith("。") else p + " " for p in parts).strip()  # Chinese sentences need no space
+
+
 st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
 st.markdown(
     _(
@@ -132,7 +171,7 @@ for run_name, what in run_titles().items():
     responses = precomputed_responses(run_name)
     title = _("Precomputed: {what}").format(what=what)
     show_chart(figure(layer_response_figure, responses, title=title), key=f"inside_fig7_{run_name}")
-    st.markdown(response_verdict(responses))
+    st.markdown(responses_note(responses))
     st.caption(recipe_caption(run) + " " + _("Std over 256 held-out shapes."))
 session = session_models()
 if session:
@@ -142,7 +181,7 @@ if session:
         _names, stds = layer_responses(m, xb)
         responses.append((label, c.config.residual, c.config.depth, stds.tolist()))
     show_chart(layer_response_figure(responses, title=_("Trained in this session")), key="inside_fig7_session")
-    st.markdown(response_verdict(responses))
+    st.markdown(responses_note(responses))
     st.caption(_("Std over 64 held-out images of each network's data."))
 else:
     st.caption(_("Train a plain network and its twin on the Train page to see your own networks here."))
