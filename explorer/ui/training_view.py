@@ -186,10 +186,18 @@ def live_panel(key: str) -> Run | None:
 
 
 def _live(job: str, key: str) -> Run | None:
-    """Poll job ``job`` while it is active; its run once saved."""
-    run = finished_run(job)
+    """Poll job ``job`` while it is active; its run once saved.
+
+    The engine is asked first: a stopped run that anyone has started again shows its new execution, not the
+    run its folder still holds from the stop. A stopped run keeps being watched, so that its page follows the
+    job whoever presses Start.
+    """
+    active = engine.status(job).active
+    run = None if active else finished_run(job)
+    if run is not None and run.history.stopped_reason == "cancelled":
+        _watch_restart(job)
     if run is None:
-        started_active = engine.status(job).active
+        started_active = active
 
         @st.fragment(run_every=POLL_S if started_active else None)
         def panel() -> None:
@@ -215,8 +223,19 @@ def _live(job: str, key: str) -> Run | None:
                 st.rerun(scope="app")  # the job ended: let the whole page show the results
 
         panel()
-        run = _save_result(job)
+        run = None if active else _save_result(job)  # while it runs, the folder may hold the stopped run
     return run
+
+
+def _watch_restart(job: str) -> None:
+    """While a stopped run is shown, ask the engine every POLL_S whether its job runs again; redraw if so."""
+
+    @st.fragment(run_every=POLL_S)
+    def watch() -> None:
+        if engine.status(job).active:
+            st.rerun(scope="app")
+
+    watch()
 
 
 def _save_result(job: str) -> Run | None:

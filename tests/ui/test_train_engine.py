@@ -57,6 +57,17 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
     other.run()  # the link now opens the stopped run, read from its folder
     assert any("Stopped after" in w.value for w in other.warning)
 
+    at.button(key="train_start").click().run()  # Start after Stop: the job goes on, and both pages follow it
+    assert not at.exception, at.exception
+    wait_until(lambda: engine.status(job).active)
+    for session in (at, other):
+        session.run()
+        assert not any("Stopped after" in w.value for w in session.warning), texts(session)
+        assert session.get("progress") or session.info, texts(session)  # the new execution: queued or training
+        assert session.button(key="train_start").disabled
+    engine.stop(job)
+    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine.STOPPED
+
 
 def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     import dask
