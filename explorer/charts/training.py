@@ -82,7 +82,7 @@ def training_curves(history: History | dict, smooth: int = 10) -> go.Figure:
     models = _models(history)
     styles = _styles(models)
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=(_("Training loss"), _("Accuracy")), horizontal_spacing=0.12
+        rows=1, cols=2, subplot_titles=(_("Training loss"), _("Accuracy")), horizontal_spacing=0.15
     )  # fmt: skip
     for name, m in models.items():
         n = len(m.step)  # align on step: the lists may be growing in another thread

@@ -15,6 +15,7 @@ from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landsca
 from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import run_titles
+from explorer.ui.run_picker import chance_warning_ui, run_picker_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -225,14 +226,7 @@ runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info(_("No saved runs yet: train networks on the Train page, then come back."))
     st.stop()
-labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}  # keys; shown translated
-shown = {
-    k: _("{name} ({folder}, {steps} steps)").format(name=r.name, folder=r.path.name, steps=r.history.step)
-    for k, r in labels.items()
-}
-if st.session_state.get(state.LANDSCAPE_RUN) not in labels:
-    st.session_state.pop(state.LANDSCAPE_RUN, None)  # a run that is gone: start from the first
-run = labels[st.selectbox(_("Run"), list(labels), key=state.LANDSCAPE_RUN, format_func=shown.get)]
+run = run_picker_ui(runs, state.LANDSCAPE_RUN, held_out=False)  # the surface is of the training loss
 if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
     st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
 network = st.selectbox(_("Network"), list(run.model_configs), key=state.LANDSCAPE_NET)
@@ -242,6 +236,7 @@ has_twin = twin in run.model_configs and twin != network
 if st.session_state.get("_landscape_pair") != (run.path.name, network):  # a new pick: twin on if there is one
     st.session_state["_landscape_pair"] = (run.path.name, network)
     st.session_state[state.LANDSCAPE_TWIN] = has_twin
+chance_warning_ui(run, [network] + ([twin] if has_twin else []), _("its loss landscape"), held_out=False)
 c1, c2, c3 = st.columns(3)
 grid = c1.select_slider(_("Grid points per side"), [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
 images = c2.select_slider(_("Training images"), [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)
