@@ -188,6 +188,26 @@ REGIME = {  # what to keep in mind per run (shown through _())
         "epochs on CIFAR-10."
     ),
 }
+ONE_MINIMUM = N_(
+    "**No chaotic surface here.** At this grid every surface, Plain-56's included, has one local minimum, so "
+    "Li et al.'s chaotic plain surface (their Fig. 5) does not appear. It may not for several reasons: depth "
+    "(their plain surfaces were chaotic at 56 layers and more so at 110), data (50,000 CIFAR-10 images against "
+    "our {train} shapes of {size} px), training length (300 epochs against our {steps} steps) and the grid itself "
+    "({n} x {n} points over [-{span:g}, {span:g}]: wrinkles finer than its spacing fall between the points)."
+)
+
+
+def one_minimum_note(name: str, surfaces: list, run) -> str | None:
+    """For a run whose networks all trained, what a chaotic surface's absence means, when every surface of the
+    grid has one local minimum (counted by ``describe``); None otherwise."""
+    if name != "degradation-full-batch" or not surfaces or run is None:
+        return None
+    if any(describe(s)["local_minima"] != 1 for s in surfaces):
+        return None
+    s0 = surfaces[0]
+    return _(ONE_MINIMUM).format(
+        train=run.train.train_size, size=run.train.image_size, steps=run.history.step, n=len(s0.x), span=s0.span
+    )
 
 
 def precomputed_section(name: str, what: str) -> bool:
@@ -210,6 +230,9 @@ def precomputed_section(name: str, what: str) -> bool:
     st.markdown("\n".join(f"- {n}" for n in surface_notes(surfaces)))
     steps = run.history.step if run is not None else "?"
     st.markdown(_(REGIME[name]).format(steps=steps, images=s0.images))
+    note = one_minimum_note(name, surfaces, run)
+    if note:
+        st.markdown(note)
     if lines:
         st.subheader(_("From the initial to the trained weights"))
         show_chart(figure(line_figure, lines, log), key=f"{key}_init")
