@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from explorer.testing.browser import browser_page, no_exception, wait_idle
+from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 STEPS = 40
@@ -23,9 +23,7 @@ def _set_steps(page, steps: int) -> None:
 
 def test_start_after_stop_is_followed_to_finished_in_both_sessions(server, browser):
     with browser_page(browser, height=1400, timeout_s=240) as a, browser_page(browser, height=1400, timeout_s=240) as b:
-        a.goto(f"{server}/train")
-        wait_idle(a)
-        a.get_by_text("Quick: Plain-20 against ResNet-20", exact=False).click()
+        a.goto(f"{server}/train?preset=custom&depth=8&width=4")  # the smallest pair: the test waits for training
         wait_idle(a)
         _set_steps(a, STEPS)
         a.get_by_role("button", name="Start training").click()
@@ -38,8 +36,12 @@ def test_start_after_stop_is_followed_to_finished_in_both_sessions(server, brows
         b.get_by_text("Stopped after").first.wait_for()
 
         a.get_by_role("button", name="Start training").click()  # Start again: the job goes on from its checkpoint
-        a.get_by_text(re.compile(r"Finished \d+ steps")).first.wait_for()
-        b.get_by_text(re.compile(r"Finished \d+ steps")).first.wait_for()  # followed without a reload
+        try:
+            a.get_by_text(re.compile(r"Finished \d+ steps")).first.wait_for()
+            b.get_by_text(re.compile(r"Finished \d+ steps")).first.wait_for()  # followed without a reload
+        finally:
+            shot(a, "train-restart-starter")
+            shot(b, "train-restart-link")
         for page in (a, b):
             assert page.get_by_text("Stopped after").count() == 0
             no_exception(page)
