@@ -25,6 +25,10 @@ LEVEL = 0.5  # linear contour spacing (Li et al.'s vlevel)
 COLORSCALE = "Viridis"
 
 
+# the camera far enough back that the cube, its tick labels and axis titles ("损失" too) fit inside each panel
+CAMERA_EYE = {"x": 1.8, "y": 1.8, "z": 1.2}
+
+
 def _is_residual(name: str) -> bool:
     return not name.startswith("Plain")
 
@@ -131,12 +135,12 @@ def landscape_figure(
                     "zaxis": {"range": [low, high], "title": _("loss"), "tickfont": small,
                               **{k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}},
                     "xaxis": {"title": _("dir. 1"), "tickfont": small}, "yaxis": {"title": _("dir. 2"), "tickfont": small},
-                    "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}}, "aspectmode": "cube",
+                    "camera": {"eye": CAMERA_EYE}, "aspectmode": "cube",
                 }}
             )  # fmt: skip
     fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": bar})
     fig.update_annotations(font_size=FONT_SIZE)
-    apply_style(fig, height=500 if kind == "contour" else 540)
+    apply_style(fig, height=500 if kind == "contour" else 580)
     return fig.update_layout(margin={"t": 90})
 
 
