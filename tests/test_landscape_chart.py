@@ -1,5 +1,6 @@
-"""The 3-D landscape panels leave room for their axis text: the camera stands far enough back that the cube's
-tick labels and titles ("损失" in Chinese, "loss" in English) are not cut at the panel's edge."""
+"""The 3-D landscape panels leave room for their axis text: each panel is the chart's full width, and the camera
+stands far enough back that the cube's tick labels and titles ("损失" in Chinese, "loss" in English) are not cut
+at the panel's edge."""
 
 import math
 
@@ -26,4 +27,5 @@ def test_every_3d_panel_is_seen_from_far_enough(lang):
         eye = scene.camera.eye
         assert math.dist((eye.x, eye.y, eye.z), (0, 0, 0)) >= 2.7  # 2.35 cut "loss" to "s", "损失" to "失"
         assert scene.zaxis.title.text == ("损失" if lang == "zh" else "loss")
-    assert fig.layout.height >= 580
+    assert fig.layout.height >= 2 * 440  # one above the other, each the chart's full width
+    assert fig.layout.scene.domain.x[1] - fig.layout.scene.domain.x[0] > 0.9
