@@ -144,7 +144,7 @@ def landscape_figure(
             )  # fmt: skip
     fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": bar})
     fig.update_annotations(font_size=FONT_SIZE)
-    apply_style(fig, height=500 if kind == "contour" else 60 + 460 * n)
+    apply_style(fig, height=500 if kind == "contour" else 60 + 520 * n)
     return fig.update_layout(margin={"t": 90})
 
 
