@@ -135,3 +135,7 @@ def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):  # noqa: F811
         assert not at.exception, at.exception
         assert any("names no training run" in w.value for w in at.warning), texts(at)
         assert "share it" not in texts(at) and "No training job" not in texts(at)
+    at.radio(key="train_preset").set_value("quick").run()
+    at.button(key="train_start").click().run()  # a run started from there: the address names it now
+    assert not any("names no training run" in w.value for w in at.warning) and "share it" in texts(at)
+    engine.stop(at.session_state["train_live"])

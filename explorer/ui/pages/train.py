@@ -147,6 +147,7 @@ if st.button(_("Start training"), key="train_start", type="primary", disabled=bu
         job = start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, **data)
         st.query_params["run"] = engine.job_id(job)
         st.session_state["_train_link"] = engine.job_id(job)
+        st.session_state["_train_link_known"] = True  # the address now names this run
         st.rerun()
     except (ValueError, OSError) as e:
         st.error(_("Could not start: {error}").format(error=e))
