@@ -8,7 +8,7 @@ import pytest
 from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
-STEPS = 40
+STEPS = 60  # the Quick pair: about 9 s of training on 2 idle cores, long enough that Stop lands mid-run
 
 
 def _set_steps(page, steps: int) -> None:
@@ -22,8 +22,8 @@ def _set_steps(page, steps: int) -> None:
 
 
 def test_start_after_stop_is_followed_to_finished_in_both_sessions(server, browser):
-    with browser_page(browser, height=1400, timeout_s=240) as a, browser_page(browser, height=1400, timeout_s=240) as b:
-        a.goto(f"{server}/train?preset=custom&depth=8&width=4")  # the smallest pair: the test waits for training
+    with browser_page(browser, height=1400, timeout_s=480) as a, browser_page(browser, height=1400, timeout_s=480) as b:
+        a.goto(f"{server}/train?preset=quick")
         wait_idle(a)
         _set_steps(a, STEPS)
         a.get_by_role("button", name="Start training").click()
