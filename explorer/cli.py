@@ -231,13 +231,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         _exit_now(EXIT_NO_ENGINE)
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_first_line(e)}", file=sys.stderr)
         return 2
-    except (OSError, TimeoutError) as e:  # the scheduler went away while a job command was talking to it
+    except (OSError, TimeoutError) as e:
         if getattr(args, "func", None) in (cmd_jobs, cmd_stop, cmd_watch) or getattr(args, "scheduler", None):
-            print(f"error: lost the job engine: {type(e).__name__}: {e}", file=sys.stderr)
+            print(f"error: lost the job engine ({_first_line(e)})", file=sys.stderr)  # it went away mid-command
             _exit_now(EXIT_NO_ENGINE)
-        raise
+        print(f"error: {_first_line(e)}", file=sys.stderr)  # a missing or unreadable run, file or folder
+        return 2
+    except Exception as e:  # a damaged file read by a library (torch, pickle, json): one line, never a traceback
+        from explorer.engine_records import failure_note
+        from explorer.i18n import translate
+
+        print(f"error: {translate(failure_note(e))}", file=sys.stderr)
+        return 1
+
+
+def _first_line(e: BaseException) -> str:
+    """An error in one line, in the user's words: an OS error as its reason and the file it concerns."""
+    if isinstance(e, OSError) and e.strerror and e.filename:
+        return f"{e.strerror}: {e.filename}"
+    text = str(e).strip()
+    return text.splitlines()[0] if text else "no details"
 
 
 def _exit_now(code: int) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer.errors import message_of
 from explorer.i18n import N_, message, translate
 
 PREFIX = "explorer-"
@@ -40,7 +41,10 @@ GAVE_UP = N_(
     "memory), so the engine gave up on it."
 )
 CHECKPOINT_KEPT = N_("The checkpoint at step {checkpoint} is kept.")
-FAILED_WITH = N_("{error}: {detail}")
+UNEXPECTED = N_(
+    "something went wrong that the app did not expect ({detail}). Try again; if it happens again, tell whoever "
+    "looks after this app"
+)
 
 
 # ---- what a job is -----------------------------------------------------------------------------
@@ -157,14 +161,17 @@ def stop_event(key: str, c):
 
 
 def failure_note(exc: BaseException | None, checkpoint: int = 0):
-    """Why a job failed, as a message pair (no traceback, no paths)."""
+    """Why a job failed, as a message pair: the error's own words for the user (``errors.message_of``), else
+    the first line of an unexpected one; never a class name or a traceback."""
     if exc is None:
         return None
     if type(exc).__name__ == "KilledWorker":
         note = message(GAVE_UP)
-    else:
+    elif message_of(exc) is not None:  # written for the user where it was raised: what happened, what to do
+        note = message_of(exc)
+    else:  # a fault: its first line, never its class name or traceback
         text = str(exc).splitlines()[0] if str(exc) else ""
-        note = message(FAILED_WITH, error=type(exc).__name__, detail=text)
+        note = message(UNEXPECTED, detail=text or message(N_("no details")))
     if checkpoint:
         return message("{a} {b}", a=note, b=message(CHECKPOINT_KEPT, checkpoint=checkpoint))
     return note

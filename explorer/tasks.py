@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import os
 import tempfile
 from contextlib import contextmanager
 from dataclasses import replace
@@ -34,6 +33,7 @@ def training_job(
     train: TrainConfig,
     runs_root: str | Path,
     upload: bytes | None = None,
+    upload_name: str | None = None,
     data_root: str | None = None,
     download: bool = False,
     out: str | Path | None = None,
@@ -58,6 +58,7 @@ def training_job(
         "configs": list(configs),
         "train": train.to_dict(),
         "upload": upload,
+        "upload_name": upload_name,  # the user's name for it, in messages (not in the identity)
         "data_root": data_root,
         "download": download,
         "run_dir": str(Path(run_dir).resolve()),
@@ -133,17 +134,16 @@ def live_history(snapshot: dict, points: list) -> History:
 
 @contextmanager
 def _dataset(spec: dict, train: TrainConfig):
-    """The TrainConfig to load data with: an upload's bytes go to a temporary zip on this worker."""
+    """The TrainConfig to load data with: an upload's bytes go to a temporary folder on this worker, under the
+    user's own file name, so that what is said about the zip names the user's file."""
     if spec.get("upload") is None:
         yield train
         return
-    fd, path = tempfile.mkstemp(prefix="explorer-upload-", suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(spec["upload"])
-        yield replace(train, dataset=path)
-    finally:
-        os.unlink(path)
+    name = Path(str(spec.get("upload_name") or "")).name
+    with tempfile.TemporaryDirectory(prefix="explorer-upload-") as folder:
+        path = Path(folder) / (name if name.lower().endswith(".zip") and not name.startswith(".") else "upload.zip")
+        path.write_bytes(spec["upload"])
+        yield replace(train, dataset=str(path))
 
 
 def train_task(spec: dict, ctx) -> dict:

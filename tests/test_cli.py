@@ -42,3 +42,24 @@ def test_job_commands_without_a_scheduler_say_so_in_one_line():
     r = subprocess.run([sys.executable, "-m", "explorer", "train", "--steps", "1", "--detach"], capture_output=True,
                        text=True, env=env_free, timeout=300)  # fmt: skip
     assert r.returncode == 2 and "--detach needs a scheduler" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_missing_or_bad_run_file_or_data_is_one_plain_line(tmp_path):
+    """Every command that reads a run, a file or a dataset: one line on stderr, a non-zero exit, no traceback."""
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    (tmp_path / "badrun").mkdir()
+    (tmp_path / "badrun" / "config.json").write_text("{not json")
+    out = str(tmp_path / "o.json")
+    runs = ["--root", str(tmp_path / "runs")]
+    cases = {
+        ("landscape", "--run", str(tmp_path / "missing"), "--network", "ResNet-56", "--out", out): "not a run",
+        ("landscape", "--run", str(tmp_path / "badrun"), "--network", "ResNet-56", "--out", out): "cannot read",
+        ("saliency", "--run", str(tmp_path / "missing"), "--network", "ResNet-56", "--out", out): "not a run",
+        ("train", "--dataset", "cifar10", "--data-root", str(tmp_path / "data"), "--steps", "1", *runs): "--download",
+        ("train", "--dataset", str(tmp_path / "bad.zip"), "--steps", "1", *runs): "bad.zip could not be opened",
+    }
+    for args, words in cases.items():
+        r = run(*args)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: "), (args, r.stderr)
+        assert words in lines[0] and "Traceback" not in r.stderr and "Error:" not in lines[0], (args, lines)

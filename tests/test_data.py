@@ -13,6 +13,8 @@ import torch
 from PIL import Image
 
 from explorer.datasets import SHAPE_CLASSES, load_dataset, load_image_folder, make_shapes
+from explorer.errors import PlainError
+from explorer.i18n import language, translate
 
 
 def test_shapes_are_deterministic_and_seed_dependent():
@@ -104,14 +106,27 @@ def test_cifar10_through_torchvision_reader(tmp_path):
 
 def test_cifar10_checksums_are_checked_by_default(tmp_path):
     _write_cifar(tmp_path)
-    with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
+    with pytest.raises(PlainError, match="cifar-10-batches-py"):
         load_dataset("cifar10", "train", root=tmp_path)  # these files do not match the published md5 sums
 
 
-def test_missing_dataset_says_where_to_put_files(tmp_path):
-    with pytest.raises(FileNotFoundError) as e:
-        load_dataset("mnist", root=tmp_path)
-    assert str(tmp_path / "MNIST" / "raw") in str(e.value) and "download" in str(e.value)
+@pytest.mark.parametrize("download", [False, True])
+def test_missing_dataset_says_where_to_put_files_in_plain_words(tmp_path, monkeypatch, download):
+    from torchvision import datasets as tvd
+
+    def offline(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(tvd.MNIST, "download", offline)  # no network in tests: a download fails as offline
+    with pytest.raises(PlainError) as e:
+        load_dataset("mnist", root=tmp_path / "data", download=download)
+    text = str(e.value)
+    assert "data/MNIST/raw" in text and "train-images-idx3-ubyte" in text
+    assert str(tmp_path) not in text  # never the server's full path
+    assert "download=True" not in text and "Error" not in text and "torchvision" not in text
+    assert ("no internet" in text) == download and ("--download" in text) != download
+    with language("zh"):
+        assert "MNIST" in translate(e.value.message) and "数据" in translate(e.value.message)
 
 
 def _idx(array: np.ndarray) -> bytes:
@@ -177,7 +192,7 @@ def test_zip_with_unsafe_paths_is_refused(tmp_path, bad):
         zf.writestr("a/1.png", _png((0, 0, 0)))
         zf.writestr("b/1.png", _png((9, 9, 9)))
         zf.writestr(bad, _png((1, 1, 1)))
-    with pytest.raises(ValueError, match="refusing zip"):
+    with pytest.raises(ValueError, match="refusing the zip"):
         load_image_folder(zpath)
 
 

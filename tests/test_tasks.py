@@ -148,3 +148,33 @@ def test_refused_files_and_phases_reach_a_chinese_session_in_chinese():
     with language("zh"):
         note = skipped_note(skipped)
     assert "cat/notes.png" in note and "PNG, JPEG" not in note and "不是" in note, note
+
+
+@pytest.mark.parametrize("upload", [b"not a zip at all", b"PK\x03\x04 cut short"])
+def test_a_damaged_upload_is_named_as_the_user_named_it_in_plain_words(tmp_path, upload):
+    import pickle
+
+    from explorer import engine_records
+    from explorer.errors import PlainError
+    from explorer.i18n import language, translate
+    from explorer.training import PRESETS
+
+    configs = [ResNetConfig(depth=8, width=4)]
+    job = tasks.training_job("t", configs, PRESETS["quick"], tmp_path, upload=upload, upload_name="class photos.zip")
+    with pytest.raises(PlainError) as e:
+        job.fn(job.spec, engine_worker.LocalContext())
+    error = pickle.loads(pickle.dumps(e.value))  # as a Dask worker sends it back
+    note = engine_records.failure_note(error)
+    text = translate(note)
+    assert "class photos.zip could not be opened as a .zip file" in text and "upload it" in text, text
+    assert "explorer-upload" not in text and "Error" not in text and "neither" not in text
+    with language("zh"):
+        assert "class photos.zip" in translate(note) and "重新压缩" in translate(note)
+
+
+def test_an_unexpected_failure_names_no_exception_class():
+    from explorer import engine_records
+    from explorer.i18n import translate
+
+    text = translate(engine_records.failure_note(KeyError("conv1.weight")))
+    assert "KeyError" not in text and "conv1.weight" in text and "Try again" in text

@@ -25,6 +25,10 @@ LEVEL = 0.5  # linear contour spacing (Li et al.'s vlevel)
 COLORSCALE = "Viridis"
 
 
+# the camera far enough back that the cube, its tick labels and axis titles ("损失" too) fit inside a panel
+CAMERA_EYE = {"x": 1.8, "y": 1.8, "z": 1.2}
+
+
 def _is_residual(name: str) -> bool:
     return not name.startswith("Plain")
 
@@ -85,7 +89,8 @@ def _title(s: Landscape) -> str:
 def landscape_figure(
     landscapes: list[Landscape], kind: str = "contour", log: bool = True, zrange: tuple[float, float] | None = None
 ) -> go.Figure:
-    """The landscapes side by side, one colour scale; ``kind`` "contour" (2-D map) or "surface" (3-D).
+    """The landscapes on one colour scale: side by side as contours (2-D maps), one above the other as 3-D
+    surfaces (``kind`` "contour" or "surface").
 
     Args:
         landscapes: computed with the same direction seed and span (plain and residual twins, say).
@@ -95,10 +100,13 @@ def landscape_figure(
     if kind not in ("contour", "surface"):
         raise ValueError(f"kind must be 'contour' or 'surface', got {kind!r}")
     n = max(1, len(landscapes))
-    specs = [[{"type": "surface" if kind == "surface" else "xy"} for _panel in range(n)]]
-    fig = make_subplots(
-        1, n, specs=specs, subplot_titles=[_title(s) for s in landscapes], horizontal_spacing=0.04 if kind == "surface" else 0.06
-    )  # fmt: skip
+    titles = [_title(s) for s in landscapes]
+    if kind == "surface":  # one above the other: a 3-D panel half a page wide cuts its own axis text
+        fig = make_subplots(n, 1, specs=[[{"type": "surface"}] for _panel in range(n)], subplot_titles=titles,
+                            vertical_spacing=0.12 / n)  # fmt: skip
+    else:
+        fig = make_subplots(1, n, specs=[[{"type": "xy"} for _panel in range(n)]], subplot_titles=titles,
+                            horizontal_spacing=0.06)  # fmt: skip
     low, high = zrange or landscape_range(landscapes, log)
     bar, small = _colorbar(log, low, high), {"size": FONT_SIZE - 6}
     for i, s in enumerate(landscapes, start=1):
@@ -124,19 +132,19 @@ def landscape_figure(
                 title_text=_("direction 2") if i == 1 else None, row=1, col=i, scaleanchor=f"x{i if i > 1 else ''}"
             )
         else:
-            fig.add_trace(go.Surface(x=s.x, y=s.y, z=z, text=text, hovertemplate=hover, coloraxis="coloraxis"), 1, i)
+            fig.add_trace(go.Surface(x=s.x, y=s.y, z=z, text=text, hovertemplate=hover, coloraxis="coloraxis"), i, 1)
             scene = "scene" if i == 1 else f"scene{i}"
             fig.update_layout(
                 {scene: {
                     "zaxis": {"range": [low, high], "title": _("loss"), "tickfont": small,
                               **{k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}},
                     "xaxis": {"title": _("dir. 1"), "tickfont": small}, "yaxis": {"title": _("dir. 2"), "tickfont": small},
-                    "camera": {"eye": {"x": 1.5, "y": 1.5, "z": 1.0}}, "aspectmode": "cube",
+                    "camera": {"eye": CAMERA_EYE}, "aspectmode": "cube",
                 }}
             )  # fmt: skip
     fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": bar})
     fig.update_annotations(font_size=FONT_SIZE)
-    apply_style(fig, height=500 if kind == "contour" else 540)
+    apply_style(fig, height=500 if kind == "contour" else 60 + 520 * n)
     return fig.update_layout(margin={"t": 90})
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from explorer.charts.style import apply_style, colour
+from explorer.charts.style import FONT_SIZE, apply_style, colour
 from explorer.history import History, ModelHistory
 from explorer.i18n import _
 
@@ -71,29 +72,76 @@ def loss_curves(history: History | dict, smooth: int = 10, title: str | None = N
     return apply_style(fig, title or _("Training loss"))
 
 
-def accuracy_curves(history: History | dict, smooth: int = 10, title: str | None = None) -> go.Figure:
-    """Training accuracy (lines) and held-out accuracy (markers) against step."""
+KEY_COLOUR = "#555555"  # the grey of the legend's key to line and marker
+
+
+def training_curves(history: History | dict, smooth: int = 10) -> go.Figure:
+    """Training loss and accuracy side by side with one legend for both: one entry per network (a click hides
+    it in both plots) and a key to what lines and markers mean. The legend sits under both plots, in the
+    figure's own space (``yref="container"``), so it never shrinks a plot or runs into an axis title."""
     models = _models(history)
     styles = _styles(models)
-    fig = go.Figure()
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=(_("Training loss"), _("Accuracy")), horizontal_spacing=0.15
+    )  # fmt: skip
     for name, m in models.items():
-        n = len(m.step)
-        acc = 100 * _smooth(m.accuracy[:n], smooth)
-        fig.add_trace(
-            go.Scatter(x=m.step[:n], y=acc, name=_("{name} train").format(name=name), mode="lines", line=styles[name])
-        )
+        n = len(m.step)  # align on step: the lists may be growing in another thread
+        line = {"x": m.step[:n], "mode": "lines", "line": styles[name], "legendgroup": name, "name": name}
+        fig.add_trace(go.Scatter(y=_smooth(m.loss[:n], smooth), **line), row=1, col=1)
+        fig.add_trace(go.Scatter(y=100 * _smooth(m.accuracy[:n], smooth), showlegend=False, **line), row=1, col=2)
         k = len(m.eval_step)
         if k:
+            marker = {"color": styles[name]["color"], "size": 12, "symbol": "circle" if m.residual else "x"}
             fig.add_trace(
                 go.Scatter(
-                    x=m.eval_step[:k], y=[100 * a for a in m.eval_accuracy[:k]], name=_("{name} held-out").format(name=name),
-                    mode="markers", marker={"color": styles[name]["color"], "size": 12,
-                                            "symbol": "circle" if m.residual else "x"},
-                )
+                    x=m.eval_step[:k], y=[100 * a for a in m.eval_accuracy[:k]], mode="markers", marker=marker,
+                    legendgroup=name, showlegend=False, name=_("{name} held-out").format(name=name),
+                ),
+                row=1, col=2,
             )  # fmt: skip
-    fig.update_xaxes(title=_("step"))
-    fig.update_yaxes(title=_("accuracy (%)"), range=[0, 100])
-    return apply_style(fig, title or _("Accuracy"))
+        if m.stopped_reason:
+            fig.add_annotation(
+                x=m.stopped_step or 0, y=0, text=_("{name} stopped").format(name=name), showarrow=False,
+                yanchor="bottom", row=1, col=1,
+            )  # fmt: skip
+    _add_key(fig, any(m.eval_step for m in models.values()), smooth)
+    fig.update_xaxes(title_text=_("step"))
+    fig.update_yaxes(title_text=_("cross-entropy loss"), rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text=_("accuracy (%)"), range=[0, 100], row=1, col=2)
+    apply_style(fig, height=520)
+    fig.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        margin={"t": 50, "b": 150},
+    )
+    fig.update_annotations(selector={"text": _("Training loss")}, font_size=FONT_SIZE + 2)
+    fig.update_annotations(selector={"text": _("Accuracy")}, font_size=FONT_SIZE + 2)
+    return fig
+
+
+def _add_key(fig: go.Figure, held_out: bool, smooth: int) -> None:
+    """Legend entries that say what a line and a marker are (grey: they hold for every network)."""
+    grey = {"color": KEY_COLOUR}
+    text = _("line: training, mean of {n} steps").format(n=smooth) if smooth > 1 else _("line: training")
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=grey, name=text, legendgroup="key"))
+    if held_out:
+        fig.add_trace(
+            go.Scatter(
+                x=[None], y=[None], mode="markers", marker={**grey, "size": 12}, name=_("marker: held-out images"),
+                legendgroup="key",
+            )
+        )  # fmt: skip
+
+
+def _layer_ticks(layers: list[str], height: int) -> list[str]:
+    """The layers to label on a heat-map of ``height`` pixels: all that fit, the first and the last always."""
+    every = max(1, int(np.ceil(18 * len(layers) / max(height - 140, 1))))  # 18 px for a 14 px label
+    idx = list(range(0, len(layers), every))
+    if idx and idx[-1] != len(layers) - 1:
+        if len(layers) - 1 - idx[-1] < every and len(idx) > 1:
+            idx[-1] = len(layers) - 1  # the output layer (fc) is the one a reader looks for
+        else:
+            idx.append(len(layers) - 1)
+    return [layers[i] for i in idx]
 
 
 def grad_norm_heatmap(model: ModelHistory | dict, max_columns: int = 400, title: str | None = None) -> go.Figure:
@@ -117,7 +165,12 @@ def grad_norm_heatmap(model: ModelHistory | dict, max_columns: int = 400, title:
             hovertemplate=_("step") + " %{x}<br>%{y}<br>log10 ‖∇W‖ = %{z:.2f}<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_yaxes(title=_("layer (forward order)"), autorange="reversed", tickfont={"size": 14})
+    height = max(420, 14 * len(m.layers))
+    ticks = _layer_ticks(list(m.layers), height)
+    fig.update_yaxes(
+        title=_("layer (forward order)"), autorange="reversed", tickfont={"size": 14}, tickmode="array",
+        tickvals=ticks, ticktext=ticks,
+    )  # fmt: skip
     fig.update_xaxes(title=_("step"))
     title = title or _("{name}: weight-gradient norm per layer").format(name=m.name)
-    return apply_style(fig, title, height=max(420, 14 * len(m.layers)))
+    return apply_style(fig, title, height=height)

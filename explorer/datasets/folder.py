@@ -27,6 +27,7 @@ import torch
 from PIL import Image, ImageOps
 
 from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, channel_stats
+from explorer.errors import PlainError
 from explorer.i18n import N_, _, message
 from explorer.images import DAMAGED, MAX_PIXELS, TOO_LARGE, ImageError, load_image
 
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 MAX_CLASSES = 20
 MAX_FILE_BYTES = 20_000_000
 MAX_TOTAL_PIXELS = 1_000_000_000  # what all of a folder's images may decode to: 100 ten-megapixel photos
+DAMAGED_ZIP = N_(
+    "{name} could not be opened as a .zip file: it may be damaged or cut short. Make the zip again and upload it"
+)
 
 
 class _Files:
@@ -62,7 +66,11 @@ def _opened(path: Path) -> Iterator[_Files]:
     if path.is_dir():
         yield _Files(path, None)
         return
-    with zipfile.ZipFile(path) as zf:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
+        raise PlainError(message(DAMAGED_ZIP, name=path.name)) from None
+    with zf:
         yield _Files(path, zf)
 
 
@@ -73,7 +81,10 @@ def _safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
         name = info.filename.replace("\\", "/")
         p = PurePosixPath(name)
         if name.startswith("/") or p.is_absolute() or ".." in p.parts or (len(name) > 1 and name[1] == ":"):
-            raise ValueError(_("refusing zip: entry {name!r} has an absolute path or '..'").format(name=info.filename))
+            text = N_(
+                "refusing the zip: its entry {name} has an absolute path or '..'; make the zip again from the folder"
+            )
+            raise PlainError(message(text, name=repr(info.filename)))
         if not info.is_dir():
             names.append(info.filename)
     return names
@@ -138,31 +149,34 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
         ``ImageDataset`` with uint8 images (N, 3, size, size), labels by sorted class name, and
         ``skipped`` = a ``SkippedFile`` (name, reason, message) for every file that was refused.
     Raises:
-        ValueError: not a folder or zip, unsafe zip paths, too few or too many classes, no readable image,
+        errors.PlainError (a ValueError, in words for the user): not a folder or a readable zip, unsafe zip paths, too few or too many classes, no readable image,
             or images that would decode to more than ``MAX_TOTAL_PIXELS`` together.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(_("no such folder or zip: {path}").format(path=path))
     if not path.is_dir() and not zipfile.is_zipfile(path):
-        raise ValueError(_("{name} is neither a folder nor a .zip file").format(name=path.name))
+        raise PlainError(message(DAMAGED_ZIP, name=path.name))
     with _opened(path) as files:
         classes = _class_files(files.names)
         if len(classes) < 2:
-            text = _("{name} needs at least 2 class folders (root/<class>/<image>), found {found}")
-            raise ValueError(text.format(name=path.name, found=list(classes)))
+            text = N_(
+                "{name} needs at least 2 class folders (one folder of images per class: <class>/<image>), "
+                "found {found}; put each class's images in its own folder and zip them again"
+            )
+            raise PlainError(message(text, name=path.name, found=", ".join(classes) or "0"))
         if len(classes) > MAX_CLASSES:
-            text = _("{name} has {n} class folders; at most {limit} are supported")
-            raise ValueError(text.format(name=path.name, n=len(classes), limit=MAX_CLASSES))
+            text = N_("{name} has {n} class folders; at most {limit} are supported: zip fewer classes")
+            raise PlainError(message(text, name=path.name, n=len(classes), limit=MAX_CLASSES))
         # first the headers only: refuse the whole folder before decoding anything
         total = sum(_declared_pixels(files, f) for names in classes.values() for f in names)
         if total > MAX_TOTAL_PIXELS:
-            text = _(
+            text = N_(
                 "refusing {name}: its images would decode to {mp:,.0f} megapixels in all, over the "
                 "{limit:,.0f}-megapixel budget; shrink the pictures (a few hundred pixels a side "
                 "is plenty, the networks see {size} x {size}) or send fewer"
             )
-            raise ValueError(text.format(name=path.name, mp=total / 1e6, limit=MAX_TOTAL_PIXELS / 1e6, size=size))
+            raise PlainError(message(text, name=path.name, mp=total / 1e6, limit=MAX_TOTAL_PIXELS / 1e6, size=size))
         arrays, labels, skipped = [], [], []
         for label, names in enumerate(classes.values()):
             for f in names:
@@ -173,8 +187,8 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
                     skipped.append(SkippedFile(f, e.reason, str(e), e.message))
     if not arrays:
         why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(tuple(skipped)).items())
-        text = _("no readable images in {name} ({n} files skipped: {why})")
-        raise ValueError(text.format(name=path.name, n=len(skipped), why=why))
+        text = N_("no readable images in {name} ({n} files skipped: {why}); zip PNG or JPEG pictures and try again")
+        raise PlainError(message(text, name=path.name, n=len(skipped), why=why))
     if skipped:
         log.warning("%s: skipped %d files: %s", path, len(skipped), skip_summary(tuple(skipped)))
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, size, size)

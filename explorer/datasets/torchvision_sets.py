@@ -19,6 +19,8 @@ import torch
 from torchvision import datasets as tvd
 
 from explorer.datasets.base import DatasetInfo, ImageDataset
+from explorer.errors import PlainError
+from explorer.i18n import N_, message
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +51,30 @@ def _unpack_gz(raw: Path) -> None:
                 shutil.copyfileobj(src, dst)
 
 
-def _where_to_put(name: str, root: Path) -> str:
+TITLES = {"cifar10": "CIFAR-10", "mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+NOT_HERE = N_(
+    "The {dataset} files are missing from the data folder or damaged. Put them in {folder} ({files}), or allow downloading "
+    "(tick “Download the data if it is not in ./data” on Train; --download on the command line) and start again."
+)
+NOT_DOWNLOADED = N_(
+    "The {dataset} files are not in the data folder, and downloading them failed (this machine may have no "
+    "internet access). Put them in {folder} ({files}) and start again."
+)
+
+
+def _where_to_put(name: str, root: Path) -> tuple[str, str]:
+    """The folder to put the files in, named from the data folder (never a server's full path), and the files."""
     if name == "cifar10":
-        return (
-            f"put the python version of CIFAR-10 (data_batch_1..5, test_batch, batches.meta from "
-            f"cifar-10-python.tar.gz) in {root / 'cifar-10-batches-py'}"
-        )
+        return f"{root.name or 'data'}/cifar-10-batches-py", "data_batch_1 … data_batch_5, test_batch, batches.meta"
     folder = "MNIST" if name == "mnist" else "FashionMNIST"
-    return f"put {', '.join(MNIST_FILES)} (or their .gz files) in {root / folder / 'raw'}"
+    return f"{root.name or 'data'}/{folder}/raw", ", ".join(MNIST_FILES)
+
+
+def missing_data(name: str, root: Path, download: bool) -> PlainError:
+    """Plain words for data that could not be loaded: where to put the files, or to allow downloading."""
+    folder, files = _where_to_put(name, root)
+    text = NOT_DOWNLOADED if download else NOT_HERE
+    return PlainError(message(text, dataset=TITLES[name], folder=folder, files=files))
 
 
 def load_torchvision(name: str, split: str, root: Path, download: bool, verify: bool = True) -> ImageDataset:
@@ -74,12 +92,9 @@ def load_torchvision(name: str, split: str, root: Path, download: bool, verify: 
             ds = cls(str(root), train=train, download=download)
             images = ds.data.unsqueeze(1).contiguous()  # (N, 1, 28, 28) uint8
             classes = tuple(ds.classes)
-    except RuntimeError as e:  # torchvision's "Dataset not found or corrupted" and failed downloads
-        tried = f"looked in {root}" + (" and tried to download it" if download else " (download not requested)")
-        raise FileNotFoundError(
-            f"{name} {split} split could not be loaded: {e}. {tried}. {_where_to_put(name, root)}, "
-            f"or pass download=True (--download) where the network allows."
-        ) from e
+    except (RuntimeError, OSError) as e:  # torchvision's "Dataset not found or corrupted", a failed download
+        log.info("%s %s split not loaded from %s (download=%s): %s", name, split, root, download, e)
+        raise missing_data(name, root, download) from e
     mean, std = STATS[name]
     info = DatasetInfo(name, classes, mean, std, in_channels=images.shape[1], image_size=images.shape[-1])
     return ImageDataset(images, torch.as_tensor(ds.targets, dtype=torch.long), info)

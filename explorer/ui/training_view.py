@@ -16,7 +16,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import engine, engine_records, model_cards, runs, tasks
-from explorer.charts.training import accuracy_curves, grad_norm_heatmap, loss_curves
+from explorer.charts.training import grad_norm_heatmap, training_curves
 from explorer.datasets import SkippedFile, skip_summary
 from explorer.i18n import _, translate
 from explorer.models import ResNetConfig
@@ -40,7 +40,8 @@ def runs_root() -> Path:
 def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: TrainConfig, **data) -> str:
     """Submit a training job (or join the identical one) and remember its key under ``key``.
 
-    ``data``: ``upload`` (zip bytes), ``download`` (let the worker fetch a torchvision dataset).
+    ``data``: ``upload`` (zip bytes), ``upload_name`` (its file name), ``download`` (let the worker fetch a
+    torchvision dataset).
     """
     job = tasks.training_job(title, configs, train_config, runs_root().resolve(), **data)
     st.session_state[key] = job.key
@@ -50,10 +51,34 @@ def start_ui(key: str, title: str, configs: list[ResNetConfig], train_config: Tr
     return job.key
 
 
-def open_run(key: str, run_id: str) -> None:
-    """Watch the run a link names (``?run=ID``) in this session."""
-    if run_id and all(c in "0123456789abcdef" for c in run_id):
-        st.session_state[key] = f"{engine.PREFIX}train-{run_id}"
+def open_run(key: str, run_id: str) -> bool:
+    """Watch the run a link names (``?run=ID``) in this session; False (and nothing to watch) when neither the
+    engine nor this server's runs know that id."""
+    st.session_state.pop(key, None)
+    if not run_id or len(run_id) != 16 or any(c not in "0123456789abcdef" for c in run_id):
+        return False
+    job = f"{engine.PREFIX}train-{run_id}"
+    if run_dir_of(job) is None:
+        try:
+            if engine.status(job).state is None:
+                return False
+        except engine_records.EngineUnavailable:
+            pass  # the panel says why
+    st.session_state[key] = job
+    return True
+
+
+def forget_failed(key: str) -> None:
+    """Let go of this session's job under ``key`` if it failed: the user has changed a choice that caused it,
+    so its message no longer stands (a widget's ``on_change``)."""
+    job = current(key)
+    try:
+        failed = job is not None and engine.status(job).state == engine.FAILED
+    except engine_records.EngineUnavailable:
+        return
+    if failed:
+        st.session_state.pop(key, None)
+        st.query_params.pop("run", None)
 
 
 def run_settings(job: str) -> dict | None:
@@ -113,7 +138,7 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
 
 
 def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
-    """Loss and accuracy curves, and the gradient-norm heat-map of one chosen network.
+    """Loss and accuracy curves (one figure, one legend), and the gradient-norm heat-map of one chosen network.
 
     ``shared``: a finished run every student sees (precomputed or reopened): its figures are built once
     for the class. A live run's history changes at every redraw, so it is drawn directly.
@@ -121,11 +146,7 @@ def history_charts(history: History, key: str, heatmap_choice: bool = True, shar
     chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: build(*args))
     if not history.models or not any(m.step for m in history.models.values()):
         return
-    c1, c2 = st.columns(2)
-    with c1:
-        show_chart(chart(loss_curves, history), key=f"{key}_loss")
-    with c2:
-        show_chart(chart(accuracy_curves, history), key=f"{key}_acc")
+    show_chart(chart(training_curves, history), key=f"{key}_curves")  # one legend for loss and accuracy
     if heatmap_choice and all(m.grad_norms for m in history.models.values()):
         names = list(history.models)
         pick = st.selectbox(_("Gradient norms of"), names, index=len(names) - 1, key=f"{key}_heat_pick")
@@ -186,10 +207,18 @@ def live_panel(key: str) -> Run | None:
 
 
 def _live(job: str, key: str) -> Run | None:
-    """Poll job ``job`` while it is active; its run once saved."""
-    run = finished_run(job)
+    """Poll job ``job`` while it is active; its run once saved.
+
+    The engine is asked first: a stopped run that anyone has started again shows its new execution, not the
+    run its folder still holds from the stop. A stopped run keeps being watched, so that its page follows the
+    job whoever presses Start.
+    """
+    active = engine.status(job).active
+    run = None if active else finished_run(job)
+    if run is not None and run.history.stopped_reason == "cancelled":
+        _watch_restart(job)
     if run is None:
-        started_active = engine.status(job).active
+        started_active = active
 
         @st.fragment(run_every=POLL_S if started_active else None)
         def panel() -> None:
@@ -215,8 +244,19 @@ def _live(job: str, key: str) -> Run | None:
                 st.rerun(scope="app")  # the job ended: let the whole page show the results
 
         panel()
-        run = _save_result(job)
+        run = None if active else _save_result(job)  # while it runs, the folder may hold the stopped run
     return run
+
+
+def _watch_restart(job: str) -> None:
+    """While a stopped run is shown, ask the engine every POLL_S whether its job runs again; redraw if so."""
+
+    @st.fragment(run_every=POLL_S)
+    def watch() -> None:
+        if engine.status(job).active:
+            st.rerun(scope="app")
+
+    watch()
 
 
 def _save_result(job: str) -> Run | None:

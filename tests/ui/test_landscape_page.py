@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import engine
@@ -70,3 +71,16 @@ def test_live_computation_of_a_network_and_its_twin_runs_as_a_job(cluster, tmp_p
     assert not at.exception, at.exception
     assert "Computed live from run degradation." in [c.value for c in at.caption]
     assert engine.job_count("landscape") == 1
+
+
+def test_full_batch_surfaces_have_one_local_minimum_and_the_page_says_what_that_means():
+    from explorer.experiments.landscape_records import describe, load_landscapes
+
+    surfaces, _lines = load_landscapes(FULL_BATCH)
+    if not surfaces:
+        pytest.skip("the full-batch landscapes are not in this copy (make assets)")
+    minima = {s.network: describe(s)["local_minima"] for s in surfaces}
+    assert minima == {"Plain-20": 1, "ResNet-20": 1, "Plain-56": 1, "ResNet-56": 1}  # the claim the page makes
+    body = "\n".join(m.value for m in open_page().markdown)
+    assert "No chaotic surface here." in body and "has one local minimum" in body
+    assert "64 shapes of 16 px" in body and "300 steps" in body and "31 x 31 points" in body

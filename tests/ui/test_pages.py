@@ -32,7 +32,7 @@ def texts(at) -> str:
 DEFAULT_VIEW = {
     "learn": (10, lambda at: len(at.header) == 7),  # the six steps and the myths, in every language
     "build": (1, lambda at: at.metric[0].value == "269,722"),  # ResNet-20's parameters
-    "train": (3, lambda at: at.button(key="train_start") is not None),  # the built-in run reopened: 3 charts
+    "train": (2, lambda at: at.button(key="train_start") is not None),  # the built-in run reopened: curves, heat-map
     "inside": (6, lambda at: "Feature maps at layer2.1" in [h.value for h in at.header]),
     "gradients": (3, lambda at: "first layer" in texts(at)),
     "explain": (2, lambda at: len(at.markdown) > 0 and "1. **" in texts(at)),  # the top-5 of both networks

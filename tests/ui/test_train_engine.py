@@ -57,6 +57,17 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
     other.run()  # the link now opens the stopped run, read from its folder
     assert any("Stopped after" in w.value for w in other.warning)
 
+    at.button(key="train_start").click().run()  # Start after Stop: the job goes on, and both pages follow it
+    assert not at.exception, at.exception
+    wait_until(lambda: engine.status(job).active)
+    for session in (at, other):
+        session.run()
+        assert not any("Stopped after" in w.value for w in session.warning), texts(session)
+        assert session.get("progress") or session.info, texts(session)  # the new execution: queued or training
+        assert session.button(key="train_start").disabled
+    engine.stop(job)
+    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine.STOPPED
+
 
 def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     import dask
@@ -93,3 +104,38 @@ def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster)
     assert len(set(table["network"])) == 2  # the network and its twin
     assert "necessary, not sufficient" in texts(at)
     assert engine.job_count("randomise") == 1
+
+
+def test_missing_data_is_said_in_plain_words_and_goes_with_the_choice(cluster, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    at = train_page()
+    at.radio(key="train_preset").set_value("quick").run()
+    at.selectbox(key="train_dataset").set_value("cifar10").run()
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_live"]
+    assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine.FAILED  # no CIFAR-10 on the worker
+    at.run()
+    assert not at.exception, at.exception
+    error = "\n".join(e.value for e in at.error)
+    assert "CIFAR-10 files are missing" in error and "data/cifar-10-batches-py" in error, error
+    assert "Download the data if it is not in ./data" in error  # what to tick, as the page names it
+    for developer_words in ("Error", "download=True", "torchvision", str(tmp_path), "/tmp/"):
+        assert developer_words not in error, error
+
+    zh = train_page(run=engine.job_id(job), lang="zh")  # another viewer reads it in their language
+    assert any("CIFAR-10" in e.value and "数据" in e.value for e in zh.error), [e.value for e in zh.error]
+
+    at.selectbox(key="train_dataset").set_value("shapes").run()  # the choice that caused it changes
+    assert not at.error and "train_live" not in at.session_state and "run" not in at.query_params
+
+
+def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):  # noqa: F811
+    for run in ("nonsense", "0123456789abcdef"):
+        at = train_page(run=run)
+        assert not at.exception, at.exception
+        assert any("names no training run" in w.value for w in at.warning), texts(at)
+        assert "share it" not in texts(at) and "No training job" not in texts(at)
+    at.radio(key="train_preset").set_value("quick").run()
+    at.button(key="train_start").click().run()  # a run started from there: the address names it now
+    assert not any("names no training run" in w.value for w in at.warning) and "share it" in texts(at)
+    engine.stop(at.session_state["train_live"])

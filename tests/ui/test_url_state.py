@@ -131,7 +131,7 @@ def test_landscape_link_opens_view_run_and_network():
     first = open_link("landscape", {})
     if not first.selectbox(key="landscape_run").options:
         pytest.skip("no saved runs here")
-    run = first.selectbox(key="landscape_run").options[-1]
+    run = first.selectbox(key="landscape_run").options[-1].split("): ")[0] + ")"  # shown with its accuracy
     at = open_link("landscape", {"view": "3-D surface", "landscape_run": run})
     nets = at.selectbox(key="landscape_net").options
     at = open_link("landscape", {"view": "3-D surface", "landscape_run": run, "net": nets[-1]})

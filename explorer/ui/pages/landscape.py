@@ -15,6 +15,7 @@ from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landsca
 from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import run_titles
+from explorer.ui.run_picker import chance_warning_ui, run_picker_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -187,6 +188,26 @@ REGIME = {  # what to keep in mind per run (shown through _())
         "epochs on CIFAR-10."
     ),
 }
+ONE_MINIMUM = N_(
+    "**No chaotic surface here.** At this grid every surface, Plain-56's included, has one local minimum, so "
+    "Li et al.'s chaotic plain surface (their Fig. 5) does not appear. It may not for several reasons: depth "
+    "(their plain surfaces were chaotic at 56 layers and more so at 110), data (50,000 CIFAR-10 images against "
+    "our {train} shapes of {size} px), training length (300 epochs against our {steps} steps) and the grid itself "
+    "({n} x {n} points over [-{span:g}, {span:g}]: wrinkles finer than its spacing fall between the points)."
+)
+
+
+def one_minimum_note(name: str, surfaces: list, run) -> str | None:
+    """For a run whose networks all trained, what a chaotic surface's absence means, when every surface of the
+    grid has one local minimum (counted by ``describe``); None otherwise."""
+    if name != "degradation-full-batch" or not surfaces or run is None:
+        return None
+    if any(describe(s)["local_minima"] != 1 for s in surfaces):
+        return None
+    s0 = surfaces[0]
+    return _(ONE_MINIMUM).format(
+        train=run.train.train_size, size=run.train.image_size, steps=run.history.step, n=len(s0.x), span=s0.span
+    )
 
 
 def precomputed_section(name: str, what: str) -> bool:
@@ -209,6 +230,9 @@ def precomputed_section(name: str, what: str) -> bool:
     st.markdown("\n".join(f"- {n}" for n in surface_notes(surfaces)))
     steps = run.history.step if run is not None else "?"
     st.markdown(_(REGIME[name]).format(steps=steps, images=s0.images))
+    note = one_minimum_note(name, surfaces, run)
+    if note:
+        st.markdown(note)
     if lines:
         st.subheader(_("From the initial to the trained weights"))
         show_chart(figure(line_figure, lines, log), key=f"{key}_init")
@@ -225,14 +249,7 @@ runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info(_("No saved runs yet: train networks on the Train page, then come back."))
     st.stop()
-labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}  # keys; shown translated
-shown = {
-    k: _("{name} ({folder}, {steps} steps)").format(name=r.name, folder=r.path.name, steps=r.history.step)
-    for k, r in labels.items()
-}
-if st.session_state.get(state.LANDSCAPE_RUN) not in labels:
-    st.session_state.pop(state.LANDSCAPE_RUN, None)  # a run that is gone: start from the first
-run = labels[st.selectbox(_("Run"), list(labels), key=state.LANDSCAPE_RUN, format_func=shown.get)]
+run = run_picker_ui(runs, state.LANDSCAPE_RUN, held_out=False)  # the surface is of the training loss
 if st.session_state.get(state.LANDSCAPE_NET) not in run.model_configs:
     st.session_state.pop(state.LANDSCAPE_NET, None)  # another run's network
 network = st.selectbox(_("Network"), list(run.model_configs), key=state.LANDSCAPE_NET)
@@ -242,6 +259,7 @@ has_twin = twin in run.model_configs and twin != network
 if st.session_state.get("_landscape_pair") != (run.path.name, network):  # a new pick: twin on if there is one
     st.session_state["_landscape_pair"] = (run.path.name, network)
     st.session_state[state.LANDSCAPE_TWIN] = has_twin
+chance_warning_ui(run, [network] + ([twin] if has_twin else []), _("its loss landscape"), held_out=False)
 c1, c2, c3 = st.columns(3)
 grid = c1.select_slider(_("Grid points per side"), [5, 7, 11, 15, 21, 31], value=11, key=state.LANDSCAPE_GRID)
 images = c2.select_slider(_("Training images"), [32, 64, 128, 256], value=64, key=state.LANDSCAPE_IMAGES)

@@ -12,6 +12,7 @@ from explorer.ui.assets_cache import ASSET_RUNS, DEFAULT_RUN, found_runs, precom
 from explorer.ui.cache import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import recipe_caption
+from explorer.ui.run_picker import chance_warning_ui, run_picker_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
@@ -169,14 +170,7 @@ runs = found_runs(runs_root(), ASSET_RUNS)
 if not runs:
     st.info(_("No saved runs yet: train networks on the Train page, then come back."))
     st.stop()
-labels = {f"{r.name} ({r.path.name}, {r.history.step} steps)": r for r in runs}
-shown = {
-    k: _("{name} ({folder}, {steps} steps)").format(name=r.name, folder=r.path.name, steps=r.history.step)
-    for k, r in labels.items()
-}
-if st.session_state.get(state.SALIENCY_RUN) not in labels:
-    st.session_state.pop(state.SALIENCY_RUN, None)
-live = labels[st.selectbox(_("Run"), list(labels), key=state.SALIENCY_RUN, format_func=shown.get)]
+live = run_picker_ui(runs, state.SALIENCY_RUN, fits=lambda r: r.train.dataset == "shapes")  # best-trained first
 if live.train.dataset != "shapes":
     st.info(_("The benchmark needs the built-in shapes, whose true outlines it scores against: pick a shapes run."))
     st.stop()
@@ -184,6 +178,7 @@ names = list(live.model_configs)
 if not set(st.session_state.get(state.SALIENCY_NETS) or []) <= set(names):
     st.session_state.pop(state.SALIENCY_NETS, None)
 chosen = st.multiselect(_("Networks"), names, default=names, key=state.SALIENCY_NETS)
+chance_warning_ui(live, chosen, _("the benchmark"))
 c1, c2 = st.columns(2)
 images = c1.select_slider(_("Held-out images"), [16, 32, 64, 128, 256], value=64, key=state.SALIENCY_IMAGES)
 randomise = c2.checkbox(_("Also with randomised weights"), value=True, key=state.SALIENCY_RANDOM)

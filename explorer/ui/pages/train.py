@@ -20,6 +20,7 @@ from explorer.ui.training_view import (
     busy,
     current,
     earlier_runs,
+    forget_failed,
     history_charts,
     live_panel,
     open_run,
@@ -85,27 +86,41 @@ st.caption(
 
 if "run" in st.query_params and st.session_state.get("_train_link") != st.query_params["run"]:
     st.session_state["_train_link"] = st.query_params["run"]
-    open_run(JOB_KEY, st.query_params["run"])
+    st.session_state["_train_link_known"] = open_run(JOB_KEY, st.query_params["run"])
     show_run_settings(current(JOB_KEY))
+if "run" in st.query_params and not st.session_state.get("_train_link_known", True):
+    st.warning(
+        _(
+            "This link names no training run on this server: it may be cut short or mistyped, or the run was made "
+            "on another server. Choose what to train below and press Start, or reopen an earlier run."
+        )
+    )
 config = network_ui()
 
 c1, c2 = st.columns([3, 2])
 state.keep_valid(state.TRAIN_PRESET, list(WHAT), list(WHAT)[0])
 state.keep_valid(state.TRAIN_DATASET, list(DATASET_LABELS), "shapes")
-what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET)
-dataset = c2.selectbox(_("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET)
+forget = {"on_change": forget_failed, "args": (JOB_KEY,)}  # a failure's message goes with the choice that caused it
+what = c1.radio(_("What to train"), list(WHAT), format_func=WHAT.get, key=state.TRAIN_PRESET, **forget)
+dataset = c2.selectbox(
+    _("Data"), list(DATASET_LABELS), format_func=DATASET_LABELS.get, key=state.TRAIN_DATASET, **forget
+)
 preset = PRESETS["quick" if what == "custom" else what]
 st.session_state.setdefault(f"{state.TRAIN_STEPS}_{what}", preset.steps)  # a run's link may have set it
 steps = c2.slider(_("Steps"), 20, 1000, step=10, key=f"{state.TRAIN_STEPS}_{what}")
 zip_file = None
 if dataset == "upload":
     zip_file = st.file_uploader(
-        _("A .zip with one folder per class (at most 20 classes)"), type=["zip"], key="train_zip", max_upload_size=200
+        _("A .zip with one folder per class (at most 20 classes)"),
+        type=["zip"],
+        key="train_zip",
+        max_upload_size=200,
+        **forget,
     )
 download = (
     dataset in DATASETS
     and dataset != "shapes"
-    and st.checkbox(_("Download the data if it is not in ./data"), key="train_download")
+    and st.checkbox(_("Download the data if it is not in ./data"), key="train_download", **forget)
 )
 
 configs = (
@@ -127,11 +142,12 @@ if st.button(_("Start training"), key="train_start", type="primary", disabled=bu
         if dataset == "upload":
             if zip_file is None:
                 raise ValueError(_("upload a .zip of your images first"))
-            data["upload"] = zip_file.getvalue()
+            data["upload"], data["upload_name"] = zip_file.getvalue(), zip_file.name
             train_config = replace(train_config, train_size=None, eval_size=0, image_size=32)
         job = start_ui(JOB_KEY, RUN_TITLES[what], configs, train_config, **data)
         st.query_params["run"] = engine.job_id(job)
         st.session_state["_train_link"] = engine.job_id(job)
+        st.session_state["_train_link_known"] = True  # the address now names this run
         st.rerun()
     except (ValueError, OSError) as e:
         st.error(_("Could not start: {error}").format(error=e))
