@@ -50,24 +50,6 @@ def test_verdicts_and_recipe_caption():
     assert f"{run.history.wall_s:.0f} s" not in caption  # wall time on a loaded machine is no property of the recipe
 
 
-def test_response_verdict_is_measured():
-    from explorer.ui.lesson_sections import response_verdict
-
-    smaller = response_verdict([("Plain-20", False, 20, [1.0, 1.2]), ("ResNet-20", True, 20, [0.5, 0.7])])
-    assert (
-        "Plain-20 1.10" in smaller and "ResNet-20 0.60" in smaller and "smaller at depth 20, as in the paper" in smaller
-    )
-    mixed = response_verdict(
-        [
-            ("Plain-20", False, 20, [1.0, 1.0]),
-            ("ResNet-20", True, 20, [1.0, 1.1]),
-            ("Plain-56", False, 56, [1.2]),
-            ("ResNet-56", True, 56, [0.9]),
-        ]
-    )
-    assert "smaller at depth 56, not at depth 20" in mixed
-
-
 def test_memorisation_note_from_the_runs_numbers():
     from explorer.ui.lesson_sections import memorisation_note
 

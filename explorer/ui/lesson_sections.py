@@ -272,28 +272,3 @@ def lesion_verdict(results) -> str:
         big, small = sum(d >= 0.2 for d in drops), sum(d < 0.06 for d in drops)
         parts.append(text.format(network=r.model_name, big=big, n=len(drops), small=small))
     return _("Removing one block: {findings}.").format(findings=_("; ").join(parts)) if parts else ""
-
-
-def response_verdict(responses) -> str:
-    """Mean response std per network, and at which depths the residual net's is the smaller, as measured."""
-    means = {name: sum(stds) / len(stds) for name, _r, _d, stds in responses if stds}
-    text = _("Mean response std: {values}.").format(values=", ".join(f"{name} {v:.2f}" for name, v in means.items()))
-    pairs = {}
-    for name, residual, depth, stds in responses:
-        if stds:
-            pairs.setdefault(int(depth), {})[bool(residual)] = means[name]
-    smaller = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] < p[False])
-    larger = ", ".join(str(d) for d, p in sorted(pairs.items()) if len(p) == 2 and p[True] >= p[False])
-    if smaller and larger:
-        text += " " + _(
-            "The residual network's responses are the smaller at depth {smaller}, not at depth {larger}."
-        ).format(smaller=smaller, larger=larger)
-    elif smaller:
-        text += " " + _("The residual network's responses are the smaller at depth {smaller}, as in the paper.").format(
-            smaller=smaller
-        )
-    elif larger:
-        text += " " + _("Here the residual networks' responses are not the smaller, unlike the paper's.")
-    if larger:
-        text += " " + _("These networks trained far less than the paper's, so batch norm's scales are still near 1.")
-    return text

@@ -268,7 +268,14 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
     )
     hide_server_limit_ui()
     if up is None:
-        st.info(_("Choose a file to upload, or pick a sample above."))
+        if kind == "Upload":
+            st.info(
+                _("Choose a picture to upload ({accepted}), or pick Shapes sample or Photo sample above.").format(
+                    accepted=_(ACCEPTED)
+                )
+            )
+        else:
+            st.info(_("Allow the camera and take a photo, or pick Shapes sample or Photo sample above."))
         return None
     if checked_upload(up, "image") is None:
         return None

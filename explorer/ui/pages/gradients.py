@@ -22,7 +22,8 @@ st.caption(
         "which is what deep plain networks with batch norm do at initialisation."
     )
 )
-pairs = model_picker_ui(load=False)  # the precomputed table answers for the sidebar's untrained networks
+# load=False: the precomputed table answers for the sidebar's untrained networks
+pairs = model_picker_ui(load=False, url=(*state.PICKED, "bn"))
 
 st.header(_("This network, one batch"))
 BN_MODES = [N_("batch statistics (as in training)"), N_("running statistics (as in evaluation)")]  # shown through _()

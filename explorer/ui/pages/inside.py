@@ -23,7 +23,8 @@ st.caption(
         "He et al.'s Fig. 7 for trained networks."
     )
 )
-pairs = model_picker_ui()
+URL = (*state.PICKED, *state.image_params(), "layer", "block")
+pairs = model_picker_ui(url=URL)  # the link names the network even when its weights are not here
 card, model = pairs[0]
 picked = image_ui(card)
 if picked is None:
@@ -111,7 +112,7 @@ st.markdown(
     )
 )
 block = st.select_slider(_("Block"), blocks, key=state.BLOCK)
-state.write_url(*state.PICKED, *state.image_params(), "layer", "block")
+state.write_url(*URL)
 for c, m in pairs:
     with st.container():
         dec = views[c.label][1]

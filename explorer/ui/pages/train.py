@@ -15,6 +15,7 @@ from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.assets_cache import ASSET_RUNS
+from explorer.ui.models_ui import checked_upload, hide_server_limit_ui
 from explorer.ui.preact_sections import relu_place_section
 from explorer.ui.training_view import (
     busy,
@@ -28,6 +29,7 @@ from explorer.ui.training_view import (
     start_ui,
 )
 from explorer.ui.widgets import network_ui
+from explorer.upload_limits import ZIP_MB
 
 JOB_KEY = "train_live"
 WHAT = {
@@ -111,12 +113,13 @@ steps = c2.slider(_("Steps"), 20, 1000, step=10, key=f"{state.TRAIN_STEPS}_{what
 zip_file = None
 if dataset == "upload":
     zip_file = st.file_uploader(
-        _("A .zip with one folder per class (at most 20 classes)"),
+        _("A .zip with one folder per class (at most 20 classes, up to {mb} MB)").format(mb=ZIP_MB),
         type=["zip"],
         key="train_zip",
-        max_upload_size=200,
         **forget,
     )
+    hide_server_limit_ui()
+    zip_file = checked_upload(zip_file, "zip")
 download = (
     dataset in DATASETS
     and dataset != "shapes"
