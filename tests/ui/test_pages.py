@@ -255,6 +255,19 @@ def test_inside_shows_the_shape_sample_it_explains():
     assert images[0].captions == [f"shapes sample 7: {shape}"]
 
 
+@pytest.mark.parametrize(
+    ("kind", "hint"),
+    [("Camera", "Allow the camera and take a photo"), ("Upload", "Choose a picture to upload (")],
+)
+def test_inside_image_hint_says_what_each_mode_needs(kind, hint):
+    """Before a picture arrives, the hint fits the mode: the camera asks for a photo, not for a file."""
+    at = open_page("inside")
+    at.radio(key="image_choice").set_value(kind).run()
+    infos = [i.value for i in at.info]
+    assert any(hint in i for i in infos), infos
+    assert not any("Choose a file to upload" in i for i in infos)
+
+
 def test_inside_per_channel_statistics_on_demand():
     """Folded away, the per-channel statistics cost nothing; switched on, a network gets its chart and table."""
     at = open_page("inside")
