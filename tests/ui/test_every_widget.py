@@ -18,7 +18,7 @@ import pytest
 
 from explorer import engine_client
 from explorer.testing.server import free_port
-from tests.ui.widget_walk import actions, open_page, walk_page
+from tests.ui.widget_walk import actions, error_details, open_page, walk_page
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(p.stem for p in (ROOT / "explorer" / "ui" / "pages").glob("*.py") if p.stem != "__init__")
@@ -32,21 +32,21 @@ def offline(tmp_path_factory):
     """No job engine (a port nobody listens on, given up after a second), no downloads, and the diagnostics page."""
     import dask
     import torch.hub
-    from streamlit import config
 
     def no_network(*_args, **_kwargs):
         raise urllib.error.URLError("no network in the tests")
 
     engine_client.close()
-    details = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")  # an uncaught exception names itself in the failure
-    with pytest.MonkeyPatch.context() as mp, dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        dask.config.set({"distributed.comm.timeouts.connect": "1s"}),
+        error_details(),
+    ):
         mp.setenv(engine_client.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")
         mp.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))  # no cached ImageNet weights
         mp.setenv("EXPLORER_DIAGNOSTICS", "1")
         mp.setattr(torch.hub, "download_url_to_file", no_network)
         yield
-    config.set_option("client.showErrorDetails", details)
     engine_client.close()
 
 

@@ -24,6 +24,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,12 @@ WEIGHT_FILES = [
 ]
 UPLOADS = {"zip": ZIP_FILES, "pth": WEIGHT_FILES, "pt": WEIGHT_FILES}  # by accepted type; anything else: images
 CAMERA_FILES = [("good JPEG", "photo.jpg", jpeg, "image/jpeg"), ("no picture", "photo.jpg", lambda: TEXT, "image/jpeg")]
+
+
+def files_for(accepted: list[str]) -> list:
+    """The crafted files for an uploader that accepts these types (none: any file, given pictures)."""
+    types = sorted({t.strip().lstrip(".").lower() for t in accepted})
+    return next((UPLOADS[t] for t in types if t in UPLOADS), IMAGE_FILES)
 
 
 # ---------------------------------------------------------------- widgets and actions
@@ -204,9 +211,7 @@ def actions(w: Widget) -> list[Action]:
     if kind in ("text_input", "text_area"):
         return [one("abc 123", "type 'abc 123'"), one("", "clear the text")]
     if kind == "file_uploader":
-        types = {t.lstrip(".").lower() for t in w.allowed_type}
-        files = next((UPLOADS[t] for t in sorted(types) if t in UPLOADS), IMAGE_FILES)
-        return _files(ref, files)
+        return _files(ref, files_for(w.allowed_type))
     if kind == "camera_input":
         return _files(ref, CAMERA_FILES)
     raise NotImplementedError(f"no action for a {kind} widget: teach tests/ui/widget_walk.py to use it")
@@ -290,6 +295,20 @@ class Walk:
         return "\n".join(self.failures)
 
 
+@contextmanager
+def error_details() -> Iterator[None]:
+    """Uncaught exceptions keep their class and message in AppTest (Streamlit redacts them by default), so that
+    a failure says what was raised."""
+    from streamlit import config
+
+    before = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    try:
+        yield
+    finally:
+        config.set_option("client.showErrorDetails", before)
+
+
 def open_page(page: str, params: dict[str, str] | None = None, timeout: float = 300) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.query_params.update(params or {})
@@ -328,6 +347,9 @@ def walk_page(page: str, opener: Callable[[], AppTest], actions_of=actions, reve
     walk.runs += 1
     for offence in offences(at):
         walk.failures.append(f"{page}: on opening -> {offence}")
+    for chart in at.get("plotly_chart"):
+        if chart.proto.selection_mode:  # st.plotly_chart(on_select=...): a widget AppTest cannot use
+            walk.failures.append(f"{page}: chart {chart.key or chart.proto.id} takes selections: no walk selects")
     first = list(widgets(at))
     for w in first:
         walk.widgets[w.id] = ref_of(w)
