@@ -3,7 +3,7 @@
 For each page: the widgets the browser shows are counted by kind, and any interactive element that belongs to no
 widget kind the walks know fails the test (a new kind of widget, or a chart that takes selections, is noticed);
 every page link is followed; every radio option and every option of a short select box in the main area is
-chosen, and each file uploader and camera those reveal is fed through the server's real upload path: a good file
+chosen (in one session, those in view), and each file uploader and camera those reveal is fed through the server's real upload path: a good file
 and bad ones (the same crafted files as the AppTest walk), the camera a photo from Chromium's fake device. The
 page must show no exception and no text naming a Python exception class, a traceback or a server path.
 
@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from explorer.testing.browser import ARGS, CHROMIUM, wait_idle
 from tests.ui.widget_walk import LEAKS, files_for
@@ -61,6 +62,9 @@ CENSUS_JS = """([widgets, frame, interactive]) => {
     + '[data-testid="stPlotlyChart"] [data-attr="dragmode"][data-val="lasso"]').length;
   return {kinds, unknown, selectable};
 }"""
+
+
+WEBCAM_READY = "v => v.readyState >= 2 || new Promise(r => v.addEventListener('loadeddata', () => r(true)))"
 
 
 @pytest.fixture(scope="module")
@@ -112,25 +116,26 @@ def page_url(server: str, page: str) -> str:
     return f"{server}/{page}"
 
 
-def census(server, browser, page: str, problems: list[str]) -> tuple[dict, int]:
-    t = Tab(browser, page_url(server, page), page, problems)
-    try:
-        found = t.tab.evaluate(CENSUS_JS, [WIDGETS, FRAME, INTERACTIVE])
-        links = t.main("stPageLink").count()
-    finally:
-        t.close()
+def census(t: Tab) -> tuple[dict, int]:
+    """The page's widgets by kind and its page links; what no walk knows is a problem."""
+    found = t.tab.evaluate(CENSUS_JS, [WIDGETS, FRAME, INTERACTIVE])
     for html in found["unknown"]:
-        problems.append(f"{page}: an interactive element no walk knows: {html}")
+        t.problems.append(f"{t.page}: an interactive element no walk knows: {html}")
     if found["selectable"]:
-        problems.append(f"{page}: {found['selectable']} charts take selections: teach the walks to select")
-    return found["kinds"], links
+        t.problems.append(f"{t.page}: {found['selectable']} charts take selections: teach the walks to select")
+    return found["kinds"], t.main("stPageLink").count()
 
 
 def follow_links(server, browser, page: str, links: int, problems: list[str]) -> None:
-    """Each page link of the main area, from a fresh session: the page it names opens."""
-    for i in range(links):
-        t = Tab(browser, page_url(server, page), page, problems)
-        try:
+    """Each page link of the main area, from the page itself: the page it names opens."""
+    if not links:
+        return
+    t = Tab(browser, page_url(server, page), page, problems)
+    try:
+        for i in range(links):
+            if i:
+                t.tab.goto(page_url(server, page))
+                wait_idle(t.tab)
             link = t.main("stPageLink").nth(i)
             name = link.inner_text().strip()
             link.locator("a").click()
@@ -139,34 +144,65 @@ def follow_links(server, browser, page: str, links: int, problems: list[str]) ->
             t.check(f"follow the link {name!r}")
             if t.tab.locator('[data-testid="stMain"] h1').count() == 0:
                 problems.append(f"{page}: the link {name!r} opened no page ({t.tab.url})")
-        finally:
-            t.close()
+    finally:
+        t.close()
 
 
-def choices(t: Tab) -> list[tuple[str, int, list[str]]]:
-    """(kind, index, option labels) of the main area's radios and short select boxes."""
-    found = []
-    radios = t.main("stRadio")
-    for i in range(radios.count()):
-        found.append(("stRadio", i, radios.nth(i).locator('[data-testid="stRadioOption"]').all_inner_texts()))
-    boxes = t.main("stSelectbox")
-    for i in range(boxes.count()):
-        boxes.nth(i).click()
-        options = t.tab.locator('[role="option"]').all_inner_texts()
-        t.tab.keyboard.press("Escape")
-        if len(options) <= MAX_SELECT:
-            found.append(("stSelectbox", i, options))
-    return found
+def label_of(widget) -> str:
+    return widget.locator('[data-testid="stWidgetLabel"]').first.inner_text().strip()
 
 
-def choose(t: Tab, kind: str, i: int, option: str) -> None:
-    widget = t.main(kind).nth(i)
+def choices(t: Tab) -> tuple[list[tuple[str, str, list[str]]], int]:
+    """(kind, label, option labels) of the main area's visible radios (the options not shown) and short select
+    boxes, one per label; and how many were left out because they are not in view (another tab, folded away)."""
+    found, hidden, labels = [], 0, set()
+    for kind in ("stRadio", "stSelectbox"):
+        widgets = t.main(kind)
+        for i in range(widgets.count()):
+            w = widgets.nth(i)
+            if not w.is_visible():
+                hidden += 1
+                continue
+            label = label_of(w)
+            if (kind, label) in labels:
+                continue
+            labels.add((kind, label))
+            if kind == "stRadio":
+                options = w.locator('[data-testid="stRadioOption"]')
+                shown = options.and_(t.tab.locator('[data-selected="true"]')).all_inner_texts()
+                found.append((kind, label, [o for o in options.all_inner_texts() if o not in shown]))
+                continue
+            w.click()
+            options = t.tab.locator('[role="option"]').all_inner_texts()
+            t.tab.keyboard.press("Escape")
+            if len(options) <= MAX_SELECT:
+                found.append((kind, label, options[1:] if options else []))  # the first is usually the one shown
+    return found, hidden
+
+
+def choose(t: Tab, kind: str, label: str, option: str) -> bool:
+    """Choose ``option`` in the widget labelled ``label``; False when an earlier choice took the widget or the
+    option away."""
+    widget = t.main(kind).filter(has=t.tab.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True)).first
+    if not widget.count() or not widget.is_visible():
+        return False
     if kind == "stRadio":
         widget.locator('[data-testid="stRadioOption"]').get_by_text(option, exact=True).first.click()
     else:
+        if widget.locator("input").first.is_disabled():
+            return False
         widget.click()
-        t.tab.locator('[role="option"]').filter(has_text=option).first.click()
+        try:
+            t.tab.locator('[role="option"]').first.wait_for(timeout=15_000)
+        except PlaywrightTimeout:  # the list did not open: nothing was chosen
+            return False
+        match = t.tab.locator('[role="option"]').filter(has_text=option)
+        if not match.count():  # an earlier choice changed the options (another run, other networks)
+            t.tab.keyboard.press("Escape")
+            return False
+        match.first.click()
     wait_idle(t.tab)
+    return True
 
 
 def feed(t: Tab, tmp_path: Path, fed: set[str], where: str) -> int:
@@ -196,6 +232,7 @@ def feed(t: Tab, tmp_path: Path, fed: set[str], where: str) -> int:
             continue
         fed.add(label)
         n += 1
+        cam.locator("video").evaluate(WEBCAM_READY)  # a click before the first frame takes no photo
         cam.locator('[data-testid="stCameraInputButton"]').click()
         cam.locator("img").first.wait_for()  # the photo taken, shown in place of the video
         wait_idle(t.tab)
@@ -203,40 +240,37 @@ def feed(t: Tab, tmp_path: Path, fed: set[str], where: str) -> int:
     return n
 
 
-def reveal_and_feed(server, browser, page: str, tmp_path: Path, problems: list[str]) -> tuple[int, int]:
-    """Every option of the main area's radios and short select boxes, one session per widget; the uploaders and
-    cameras that appear are fed. Returns (options chosen, uploaders and cameras fed)."""
+def reveal_and_feed(server, browser, page: str, tmp_path: Path, problems: list[str]) -> dict:
+    """The census; then, in the same session, every option of the main area's radios and short select boxes,
+    feeding the uploaders and cameras that appear (AppTest walks each option in a fresh session; here one
+    session keeps the page loads few). Returns what was exercised."""
     fed: set[str] = set()
     t = Tab(browser, page_url(server, page), page, problems)
     try:
-        todo = choices(t)
+        kinds, links = census(t)
+        todo, hidden = choices(t)
         fed_n = feed(t, tmp_path, fed, "on opening")
+        chosen = 0
+        for kind, label, options in todo:
+            for option in options:
+                if choose(t, kind, label, option):
+                    chosen += 1
+                    where = f"choose {option!r} in {label!r}"
+                    t.check(where)
+                    fed_n += feed(t, tmp_path, fed, where)
     finally:
         t.close()
-    chosen = 0
-    for kind, i, options in todo:
-        t = Tab(browser, page_url(server, page), page, problems)
-        try:
-            for option in options:
-                choose(t, kind, i, option)
-                chosen += 1
-                where = f"choose {option!r} in {kind} {i}"
-                t.check(where)
-                fed_n += feed(t, tmp_path, fed, where)
-        finally:
-            t.close()
-    return chosen, fed_n
+    counts = {"page": page, "widgets": kinds, "links": links, "options chosen": chosen, "not in view": hidden}
+    return {**counts, "uploaders fed": fed_n}
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_in_the_browser(server, camera_browser, tmp_path, page):
     problems: list[str] = []
-    kinds, links = census(server, camera_browser, page, problems)
-    follow_links(server, camera_browser, page, links, problems)
-    chosen, fed = reveal_and_feed(server, camera_browser, page, tmp_path, problems)
-    counts = {"page": page, "widgets": kinds, "links": links, "options chosen": chosen, "uploaders fed": fed}
+    counts = reveal_and_feed(server, camera_browser, page, tmp_path, problems)
+    follow_links(server, camera_browser, page, counts["links"], problems)
     COUNTS.mkdir(parents=True, exist_ok=True)
     (COUNTS / f"{page}-browser.json").write_text(json.dumps(counts))
     print(f"\n{page} [browser]: {counts}")
-    assert sum(kinds.values()), f"{page}: the browser shows no widget: the walk would test nothing"
+    assert sum(counts["widgets"].values()), f"{page}: the browser shows no widget: the walk would test nothing"
     assert not problems, f"{len(problems)} problems ({counts}):\n" + "\n".join(problems)
