@@ -193,7 +193,7 @@ def choose(t: Tab, kind: str, label: str, option: str) -> bool:
             return False
         widget.click()
         try:
-            t.tab.locator('[role="option"]').first.wait_for(timeout=15_000)
+            t.tab.locator('[role="option"]').first.wait_for(timeout=5_000)
         except PlaywrightTimeout:  # the list did not open: nothing was chosen
             return False
         match = t.tab.locator('[role="option"]').filter(has_text=option)
