@@ -19,7 +19,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from explorer.testing.browser import ARGS, CHROMIUM, wait_idle
-from tests.ui.widget_walk import LEAKS, files_for
+from tests.ui.walk_files import files_for
+from tests.ui.widget_walk import LEAKS
 
 pytestmark = pytest.mark.e2e
 
