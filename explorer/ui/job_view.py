@@ -8,6 +8,7 @@ Phases and messages built on workers arrive as ``i18n.message`` pairs and are sh
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import streamlit as st
@@ -17,6 +18,18 @@ from explorer.i18n import _, ngettext, translate
 from explorer.ui import state
 
 POLL_S = 1.0
+log = logging.getLogger(__name__)
+
+
+def engine_down_text(error: Exception) -> str:
+    """What a page says when the job engine does not answer: plain words in the session's language. The details
+    (the scheduler's address, how to start one) are for whoever runs the server: they go to the server's log and
+    to the CLI (``python -m explorer jobs``), never to a student's page."""
+    log.warning("the job engine cannot be used: %s", error)
+    return _(
+        "The job engine of this server is not answering right now, so nothing could be started or followed. "
+        "Try again in a minute; if it keeps happening, tell the person who runs this server."
+    )
 
 
 def submit_ui(state_key: str, job: engine_records.Job, title: str | None = None) -> None:
@@ -31,7 +44,7 @@ def submit_ui(state_key: str, job: engine_records.Job, title: str | None = None)
     try:
         engine.submit(job)
     except engine_records.EngineUnavailable as e:
-        st.error(_("Could not start: {error}").format(error=e))
+        st.error(engine_down_text(e))
         return
     st.session_state[state_key] = job.key
 
@@ -77,7 +90,7 @@ def job_panel(state_key: str, what: str) -> Any | None:
     try:
         return _panel(job, state_key, what)
     except engine_records.EngineUnavailable as e:
-        st.error(_("{what} is not available right now: {error}.").format(what=what, error=e))
+        st.error(engine_down_text(e))
         return None
 
 

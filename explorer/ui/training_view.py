@@ -25,7 +25,7 @@ from explorer.runs import Run, list_runs, load_resumable
 from explorer.training import TrainConfig
 from explorer.ui import state
 from explorer.ui.cache import figure
-from explorer.ui.job_view import phase_text, waiting_text
+from explorer.ui.job_view import engine_down_text, phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
 
@@ -195,7 +195,7 @@ def live_panel(key: str) -> Run | None:
     try:
         run = _live(job, key)
     except engine_records.EngineUnavailable as e:
-        st.error(_("Training is not available right now: {error}.").format(error=e))
+        st.error(engine_down_text(e))
         return None
     if run is None:
         return None

@@ -46,6 +46,7 @@ LEAKS = [
     re.compile(r"Traceback"),
     re.compile(r"\[Errno \d+\]"),
     re.compile(r"/tmp/|/work/|/home/|/usr/|site-packages|\.py\b\"?"),
+    re.compile(r"tcp://|`dask "),  # the engine's address and how to start it: for the server's operator, not a page
 ]
 
 

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from explorer import tasks_experiments
+from explorer import engine_records, tasks_experiments
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.i18n import LANGUAGES, N_, _, language
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.assets_cache import precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.cache import figure
-from explorer.ui.job_view import job_panel, submit_ui
+from explorer.ui.job_view import engine_down_text, job_panel, submit_ui
 from explorer.ui.lesson_sections import (
     degradation_summary,
     lesion_verdict,
@@ -36,7 +36,11 @@ def rerun_button(recipe, name: str) -> None:
         key=f"exp_deg_run_{name}",
         disabled=busy(JOB_KEY),
     ):
-        start_ui(JOB_KEY, RUN_TITLES.get(name, "Degradation"), list(PRESET_MODELS["degradation"]), recipe)
+        try:
+            start_ui(JOB_KEY, RUN_TITLES.get(name, "Degradation"), list(PRESET_MODELS["degradation"]), recipe)
+        except engine_records.EngineUnavailable as e:
+            st.error(engine_down_text(e))
+            return
         st.rerun()
 
 

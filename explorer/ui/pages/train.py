@@ -8,13 +8,14 @@ from dataclasses import replace
 
 import streamlit as st
 
-from explorer import engine
+from explorer import engine, engine_records
 from explorer.datasets import DATASETS
 from explorer.i18n import _
 from explorer.runs import list_runs
 from explorer.training import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.assets_cache import ASSET_RUNS
+from explorer.ui.job_view import engine_down_text
 from explorer.ui.models_ui import checked_upload, hide_server_limit_ui
 from explorer.ui.preact_sections import relu_place_section
 from explorer.ui.training_view import (
@@ -152,6 +153,8 @@ if st.button(_("Start training"), key="train_start", type="primary", disabled=bu
         st.session_state["_train_link"] = engine.job_id(job)
         st.session_state["_train_link_known"] = True  # the address now names this run
         st.rerun()
+    except engine_records.EngineUnavailable as e:
+        st.error(engine_down_text(e))
     except (ValueError, OSError) as e:
         st.error(_("Could not start: {error}").format(error=e))
 
