@@ -329,7 +329,7 @@ def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
                 "It is **untrained**: its weights are random and its batch-norm layers still hold their starting "
                 "statistics (mean 0, variance 1), so in eval mode they rescale nothing. In a residual network each "
                 "block adds its branch to its input and the activations grow block after block, so the softmax often "
-                "comes out near one-hot: from 56 layers on, one class at 99% or more whatever the image; at 20 layers "
+                "comes out near one-hot: from 56 layers on, one class gets at least 99%, whatever the image; at 20 layers "
                 "it depends on the random draw. A plain one stays near chance. Neither number is confidence."
             )
         )
