@@ -36,7 +36,11 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        # a fake camera that needs no permission prompt: st.camera_input takes Chromium's test pattern
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
+        )
         yield b
         b.close()
 

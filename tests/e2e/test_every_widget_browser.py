@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from explorer.testing.browser import ARGS, CHROMIUM, wait_idle
+from explorer.testing.browser import wait_idle
 from tests.ui.walk_files import files_for
 from tests.ui.widget_walk import LEAKS
 
@@ -69,19 +69,10 @@ WEBCAM_READY = "v => v.readyState >= 2 || new Promise(r => v.addEventListener('l
 
 
 @pytest.fixture(scope="module")
-def camera_browser():
-    """Chromium with a fake camera that needs no permission prompt (st.camera_input takes its test pattern)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"],
-        )
-        yield b
-        b.close()
+def camera_browser(browser):
+    """The session's Chromium: it has a fake camera (tests/e2e/conftest.py). One playwright per process: a second
+    sync_playwright() inside the first one's loop refuses to start."""
+    return browser
 
 
 class Tab:

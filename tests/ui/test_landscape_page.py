@@ -53,7 +53,8 @@ def test_live_computation_of_a_network_and_its_twin_runs_as_a_job(cluster, tmp_p
     at = open_page()
     assert not at.exception, at.exception
     shipped = [o for o in at.selectbox(key="landscape_run").options if o.startswith("degradation (degradation,")]
-    at.selectbox(key="landscape_run").set_value(shipped[0]).run()  # two runs ship: pick the preset's
+    # two runs ship: pick the preset's (the options are "name (folder, N steps)"; the page shows their accuracy too)
+    at.selectbox(key="landscape_run").set_value(shipped[0].split("): ")[0] + ")").run()
     at.selectbox(key="landscape_net").set_value("Plain-20")
     at.select_slider(key="landscape_grid").set_value(5)
     at.select_slider(key="landscape_images").set_value(32)
