@@ -207,6 +207,7 @@ def run_saliency(
         "image_size": int(x_all.shape[-1]),
         "mask_area": round(float(masks_all[:done].mean()), 4),
         "accuracy": round(float(right.mean()), 4),
+        "classes": len(ds.info.classes),
         "correct": int(right.sum()),
         "baseline": "mean colour",
         "road_noise": NOISE,
@@ -219,17 +220,6 @@ def run_saliency(
         "complete": done == len(ds),
         "wall_s": round(time.perf_counter() - start, 2),
     }
-
-
-def centre_wins(result: dict, subset: str = "methods") -> list[str]:
-    """The methods whose pointing game the centre map (which never looks at the image) beats or ties."""
-    scores = result.get(subset) or {}
-    centre = (scores.get("center") or {}).get("pointing_game")
-    if centre is None:
-        return []
-    return [
-        name for name, s in scores.items() if name not in BASELINES and s is not None and s["pointing_game"] <= centre
-    ]
 
 
 def _order(result: dict) -> tuple:
@@ -246,18 +236,3 @@ def load_saliency(folder: str | Path) -> list[dict]:
     if not folder.is_dir():
         return []
     return sorted((json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))), key=_order)
-
-
-def randomisation_drop(results: list[dict], metric: str, subset: str = "methods") -> dict[str, tuple[float, float]]:
-    """Per method, ``metric`` averaged over the trained networks and over the randomised ones (Adebayo et al.
-    2018: a score that hardly moves when the weights go measures the image, not the network)."""
-    out = {}
-    for name in METHOD_KEYS:
-        means = []
-        for weights in WEIGHTS:
-            values = [
-                r[subset][name][metric] for r in results if r["weights"] == weights and (r.get(subset) or {}).get(name)
-            ]
-            means.append(float(np.mean(values)) if values else float("nan"))
-        out[name] = (means[0], means[1])
-    return out

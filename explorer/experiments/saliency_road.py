@@ -71,7 +71,7 @@ def impute(
     removed: torch.Tensor,
     noise: torch.Tensor | float = 0.0,
     generator: torch.Generator | None = None,
-    tol: float = 1e-4,
+    tol: float = 1e-3,
     max_iter: int = 300,
 ) -> torch.Tensor:
     """ROAD's noisy linear imputation of the ``removed`` pixels of each image.
