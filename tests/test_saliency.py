@@ -278,27 +278,11 @@ def _result(weights: str, pg: dict[str, float]) -> dict:
     return {
         "network": "ResNet-8",
         "weights": weights,
+        "accuracy": 0.9 if weights == "trained" else 0.1,
+        "images": 128,
+        "correct": 115 if weights == "trained" else 13,
         "methods": {m: {k: (pg.get(m, 0.5) if k == "pointing_game" else 0.5) for k in METRICS} for m in METHOD_KEYS},
     }
-
-
-def test_centre_wins_names_the_methods_it_beats_or_ties():
-    from explorer.experiments.saliency import centre_wins
-
-    r = _result("trained", {"grad-cam": 0.9, "occlusion": 0.7, "saliency": 0.8, "center": 0.8})
-    assert centre_wins(r) == ["guided-grad-cam", "saliency", "integrated-gradients", "occlusion"]  # 0.5, 0.8, 0.5, 0.7
-
-
-def test_randomisation_drop_averages_each_kind_of_weights():
-    from explorer.experiments.saliency import randomisation_drop
-
-    results = [
-        _result("trained", {"grad-cam": 0.9}),
-        _result("trained", {"grad-cam": 0.7}),
-        _result("randomised", {"grad-cam": 0.4}),
-    ]
-    drop = randomisation_drop(results, "pointing_game")
-    assert drop["grad-cam"] == pytest.approx((0.8, 0.4)) and drop["random"] == pytest.approx((0.5, 0.5))
 
 
 def test_baseline_values_sit_above_the_panels_and_their_styles_in_the_legend():
@@ -319,3 +303,18 @@ def test_baseline_values_sit_above_the_panels_and_their_styles_in_the_legend():
     lines = [t.name for t in fig.data if t.type == "scatter"]
     assert lines == ["random map", "centre map"]
     assert all(s.type == "line" and s.y0 in (0.49, 0.51, 0.85, 0.8) for s in fig.layout.shapes)
+
+
+def test_random_line_of_the_pointing_game_is_the_hit_area_and_weak_networks_are_named():
+    """The random map's pointing-game line is what it should come to (the hit area), labelled as expected; a
+    trained network near chance is named so in the legend."""
+    from explorer.charts.saliency import metric_figure
+
+    trained = {**_result("trained", {"random": 0.45}), "hit_area": 0.4}
+    weak = {**_result("trained", {"random": 0.45}), "hit_area": 0.42, "network": "Plain-8", "accuracy": 0.13}
+    fig = metric_figure([trained, weak], "pointing_game")
+    assert "random map, expected 0.41" in fig.layout.annotations[0].text
+    assert any(s.y0 == pytest.approx(0.41) for s in fig.layout.shapes)
+    assert [t.name for t in fig.data if t.type == "bar"] == ["ResNet-8", "Plain-8 (near chance)"]
+    other = metric_figure([trained, weak], "mass_in_mask")  # other metrics keep the random map's own score
+    assert "random map 0.50" in other.layout.annotations[0].text
