@@ -35,8 +35,12 @@ def test_near_chance_is_a_tenth_of_the_way_from_guessing_to_perfect():
     assert near_chance(result(accuracy=0.164))  # Plain-56 of the shapes run: 21 of 128, ten classes (limit 19%)
     assert near_chance(result(accuracy=0.10)) and not near_chance(result(accuracy=0.25))
     assert not near_chance(result(accuracy=0.97))
-    assert near_chance({**result(accuracy=0.3), "classes": 4}) and not near_chance({**result(accuracy=0.4), "classes": 4})
-    assert near_chance({**result(accuracy=0.55), "classes": 2}) and not near_chance({**result(accuracy=0.6), "classes": 2})
+    assert near_chance({**result(accuracy=0.3), "classes": 4}) and not near_chance(
+        {**result(accuracy=0.4), "classes": 4}
+    )
+    assert near_chance({**result(accuracy=0.55), "classes": 2}) and not near_chance(
+        {**result(accuracy=0.6), "classes": 2}
+    )
 
 
 def test_centre_against_a_method_with_its_interval_by_hand():
@@ -75,7 +79,10 @@ def test_randomisation_means_count_their_networks_and_leave_out_chance():
 
 
 def test_score_range_and_the_gap_to_the_random_map():
-    results = [result("randomised", saliency=0.79, guided_grad_cam=0.91), result("randomised", saliency=0.85, guided_grad_cam=0.8)]
+    results = [
+        result("randomised", saliency=0.79, guided_grad_cam=0.91),
+        result("randomised", saliency=0.85, guided_grad_cam=0.8),
+    ]
     assert score_range(results, ("saliency", "guided-grad-cam"), "pointing_game", "randomised") == (0.79, 0.91)
     r = result()
     r["methods"]["grad-cam"]["deletion_auc"] = 0.2
