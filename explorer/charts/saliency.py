@@ -100,14 +100,15 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
                 fig.add_trace(_legend_line(_(label), line_colour, dash), row=1, col=c)
                 shown.add(b)
         # the baselines' values go under the panel's title, above the plot: never on a bar nor on each other
-        title = _(WEIGHT_LABELS[w]) + ("<br>" + " · ".join(labels) if labels else "")
+        # one line each: side by side, two panels' labels ran into each other on a narrow screen
+        title = "<br>".join([_(WEIGHT_LABELS[w]), *labels])
         fig.layout.annotations[c - 1].text = title
     fig.update_yaxes(range=[0, 1.05])
     fig.update_xaxes(tickangle=-30)
     fig.update_layout(barmode="group", bargap=0.25)
     apply_style(fig, _(METRIC_LABELS[metric]), height=540)
     fig.update_annotations(font_size=16, yanchor="bottom")
-    fig.update_layout(legend={"y": -0.5}, margin={"t": 120, "b": 170})  # below the slanted method names
+    fig.update_layout(legend={"y": -0.5}, margin={"t": 150, "b": 170})  # below the slanted method names
     return fig
 
 
