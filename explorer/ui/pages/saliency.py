@@ -17,7 +17,7 @@ from explorer.ui.widgets import show_chart
 
 ADEBAYO = text.ADEBAYO
 LIVE_JOB = "saliency_job"  # this session's live computation on the engine
-PER_IMAGE_S = {20: 0.35, 56: 0.75}  # CPU-s per image, every method and metric, one thread (`make assets`)
+PER_IMAGE_S = {20: 0.34, 56: 0.69}  # CPU-s per image, every method and metric, one thread (`make assets`)
 
 
 def subset_results(results: list[dict], correct: bool) -> list[dict]:
