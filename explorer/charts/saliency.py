@@ -113,8 +113,11 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
 
 
 def _baseline_values(panel: list[dict], subset: str, baseline: str, metric: str) -> list[float]:
-    """A baseline map's scores over a panel's networks; for the random map's pointing game, what it should come
-    to (the share of pixels within the tolerance of the outline, ``hit_area``) when every result has it."""
+    """A baseline map's scores over a panel's networks (those that learned, where any did); for the random map's
+    pointing game, what it should come to (the share of pixels within the tolerance of the outline, ``hit_area``)
+    when every result has it."""
+    learned = [r for r in panel if not _weak(r)]
+    panel = learned or panel  # a network near chance would drag the line towards its own flat 0.1
     if baseline == "random" and metric == "pointing_game" and panel and all("hit_area" in r for r in panel):
         return [r["hit_area"] for r in panel]
     return [r[subset][baseline][metric] for r in panel if r[subset].get(baseline)]

@@ -34,12 +34,12 @@ def _names(results: list[dict]) -> str:
 def pointing_note(r: dict) -> str:
     tol = r["tolerance_px"]
     text = _(
-        "**Rewards** a map whose single brightest pixel lands on the object, within {tol} of its outline "
-        "({ZHANG} allow 15 pixels on images about 500 pixels a side, 3% of the side; at {size} pixels that is "
-        "under one pixel, so one). A map that peaks anywhere at random hits as often as the share of pixels "
-        "that close to the outline: {area:.0%} here, the random map's line. **Its limits**: anything that peaks "
-        "where objects usually are scores well (the centre map never looks at the image), and it ignores the "
-        "rest of the map."
+        "**Rewards** a map whose single brightest pixel lands on the object, within {tol} of its outline: 3% of "
+        "the image's side, as {ZHANG} allow 15 pixels on images about 500 pixels a side (at {size} pixels that is "
+        "under one pixel, so one). A map that peaks anywhere at random hits as often as the share of pixels that "
+        "close to the outline: {area:.0%} here, the random map's line. **Its limits**: anything that peaks where "
+        "objects usually are scores well (the centre map never looks at the image), and it ignores the rest of "
+        "the map."
     )
     pixels = ngettext("{n} pixel", "{n} pixels", tol).format(n=tol)
     return text.format(tol=pixels, ZHANG=ZHANG, size=r["image_size"], area=r.get("hit_area", r["mask_area"]))
@@ -61,7 +61,9 @@ def metric_notes(results: list[dict]) -> dict[str, str]:
             "({PETSIUK}). **Its limits**: scattered pixels set to one colour break the shape's outline "
             "everywhere at once, so the probability can fall because of the pattern of what was removed, not "
             "because the evidence went ({HOOKER}; {RONG})."
-        ).format(step=r["curve_steps"], PETSIUK=PETSIUK, HOOKER=HOOKER, RONG=RONG),
+        ).format(step=r["curve_steps"], PETSIUK=PETSIUK, HOOKER=HOOKER, RONG=RONG)
+        + "\n\n"
+        + within_one_network(),
         "insertion_auc": _(
             "**Rewards** a map whose top pixels, put back first onto a mean-colour image, bring the class "
             "probability back fast: higher is better ({PETSIUK}). The mean colour, not RISE's blur, because a "
@@ -81,12 +83,24 @@ def metric_notes(results: list[dict]) -> dict[str, str]:
     }
 
 
+def within_one_network() -> str:
+    return _(
+        "Deletion and insertion areas compare methods within one network only: on a network near chance (every "
+        "randomised one, and a trained one that did not learn) the probability sits near one class in ten "
+        "whatever is removed, which reads as a better deletion score than any trained network's."
+    )
+
+
+def marked(r: dict, text: str) -> str:
+    """``text`` about a network, with ', near chance' after it for a trained network that did not learn."""
+    if r["weights"] == "trained" and near_chance(r):
+        return _("{text}, near chance").format(text=text)
+    return text
+
+
 def accuracy_text(r: dict) -> str:
     """'97%', or '16%, near chance' for a trained network that did not learn."""
-    text = "{acc:.0%}".format(acc=r["accuracy"])
-    if r["weights"] == "trained" and near_chance(r):
-        return _("{acc}, near chance").format(acc=text)
-    return text
+    return marked(r, "{acc:.0%}".format(acc=r["accuracy"]))
 
 
 def results_table(results: list[dict], subset: str) -> pd.DataFrame:
@@ -112,7 +126,7 @@ def left_out(results: list[dict]) -> str | None:
         "Left out of every verdict and mean below: {networks}, which classified {acc} of these images correctly "
         "(guessing gets {chance:.0%}): a network that did not learn has nothing for a map to explain. Its rows "
         "stay in the table, marked."
-    ).format(networks=_names(weak), acc=", ".join(accuracy_text(r) for r in weak), chance=chance(weak[0]))
+    ).format(networks=_names(weak), acc=", ".join(f"{r['accuracy']:.0%}" for r in weak), chance=chance(weak[0]))
 
 
 def centre_lines(results: list[dict], subset: str) -> tuple[list[str], int, int]:
@@ -150,10 +164,10 @@ def centre_text(results: list[dict], subset: str) -> tuple[bool, str]:
             "the uncertainty of these images (95% interval)."
         )
     head = _(
-        "**The centre map ties or beats these methods at the pointing game, within {n} points on {m} images.** "
-        "A Gaussian at the middle, the same for every image, points at the object about as often, because the "
-        "shapes are drawn near the middle and are large. In brackets, the 95% interval of each method's score "
-        "minus the centre's: where it holds 0 the two cannot be told apart on {m} images."
+        "**The centre map ties or beats these methods at the pointing game.** On {m} images a difference within "
+        "about {n} points is a tie. A Gaussian at the middle, the same for every image, points at the object "
+        "about as often, because the shapes are drawn near the middle and are large. In brackets, the 95% "
+        "interval of each method's score minus the centre's: where it holds 0 the two cannot be told apart."
     ).format(n=widest, m=n)
     return True, head + "\n" + "\n".join(lines)
 
@@ -201,12 +215,13 @@ def removal_text(results: list[dict]) -> str | None:
         if r["weights"] != "trained" or near_chance(r) or "road_deletion_auc" not in r["methods"]["random"]:
             continue
         gaps = [random_gap(r, m) for m in ("deletion_auc", "road_deletion_auc", "insertion_auc", "road_insertion_auc")]
+        d, rd, i, ri = (round(g[1], 2) + 0.0 for g in gaps)  # + 0.0: never "-0.00"
         lines.append(
             "- "
             + _(
                 "{network}: deletion, mean colour {d:+.2f}, ROAD {rd:+.2f}; insertion, mean colour {i:+.2f}, "
                 "ROAD {ri:+.2f}"
-            ).format(network=r["network"], d=gaps[0][1], rd=gaps[1][1], i=gaps[2][1], ri=gaps[3][1])
+            ).format(network=r["network"], d=d, rd=rd, i=i, ri=ri)
         )
     if not lines:
         return None
@@ -215,9 +230,4 @@ def removal_text(results: list[dict]) -> str | None:
         "the networks that learned (positive: ahead; the random map explains nothing, so a removal that "
         "cannot put the methods well ahead of it cannot judge them):"
     )
-    tail = _(
-        "Deletion and insertion areas compare methods within one network only: on a randomised network the "
-        "probability sits near one class in ten whatever is removed, which reads as a better deletion score "
-        "than any trained network's."
-    )
-    return head + "\n" + "\n".join(lines) + "\n\n" + tail
+    return head + "\n" + "\n".join(lines)

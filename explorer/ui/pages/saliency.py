@@ -77,8 +77,11 @@ def show_results(results: list[dict], key: str) -> None:
     if correct and (why := correct_only_caption(results)):
         st.caption(why)
     accuracy = ", ".join(
-        _("{network} ({weights}) {acc} of {n}").format(
-            network=r["network"], weights=_(WEIGHT_LABELS[r["weights"]]), acc=text.accuracy_text(r), n=r["images"]
+        text.marked(
+            r,
+            _("{network} ({weights}) {acc:.0%} of {n}").format(
+                network=r["network"], weights=_(WEIGHT_LABELS[r["weights"]]), acc=r["accuracy"], n=r["images"]
+            ),
         )
         for r in shown
     )
