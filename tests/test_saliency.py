@@ -319,12 +319,3 @@ def test_random_line_of_the_pointing_game_is_the_hit_area_and_weak_networks_are_
     assert [t.name for t in fig.data if t.type == "bar"] == ["ResNet-8", "Plain-8 (near chance)"]
     other = metric_figure([trained, weak], "mass_in_mask")  # other metrics: the random map's own score
     assert "random map 0.50" in other.layout.annotations[0].text
-
-
-def test_long_method_names_break_onto_two_lines_under_the_axis():
-    from explorer.charts.saliency import _tick
-
-    assert _tick("Integrated Gradients") == "Integrated<br>Gradients"
-    assert _tick("Guided Grad-CAM") == "Guided<br>Grad-CAM"
-    assert _tick("梯度显著图（Saliency）") == "梯度显著图<br>（Saliency）"
-    assert _tick("Grad-CAM") == "Grad-CAM" and _tick("Occlusion") == "Occlusion"

@@ -45,16 +45,6 @@ def method_label(name: str) -> str:
     return _(METHOD_LABELS.get(key, key))
 
 
-def _tick(label: str) -> str:
-    """A long method name on two lines under a slanted axis (at 1024 px two panels' names ran into each other)."""
-    if "（" in label:
-        return label.replace("（", "<br>（", 1)
-    if len(label) > 10 and " " in label:
-        head, _sep, tail = label.rpartition(" ")
-        return f"{head}<br>{tail}"
-    return label
-
-
 def _network_colour(network: str, depths: list[int]) -> str:
     kind, _sep, depth = network.partition("-")
     rank = depths.index(int(depth)) / max(1, len(depths) - 1) if depth.isdigit() and int(depth) in depths else 1.0
@@ -83,7 +73,7 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
             name = _("{network} (near chance)").format(network=r["network"]) if _weak(r) else r["network"]
             fig.add_trace(
                 go.Bar(
-                    x=[_tick(method_label(m)) for m in methods],
+                    x=[method_label(m) for m in methods],
                     y=[scores[m][metric] if scores.get(m) else None for m in methods],
                     name=name,
                     legendgroup=r["network"],
