@@ -64,7 +64,9 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
         raise ValueError("no results to draw")
     methods = [m for m in METHOD_KEYS if m not in BASELINES]
     depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
-    fig = make_subplots(rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights))
+    fig = make_subplots(
+        rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights), horizontal_spacing=0.14
+    )  # room for the slanted method names between the panels
     shown = set()
     for c, w in enumerate(weights, start=1):
         panel = [r for r in results if r["weights"] == w and r.get(subset)]
@@ -108,7 +110,7 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
     fig.update_layout(barmode="group", bargap=0.25)
     apply_style(fig, _(METRIC_LABELS[metric]), height=540)
     fig.update_annotations(font_size=16, yanchor="bottom")
-    fig.update_layout(legend={"y": -0.5}, margin={"t": 150, "b": 170})  # below the slanted method names
+    fig.update_layout(legend={"y": -0.62}, margin={"t": 150, "b": 200})  # below the slanted method names
     return fig
 
 
