@@ -58,7 +58,8 @@ FULL_BATCH := --preset degradation --optimizer adamw --lr 0.001 --schedule cosin
 	--batch-size 64 --train-size 64 --image-size 16 --eval-every 50 --record-every 25
 # Explain's default networks and the saliency benchmark (issue 18): a shapes pair at 20 and 56 layers trained to
 # >= 95% held-out (residual), on one thread (320 CPU-s measured: ~5.5 min on one idle core), then every saliency
-# method scored on 128 held-out shapes per network, trained and randomised (8 runs, 205 CPU-s on one thread).
+# method scored on 128 held-out shapes per network, trained and randomised, each deletion and insertion with the
+# mean colour and with ROAD's imputation (8 runs, 530 CPU-s on one thread: ~44 per 20-layer network, ~87 per 56).
 SHAPES := --depth 20 56 --plain-and-residual --steps 400 --batch-size 64 --optimizer adamw --lr 0.003 \
 	--schedule cosine --warmup 20 --train-size 10000 --eval-size 1000 --image-size 24 --eval-every 100 \
 	--record-every 50 --seed 0 --threads 1

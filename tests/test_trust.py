@@ -10,7 +10,9 @@ from explorer.attribution import grad_cam
 from explorer.models import build_resnet
 from explorer.trust import (
     cascading_randomisation,
+    default_tolerance,
     energy_inside,
+    hit_zone,
     localisation,
     pearson,
     pointing_hit,
@@ -67,8 +69,30 @@ def test_pointing_game_tolerance():
     sal[12, 16] = 1.0  # 3 pixels right of the mask's edge (column 13)
     assert pointing_hit(sal, mask, tolerance=3)
     assert not pointing_hit(sal, mask, tolerance=2)
-    assert not pointing_hit(sal, mask)  # default tolerance at 32 pixels: 2
+    assert not pointing_hit(sal, mask)  # default tolerance at 32 pixels: 1
+    sal = np.zeros((32, 32))
+    sal[12, 15] = 1.0  # 2 pixels right of the edge: a hit at 2 pixels, a miss at the default
+    assert pointing_hit(sal, mask, tolerance=2) and not pointing_hit(sal, mask)
     assert not pointing_hit(np.zeros((32, 32)), mask)  # a blank map points nowhere
+
+
+def test_default_tolerance_is_the_papers_share_of_the_side():
+    """Zhang et al. 2018: 15 pixels on images about 500 pixels a side (VOC07, COCO), so about 1 pixel at 24."""
+    assert default_tolerance(500) == 15
+    assert default_tolerance(224) == 7
+    assert default_tolerance(24) == 1 and default_tolerance(32) == 1
+    assert default_tolerance(8) == 1  # never below one pixel
+
+
+def test_hit_zone_is_the_mask_grown_by_a_disc():
+    mask = np.zeros((7, 7), bool)
+    mask[3, 3] = True
+    assert hit_zone(mask, 0).sum() == 1
+    assert hit_zone(mask, 1).sum() == 5  # the 4 direct neighbours; diagonals are sqrt(2) away
+    assert hit_zone(mask, 2).sum() == 13  # the disc of radius 2: 1 + 4 + 4 diagonals + 4 at distance 2
+    corner = np.zeros((4, 4), bool)
+    corner[0, 0] = True
+    assert hit_zone(corner, 1).tolist()[0][:3] == [True, True, False] and hit_zone(corner, 1).sum() == 3
 
 
 def test_randomisation_steps_top_down(tiny_model):

@@ -23,6 +23,13 @@ BANNED = [
     ("正是", ()),  # "exactly this": stronger than the English anywhere it was used
     ("相同", ("same", "exactly", "match")),  # "as in" / "like" / "follow" is 仿照, not 相同
     ("一叠", ()),
+    # the saliency page ("Can you trust the map?"): a saliency map is 显著图, a heat-map is 热力图
+    ("热力图", ("heat",)),
+    ("会被骗", ()),  # a metric's limits are 局限, not being "fooled"
+    ("中心图", ()),  # the centre map is 中心高斯图
+    ("轮廓内的质量", ()),  # mass in the outline: 轮廓内的归因占比
+    ("正值质量", ()),  # positive mass: 正值总量
+    ("基线", ("baseline",)),  # the mean colour is not a 基线; only a msgid that says "baseline" may
 ]
 
 
@@ -94,6 +101,17 @@ def test_standard_terms_are_used_and_listed(entries):
     header = PO.read_text(encoding="utf-8").split('msgid ""')[0]
     for term in ("对照普通网络", "起始层", "实时", "仿照"):
         assert term in header, term
+
+
+def test_saliency_page_terms(entries):
+    """The method is 梯度显著图（Saliency）; the pointing game is introduced as 指向游戏（Pointing Game） in the page's
+    opening caption, the first place the page names it."""
+    by_id = dict(entries)
+    assert by_id["Saliency"] == "梯度显著图（Saliency）"
+    opening = next(s for i, s in entries if i.startswith("The built-in shapes come with their true outlines."))
+    assert "指向游戏（Pointing Game）" in opening and "中心高斯图" in opening
+    assert by_id["Mass in the outline (higher is better)"].startswith("轮廓内的归因占比")
+    assert by_id["Can you trust the map?"] == "显著图可信吗？"
 
 
 def _run(**train):

@@ -13,6 +13,7 @@ from explorer.charts.colors import overlay_rgb, to_rgb_uint8
 from explorer.charts.style import apply_style, colour
 from explorer.charts.training import _shade
 from explorer.experiments.saliency_maps import BASELINES, METHOD_KEYS
+from explorer.experiments.saliency_verdicts import near_chance
 from explorer.i18n import N_, _
 
 METRIC_LABELS = {  # English keys; shown through _()
@@ -20,15 +21,20 @@ METRIC_LABELS = {  # English keys; shown through _()
     "mass_in_mask": N_("Mass in the outline (higher is better)"),
     "deletion_auc": N_("Deletion AUC (lower is better)"),
     "insertion_auc": N_("Insertion AUC (higher is better)"),
+    "road_deletion_auc": N_("Deletion AUC, ROAD's removal (lower is better)"),
+    "road_insertion_auc": N_("Insertion AUC, ROAD's removal (higher is better)"),
 }
 METRIC_SHORT = {  # table columns
     "pointing_game": N_("pointing game ↑"),
     "mass_in_mask": N_("mass in outline ↑"),
     "deletion_auc": N_("deletion AUC ↓"),
     "insertion_auc": N_("insertion AUC ↑"),
+    "road_deletion_auc": N_("ROAD deletion ↓"),
+    "road_insertion_auc": N_("ROAD insertion ↑"),
 }
 WEIGHT_LABELS = {"trained": N_("trained"), "randomised": N_("randomised weights")}
 BASELINE_STYLE = {"random": ("#777777", "dot", N_("random map")), "center": ("#000000", "dash", N_("centre map"))}
+EXPECTED_LABEL = N_("random map, expected")  # the pointing game's random line: the hit area, not one draw
 
 
 def method_label(name: str) -> str:
@@ -45,6 +51,11 @@ def _network_colour(network: str, depths: list[int]) -> str:
     return _shade(colour(kind != "Plain"), 0.45 * (1 - rank))  # shallower lighter, as the training charts
 
 
+def _weak(result: dict) -> bool:
+    """A trained network near chance: named as such in the legend (randomised ones are near chance by design)."""
+    return result["weights"] == "trained" and near_chance(result)
+
+
 def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> go.Figure:
     """Bars of ``metric`` for each method and network, one panel per weights (trained, randomised); the
     baselines' scores (averaged over the panel's networks) as horizontal lines."""
@@ -53,17 +64,20 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
         raise ValueError("no results to draw")
     methods = [m for m in METHOD_KEYS if m not in BASELINES]
     depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
-    fig = make_subplots(rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights))
+    fig = make_subplots(
+        rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights), horizontal_spacing=0.14
+    )  # room for the slanted method names between the panels
     shown = set()
     for c, w in enumerate(weights, start=1):
         panel = [r for r in results if r["weights"] == w and r.get(subset)]
         for r in panel:
             scores = r[subset]
+            name = _("{network} (near chance)").format(network=r["network"]) if _weak(r) else r["network"]
             fig.add_trace(
                 go.Bar(
                     x=[method_label(m) for m in methods],
                     y=[scores[m][metric] if scores.get(m) else None for m in methods],
-                    name=r["network"],
+                    name=name,
                     legendgroup=r["network"],
                     showlegend=r["network"] not in shown,
                     marker={"color": _network_colour(r["network"], depths)},
@@ -75,10 +89,12 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
             shown.add(r["network"])
         labels = []
         for b in BASELINES:
-            values = [r[subset][b][metric] for r in panel if r[subset].get(b)]
+            values = _baseline_values(panel, subset, b, metric)
             if not values:
                 continue
             line_colour, dash, label = BASELINE_STYLE[b]
+            if b == "random" and metric == "pointing_game" and all("hit_area" in r for r in panel):
+                label = EXPECTED_LABEL
             mean = float(np.mean(values))
             fig.add_hline(y=mean, line={"color": line_colour, "dash": dash, "width": 2}, row=1, col=c)
             labels.append(f"{_(label)} {mean:.2f}")
@@ -86,15 +102,27 @@ def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> 
                 fig.add_trace(_legend_line(_(label), line_colour, dash), row=1, col=c)
                 shown.add(b)
         # the baselines' values go under the panel's title, above the plot: never on a bar nor on each other
-        title = _(WEIGHT_LABELS[w]) + ("<br>" + " · ".join(labels) if labels else "")
+        # one line each: side by side, two panels' labels ran into each other on a narrow screen
+        title = "<br>".join([_(WEIGHT_LABELS[w]), *labels])
         fig.layout.annotations[c - 1].text = title
     fig.update_yaxes(range=[0, 1.05])
     fig.update_xaxes(tickangle=-30)
     fig.update_layout(barmode="group", bargap=0.25)
     apply_style(fig, _(METRIC_LABELS[metric]), height=540)
     fig.update_annotations(font_size=16, yanchor="bottom")
-    fig.update_layout(legend={"y": -0.5}, margin={"t": 120, "b": 170})  # below the slanted method names
+    fig.update_layout(legend={"y": -0.62}, margin={"t": 150, "b": 200})  # below the slanted method names
     return fig
+
+
+def _baseline_values(panel: list[dict], subset: str, baseline: str, metric: str) -> list[float]:
+    """A baseline map's scores over a panel's networks (those that learned, where any did); for the random map's
+    pointing game, what it should come to (the share of pixels within the tolerance of the outline, ``hit_area``)
+    when every result has it."""
+    learned = [r for r in panel if not _weak(r)]
+    panel = learned or panel  # a network near chance would drag the line towards its own flat 0.1
+    if baseline == "random" and metric == "pointing_game" and panel and all("hit_area" in r for r in panel):
+        return [r["hit_area"] for r in panel]
+    return [r[subset][baseline][metric] for r in panel if r[subset].get(baseline)]
 
 
 def _legend_line(name: str, line_colour: str, dash: str) -> go.Scatter:

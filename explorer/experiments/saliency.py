@@ -3,7 +3,8 @@
 For one network of a saved run (trained, or with every weight randomised as in Adebayo et al. 2018), on
 ``images`` held-out shapes: the maps of Explain's five methods and of two maps that explain nothing
 (``saliency_maps``), each scored by the pointing game, the mass in the outline, and the deletion and
-insertion areas (``saliency_metrics``). Every map explains the image's true class. Scores are averaged over
+insertion areas (``saliency_metrics``), with removed pixels set to the mean colour and, apart, filled in by
+ROAD's noisy linear imputation (``saliency_road``). Every map explains the image's true class. Scores are averaged over
 all images and, apart, over the images the network classifies correctly.
 
 The same seed gives the same numbers: it picks the images, the random maps, the order of tied pixels and
@@ -27,14 +28,16 @@ from explorer.experiments.saliency_metrics import (
     auc,
     causal_curves,
     curve_steps,
+    hit_area,
     mass_in_mask,
     pixel_ranks,
     pointing_game,
 )
+from explorer.experiments.saliency_road import NOISE, impute
 from explorer.progress import ProgressFn
 from explorer.trust import default_tolerance, recompute_bn_statistics, top_overlap
 
-METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc")
+METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc", "road_deletion_auc", "road_insertion_auc")
 CURVE_STEPS = 12  # steps from the image to the baseline, 48 pixels each at 24 x 24 (RISE: 224 steps at 224 x 224)
 CHUNK = 64  # images per chunk: the unit of progress and of Stop
 EXAMPLES = 4  # images where the five methods disagree most, kept with their maps (0..255, as the image)
@@ -74,17 +77,32 @@ def _disagreement(maps: dict[str, np.ndarray], i: int) -> float:
     return 1.0 - float(np.mean([top_overlap(maps[a][i], maps[b][i]) for a, b in pairs]))
 
 
+def _road_fill(noise: torch.Tensor, rng: np.random.Generator):
+    """ROAD's imputation with its noise drawn from a generator seeded by ``rng`` (the same seed, the same noise)."""
+    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    return lambda images, removed: impute(images, removed, noise, generator)
+
+
 def score_chunk(
-    model: nn.Module, x: torch.Tensor, targets: torch.Tensor, masks: np.ndarray, rng: np.random.Generator
+    model: nn.Module,
+    x: torch.Tensor,
+    targets: torch.Tensor,
+    masks: np.ndarray,
+    rng: np.random.Generator,
+    noise: torch.Tensor | float = 0.0,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray], np.ndarray]:
-    """Per-image scores of every method on one chunk: ({method: {metric: (B,)}}, {method: maps}, probs (B, K))."""
+    """Per-image scores of every method on one chunk: ({method: {metric: (B,)}}, {method: maps}, probs (B, K)).
+
+    ``noise`` is ROAD's noise in x's units (per channel: 0.01 over the normalisation's std)."""
     model.eval()
     with torch.inference_mode():
         probs = torch.softmax(model(x), dim=1).numpy()
     maps = {name: method_maps(name, model, x, targets, rng) for name in METHOD_KEYS}
     step, _ = curve_steps(masks[0].size, CURVE_STEPS)
     ranks = np.stack([pixel_ranks(maps[name], rng) for name in METHOD_KEYS])  # (M, B, H*W)
-    deletion, insertion = causal_curves(_probabilities(model, targets), x, 0.0, ranks, step)
+    predict = _probabilities(model, targets)
+    deletion, insertion = causal_curves(predict, x, 0.0, ranks, step)
+    road_deletion, road_insertion = causal_curves(predict, x, _road_fill(noise, rng), ranks, step)
     scores = {}
     tol = default_tolerance(max(masks.shape[-2:]))
     for k, name in enumerate(METHOD_KEYS):
@@ -93,6 +111,8 @@ def score_chunk(
             "mass_in_mask": mass_in_mask(maps[name], masks),
             "deletion_auc": auc(deletion[k]),
             "insertion_auc": auc(insertion[k]),
+            "road_deletion_auc": auc(road_deletion[k]),
+            "road_insertion_auc": auc(road_insertion[k]),
         }
     return scores, maps, probs
 
@@ -153,13 +173,14 @@ def run_saliency(
     if weights == "randomised":
         model = randomised(model, x_all[:128], seed + 1)
     rng = np.random.default_rng(seed)
+    noise = NOISE / torch.tensor(ds.info.std, dtype=x_all.dtype)  # ROAD's 0.01 on [0, 1] images, normalised
     per: dict[str, dict[str, list]] = {name: {m: [] for m in METRICS} for name in METHOD_KEYS}
     correct, candidates, done = [], [], 0
     for lo in range(0, len(ds), CHUNK):
         if should_stop is not None and should_stop():
             break
         idx = slice(lo, lo + CHUNK)
-        scores, maps, probs = score_chunk(model, x_all[idx], y_all[idx], masks_all[idx], rng)
+        scores, maps, probs = score_chunk(model, x_all[idx], y_all[idx], masks_all[idx], rng, noise)
         for name in METHOD_KEYS:
             for m in METRICS:
                 per[name][m].append(scores[name][m])
@@ -176,6 +197,7 @@ def run_saliency(
         return None
     scores = {name: {m: np.concatenate(v) for m, v in per[name].items()} for name in METHOD_KEYS}
     right = np.concatenate(correct)
+    tol = default_tolerance(int(x_all.shape[-1]))
     return {
         "network": network,
         "weights": weights,
@@ -185,27 +207,19 @@ def run_saliency(
         "image_size": int(x_all.shape[-1]),
         "mask_area": round(float(masks_all[:done].mean()), 4),
         "accuracy": round(float(right.mean()), 4),
+        "classes": len(ds.info.classes),
         "correct": int(right.sum()),
         "baseline": "mean colour",
+        "road_noise": NOISE,
         "curve_steps": CURVE_STEPS,
-        "tolerance_px": default_tolerance(int(x_all.shape[-1])),
+        "tolerance_px": tol,
+        "hit_area": round(hit_area(masks_all[:done], tol), 4),
         "methods": _means(scores, np.ones(done, dtype=bool)),
         "methods_correct": _means(scores, right),
         "examples": [_example(ds, i, maps, j, p, float(pr[p]), s) for s, i, j, maps, p, pr in candidates],
         "complete": done == len(ds),
         "wall_s": round(time.perf_counter() - start, 2),
     }
-
-
-def centre_wins(result: dict, subset: str = "methods") -> list[str]:
-    """The methods whose pointing game the centre map (which never looks at the image) beats or ties."""
-    scores = result.get(subset) or {}
-    centre = (scores.get("center") or {}).get("pointing_game")
-    if centre is None:
-        return []
-    return [
-        name for name, s in scores.items() if name not in BASELINES and s is not None and s["pointing_game"] <= centre
-    ]
 
 
 def _order(result: dict) -> tuple:
@@ -222,18 +236,3 @@ def load_saliency(folder: str | Path) -> list[dict]:
     if not folder.is_dir():
         return []
     return sorted((json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))), key=_order)
-
-
-def randomisation_drop(results: list[dict], metric: str, subset: str = "methods") -> dict[str, tuple[float, float]]:
-    """Per method, ``metric`` averaged over the trained networks and over the randomised ones (Adebayo et al.
-    2018: a score that hardly moves when the weights go measures the image, not the network)."""
-    out = {}
-    for name in METHOD_KEYS:
-        means = []
-        for weights in WEIGHTS:
-            values = [
-                r[subset][name][metric] for r in results if r["weights"] == weights and (r.get(subset) or {}).get(name)
-            ]
-            means.append(float(np.mean(values)) if values else float("nan"))
-        out[name] = (means[0], means[1])
-    return out

@@ -47,11 +47,46 @@ def test_page_shows_the_precomputed_benchmark():
     assert not at.exception, at.exception
 
 
+def _shipped() -> list[dict]:
+    results = [json.loads(p.read_text()) for p in PRECOMPUTED.glob("*.json")]
+    if not results:
+        pytest.skip("no precomputed benchmark (make assets)")
+    return results
+
+
+def test_verdicts_leave_out_networks_near_chance_and_show_their_n():
+    """The centre verdict speaks of intervals and never of a network that did not learn; the randomisation means
+    carry their n; the correct-only view leaves the randomised networks out and says why."""
+    from explorer.experiments.saliency_verdicts import near_chance
+
+    results = _shipped()
+    weak = [r["network"] for r in results if r["weights"] == "trained" and near_chance(r)]
+    at = open_page()
+    assert not at.exception, at.exception
+    verdict = (at.warning or at.success)[0].value
+    assert "95%" in verdict or "interval" in verdict
+    assert all(f"{n}:" not in verdict for n in weak)  # no line of the verdict is about a network near chance
+    body = "\n".join(m.value for m in at.markdown)
+    assert all(n in body for n in weak) and "Left out of every verdict" in body
+    assert re.search(r"\(\d networks, \d+ images\) → \d\.\d\d \(\d networks, \d+ images\)", body)
+    assert "Which removal tells a method from noise?" in body
+    table = at.dataframe[0].value
+    assert "images" in table and set(table["images"]) == {r["images"] for r in results}
+    assert {"ROAD deletion ↓", "ROAD insertion ↑"} <= set(table.columns)
+    at.toggle(key="saliency_pre_saliency_correct").set_value(True).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert set(table["weights"]) == {"trained"}
+    assert any("leaves the randomised networks out" in c.value for c in at.caption)
+
+
 def test_page_speaks_chinese():
     at = open_page("zh")
     assert not at.exception, at.exception
     assert HAN.search(at.title[0].value), at.title[0].value
     assert HAN.search(at.header[0].value), at.header[0].value
+    body = "\n".join(m.value for m in at.markdown)
+    assert "热力图" not in body and "会被骗" not in body and "局限" in body
 
 
 @pytest.fixture(scope="module")

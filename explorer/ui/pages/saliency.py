@@ -1,12 +1,12 @@
-"""Can you trust the map? Every saliency method scored on held-out shapes with their true outlines (issue 18)."""
+"""Can you trust the map? Every saliency method scored on held-out shapes with their true outlines."""
 
-import pandas as pd
 import streamlit as st
 
 from explorer import tasks_experiments
-from explorer.charts.saliency import METRIC_SHORT, WEIGHT_LABELS, examples_figure, method_label, metric_figure
-from explorer.experiments.saliency import METRICS, centre_wins, randomisation_drop
+from explorer.charts.saliency import WEIGHT_LABELS, examples_figure, metric_figure
+from explorer.experiments.saliency import METRICS
 from explorer.i18n import _
+from explorer.ui import saliency_text as text
 from explorer.ui import state
 from explorer.ui.assets_cache import ASSET_RUNS, DEFAULT_RUN, found_runs, precomputed_run, precomputed_saliency
 from explorer.ui.cache import figure
@@ -16,85 +16,55 @@ from explorer.ui.run_picker import chance_warning_ui, run_picker_ui
 from explorer.ui.training_view import runs_root
 from explorer.ui.widgets import show_chart
 
-ZHANG = "Zhang et al. 2018, *Top-down Neural Attention by Excitation Backprop* (IJCV)"
-ARRAS = "Arras, Osman and Samek 2022, *CLEVR-XAI* (Information Fusion)"
-PETSIUK = "Petsiuk, Das and Saenko 2018, *RISE* (BMVC)"
-ADEBAYO = "Adebayo et al. 2018, *Sanity Checks for Saliency Maps* (NeurIPS)"
-HOOKER = "Hooker et al. 2019, *A Benchmark for Interpretability Methods in Deep Neural Networks* (NeurIPS)"
+ADEBAYO = text.ADEBAYO
 LIVE_JOB = "saliency_job"  # this session's live computation on the engine
-PER_IMAGE_S = {20: 0.12, 56: 0.3}  # CPU-s per image, every method and metric, one thread (`make assets`)
+PER_IMAGE_S = {20: 0.34, 56: 0.69}  # CPU-s per image, every method and metric, one thread (`make assets`)
 
 
-def metric_notes(results: list[dict]) -> dict[str, str]:
-    """What each metric rewards and how it can be fooled, in plain words, with its source."""
-    r = results[0]
-    area = r["mask_area"]
-    return {
-        "pointing_game": _(
-            "**Rewards** a map whose single brightest pixel lands on the object, within {tol} pixels "
-            "({ZHANG}: 15 pixels at 224, scaled to {size}). **Fooled** by anything that peaks where objects "
-            "usually are: the centre map below never looks at the image. It ignores the rest of the map."
-        ).format(tol=r["tolerance_px"], size=r["image_size"], ZHANG=ZHANG),
-        "mass_in_mask": _(
-            "**Rewards** putting the map's positive mass inside the true outline ({ARRAS}). A flat map scores "
-            "the outline's share of the image, {area:.0%} here. **Fooled** by maps that trace the object in "
-            "the image whether or not the network uses it: that is why the randomised networks are shown."
-        ).format(ARRAS=ARRAS, area=area),
-        "deletion_auc": _(
-            "**Rewards** a map whose top pixels, removed first ({step} steps, each pixel replaced by the "
-            "dataset's mean colour), make the class probability fall fast: the area under that curve, "
-            "lower is better ({PETSIUK}). **Fooled** by images made strange: the probability can fall "
-            "because half-erased images look like nothing seen in training, not because the evidence went "
-            "({HOOKER})."
-        ).format(step=r["curve_steps"], PETSIUK=PETSIUK, HOOKER=HOOKER),
-        "insertion_auc": _(
-            "**Rewards** a map whose top pixels, put back first onto a mean-colour image, bring the class "
-            "probability back fast: higher is better ({PETSIUK}). The mean colour, not RISE's blur, because "
-            "a blurred flat shape still shows its colour and outline. **Fooled** by the same strange images; "
-            "and Integrated Gradients and Occlusion were computed against this very baseline, which favours "
-            "them a little."
-        ).format(PETSIUK=PETSIUK),
-    }
+def subset_results(results: list[dict], correct: bool) -> list[dict]:
+    """The results a view shows: the correct-only view leaves the randomised networks out (see its caption)."""
+    return [r for r in results if not (correct and r["weights"] == "randomised")]
 
 
-def results_table(results: list[dict], subset: str) -> pd.DataFrame:
-    rows = []
-    for r in results:
-        for name, scores in (r.get(subset) or {}).items():
-            if scores is None:
-                continue
-            row = {_("network"): r["network"], _("weights"): _(WEIGHT_LABELS[r["weights"]])}
-            row[_("method")] = method_label(name)
-            row |= {_(METRIC_SHORT[m]): round(scores[m], 3) for m in METRICS}
-            rows.append(row)
-    return pd.DataFrame(rows)
+def correct_only_caption(results: list[dict]) -> str | None:
+    randomised = [r for r in results if r["weights"] == "randomised"]
+    if not randomised:
+        return None
+    counts = ", ".join(str(r["correct"]) for r in randomised)
+    return _(
+        "This view leaves the randomised networks out: a network with random weights gets about one image in "
+        "ten right by luck ({counts} of {n} here), too few to average, and picked by chance, not by what the "
+        "map shows. Their scores on all images are in the other view."
+    ).format(counts=counts, n=randomised[0]["images"])
 
 
-def centre_note(results: list[dict], subset: str) -> None:
-    """Say, network by network, when the centre map wins the pointing game."""
-    lines = []
-    for r in results:
-        wins = centre_wins(r, subset)
-        if wins:
-            lines.append(
-                _("- {network} ({weights}): the centre map does as well as or better than {methods}.").format(
-                    network=r["network"],
-                    weights=_(WEIGHT_LABELS[r["weights"]]),
-                    methods=", ".join(method_label(m) for m in wins),
-                )
-            )
-    if lines:
-        st.warning(
-            _(
-                "**The centre map wins the pointing game here.** A Gaussian at the middle of the image, the "
-                "same for every image, points at the object at least as often as these methods, because the "
-                "shapes are drawn near the middle and are large:"
-            )
-            + "\n"
-            + "\n".join(lines)
+def show_notes(results: list[dict], subset: str) -> None:
+    wins, centre = text.centre_text(results, subset)
+    (st.warning if wins else st.success)(centre)
+    for paragraph in (text.left_out(results), text.randomisation_text(results), text.edges_text(results)):
+        if paragraph:
+            st.markdown(paragraph)
+
+
+def show_examples(results: list[dict], key: str) -> None:
+    """Each trained network's image where its methods disagree most: plain beside residual."""
+    examples = [(r["network"], r["examples"][0]) for r in results if r["weights"] == "trained" and r.get("examples")]
+    if not examples:
+        return
+    st.subheader(_("Where the methods disagree most"))
+    st.caption(
+        _(
+            "For each trained network, the correctly classified image whose five maps share the fewest of "
+            "their top 10% pixels. The true outline is the second panel."
         )
-    else:
-        st.success(_("Every method beats the centre map at the pointing game on these networks."))
+    )
+    for i, (network, e) in enumerate(examples):
+        st.markdown(
+            _("{network}: a {label}, {prob:.0%} sure.").format(
+                network=network, label=_(e["label"]), prob=e["probability"]
+            )
+        )
+        show_chart(figure(examples_figure, e), key=f"{key}_example_{i}")
 
 
 def show_results(results: list[dict], key: str) -> None:
@@ -104,46 +74,29 @@ def show_results(results: list[dict], key: str) -> None:
         help=_("A map of a wrong answer explains the mistake, not the object: the scores are kept apart."),
     )
     subset = "methods_correct" if correct else "methods"
+    shown = subset_results(results, correct)
+    if correct and (why := correct_only_caption(results)):
+        st.caption(why)
     accuracy = ", ".join(
-        _("{network} ({weights}) {acc:.0%} of {n}").format(
-            network=r["network"], weights=_(WEIGHT_LABELS[r["weights"]]), acc=r["accuracy"], n=r["images"]
+        text.marked(
+            r,
+            _("{network} ({weights}) {acc:.0%} of {n}").format(
+                network=r["network"], weights=_(WEIGHT_LABELS[r["weights"]]), acc=r["accuracy"], n=r["images"]
+            ),
         )
-        for r in results
+        for r in shown
     )
     st.caption(_("Correctly classified among the benchmark's images: {list}.").format(list=accuracy))
-    st.dataframe(results_table(results, subset), hide_index=True, height=320)
-    centre_note(results, subset)
-    drop = randomisation_drop(results, "pointing_game", subset)
-    if all(t == t and r == r for t, r in drop.values()):  # both kinds of weights are there (no NaN)
-        st.markdown(
-            _(
-                "**With the weights randomised** ({ADEBAYO}) a map that explains the network should lose its "
-                "aim. Pointing game, trained networks against randomised ones (means):"
-            ).format(ADEBAYO=ADEBAYO)
-            + "\n"
-            + "\n".join(f"- {method_label(m)}: {t:.2f} → {r:.2f}" for m, (t, r) in drop.items())
-        )
-    notes = metric_notes(results)
+    st.dataframe(text.results_table(shown, subset), hide_index=True, height=320)
+    show_notes(shown, subset)
+    notes = text.metric_notes(results)
     for metric in METRICS:
-        show_chart(figure(metric_figure, results, metric, subset), key=f"{key}_{metric}")
-        st.markdown(notes[metric])
-    # each trained network's image where its methods disagree most: plain beside residual
-    examples = [(r["network"], r["examples"][0]) for r in results if r["weights"] == "trained" and r.get("examples")]
-    if examples:
-        st.subheader(_("Where the methods disagree most"))
-        st.caption(
-            _(
-                "For each trained network, the correctly classified image whose five maps share the fewest of "
-                "their top 10% pixels. The true outline is the second panel."
-            )
-        )
-        for i, (network, e) in enumerate(examples):
-            st.markdown(
-                _("{network}: a {label}, {prob:.0%} sure.").format(
-                    network=network, label=_(e["label"]), prob=e["probability"]
-                )
-            )
-            show_chart(figure(examples_figure, e), key=f"{key}_example_{i}")
+        if all(metric in ((r.get(subset) or {}).get("random") or {}) for r in shown):  # older results lack ROAD's
+            show_chart(figure(metric_figure, shown, metric, subset), key=f"{key}_{metric}")
+            st.markdown(notes[metric])
+    if removal := text.removal_text(results):
+        st.markdown(removal)
+    show_examples(results, key)
 
 
 st.title(_("Can you trust the map?"))
@@ -151,8 +104,9 @@ st.caption(
     _(
         "The built-in shapes come with their true outlines. Here every method Explain offers is scored on "
         "held-out shapes against those outlines and against the network's own output, for a plain network "
-        "beside its residual twin, trained and with randomised weights ({ADEBAYO}). Two maps that explain "
-        "nothing set the bar: a random map and a Gaussian at the centre."
+        "beside its residual twin, trained and with randomised weights ({ADEBAYO}), by four measures: the "
+        "pointing game, the map's share inside the outline, and deletion and insertion (with two ways of "
+        "removing pixels). Two maps that explain nothing set the bar: a random map and a Gaussian at the centre."
     ).format(ADEBAYO=ADEBAYO)
 )
 results = precomputed_saliency()
