@@ -197,16 +197,20 @@ def choose(t: Tab, kind: str, label: str, option: str) -> bool:
     return True
 
 
+def unfed(widgets, fed: set[str]):
+    """(widget, label) for each of these widgets whose label is not in ``fed`` yet; each is added as it comes."""
+    for i in range(widgets.count()):
+        widget = widgets.nth(i)
+        label = widget.locator('[data-testid="stWidgetLabel"]').inner_text().strip()
+        if label not in fed:
+            fed.add(label)
+            yield widget, label
+
+
 def feed(t: Tab, tmp_path: Path, fed: set[str], where: str) -> int:
     """Give every uploader and camera on the page that was not fed yet its files. Returns how many were fed."""
     n = 0
-    ups = t.tab.locator('[data-testid="stFileUploader"]')
-    for i in range(ups.count()):
-        up = ups.nth(i)
-        label = up.locator('[data-testid="stWidgetLabel"]').inner_text().strip()
-        if label in fed:
-            continue
-        fed.add(label)
+    for up, label in unfed(t.tab.locator('[data-testid="stFileUploader"]'), fed):
         n += 1
         accept = up.locator('input[type="file"]').get_attribute("accept") or ""
         for what, name, make, _mime in files_for([a for a in accept.split(",") if a]):
@@ -216,13 +220,7 @@ def feed(t: Tab, tmp_path: Path, fed: set[str], where: str) -> int:
             up.get_by_text(name).first.wait_for()
             wait_idle(t.tab)
             t.check(f"{where}, upload {what} ({name}) to {label!r}")
-    cams = t.tab.locator('[data-testid="stCameraInput"]')
-    for i in range(cams.count()):
-        cam = cams.nth(i)
-        label = cam.locator('[data-testid="stWidgetLabel"]').inner_text().strip()
-        if label in fed:
-            continue
-        fed.add(label)
+    for cam, label in unfed(t.tab.locator('[data-testid="stCameraInput"]'), fed):
         n += 1
         cam.locator("video").evaluate(WEBCAM_READY)  # a click before the first frame takes no photo
         cam.locator('[data-testid="stCameraInputButton"]').click()

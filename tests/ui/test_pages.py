@@ -16,8 +16,10 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
 
 
-def open_page(name: str) -> AppTest:
+def open_page(name: str, **params: str) -> AppTest:
+    """A fresh session on one page, opened by a link with these query parameters."""
     at = AppTest.from_file(APP, default_timeout=300)
+    at.query_params.update(params)
     at.switch_page(f"explorer/ui/pages/{name}.py")
     return at.run()
 
@@ -117,10 +119,7 @@ def _scale_chart(at) -> dict:
 
 
 def test_build_shortcut_scale_measures_the_gradient_ratio_and_rides_in_the_link():
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params.update({"depth": "56", "scale": "0.5"})
-    at.switch_page("explorer/ui/pages/build.py")
-    at.run()
+    at = open_page("build", depth="56", scale="0.5")
     assert not at.exception, at.exception
     assert at.slider(key="net_shortcut_scale").value == 0.5 and at.query_params["scale"] == "0.5"
     chart = _scale_chart(at)
@@ -135,10 +134,7 @@ def test_build_shortcut_scale_measures_the_gradient_ratio_and_rides_in_the_link(
 
 
 def test_build_in_plain_mode_says_what_a_plain_network_is():
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params.update({"residual": "false", "scale": "0.3"})
-    at.switch_page("explorer/ui/pages/build.py")
-    at.run()
+    at = open_page("build", residual="false", scale="0.3")
     body = texts(at)
     assert "no shortcut to scale" in body and "plain network has no arcs" in body
     assert "arcs are shortcuts" not in body and "without the additions" not in body
@@ -146,19 +142,13 @@ def test_build_in_plain_mode_says_what_a_plain_network_is():
 
 
 def test_build_on_imagenet_says_the_scale_is_measured_for_cifar_only():
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params.update({"family": "imagenet", "depth": "18"})
-    at.switch_page("explorer/ui/pages/build.py")
-    at.run()
+    at = open_page("build", family="imagenet", depth="18")
     assert not at.exception, at.exception
     assert "CIFAR networks only" in texts(at)
 
 
 def test_url_opens_the_same_view():
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params.update({"family": "cifar", "depth": "32", "residual": "false"})
-    at.switch_page("explorer/ui/pages/build.py")
-    at.run()
+    at = open_page("build", family="cifar", depth="32", residual="false")
     assert at.select_slider(key="net_depth").value == 32
     assert at.toggle(key="net_residual").value is False
     assert at.metric[0].value == "464,154"
