@@ -129,3 +129,18 @@ def test_overlay_spec_is_valid_as_is_and_draws_what_the_go_figure_drew(size, sig
     if title is None:
         assert before["layout"].pop("title") == {}
     assert as_json(spec.to_dict(ours)) == before
+
+
+def test_a_crowded_architecture_shows_short_box_labels_and_keeps_the_full_ones_in_the_hover():
+    """ResNet-20 has eleven boxes: "3x3, 16<br>3x3, 16" ran into its neighbours at 1024 px; it shows "3·3<br>16"."""
+    spec = architecture_spec(build_resnet(ResNetConfig("cifar", 20), seed=0))
+    boxes = [a["text"] for a in spec["layout"]["annotations"] if a.get("y") == 0 and a["text"] not in ("stem", "head")]
+    assert boxes[0] == "3·3<br>16" and boxes[-1] == "3·3<br>64" and len(boxes) == 9
+    hover = next(t for t in spec["data"] if t.get("hovertext") or t.get("text"))
+    assert any("3x3, 16<br>3x3, 16" in h for h in (hover.get("hovertext") or hover.get("text")))
+    small = architecture_spec(build_resnet(ResNetConfig("cifar", 8), seed=0))  # 5 boxes: the full text fits
+    assert "3x3, 16<br>3x3, 16" in [a["text"] for a in small["layout"]["annotations"]]
+    wide = architecture_spec(build_resnet(ResNetConfig("imagenet", 50, shortcut="B"), seed=0))  # 18 boxes
+    texts = [a["text"] for a in wide["layout"]["annotations"]]
+    assert "256" in texts and "3·3<br>256" not in texts  # the output channels alone
+    assert [t for t in texts if t.startswith("layer")] == ["layer1", "layer2", "layer3", "layer4"]  # one per stage

@@ -17,9 +17,27 @@ if TYPE_CHECKING:  # torch: the Learn page draws blocks without it
     from explorer.summary import LayerInfo
 
 
+def _convs(block) -> list:
+    return [m for m in block.children() if hasattr(m, "kernel_size") and hasattr(m, "out_channels")]
+
+
 def _block_label(block) -> str:
-    convs = [m for m in block.children() if hasattr(m, "kernel_size") and hasattr(m, "out_channels")]
-    return "<br>".join(f"{c.kernel_size[0]}x{c.kernel_size[0]}, {c.out_channels}" for c in convs)
+    """Every convolution of a block, one a line: "3x3, 16<br>3x3, 16" (the hover's text)."""
+    return "<br>".join(f"{c.kernel_size[0]}x{c.kernel_size[0]}, {c.out_channels}" for c in _convs(block))
+
+
+def _short_block_label(block) -> str:
+    """What fits in a narrow box: the kernels in order and the block's output channels ("3·3<br>16",
+    "1·3·1<br>256"); the hover keeps the full text."""
+    convs = _convs(block)
+    return "·".join(str(c.kernel_size[0]) for c in convs) + f"<br>{convs[-1].out_channels}" if convs else ""
+
+
+def _box_font_size(boxes: int, end: bool) -> int:
+    """Text that fits its box at 1024 px: smaller as the diagram holds more boxes (stem and head: their names)."""
+    if end:
+        return 15 if boxes <= 12 else 10
+    return 13 if boxes <= 8 else 11 if boxes <= 12 else 10
 
 
 def architecture_spec(
@@ -39,11 +57,16 @@ def architecture_spec(
     blocks = list(model.blocks())
     for name, block in blocks:
         stage = int(name[len("layer")].split(".")[0]) - 1
-        nodes.append((name, _block_label(block), STAGE_COLOURS[stage % len(STAGE_COLOURS)]))
+        nodes.append((name, block, STAGE_COLOURS[stage % len(STAGE_COLOURS)]))
     nodes.append(("head", ("bn + relu + " if model.config.preact else "") + "avgpool + fc", "#999999"))
     show_text = len(nodes) <= 22
     hover_x, hover_y, hover_text = [], [], []
-    for i, (name, label, fill) in enumerate(nodes):
+    for i, (name, block, fill) in enumerate(nodes):
+        # the full text fits a box up to 8 boxes wide (ResNet-20 has 11: 3x3, 16 twice ran into its neighbours)
+        label = block if isinstance(block, str) else _block_label(block)
+        shown = label if isinstance(block, str) or len(nodes) <= 8 else _short_block_label(block)
+        if len(nodes) > 12 and not isinstance(block, str):  # ResNet-50's 18 boxes: the output channels alone
+            shown = shown.split("<br>")[-1]
         shapes.append(
             dict(
                 type="rect",
@@ -71,18 +94,19 @@ def architecture_spec(
                 dict(
                     x=i,
                     y=0,
-                    text=label if name not in ("stem", "head") else name,
+                    text=shown if name not in ("stem", "head") else name,
                     showarrow=False,
-                    font={
-                        "size": (13 if len(nodes) <= 8 else 11 if len(nodes) <= 12 else 10)
-                        if name not in ("stem", "head")
-                        else 15
-                    },
+                    font={"size": _box_font_size(len(nodes), name in ("stem", "head"))},
                 )
             )
-            if name not in ("stem", "head"):
+            if name not in ("stem", "head") and (len(nodes) <= 12 or name.endswith(".0")):
                 size = 12 if len(nodes) <= 8 else 10  # a 1024-pixel screen still fits ResNet-20's eleven names
-                notes.append(dict(x=i, y=-0.62, text=name, showarrow=False, font={"size": size}, textangle=0))
+                # more than 12 boxes: each stage named under its first block ("layer2"), the rest in the hover
+                text = name if len(nodes) <= 12 else name.split(".")[0]
+                note = dict(x=i, y=-0.62, text=text, showarrow=False, font={"size": size}, textangle=0)
+                if len(nodes) > 12:
+                    note.update(x=i - 0.38, xanchor="left")  # from the stage's first box onwards
+                notes.append(note)
         if i:
             shapes.append(
                 dict(type="line", x0=i - 0.62, x1=i - 0.38, y0=0, y1=0, line={"color": "#333333", "width": 2})

@@ -139,6 +139,21 @@ def image_params() -> tuple[str, ...]:
     return ("image", "sample") if kind == "Shapes sample" else ("image", "photo") if kind == "Photo sample" else ()
 
 
+# what a family starts from: the paper's CIFAR net, torchvision's ResNet-50 (its shortcut where the shape changes is
+# a 1x1 projection, option B)
+FAMILY_DEFAULTS = {
+    "cifar": {DEPTH: 20, WIDTH: 16, SHORTCUT: "A"},
+    "imagenet": {DEPTH: 50, WIDTH: 64, SHORTCUT: "B"},
+}
+
+
+def apply_family_defaults(family: str, keep: tuple[str, ...] = ()) -> None:
+    """Set the sidebar's network to the family's defaults, except the state keys in ``keep``."""
+    for key, value in FAMILY_DEFAULTS.get(family, {}).items():
+        if key not in keep:
+            st.session_state[key] = value
+
+
 def init() -> None:
     """Defaults, then the URL on a session's first run, then keep every known key alive."""
     ss = st.session_state
@@ -150,6 +165,8 @@ def init() -> None:
                     ss[key] = parse(st.query_params[param])
                 except ValueError:
                     pass  # a mistyped link falls back to the default
+        if ss.get(FAMILY) == "imagenet":  # a link to an ImageNet net: torchvision's, except what the link names
+            apply_family_defaults("imagenet", keep=tuple(URL_KEYS[p][0] for p in st.query_params if p in URL_KEYS))
     for key, value in DEFAULTS.items():
         ss.setdefault(key, value)
     keep = [TRAIN_STEPS, TRAIN_DEPTHS, TRAIN_TWINS, DEVICE, CAM_METHODS]

@@ -21,18 +21,9 @@ def _keep_valid(key: str, options) -> None:
         st.session_state[key] = options[min(2, len(options) - 1)] if key == state.DEPTH else options[-1]
 
 
-FAMILY_DEFAULTS = {
-    "cifar": {"depth": 20, "width": 16, "shortcut": "A"},
-    "imagenet": {"depth": 50, "width": 64, "shortcut": "B"},
-}
-
-
 def _family_changed() -> None:
     """A new family starts from its own defaults (the paper's CIFAR net, torchvision's ResNet-50)."""
-    d = FAMILY_DEFAULTS[st.session_state[state.FAMILY]]
-    st.session_state[state.DEPTH] = d["depth"]
-    st.session_state[state.WIDTH] = d["width"]
-    st.session_state[state.SHORTCUT] = d["shortcut"]
+    state.apply_family_defaults(st.session_state[state.FAMILY])
 
 
 def network_ui(container=None, family_lock: str | None = None) -> ResNetConfig:

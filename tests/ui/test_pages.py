@@ -147,6 +147,16 @@ def test_build_on_imagenet_says_the_scale_is_measured_for_cifar_only():
     assert "CIFAR networks only" in texts(at)
 
 
+def test_a_link_to_an_imagenet_net_builds_it_as_torchvision_does():
+    """family=imagenet in a link: option B (1x1 projection) and width 64, as torchvision builds ResNets, unless the
+    link names them; the sidebar's CIFAR defaults (option A, width 16) are not carried over."""
+    at = open_page("build", family="imagenet", depth="18")
+    assert at.radio(key="net_shortcut").value == "B" and at.select_slider(key="net_width").value == 64
+    assert at.select_slider(key="net_depth").value == 18
+    at = open_page("build", family="imagenet", shortcut="A")
+    assert at.radio(key="net_shortcut").value == "A" and at.select_slider(key="net_depth").value == 50
+
+
 def test_url_opens_the_same_view():
     at = open_page("build", family="cifar", depth="32", residual="false")
     assert at.select_slider(key="net_depth").value == 32
