@@ -93,7 +93,8 @@ def test_lesion_chart_names_every_block_by_stage_and_index():
     """The 27 blocks of a ResNet-56 on one axis: each tick is the block's index under its stage (a full name per
     tick was cut to "layer1"), the full name is in the hover, and a block that cannot be removed gets a cross in
     its network's place, one legend entry for all."""
-    from explorer.charts.lesion import block_ticks, lesion_figure
+    from explorer.charts.lesion import lesion_figure
+    from explorer.charts.style import block_ticks
     from explorer.experiments.lesion import BlockLesion, LesionResult
 
     names = [f"layer{s}.{i}" for s in (1, 2, 3) for i in range(9)]

@@ -27,3 +27,8 @@ def test_branch_ratios_divide_by_the_shortcut_and_the_axis_says_so():
     fig = zero_gamma_figure({"standard": ratios})
     assert fig.layout.yaxis.title.text == LABEL
     assert list(fig.data[0].y) == [r for _n, r in ratios]
+    # the blocks read level at 1024 px: the stage under its blocks' indices, not "layer1.0" slanted into the legend
+    assert [list(level) for level in fig.data[0].x] == [
+        ["layer1"] * 3 + ["layer2"] * 3 + ["layer3"] * 3,
+        list("012") * 3,
+    ]

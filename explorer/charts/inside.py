@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from explorer.charts import spec
-from explorer.charts.style import DASHES, FONT_SIZE, apply_style, colour
+from explorer.charts.style import DASHES, FONT_SIZE, apply_style, block_ticks, colour
 from explorer.i18n import _
 
 MAP_SCALE = "Viridis"  # perceptually uniform, colourblind-safe
@@ -201,7 +201,7 @@ def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
     for (label, rows), (dash, width, col) in zip(ratios.items(), styles, strict=False):
         fig.add_trace(
             go.Scatter(
-                x=[b for b, _r in rows],
+                x=block_ticks([b for b, _r in rows]),  # "layer2" under its blocks' indices: level, never cut
                 y=[r for _b, r in rows],
                 mode="lines+markers",
                 name=label,
@@ -211,5 +211,6 @@ def zero_gamma_figure(ratios: dict[str, list[tuple[str, float]]]) -> go.Figure:
             )
         )
     fig.update_yaxes(title_text="‖F(x)‖ / ‖shortcut(x)‖", rangemode="tozero")
-    fig.update_xaxes(title_text=_("residual block"))
-    return apply_style(fig, _("ResNet-20 at initialisation: how large is each block's F(x)?"), height=420)
+    fig.update_xaxes(tickfont={"size": 13})
+    # no x title: the stage names under the indices say what the axis is, and the legend sits where it stood
+    return apply_style(fig, _("ResNet-20 at initialisation: each block's F(x)"), height=420)

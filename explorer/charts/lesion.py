@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from explorer.charts.style import apply_style, colour
+from explorer.charts.style import apply_style, block_ticks, colour
 from explorer.experiments.lesion import LesionResult
 from explorer.i18n import _
 
 TICK_SIZE = 13  # the block indices: at 13 px all 27 of a ResNet-56 fit a 540-pixel chart (a projector's 1024 px page)
-
-
-def block_ticks(names: list[str]) -> list[list[str]]:
-    """A multi-category x axis for block names: the stage ("layer2") under its blocks' indices ("0", "1", ...), so
-    the 27 blocks of a ResNet-56 read level at 18 px where their full names ("layer2.0") would be cut or slanted."""
-    stages, _dot, index = zip(*(n.rpartition(".") for n in names), strict=True) if names else ((), (), ())
-    return [list(stages), list(index)]
 
 
 def lesion_figure(results: list[LesionResult]) -> go.Figure:

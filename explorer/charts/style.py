@@ -38,3 +38,10 @@ def apply_style(fig: go.Figure, title: str | None = None, height: int | None = N
     """Large fonts, white background, the legend under the plot (it never covers the title or the data)."""
     fig.update_layout({"title": None, **style_layout(title, height)})  # no title: clears one set before
     return fig
+
+
+def block_ticks(names: list[str]) -> list[list[str]]:
+    """A multi-category x axis for block names: the stage ("layer2") under its blocks' indices ("0", "1", ...), so
+    the 27 blocks of a ResNet-56 read level at 18 px where their full names ("layer2.0") would be cut or slanted."""
+    stages, _dot, index = zip(*(n.rpartition(".") for n in names), strict=True) if names else ((), (), ())
+    return [list(stages), list(index)]
