@@ -107,5 +107,19 @@ def translate(text) -> str:
     if not _is_message(text):
         return "" if text is None else str(text)
     msgid, params = text
-    fields = {k: translate(v) if _is_message(v) else v for k, v in params.items()}
+    fields = {k: _translate_field(v) for k, v in params.items()}
     return _(msgid).format(**fields) if fields else _(msgid)
+
+
+def translate_all(messages) -> str:
+    """Several ``message(...)`` pairs in the active language, written as a list ("a, b, c"; 中文 "a、b、c")."""
+    return _(", ").join(translate(m) for m in messages)
+
+
+def _translate_field(value):
+    """A message field in the active language: a message, or a list of messages (``translate_all``)."""
+    if _is_message(value):
+        return translate(value)
+    if isinstance(value, (list, tuple)) and value and all(_is_message(v) for v in value):
+        return translate_all(value)
+    return value

@@ -137,3 +137,20 @@ def test_transparency_on_white_and_exif_orientation(tmp_path):
     rotated = ds.images[-1].float()  # upright after EXIF: red on top, blue at the bottom
     top, bottom = rotated[:, 2, 8], rotated[:, 13, 8]
     assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
+
+
+def test_no_readable_images_is_said_in_the_viewers_language_with_its_reasons(tmp_path):
+    """A worker raises the error; a page shows it: the reasons travel as messages, worded where they are read."""
+    import pickle
+
+    from explorer.errors import PlainError
+    from explorer.i18n import language, translate
+
+    path = write_zip(tmp_path / "pets.zip", {"cat/a.png": b"not a picture", "dog/b.png": b"nor this"})
+    with language("en"), pytest.raises(PlainError) as caught:  # the worker's language
+        load_image_folder(path)
+    message = pickle.loads(pickle.dumps(caught.value)).message  # as it crosses processes
+    assert "no readable images in pets.zip (2 files skipped: not an image: 2)" in translate(message)
+    with language("zh"):
+        shown = translate(message)
+    assert "不是图片：2 个" in shown and "not an image" not in shown, shown

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer.datasets.base import DatasetInfo, ImageDataset, SkippedFile, normalize_images, to_float
-from explorer.datasets.folder import load_image_folder, skip_summary
+from explorer.datasets.folder import load_image_folder, skip_reasons, skip_summary
 from explorer.datasets.shapes import SHAPE_CLASSES, Shapes, make_shapes
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "make_shapes",
     "normalize_images",
     "shapes_info",
+    "skip_reasons",
     "skip_summary",
     "to_float",
 ]

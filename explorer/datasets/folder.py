@@ -142,6 +142,11 @@ def skip_summary(skipped: tuple[SkippedFile, ...]) -> dict[str, int]:
     return dict(Counter(s.reason for s in skipped).most_common())
 
 
+def skip_reasons(skipped: tuple[SkippedFile, ...]) -> list[tuple[str, dict]]:
+    """Each reason and its count as an ``i18n.message``, translated where it is shown (a worker words nothing)."""
+    return [message(N_("{reason}: {n}"), reason=message(reason), n=n) for reason, n in skip_summary(skipped).items()]
+
+
 def load_image_folder(path: str | Path, size: int = 32, name: str | None = None) -> ImageDataset:
     """Load an ImageFolder-layout directory or .zip (at most 20 classes) into memory.
 
@@ -186,7 +191,7 @@ def load_image_folder(path: str | Path, size: int = 32, name: str | None = None)
                 except ImageError as e:
                     skipped.append(SkippedFile(f, e.reason, str(e), e.message))
     if not arrays:
-        why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(tuple(skipped)).items())
+        why = skip_reasons(tuple(skipped))  # a list of messages: the viewer's language, not the worker's
         text = N_("no readable images in {name} ({n} files skipped: {why}); zip PNG or JPEG pictures and try again")
         raise PlainError(message(text, name=path.name, n=len(skipped), why=why))
     if skipped:

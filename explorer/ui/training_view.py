@@ -17,8 +17,8 @@ import streamlit as st
 
 from explorer import engine, engine_records, model_cards, runs, tasks
 from explorer.charts.training import grad_norm_heatmap, training_curves
-from explorer.datasets import SkippedFile, skip_summary
-from explorer.i18n import _, translate
+from explorer.datasets import SkippedFile, skip_reasons
+from explorer.i18n import _, translate, translate_all
 from explorer.models import ResNetConfig
 from explorer.recorders import History
 from explorer.runs import Run, list_runs, load_resumable
@@ -131,7 +131,7 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
     """How many of the user's files were refused, and why."""
     if not skipped:
         return ""
-    why = ", ".join(f"{n} {_(reason)}" for reason, n in skip_summary(skipped).items())
+    why = translate_all(skip_reasons(skipped))
     first = skipped[0]
     text = _("{n} of your files were skipped ({why}); the rest are used. For example, {name}: {message}.")
     return text.format(n=len(skipped), why=why, name=first.name, message=translate(first.text or first.message))

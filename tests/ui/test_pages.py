@@ -327,7 +327,7 @@ def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     wait_until(lambda: engine.status(job).step >= 1)  # the worker has read the zip
     at.run()
     notes = [w.value for w in at.warning if "skipped" in w.value]
-    assert len(notes) == 1 and notes[0].startswith("1 of your files were skipped (1 too many pixels)"), notes
+    assert len(notes) == 1 and notes[0].startswith("1 of your files were skipped (too many pixels: 1)"), notes
     assert "pets/cat/huge.png" in notes[0] and "7000 x 7000" in notes[0]
     at.button(key="train_live_stop").click().run()
     assert engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT).state == engine_records.CANCELLED
