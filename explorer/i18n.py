@@ -111,6 +111,11 @@ def translate(text) -> str:
     return _(msgid).format(**fields) if fields else _(msgid)
 
 
+def then(text: str, more: str) -> str:
+    """Two sentences in a row as the active language writes them (a space between in English, none in Chinese)."""
+    return _("{text} {more}").format(text=text, more=more)
+
+
 def translate_all(messages) -> str:
     """Several ``message(...)`` pairs in the active language, written as a list ("a, b, c"; 中文 "a、b、c")."""
     return _(", ").join(translate(m) for m in messages)

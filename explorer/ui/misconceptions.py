@@ -8,10 +8,9 @@ import streamlit as st
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure, ratio_text
 from explorer.experiments.precompute import load_block_costs
 from explorer.gradient_results import first_last_ratios
-from explorer.i18n import _
+from explorer.i18n import _, then
 from explorer.misconceptions import block_costs, fits
 from explorer.ui.assets_cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
-from explorer.ui.preact_sections import then
 from explorer.ui.widgets import show_chart
 
 

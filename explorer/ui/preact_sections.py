@@ -13,7 +13,7 @@ from explorer.charts.misconceptions import gradient_growth_figure, ratio_text
 from explorer.charts.model import block_figure
 from explorer.experiments.relu_place import verdict
 from explorer.gradient_results import first_last_ratios
-from explorer.i18n import N_, _
+from explorer.i18n import N_, _, then
 from explorer.ui.assets_cache import precomputed_relu_place, precomputed_run, precomputed_sweeps
 from explorer.ui.cache import figure
 from explorer.ui.lesson_sections import recipe_caption
@@ -38,11 +38,6 @@ def preact_ratios() -> list[dict]:
     sweep, _shattered = precomputed_sweeps()
     rows = first_last_ratios(sweep or [])
     return rows if any(r["preact"] for r in rows) else []
-
-
-def then(text: str, more: str) -> str:
-    """Two sentences in a row as the session's language writes them (a space between in English, none in Chinese)."""
-    return _("{text} {more}").format(text=text, more=more)
 
 
 FLAT = (0.1, 10.0)  # a first/last ratio in this band reads as neither vanishing nor exploding (one decade each way)

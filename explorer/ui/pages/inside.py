@@ -1,11 +1,13 @@
 """Inside: feature maps of any layer, and a residual block's x, F(x) and x + F(x), plain vs residual."""
 
+import functools
+
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
-from explorer.i18n import _
+from explorer.i18n import _, then
 from explorer.probes import feature_layers, inside_view, layer_responses, probe_batch
 from explorer.response_gaps import compare_responses
 from explorer.ui import state
@@ -153,7 +155,7 @@ def responses_note(responses) -> str:
                 "(they have the same layers in the same order)."
             )
         )
-    return "".join(p if p.endswith("。") else p + " " for p in parts).strip()  # Chinese sentences need no space
+    return functools.reduce(then, parts)  # Chinese sentences follow each other without a space
 
 
 st.header(_("Layer responses, as in He et al. 2015, Fig. 7"))
