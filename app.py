@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer.i18n import _
 from explorer.ui import pages, state, widgets
-from explorer.ui.preload import preload_later
+from explorer.ui.caches.preload import preload_later
 
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"  # shipped: a font server's icon fails offline
 st.set_page_config(page_title="ResNet Explorer", page_icon=str(ICON), layout="wide")

@@ -20,10 +20,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy, wait_idle
 
-from explorer.testing.browser import ARGS, CHROMIUM, free_port, start_server, wait_healthy, wait_idle  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 BARE_APP = 'import streamlit as st\n\nst.title("hello")\n'
 

@@ -1,6 +1,6 @@
 """A class on one server: N real Streamlit sessions (default 30) against `streamlit run app.py` on loopback.
 
-Each session is a WebSocket client speaking Streamlit's own protocol (explorer/testing/session_client.py),
+Each session is a WebSocket client speaking Streamlit's own protocol (tests/support/session_client.py),
 not a browser, so the 2 cores measure the server and not 30 browsers. Three parts, all bounded:
 
 1. "Everyone open <page> now": for every page, all N sessions open it at the same moment.
@@ -47,12 +47,12 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script from the repository
+from explorer.deploy.launcher import Classroom
+from explorer.deploy.ports import free_port
+from tests.support.server import start_server, stop_server
+from tests.support.session_client import StreamlitSession
 
-from explorer.deploy.launcher import Classroom, free_port  # noqa: E402
-from explorer.testing.server import start_server, stop_server  # noqa: E402
-from explorer.testing.session_client import StreamlitSession  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 HEADER = f"{'action':<24} {'errors':>6} {'p50 s':>7} {'p95 s':>7} {'CPU-s/view':>10} {'views':>6}"
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments", "landscape"]

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from explorer.engine import client as engine_client
+from explorer.engine import jobs as engine
+from explorer.engine import worker as engine_worker
+from explorer.tasks import training as tasks
+from explorer.training.lockstep import PRESET_MODELS, PRESETS
 
-from explorer import engine, engine_client, engine_worker, tasks  # noqa: E402
-from explorer.training import PRESET_MODELS, PRESETS  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:

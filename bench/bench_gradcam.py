@@ -16,9 +16,9 @@ import time
 
 import torch
 
-from explorer.attribution import grad_cam
-from explorer.attribution_methods import METHODS
-from explorer.models import build_resnet
+from explorer.interpret.gradcam import grad_cam
+from explorer.interpret.methods import METHODS
+from explorer.models.resnet import build_resnet
 
 CASES = (("ResNet-50", "imagenet", 50, 224), ("ResNet-20", "cifar", 20, 32))
 

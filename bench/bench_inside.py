@@ -12,8 +12,9 @@ import time
 
 import torch
 
-from explorer.models import ResNetConfig, build_resnet
-from explorer.probes import all_feature_maps, feature_layers
+from explorer.interpret.probes import all_feature_maps, feature_layers
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 GOAL = 1.2
 

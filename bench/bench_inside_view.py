@@ -17,9 +17,10 @@ import time
 
 import torch
 
-from explorer import probes
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, residual_spec
-from explorer.models import ResNetConfig, build_resnet
+from explorer.interpret import probes
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 
 def _draw(fm, dec) -> None:

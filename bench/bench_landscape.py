@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from explorer.experiments.landscape import _Evaluator, loss_surface, random_directions
-from explorer.models import ResNetConfig, build_resnet
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 RUN = Path(__file__).resolve().parents[1] / "assets" / "runs" / "degradation"
 GOALS = {20: 60.0, 56: 180.0}
@@ -40,14 +41,14 @@ def network(depth: int) -> torch.nn.Module:
     model = build_resnet(ResNetConfig(depth=depth))
     path = RUN / "checkpoints" / f"resnet-{depth}.pt"
     if path.is_file():
-        from explorer.runs import load_checkpoint
+        from explorer.training.runs import load_checkpoint
 
         model.load_state_dict(load_checkpoint(path))
     return model.eval()
 
 
 def subset(images: int) -> tuple[torch.Tensor, torch.Tensor]:
-    from explorer.datasets import load_dataset
+    from explorer.data.datasets import load_dataset
 
     data = load_dataset("shapes", "train", n=max(images, 1000), size=24)
     return data.batch(torch.arange(images))

@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from explorer.datasets import load_dataset
+from explorer.data.datasets import load_dataset
 from explorer.experiments.saliency import CHUNK, CURVE_STEPS, score_chunk
 from explorer.experiments.saliency_maps import METHOD_KEYS
 from explorer.experiments.saliency_metrics import curve_steps
-from explorer.models import ResNetConfig, build_resnet
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 ROOT = Path(__file__).resolve().parents[1] / "assets" / "runs"
 GOAL_S = 180.0
@@ -38,7 +39,7 @@ def network(depth: int) -> torch.nn.Module:
     model = build_resnet(ResNetConfig(depth=depth))
     path = ROOT / "shapes" / "checkpoints" / f"resnet-{depth}.pt"
     if path.is_file():
-        from explorer.runs import load_checkpoint
+        from explorer.training.runs import load_checkpoint
 
         model.load_state_dict(load_checkpoint(path))
     return model.eval()

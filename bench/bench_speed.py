@@ -28,12 +28,11 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from explorer.interpret.gradcam import filmstrip, grad_cam
+from explorer.interpret.probes import all_feature_maps, feature_layers
+from explorer.models.resnet import build_resnet
 
-from explorer.attribution import filmstrip, grad_cam  # noqa: E402
-from explorer.models import build_resnet  # noqa: E402
-from explorer.probes import all_feature_maps, feature_layers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 CASES = (("ResNet-50", "imagenet", 50, 224, 4), ("ResNet-20", "cifar", 20, 32, 30))
 
@@ -159,7 +158,7 @@ BARE_APP = 'import streamlit as st\n\nst.title("hello")\n'
 
 def _first_page(script: str | None, browser) -> tuple[float, float]:
     """(seconds to healthy, seconds to the first page drawn and idle) from `streamlit run`."""
-    from explorer.testing.browser import free_port, start_server, wait_healthy, wait_idle
+    from tests.support.browser import free_port, start_server, wait_healthy, wait_idle
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -200,7 +199,7 @@ def _wait_http(url: str, proc) -> float:
 def bench_start() -> None:
     from playwright.sync_api import sync_playwright
 
-    from explorer.testing.browser import ARGS, CHROMIUM
+    from tests.support.browser import ARGS, CHROMIUM
 
     print("4. Start-up: `streamlit run` to the first page (Learn) drawn and idle in Chromium")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:

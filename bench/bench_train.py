@@ -17,10 +17,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from explorer.datasets import load_dataset
-from explorer.models import ResNetConfig, build_resnet
-from explorer.recorders import History
-from explorer.training import TrainConfig, batch_indices, make_optimizer, train_lockstep
+from explorer.data.datasets import load_dataset
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
+from explorer.training.config import TrainConfig
+from explorer.training.history import History
+from explorer.training.lockstep import batch_indices, make_optimizer, train_lockstep
 
 
 def bare_loop(model, opt, data, batches, steps: int) -> float:

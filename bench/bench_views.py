@@ -17,18 +17,16 @@ import argparse
 import asyncio
 import random
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run as a script from the repository
+from bench.bench_class import VARIED_DEPTHS, cpu_s, varied_query
+from tests.support.server import start_server, stop_server
+from tests.support.session_client import StreamlitSession
 
-from bench.bench_class import VARIED_DEPTHS, cpu_s, varied_query  # noqa: E402
-from explorer.testing.server import start_server, stop_server  # noqa: E402
-from explorer.testing.session_client import StreamlitSession  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGES = ("build", "inside", "explain", "gradients")
 

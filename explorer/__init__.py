@@ -7,10 +7,10 @@ the app's first page (Learn) is drawn without it.
 import importlib
 
 _LAZY = {
-    "ResNet": "explorer.models",
-    "ResNetConfig": "explorer.config",
-    "build_resnet": "explorer.models",
-    "summarize": "explorer.summary",
+    "ResNet": "explorer.models.resnet",
+    "ResNetConfig": "explorer.models.config",
+    "build_resnet": "explorer.models.resnet",
+    "summarize": "explorer.models.summary",
 }
 
 __all__ = list(_LAZY)

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from explorer.models import ResNetConfig, build_resnet
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 torch.set_num_threads(2)
 

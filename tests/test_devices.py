@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.attribution import filmstrip, grad_cam
 from explorer.devices import available_devices, model_device, pick_device
-from explorer.models import build_resnet
-from explorer.probes import all_feature_maps
+from explorer.interpret.gradcam import filmstrip, grad_cam
+from explorer.interpret.probes import all_feature_maps
+from explorer.models.resnet import build_resnet
 
 GPUS = [d for d in available_devices() if d != "cpu"]
 
@@ -31,7 +31,7 @@ def test_model_device_follows_parameters(tiny_model):
 
 
 def test_cli_refuses_a_missing_device(tmp_path, capsys):
-    from explorer.cli import main
+    from explorer.cli.parser import main
 
     missing = next((k for k in ("cuda", "mps") if k not in available_devices()), None)
     if missing is None:
@@ -41,8 +41,9 @@ def test_cli_refuses_a_missing_device(tmp_path, capsys):
 
 
 def test_training_on_the_cpu_device_keeps_networks_where_they_were():
-    from explorer.datasets import load_dataset
-    from explorer.training import TrainConfig, train_lockstep
+    from explorer.data.datasets import load_dataset
+    from explorer.training.config import TrainConfig
+    from explorer.training.lockstep import train_lockstep
 
     data = load_dataset("shapes", "train", n=64, size=16)
     model = build_resnet(depth=8, width=4)
@@ -65,8 +66,9 @@ def test_gpu_results_equal_the_cpu():
         np.testing.assert_allclose(fa[name].mean, fb[name].mean, atol=1e-4, rtol=1e-3, err_msg=name)
         np.testing.assert_allclose(fa[name].maps, fb[name].maps, atol=1e-4, rtol=1e-3, err_msg=name)
 
-    from explorer.datasets import load_dataset
-    from explorer.training import TrainConfig, train_lockstep
+    from explorer.data.datasets import load_dataset
+    from explorer.training.config import TrainConfig
+    from explorer.training.lockstep import train_lockstep
 
     data = load_dataset("shapes", "train", n=128, size=16)
     config = TrainConfig(steps=3, batch_size=32, eval_every=0, record_every=0)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from explorer import i18n
-from explorer.gradient_results import first_last_ratios
+from explorer.interpret.gradient_results import first_last_ratios
 from explorer.ui.preact_sections import gradient_text, relu_place_text
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "experiments"

@@ -1,4 +1,4 @@
-"""Torch, loaded in the background after the first page (explorer/ui/preload.py), once per process."""
+"""Torch, loaded in the background after the first page (explorer/ui/caches/preload.py), once per process."""
 
 import subprocess
 import sys
@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CODE = """
 import sys, threading, time
-from explorer.ui import preload
+from explorer.ui.caches import preload
 assert not any(m in sys.modules for m in preload.MODULES)  # nothing yet: the first page is drawn without them
 preload.preload_later(0.2)
 preload.preload_later(0.2)  # a second page run in the same process starts nothing more
@@ -22,6 +22,6 @@ print(sorted(m for m in preload.MODULES if m in sys.modules))
 def test_preload_imports_torch_and_the_network_code_once_on_a_daemon_thread():
     r = subprocess.run([sys.executable, "-c", CODE], cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
-    from explorer.ui.preload import MODULES
+    from explorer.ui.caches.preload import MODULES
 
     assert r.stdout.strip() == str(sorted(MODULES))

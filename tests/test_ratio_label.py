@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from explorer.charts.inside import zero_gamma_figure
-from explorer.models import build_resnet
-from explorer.probes import branch_ratios, residual_decomposition
+from explorer.interpret.probes import branch_ratios, residual_decomposition
+from explorer.models.resnet import build_resnet
 
 LABEL = "‖F(x)‖ / ‖shortcut(x)‖"
 

@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_heavy_modules_load_when_first_used():
     code = (
         "import sys\n"
-        "import explorer.attribution, explorer.attribution_methods, explorer.datasets, explorer.pretrained,"
-        " explorer.summary, explorer.ui.cache, explorer.ui.shared_models, explorer.ui.assets_cache\n"
-        "from explorer.summary import summarize_config\n"
-        "from explorer.models import ResNetConfig\n"
+        "import explorer.interpret.gradcam, explorer.interpret.methods, explorer.data.datasets, explorer.models.pretrained,"
+        " explorer.models.summary, explorer.ui.caches.results, explorer.ui.caches.models, explorer.ui.caches.assets\n"
+        "from explorer.models.summary import summarize_config\n"
+        "from explorer.models.resnet import ResNetConfig\n"
         "summarize_config(ResNetConfig('imagenet', 50))\n"
         "print(sorted(m for m in ('captum', 'torchvision', 'distributed', 'torch._dynamo') if m in sys.modules))\n"
     )

@@ -5,12 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.attribution import predict
-from explorer.config import ResNetConfig
-from explorer.datasets.shapes import make_shapes
-from explorer.images import prepare_image
-from explorer.model_cards import load_model, untrained_card
-from explorer.probes import record_activations
+from explorer.data.shapes import make_shapes
+from explorer.interpret.gradcam import predict
+from explorer.interpret.model_cards import load_model, prepare_image, untrained_card
+from explorer.interpret.probes import record_activations
+from explorer.models.config import ResNetConfig
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from explorer import i18n
-from explorer.training import TrainConfig
+from explorer.training.config import TrainConfig
 
 PO = i18n.LOCALE_DIR / "zh" / "LC_MESSAGES" / "explorer.po"
 
@@ -133,8 +133,9 @@ def test_recipe_caption_names_the_data_and_never_leaves_a_gap():
 
 
 def test_cache_spinners_speak_the_sessions_language(monkeypatch):
-    from explorer.models import ResNetConfig
-    from explorer.ui import cache, spinners
+    from explorer.models.config import ResNetConfig
+    from explorer.ui import spinners
+    from explorer.ui.caches import results as cache
 
     shown = []
 
@@ -154,9 +155,9 @@ def test_cache_spinners_speak_the_sessions_language(monkeypatch):
 def test_model_spinner_speaks_the_sessions_language_only_while_loading(monkeypatch):
     from streamlit.delta_generator_singletons import get_dg_singleton_instance
 
-    from explorer import model_cards
-    from explorer.models import ResNetConfig
-    from explorer.ui import shared_models
+    from explorer.interpret import model_cards
+    from explorer.models.config import ResNetConfig
+    from explorer.ui.caches import models as shared_models
 
     shown = []
 

@@ -15,12 +15,12 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from explorer.attribution_methods import METHOD_LABELS
 from explorer.charts import spec
 from explorer.charts.colors import COLOURMAPS, colour_range, overlay_inputs, overlay_rgb, to_rgb_uint8
 from explorer.charts.style import FONT_SIZE, apply_style
 from explorer.i18n import _
-from explorer.trust import RandomisationResult
+from explorer.interpret.methods import METHOD_LABELS
+from explorer.interpret.trust import RandomisationResult
 
 
 def image_trace(rgb: np.ndarray) -> go.Image:

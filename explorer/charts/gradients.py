@@ -1,6 +1,6 @@
 """Gradient charts: weight-gradient norms per layer and shattered gradients (Balduzzi et al. 2017).
 
-Pure functions from the plain results of ``explorer.gradients`` to plotly figures.
+Pure functions from the plain results of ``explorer.interpret.gradients`` to plotly figures.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Seeing inside: feature-map grids, channel statistics and a residual block taken apart (He et al. 2015, Fig. 7).
 
-Pure functions from the plain arrays of ``explorer.probes`` to plotly figures; the gradient charts are in
+Pure functions from the plain arrays of ``explorer.interpret.probes`` to plotly figures; the gradient charts are in
 ``explorer.charts.gradients``.
 """
 

@@ -1,4 +1,4 @@
-"""Figures for the three myths (``explorer.misconceptions``): fit, gradient growth, block cost."""
+"""Figures for the three myths (``explorer.experiments.misconceptions``): fit, gradient growth, block cost."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from explorer.charts.style import PLAIN, RESIDUAL, STAGE_COLOURS, apply_style
 from explorer.i18n import _
 
 if TYPE_CHECKING:  # torch: the Learn page draws blocks without it
-    from explorer.models import ResNet
-    from explorer.summary import LayerInfo
+    from explorer.models.resnet import ResNet
+    from explorer.models.summary_records import LayerInfo
 
 
 def _convs(block) -> list:
@@ -48,7 +48,7 @@ def architecture_spec(
     The arcs fade with the shortcut scale (the model's own unless given); a plain network draws none.
     Plotly's dict (``explorer.charts.spec``): each student's own network gets its own, built without validation.
     """
-    from explorer.blocks import ShortcutA  # torch, which the model has already loaded
+    from explorer.models.blocks import ShortcutA  # torch, which the model has already loaded
 
     shapes_by_name = {r.name: r for r in (layers or [])}
     shapes, notes = [], []

@@ -7,7 +7,6 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from explorer.attribution_methods import METHOD_LABELS
 from explorer.charts.attribution import image_trace
 from explorer.charts.colors import overlay_rgb, to_rgb_uint8
 from explorer.charts.style import apply_style, colour
@@ -15,6 +14,7 @@ from explorer.charts.training import _shade
 from explorer.experiments.saliency_maps import BASELINES, METHOD_KEYS
 from explorer.experiments.saliency_verdicts import near_chance
 from explorer.i18n import N_, _
+from explorer.interpret.methods import METHOD_LABELS
 
 METRIC_LABELS = {  # English keys; shown through _()
     "pointing_game": N_("Pointing game (higher is better)"),

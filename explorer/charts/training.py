@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import FONT_SIZE, apply_style, colour
-from explorer.history import History, ModelHistory
 from explorer.i18n import _
+from explorer.training.history import History, ModelHistory
 
 
 def _shade(hex_colour: str, lighten: float) -> str:

@@ -7,7 +7,7 @@ import os
 import sys
 
 from explorer.deploy.launcher import Classroom, available_cores, serve
-from explorer.engine_client import SCHEDULER_ENV
+from explorer.engine.client import SCHEDULER_ENV
 
 
 def main(argv: list[str] | None = None) -> int:

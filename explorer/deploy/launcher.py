@@ -29,8 +29,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.engine_client import SCHEDULER_ENV
-from explorer.ports import free_port
+from explorer.deploy.ports import free_port
+from explorer.engine.client import SCHEDULER_ENV
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone: app.py and .streamlit/config.toml
 TEMPLATE = Path(__file__).with_name("nginx.conf")

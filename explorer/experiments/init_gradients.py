@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.gradients import gradient_norms
-from explorer.model_cards import UNTRAINED, ModelCard, load_model, untrained_card
-from explorer.models import CIFAR_DEPTHS, CIFAR_WIDTHS, SHORTCUTS, ResNetConfig
-from explorer.probes import probe_batch
+from explorer.interpret.gradients import gradient_norms
+from explorer.interpret.model_cards import UNTRAINED, ModelCard, load_model, untrained_card
+from explorer.interpret.probes import probe_batch
+from explorer.models.config import CIFAR_DEPTHS, CIFAR_WIDTHS, SHORTCUTS, ResNetConfig
 from explorer.progress import ProgressFn
 
 INIT_GRADIENTS_FILE = "init_gradients.json"

@@ -244,8 +244,8 @@ def init_line(
 
 
 def training_subset(run, images: int = 256, seed: int = 0, data_root=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``images`` training images of a run (``explorer.runs.Run``), chosen by ``seed``, normalised as in training."""
-    from explorer.training import load_train_data
+    """``images`` training images of a run (``explorer.training.runs.Run``), chosen by ``seed``, normalised as in training."""
+    from explorer.training.lockstep import load_train_data
 
     train, _ = load_train_data(run.train, root=data_root)
     if not 1 <= images <= len(train):
@@ -257,13 +257,13 @@ def training_subset(run, images: int = 256, seed: int = 0, data_root=None) -> tu
 def rebuild_initial_weights(run_dir: str | Path) -> list[Path]:
     """Write the step-0 weights of a run saved before runs kept them, rebuilt exactly as the trainer builds them.
 
-    ``explorer.training.build_models`` with the seed of the run's first training: initialisation depends only
-    on each network's config, the seed and the layer names (``explorer.models.init_weights``).
+    ``explorer.training.lockstep.build_models`` with the seed of the run's first training: initialisation depends only
+    on each network's config, the seed and the layer names (``explorer.models.resnet.init_weights``).
     """
     import json
 
-    from explorer.runs import load_run
-    from explorer.training import build_models
+    from explorer.training.lockstep import build_models
+    from explorer.training.runs import load_run
 
     run = load_run(run_dir)
     seed = run.meta.get("first_train", run.meta["train"])["seed"]
@@ -292,7 +292,7 @@ def run_landscape(
     precision: str = "float32",
 ) -> Landscape | LossLine:
     """The landscape (or, with ``line``, a 1-D line) of one network of a saved run: what the CLI and pages call."""
-    from explorer.runs import load_run
+    from explorer.training.runs import load_run
 
     if line is not None and line not in LINES:
         raise ValueError(f"line must be one of {LINES}, got {line!r}")

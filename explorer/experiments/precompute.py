@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from explorer.config import CIFAR_PRESETS
-from explorer.gradient_results import ShatteredResult, SweepResult
-from explorer.jsonable import nan_for_none, to_json
+from explorer.interpret.gradient_results import ShatteredResult, SweepResult
+from explorer.models.config import CIFAR_PRESETS
+from explorer.training.jsonable import nan_for_none, to_json
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SHATTERED_ARRAYS = ("t", "grad", "acf", "cosine")  # the other fields (name, res
 
 def save_sweeps(out: str | Path, seed: int = 0, progress=None) -> list[Path]:
     """Compute both sweeps at initialisation and write them as JSON under ``out``."""
-    from explorer.gradients import depth_sweep, shattered_sweep  # torch: the loaders below run without it
+    from explorer.interpret.gradients import depth_sweep, shattered_sweep  # torch: the loaders below run without it
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -74,9 +74,10 @@ def zero_gamma_ratios(depth: int = 20, seed: int = 0) -> dict[str, list[tuple[st
     """||F(x)|| / ||shortcut(x)|| per block of a freshly initialised ResNet-``depth``, with the standard batch-norm scale
     (``"standard"``, gamma = 1) and with zero-gamma (``"zero_gamma"``, Goyal et al. 2017); batch-norm statistics
     from one shapes batch (``gradients.calibrate_bn``), as in training."""
-    from explorer.gradients import calibrate_bn, shapes_batch
-    from explorer.models import ResNetConfig, build_resnet
-    from explorer.probes import branch_ratios
+    from explorer.interpret.gradients import calibrate_bn, shapes_batch
+    from explorer.interpret.probes import branch_ratios
+    from explorer.models.config import ResNetConfig
+    from explorer.models.resnet import build_resnet
 
     x, _ = shapes_batch(32)
     out = {}
@@ -113,7 +114,7 @@ def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
     """Held-out shapes for the lesion study, normalised as the degradation run was trained."""
     import torch
 
-    from explorer.datasets import load_dataset
+    from explorer.data.datasets import load_dataset
 
     test = load_dataset("shapes", "test", n=n, size=image_size)
     return test.batch(torch.arange(len(test)))
@@ -122,7 +123,7 @@ def lesion_data(image_size: int, n: int = LESION_TEST_SIZE):
 def save_lesions(run_dir: str | Path, out: str | Path, progress=None) -> Path:
     """Lesion studies (Veit et al. 2016) of every network of a saved run, as JSON under ``out``."""
     from explorer.experiments.lesion import lesion_study
-    from explorer.runs import load_run
+    from explorer.training.runs import load_run
 
     run = load_run(run_dir)
     x, y = lesion_data(run.train.image_size or 32)
@@ -155,8 +156,8 @@ RESPONSES_IMAGES = 256
 def layer_responses_of(run_dir: str | Path) -> list[tuple[str, bool, int, list[float]]]:
     """He et al. 2015, Fig. 7 for every network of a saved run: (network, residual, depth, the std of every 3x3
     layer's response in forward order) on ``RESPONSES_IMAGES`` held-out shapes."""
-    from explorer.probes import layer_responses
-    from explorer.runs import load_run
+    from explorer.interpret.probes import layer_responses
+    from explorer.training.runs import load_run
 
     run = load_run(run_dir)
     x, _ = lesion_data(run.train.image_size or 32, n=RESPONSES_IMAGES)
@@ -191,7 +192,7 @@ NETWORK_COSTS_FILE = "network_costs.json"
 def learn_networks() -> list:
     """The networks whose parameters and multiply-accumulates the Learn page quotes: ResNet-20 with shortcut A
     and B, the paper's CIFAR depths and torchvision's ImageNet depths."""
-    from explorer.models import IMAGENET_BLOCKS, ResNetConfig
+    from explorer.models.config import IMAGENET_BLOCKS, ResNetConfig
 
     return [
         ResNetConfig("cifar", 20, shortcut="A"),
@@ -210,7 +211,7 @@ def cost_key(config) -> str:
 
 def network_costs(configs) -> dict[str, tuple[int, int]]:
     """(parameters, multiply-accumulates at the family's input size) per network, counted by ``summarize_config``."""
-    from explorer.summary import summarize_config
+    from explorer.models.summary import summarize_config
 
     return {cost_key(c): (s.params, s.macs) for c in configs for s in [summarize_config(c)]}
 
@@ -229,7 +230,7 @@ BLOCK_COSTS_FILE = "block_costs.json"
 def save_block_costs(out: str | Path) -> Path:
     """``misconceptions.block_costs`` as JSON under ``out``: the Learn page's myths (in Chinese) quote them without
     importing torch."""
-    from explorer.misconceptions import block_costs
+    from explorer.experiments.misconceptions import block_costs
 
     path = Path(out) / BLOCK_COSTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,7 +240,7 @@ def save_block_costs(out: str | Path) -> Path:
 
 def load_block_costs(folder: str | Path) -> list | None:
     """The precomputed ``block_costs`` (``BlockCost`` list), or None if they are not there."""
-    from explorer.misconceptions import BlockCost
+    from explorer.experiments.misconceptions import BlockCost
 
     path = Path(folder) / BLOCK_COSTS_FILE
     if not path.is_file():

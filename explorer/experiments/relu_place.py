@@ -12,8 +12,8 @@ import json
 import math
 from pathlib import Path
 
-from explorer.jsonable import nan_for_none, to_json
-from explorer.runs import Run, load_run
+from explorer.training.jsonable import nan_for_none, to_json
+from explorer.training.runs import Run, load_run
 
 RELU_PLACE_FILE = "relu_place.json"
 

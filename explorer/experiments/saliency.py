@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.datasets import load_dataset
+from explorer.data.datasets import load_dataset
 from explorer.experiments.saliency_maps import BASELINES, METHOD_KEYS, method_maps
 from explorer.experiments.saliency_metrics import (
     auc,
@@ -34,8 +34,8 @@ from explorer.experiments.saliency_metrics import (
     pointing_game,
 )
 from explorer.experiments.saliency_road import NOISE, impute
+from explorer.interpret.trust import default_tolerance, recompute_bn_statistics, top_overlap
 from explorer.progress import ProgressFn
-from explorer.trust import default_tolerance, recompute_bn_statistics, top_overlap
 
 METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc", "road_deletion_auc", "road_insertion_auc")
 CURVE_STEPS = 12  # steps from the image to the baseline, 48 pixels each at 24 x 24 (RISE: 224 steps at 224 x 224)
@@ -51,7 +51,7 @@ class NoOutlines(ValueError):
 def randomised(model: nn.Module, calibration: torch.Tensor, seed: int) -> nn.Module:
     """The same architecture with every weight freshly drawn by its own initialiser, batch-norm statistics from
     ``calibration`` (as trust's cascading randomisation does for each layer it re-draws)."""
-    from explorer.models import build_resnet
+    from explorer.models.resnet import build_resnet
 
     fresh = build_resnet(model.config, seed=seed)
     recompute_bn_statistics(fresh, [fresh], calibration)
@@ -151,7 +151,7 @@ def run_saliency(
     Returns None when stopped before the first chunk finished. Raises ``NoOutlines`` for a run whose data
     are not the built-in shapes, ValueError for an unknown network or weights.
     """
-    from explorer.runs import load_run
+    from explorer.training.runs import load_run
 
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {WEIGHTS}, got {weights!r}")

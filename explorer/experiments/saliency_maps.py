@@ -1,6 +1,6 @@
 """The maps the saliency benchmark scores: Explain's five methods on a whole batch, and two that explain nothing.
 
-Each method is ``explorer.attribution_methods.METHODS``' own, made by the same captum class with the same settings
+Each method is ``explorer.interpret.methods.METHODS``' own, made by the same captum class with the same settings
 (layer, integration steps, occlusion window, baselines, scaling to [0, 1]), but for a batch of images and
 one target per image, so 256 images cost a few batched passes instead of 256 single ones. The tests check
 each batched map equal to ``METHODS`` on single images.
@@ -19,10 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.attribution import eval_view, resolve_layer
-from explorer.attribution_methods import ig_steps, occlusion_window
+from explorer.interpret.gradcam import eval_view, resolve_layer
+from explorer.interpret.methods import ig_steps, occlusion_window
 
-# the CLI's and the JSON's method names -> explorer.attribution_methods.METHODS' names (None: a baseline map)
+# the CLI's and the JSON's method names -> explorer.interpret.methods.METHODS' names (None: a baseline map)
 METHOD_KEYS = {
     "grad-cam": "gradcam",
     "guided-grad-cam": "guided_gradcam",

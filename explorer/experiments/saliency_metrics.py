@@ -18,7 +18,7 @@
 The mean-colour baseline is the dataset's mean colour (0 after normalisation), not RISE's blur for insertion: a shape is
 a flat colour on a flat background, so a blurred copy still shows its colour and rough outline, and insertion
 would start with much of the answer given. The mean colour carries neither, and it is the baseline that
-Integrated Gradients and Occlusion already use in ``explorer.attribution_methods`` (which favours those two a little:
+Integrated Gradients and Occlusion already use in ``explorer.interpret.methods`` (which favours those two a little:
 they were computed against the very image the curves move towards).
 
 Ties in a map (Grad-CAM's zeros, a flat region) are broken in a seeded random order, not row by row, so a
@@ -32,7 +32,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from explorer.trust import default_tolerance, energy_inside, hit_zone, pointing_hit
+from explorer.interpret.trust import default_tolerance, energy_inside, hit_zone, pointing_hit
 
 Fill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (images (N, C, H, W), removed (N, 1, H, W)) -> inputs
 

@@ -1,6 +1,6 @@
 """A panel for any job on the engine (lesion study, randomisation check, sweeps): place, progress, a real Stop.
 
-The page submits an ``engine.Job`` (made by ``explorer.tasks`` or ``explorer.tasks_experiments``) and keeps its key under a session-state key; this
+The page submits an ``engine.Job`` (made by ``explorer.tasks.training`` or ``explorer.tasks.experiments``) and keeps its key under a session-state key; this
 panel polls the scheduler with ``@st.fragment(run_every=...)`` and returns the job's result once it has one. Stop
 sets the job's stop event on the scheduler: the worker ends the job before its next step and returns what it has.
 Phases and messages built on workers arrive as ``i18n.message`` pairs and are shown in the session's language.
@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import engine_records
+from explorer.engine import records as engine_records
 from explorer.i18n import _, ngettext, translate
 from explorer.ui import state
 
@@ -37,7 +37,7 @@ def submit_ui(state_key: str, job: engine_records.Job, title: str | None = None)
 
     ``title``: what ``python -m explorer jobs`` lists it as (default: the job's own).
     """
-    from explorer import engine  # Dask: loaded by the first page that runs a job, not by every page
+    from explorer.engine import jobs as engine  # Dask: loaded by the first page that runs a job, not by every page
 
     if title:
         job = engine_records.Job(job.kind, job.fn, job.spec, job.id, title)
@@ -59,7 +59,7 @@ def waiting_text(position: int) -> str:
 
 
 def phase_text(phase) -> str:
-    """A job's phase (``explorer.tasks``, ``explorer.tasks_experiments``: a name, or an ``i18n.message`` pair) in the session's language."""
+    """A job's phase (``explorer.tasks.training``, ``explorer.tasks.experiments``: a name, or an ``i18n.message`` pair) in the session's language."""
     if phase and not isinstance(phase, str):
         return translate(phase)
     phases = {"starting": _("Starting"), "loading data": _("Loading data"), "training": _("Training")}
@@ -95,7 +95,7 @@ def job_panel(state_key: str, what: str) -> Any | None:
 
 
 def _panel(job: str, state_key: str, what: str) -> Any | None:
-    from explorer import engine
+    from explorer.engine import jobs as engine
 
     polling = engine.status(job).active
 

@@ -13,12 +13,12 @@ import streamlit as st
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
 from explorer.charts.misconceptions import ratio_text
 from explorer.charts.training import loss_curves
-from explorer.engine_records import Job
-from explorer.gradient_results import first_last_ratios
-from explorer.history import History
+from explorer.engine.records import Job
 from explorer.i18n import N_, _
-from explorer.ui.assets_cache import precomputed_run, precomputed_sweeps
-from explorer.ui.cache import figure
+from explorer.interpret.gradient_results import first_last_ratios
+from explorer.training.history import History
+from explorer.ui.caches.assets import precomputed_run, precomputed_sweeps
+from explorer.ui.caches.results import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.widgets import show_chart
 
@@ -175,7 +175,7 @@ def degradation_section(prefix: str = "learn") -> None:
 
 def _sweep_job(sweep: str, depths: tuple[int, ...] | None = None) -> Job:
     """``tasks_experiments.sweep_job``, imported when a re-run is asked for: it loads torch, a job's identity Dask."""
-    from explorer import tasks_experiments
+    from explorer.tasks import experiments as tasks_experiments
 
     return tasks_experiments.sweep_job(sweep, depths)
 

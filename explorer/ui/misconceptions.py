@@ -1,16 +1,16 @@
 """Learn's last section, "Common misconceptions" (常见误解), in every language: three myths tutorials often
-repeat, each answered with a figure computed from the app's own runs and networks (``explorer.misconceptions``)."""
+repeat, each answered with a figure computed from the app's own runs and networks (``explorer.experiments.misconceptions``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure, ratio_text
+from explorer.experiments.misconceptions import block_costs, fits
 from explorer.experiments.precompute import load_block_costs
-from explorer.gradient_results import first_last_ratios
 from explorer.i18n import _, then
-from explorer.misconceptions import block_costs, fits
-from explorer.ui.assets_cache import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
+from explorer.interpret.gradient_results import first_last_ratios
+from explorer.ui.caches.assets import ASSET_EXPERIMENTS, precomputed_run, precomputed_sweeps
 from explorer.ui.widgets import show_chart
 
 

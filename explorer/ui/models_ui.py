@@ -10,18 +10,19 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from explorer import model_cards
+from explorer.data.images import ACCEPTED, ImageError, check_min_size, load_image, sample_images
+from explorer.data.upload_limits import IMAGE_MB, LIMITS_MB, MB, WEIGHTS_MB, over_limit
 from explorer.i18n import N_, _
-from explorer.images import ACCEPTED, ImageError, check_min_size, load_image, prepare_image, sample_images
-from explorer.models import ResNet
-from explorer.network_files import load_network_file
-from explorer.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, weights_info
+from explorer.interpret import model_cards
+from explorer.interpret.model_cards import prepare_image
+from explorer.interpret.network_files import load_network_file
+from explorer.models.pretrained import PRETRAINED_DEPTHS, WeightsError, WeightsUnavailable, weights_info
+from explorer.models.resnet import ResNet
 from explorer.ui import state
-from explorer.ui.assets_cache import precomputed_cards
-from explorer.ui.cache import shapes_samples
-from explorer.ui.shared_models import cached_card_model
+from explorer.ui.caches.assets import precomputed_cards
+from explorer.ui.caches.models import cached_card_model
+from explorer.ui.caches.results import shapes_samples
 from explorer.ui.widgets import device_ui, network_ui
-from explorer.upload_limits import IMAGE_MB, LIMITS_MB, MB, WEIGHTS_MB, over_limit
 
 
 def session_models() -> dict[str, tuple[model_cards.ModelCard, ResNet]]:
@@ -243,7 +244,7 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
         state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
         i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
-        from explorer.datasets import SHAPE_CLASSES
+        from explorer.data.shapes import SHAPE_CLASSES
 
         arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
         return (
@@ -307,7 +308,7 @@ def prepared(card: model_cards.ModelCard, img: Image.Image) -> tuple[torch.Tenso
 
 def prediction_note_ui(card: model_cards.ModelCard, photo: bool) -> None:
     """Beside the predictions: what the network was trained on, what it can answer, and what an untrained one shows."""
-    from explorer.datasets import SHAPE_CLASSES
+    from explorer.data.shapes import SHAPE_CLASSES
 
     if card.classes == SHAPE_CLASSES:
         what = _("the ten built-in shapes")

@@ -12,10 +12,10 @@ import streamlit as st
 from explorer.charts.misconceptions import gradient_growth_figure, ratio_text
 from explorer.charts.model import block_figure
 from explorer.experiments.relu_place import verdict
-from explorer.gradient_results import first_last_ratios
 from explorer.i18n import N_, _, then
-from explorer.ui.assets_cache import precomputed_relu_place, precomputed_run, precomputed_sweeps
-from explorer.ui.cache import figure
+from explorer.interpret.gradient_results import first_last_ratios
+from explorer.ui.caches.assets import precomputed_relu_place, precomputed_run, precomputed_sweeps
+from explorer.ui.caches.results import figure
 from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.widgets import show_chart
 

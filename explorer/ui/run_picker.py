@@ -14,7 +14,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from explorer.i18n import _
-from explorer.runs import Run
+from explorer.training.runs import Run
 
 NEAR_CHANCE = 0.15  # accuracy within this of chance (1 / classes) counts as "near chance"
 

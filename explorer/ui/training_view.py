@@ -1,8 +1,8 @@
 """The live training panel shared by the Train and Experiments pages: submit to the engine, poll, stop.
 
-Training runs as a job on the engine (``explorer.engine``), never in the web server. A session keeps only
+Training runs as a job on the engine (``explorer.engine.jobs``), never in the web server. A session keeps only
 the job's key; everything it shows comes from the scheduler (the latest snapshot and the curve's new points,
-read once per server process for all its sessions) or the run's folder (results, ``explorer.runs``), so every
+read once per server process for all its sessions) or the run's folder (results, ``explorer.training.runs``), so every
 session that presses Start on the same thing, or opens ``/train?run=ID``, watches the same run.
 """
 
@@ -15,16 +15,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import engine, engine_records, model_cards, runs, tasks
 from explorer.charts.training import grad_norm_heatmap, training_curves
-from explorer.datasets import SkippedFile, skip_reasons
+from explorer.data.base import SkippedFile
+from explorer.data.folder import skip_reasons
+from explorer.engine import jobs as engine
+from explorer.engine import records as engine_records
 from explorer.i18n import _, translate, translate_all
-from explorer.models import ResNetConfig
-from explorer.recorders import History
-from explorer.runs import Run, list_runs, load_resumable
-from explorer.training import TrainConfig
+from explorer.interpret import model_cards
+from explorer.models.config import ResNetConfig
+from explorer.tasks import training as tasks
+from explorer.training import runs
+from explorer.training.config import TrainConfig
+from explorer.training.history import History
+from explorer.training.runs import Run, list_runs, load_resumable
 from explorer.ui import state
-from explorer.ui.cache import figure
+from explorer.ui.caches.results import figure
 from explorer.ui.job_view import engine_down_text, phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart

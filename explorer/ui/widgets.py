@@ -7,8 +7,8 @@ import streamlit as st
 from plotly.basedatatypes import BaseFigure
 
 from explorer import i18n
-from explorer.config import CIFAR_DEPTHS, CIFAR_WIDTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _
+from explorer.models.config import CIFAR_DEPTHS, CIFAR_WIDTHS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.ui import state
 
 WIDTHS = {"cifar": CIFAR_WIDTHS, "imagenet": (16, 32, 64)}

@@ -1,4 +1,4 @@
-"""Fixtures for the browser tests: a real server and Chromium (helpers in ``explorer.testing.browser``)."""
+"""Fixtures for the browser tests: a real server and Chromium (helpers in ``tests.support.browser``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.testing.browser import ARGS, CHROMIUM, browser_page, free_port, start_server, wait_healthy
+from tests.support.browser import ARGS, CHROMIUM, browser_page, free_port, start_server, wait_healthy
 
 
 @pytest.fixture(scope="session")

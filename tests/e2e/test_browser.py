@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.testing.browser import browser_page, no_exception, shot, upload_to_explain, wait_idle
+from tests.support.browser import browser_page, no_exception, shot, upload_to_explain, wait_idle
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,9 @@ import psutil
 import pytest
 from PIL import Image
 
-from explorer.deploy.launcher import Classroom, free_port
-from explorer.testing.browser import no_exception, shot, upload_to_explain, wait_idle
+from explorer.deploy.launcher import Classroom
+from explorer.deploy.ports import free_port
+from tests.support.browser import no_exception, shot, upload_to_explain, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 STEP = re.compile(r"step (\d+) of \d+")

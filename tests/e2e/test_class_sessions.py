@@ -1,6 +1,6 @@
 """A class at once: 8 real Streamlit sessions against one real server on loopback (not timed).
 
-Each session speaks Streamlit's own WebSocket protocol (explorer/testing/session_client.py). Before the
+Each session speaks Streamlit's own WebSocket protocol (tests/support/session_client.py). Before the
 pages were built on every run, sessions running at the same moment raised "This page cannot be called
 directly" from the shared st.Page objects.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.testing.server import start_server, stop_server
-from explorer.testing.session_client import StreamlitSession
+from tests.support.server import start_server, stop_server
+from tests.support.session_client import StreamlitSession
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSIONS = 8
@@ -86,7 +86,7 @@ def test_eight_sessions_at_once_see_no_error_and_leave_the_shared_models_untouch
     assert "0 cached models changed since loading" in report
 
 
-@pytest.mark.skipif(importlib.util.find_spec("explorer.engine") is None, reason="needs the job engine (issue 12)")
+@pytest.mark.skipif(importlib.util.find_spec("explorer.engine.jobs") is None, reason="needs the job engine (issue 12)")
 def test_eight_identical_start_presses_train_once(class_server):
     async def press(s: StreamlitSession) -> list[str]:
         await s.open("train")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from explorer.testing.browser import wait_idle
+from tests.support.browser import wait_idle
 from tests.ui.walk_files import files_for
 from tests.ui.widget_walk import LEAKS
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
+from tests.support.browser import browser_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")

@@ -13,9 +13,10 @@ import pytest
 import torch
 import torchvision
 
-from explorer.deploy.launcher import Classroom, free_port
-from explorer.testing.browser import no_exception, shot, wait_idle
-from explorer.upload_limits import IMAGE_MB, MB, WEIGHTS_MB
+from explorer.data.upload_limits import IMAGE_MB, MB, WEIGHTS_MB
+from explorer.deploy.launcher import Classroom
+from explorer.deploy.ports import free_port
+from tests.support.browser import no_exception, shot, wait_idle
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 LOG_LINE = re.compile(r'"(\w+) (\S+) [^"]*" (\d+) ')  # nginx.conf's log_format: method, path, status

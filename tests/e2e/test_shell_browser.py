@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from explorer.testing.browser import no_exception, wait_idle
+from tests.support.browser import no_exception, wait_idle
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")

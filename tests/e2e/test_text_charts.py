@@ -9,7 +9,7 @@ import pytest
 from explorer.charts.lesion import lesion_figure
 from explorer.charts.misconceptions import block_cost_figure, fit_figure, gradient_growth_figure
 from explorer.experiments.lesion import BlockLesion, LesionResult
-from explorer.misconceptions import BlockCost, Fit
+from explorer.experiments.misconceptions import BlockCost, Fit
 
 NARROW, WIDE = 540, 1060  # a chart's width on a 1024-pixel page (sidebar open), and on a 1440-pixel one
 

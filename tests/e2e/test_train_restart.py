@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from explorer.testing.browser import browser_page, no_exception, shot, wait_idle
+from tests.support.browser import browser_page, no_exception, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 STEPS = 60  # the Quick pair: about 9 s of training on 2 idle cores, long enough that Stop lands mid-run

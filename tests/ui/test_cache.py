@@ -4,11 +4,12 @@ check that no view leaves a hook, a mode or a changed weight on a shared model."
 import numpy as np
 import torch
 
-from explorer import attribution as attr
-from explorer import model_cards
 from explorer.charts.model import block_figure
-from explorer.models import ResNetConfig
-from explorer.ui import cache, shared_models
+from explorer.interpret import gradcam as attr
+from explorer.interpret import model_cards
+from explorer.models.config import ResNetConfig
+from explorer.ui.caches import models as shared_models
+from explorer.ui.caches import results as cache
 from explorer.ui.widgets import _Spec
 
 TINY = ResNetConfig(depth=8, width=8)

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explorer.data.upload_limits import IMAGE_MB, MB, WEIGHTS_MB
 from explorer.ui import state
-from explorer.upload_limits import IMAGE_MB, MB, WEIGHTS_MB
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -88,7 +88,7 @@ def test_a_photo_on_a_shapes_network_offers_the_offline_way_out():
 
 
 def test_a_runs_checkpoints_zip_is_explained_with_its_twin():
-    from tests.test_network_files import SHAPES_RUN, checkpoints_zip
+    from tests.interpret.test_network_files import SHAPES_RUN, checkpoints_zip
 
     at = open_explain({"network": "file"})
     assert any("Upload a network file" in i.value for i in at.info)

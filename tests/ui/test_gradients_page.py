@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.ui import assets_cache, cache
+from explorer.ui.caches import assets as assets_cache
+from explorer.ui.caches import results as cache
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 SIDEBAR = {"network": "The network in the sidebar, untrained", "depth": "32", "residual": "false", "shortcut": "B"}

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import engine
-from tests.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
+from explorer.engine import jobs as engine
+from tests.engine.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.test_engine import cluster  # noqa: F401  (the fixture)
+from tests.engine.test_engine import cluster  # noqa: F401  (the fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
@@ -248,8 +248,8 @@ def test_inside_shows_the_shape_sample_it_explains():
     at.slider(key="image_shape_index").set_value(7).run()
     images = at.get("image")
     assert len(images) == 1
-    from explorer.datasets import SHAPE_CLASSES
-    from explorer.ui.cache import shapes_samples
+    from explorer.data.shapes import SHAPE_CLASSES
+    from explorer.ui.caches.results import shapes_samples
 
     shape = SHAPE_CLASSES[int(shapes_samples(24).labels[7])]
     assert images[0].captions == [f"shapes sample 7: {shape}"]
@@ -308,9 +308,10 @@ def test_inside_layer_response_note_reads_as_chinese():
 def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
     """A user's zip with a decompression bomb among good pictures trains on a worker; the page says which
     file was left out and why."""
-    from explorer import engine, engine_records
-    from tests.test_engine import START_TIMEOUT, wait_until
-    from tests.test_folder import bomb_png, good_entries
+    from explorer.engine import jobs as engine
+    from explorer.engine import records as engine_records
+    from tests.data.test_folder import bomb_png, good_entries
+    from tests.engine.test_engine import START_TIMEOUT, wait_until
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -335,7 +336,8 @@ def test_train_on_a_zip_says_what_was_skipped(cluster):  # noqa: F811
 
 def test_experiments_rerun_under_each_recipe_reruns_that_recipe(monkeypatch):
     """The button under the full-batch run re-runs the full-batch recipe, not the short preset."""
-    from explorer.ui import assets_cache, training_view
+    from explorer.ui import training_view
+    from explorer.ui.caches import assets as assets_cache
 
     started = []
     monkeypatch.setattr(training_view, "start_ui", lambda key, title, configs, recipe, **kw: started.append(recipe))

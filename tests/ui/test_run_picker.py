@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.runs import load_run
+from explorer.training.runs import load_run
 from explorer.ui.run_picker import best_first, near_chance
-from tests.test_saliency import run_cli
+from tests.experiments.test_saliency import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

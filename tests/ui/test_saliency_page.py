@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import engine
-from tests.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
-from tests.test_saliency import run_cli
+from explorer.engine import jobs as engine
+from tests.engine.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
+from tests.experiments.test_saliency import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import engine, engine_client
-from tests.test_engine import START_TIMEOUT, cluster, wait_until  # noqa: F401  (the fixture)
+from explorer.engine import client as engine_client
+from explorer.engine import jobs as engine
+from tests.engine.test_engine import START_TIMEOUT, cluster, wait_until  # noqa: F401  (the fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -72,7 +73,7 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
 def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     import dask
 
-    from explorer.testing.server import free_port
+    from tests.support.server import free_port
 
     engine_client.close()
     monkeypatch.setenv(engine_client.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there

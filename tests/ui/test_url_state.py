@@ -156,8 +156,8 @@ def no_engine(monkeypatch, tmp_path):
     and the page's engine calls give up in a second instead of starting a local cluster)."""
     import dask
 
-    from explorer import engine_client
-    from explorer.testing.server import free_port
+    from explorer.engine import client as engine_client
+    from tests.support.server import free_port
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     engine_client.close()
@@ -171,8 +171,9 @@ def _saved_run(root, title: str, nets, steps: int) -> str:
     """A run trained and saved by the job's own code, as a worker would; its id, as ``?run=`` carries it."""
     from dataclasses import replace
 
-    from explorer import engine_worker, tasks
-    from explorer.training import PRESETS
+    from explorer.engine import worker as engine_worker
+    from explorer.tasks import training as tasks
+    from explorer.training.lockstep import PRESETS
 
     train = replace(
         PRESETS["quick"], steps=steps, batch_size=8, train_size=32, eval_size=8, eval_every=10, image_size=16
@@ -183,7 +184,7 @@ def _saved_run(root, title: str, nets, steps: int) -> str:
 
 
 def test_a_link_to_a_run_shows_its_preset_and_steps_not_the_defaults(no_engine):
-    from explorer.models import ResNetConfig
+    from explorer.models.config import ResNetConfig
 
     run = _saved_run(no_engine, "Quick", [ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)], 30)
     at = open_link("train", {"run": run})
@@ -196,7 +197,7 @@ def test_a_link_to_a_run_shows_its_preset_and_steps_not_the_defaults(no_engine):
 
 
 def test_a_link_to_a_run_of_the_sidebar_network_shows_that_network(no_engine):
-    from explorer.models import ResNetConfig
+    from explorer.models.config import ResNetConfig
 
     net = ResNetConfig(depth=14, width=8, residual=True, shortcut="B")
     run = _saved_run(no_engine, "The network in the sidebar and its twin", [net.twin(), net], 20)

@@ -3,15 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from explorer import model_cards
 from explorer.charts.misconceptions import ratio_text
 from explorer.charts.model import block_figure, shortcut_scale_figure
 from explorer.experiments.init_gradients import PROBE_IMAGES
-from explorer.gradients import scaled_gradient_norms
 from explorer.i18n import _
-from explorer.summary import human
+from explorer.interpret import model_cards
+from explorer.interpret.gradients import scaled_gradient_norms
+from explorer.models.summary_records import human
 from explorer.ui import state
-from explorer.ui.cache import (
+from explorer.ui.caches.results import (
     architecture_spec,
     cached_probe_batch,
     cached_summary,

@@ -3,8 +3,9 @@ loaded, and how many training jobs really started on the job engine?"""
 
 import streamlit as st
 
-from explorer import engine, engine_client
-from explorer.ui.shared_models import shared_models_report
+from explorer.engine import client as engine_client
+from explorer.engine import jobs as engine
+from explorer.ui.caches.models import shared_models_report
 
 st.title("Diagnostics")
 r = shared_models_report()

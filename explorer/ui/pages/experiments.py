@@ -2,13 +2,15 @@
 
 import streamlit as st
 
-from explorer import engine_records, tasks_experiments
 from explorer.charts.lesion import lesion_figure, removal_curve_figure
+from explorer.engine import records as engine_records
 from explorer.i18n import LANGUAGES, N_, _, language
-from explorer.training import PRESET_MODELS, PRESETS
+from explorer.tasks import experiments as tasks_experiments
+from explorer.training.lockstep import PRESET_MODELS, PRESETS
 from explorer.ui import state
-from explorer.ui.assets_cache import precomputed_cards, precomputed_lesions, precomputed_run
-from explorer.ui.cache import figure
+from explorer.ui.caches.assets import precomputed_cards, precomputed_lesions, precomputed_run
+from explorer.ui.caches.models import cached_card_model
+from explorer.ui.caches.results import figure
 from explorer.ui.job_view import engine_down_text, job_panel, submit_ui
 from explorer.ui.lesson_sections import (
     degradation_summary,
@@ -17,7 +19,6 @@ from explorer.ui.lesson_sections import (
     run_titles,
     shattered_section,
 )
-from explorer.ui.shared_models import cached_card_model
 from explorer.ui.training_view import busy, current, history_charts, live_panel, start_ui
 from explorer.ui.widgets import show_chart
 

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import attribution as attr
-from explorer import attribution_methods, tasks_experiments, trust
 from explorer.charts.attribution import (
     filmstrip_figure,
     method_grid_figure,
@@ -15,8 +13,13 @@ from explorer.charts.attribution import (
     randomisation_methods_figure,
 )
 from explorer.i18n import _
-from explorer.probes import probe_batch
-from explorer.ui import cache, state
+from explorer.interpret import gradcam as attr
+from explorer.interpret import methods as attribution_methods
+from explorer.interpret import trust
+from explorer.interpret.probes import probe_batch
+from explorer.tasks import experiments as tasks_experiments
+from explorer.ui import state
+from explorer.ui.caches import results as cache
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.models_ui import (
     card_title,

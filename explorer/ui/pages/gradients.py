@@ -4,11 +4,12 @@ import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure
 from explorer.experiments.init_gradients import PROBE_IMAGES
-from explorer.gradients import SweepResult, gradient_norms
 from explorer.i18n import N_, _
+from explorer.interpret.gradient_results import SweepResult
+from explorer.interpret.gradients import gradient_norms
 from explorer.ui import state
-from explorer.ui.assets_cache import precomputed_gradient_norms
-from explorer.ui.cache import cached_probe_batch, figure, view
+from explorer.ui.caches.assets import precomputed_gradient_norms
+from explorer.ui.caches.results import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import load_model_ui, model_picker_ui
 from explorer.ui.preact_sections import preact_gradients_section

@@ -8,11 +8,11 @@ from PIL import Image
 
 from explorer.charts.inside import channel_stats_spec, feature_map_spec, layer_response_figure, residual_spec
 from explorer.i18n import _, then
-from explorer.probes import feature_layers, inside_view, layer_responses, probe_batch
-from explorer.response_gaps import compare_responses
+from explorer.interpret.probes import feature_layers, inside_view, layer_responses, probe_batch
+from explorer.interpret.response_gaps import compare_responses
 from explorer.ui import state
-from explorer.ui.assets_cache import precomputed_responses, precomputed_run
-from explorer.ui.cache import figure, view
+from explorer.ui.caches.assets import precomputed_responses, precomputed_run
+from explorer.ui.caches.results import figure, view
 from explorer.ui.lesson_sections import recipe_caption, run_titles
 from explorer.ui.models_ui import image_ui, model_picker_ui, prepared, session_models
 from explorer.ui.widgets import show_chart

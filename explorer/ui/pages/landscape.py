@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer import tasks_experiments
 from explorer.charts.landscape import cross_section_figure, landscape_figure, landscape_range, line_figure
 from explorer.experiments.landscape_records import describe
 from explorer.i18n import N_, _, ngettext
+from explorer.tasks import experiments as tasks_experiments
 from explorer.ui import state
-from explorer.ui.assets_cache import ASSET_RUNS, found_runs, precomputed_landscapes, precomputed_run
-from explorer.ui.cache import figure
+from explorer.ui.caches.assets import ASSET_RUNS, found_runs, precomputed_landscapes, precomputed_run
+from explorer.ui.caches.results import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import run_titles
 from explorer.ui.run_picker import chance_warning_ui, run_picker_ui

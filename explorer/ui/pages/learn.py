@@ -5,12 +5,12 @@ import streamlit as st
 
 from explorer.charts.inside import zero_gamma_figure
 from explorer.charts.model import block_figure
-from explorer.config import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
 from explorer.i18n import _
-from explorer.summary_records import human
+from explorer.models.config import CIFAR_PRESETS, IMAGENET_BLOCKS, ResNetConfig
+from explorer.models.summary_records import human
 from explorer.ui import pages, state
-from explorer.ui.assets_cache import zero_gamma_ratios
-from explorer.ui.cache import figure, network_cost
+from explorer.ui.caches.assets import zero_gamma_ratios
+from explorer.ui.caches.results import figure, network_cost
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.preact_sections import preact_learn_section

@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from explorer import tasks_experiments
 from explorer.charts.saliency import WEIGHT_LABELS, examples_figure, metric_figure
 from explorer.experiments.saliency import METRICS
 from explorer.i18n import _
+from explorer.tasks import experiments as tasks_experiments
 from explorer.ui import saliency_text as text
 from explorer.ui import state
-from explorer.ui.assets_cache import ASSET_RUNS, DEFAULT_RUN, found_runs, precomputed_run, precomputed_saliency
-from explorer.ui.cache import figure
+from explorer.ui.caches.assets import ASSET_RUNS, DEFAULT_RUN, found_runs, precomputed_run, precomputed_saliency
+from explorer.ui.caches.results import figure
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.lesson_sections import recipe_caption
 from explorer.ui.run_picker import chance_warning_ui, run_picker_ui

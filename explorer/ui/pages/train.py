@@ -8,13 +8,15 @@ from dataclasses import replace
 
 import streamlit as st
 
-from explorer import engine, engine_records
-from explorer.datasets import DATASETS
+from explorer.data.datasets import DATASETS
+from explorer.data.upload_limits import ZIP_MB
+from explorer.engine import jobs as engine
+from explorer.engine import records as engine_records
 from explorer.i18n import _
-from explorer.runs import list_runs
-from explorer.training import PRESET_MODELS, PRESETS
+from explorer.training.lockstep import PRESET_MODELS, PRESETS
+from explorer.training.runs import list_runs
 from explorer.ui import state
-from explorer.ui.assets_cache import ASSET_RUNS
+from explorer.ui.caches.assets import ASSET_RUNS
 from explorer.ui.job_view import engine_down_text
 from explorer.ui.models_ui import checked_upload, hide_server_limit_ui
 from explorer.ui.preact_sections import relu_place_section
@@ -30,7 +32,6 @@ from explorer.ui.training_view import (
     start_ui,
 )
 from explorer.ui.widgets import network_ui
-from explorer.upload_limits import ZIP_MB
 
 JOB_KEY = "train_live"
 WHAT = {

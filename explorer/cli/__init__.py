@@ -1,0 +1,1 @@
+"""python -m explorer ...: the parser, and one module per command family."""

@@ -1,0 +1,1 @@
+"""Looking inside a network: model cards, probes, gradients, Grad-CAM and the other methods, trust checks."""
