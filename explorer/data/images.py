@@ -35,7 +35,7 @@ MAX_PIXELS = 40_000_000  # 40 megapixels: a large phone photo is 12-50
 # smallest images any network here learnt from (the full-batch degradation recipe trains at 16 x 16). Below it
 # the network sees mostly pixels the resize invented, and a map's cells are larger than the picture's own.
 MIN_SIDE = 16
-SAMPLES_DIR = Path(__file__).resolve().parent.parent / "assets" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "samples"
 
 
 # the short reasons an image is refused (``ImageError.reason``), for counting refusals; shown through _()

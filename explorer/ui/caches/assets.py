@@ -15,7 +15,7 @@ from explorer.interpret import model_cards
 from explorer.training import runs
 from explorer.ui.spinners import SpinnerText
 
-ASSETS = Path(__file__).resolve().parents[2] / "assets"
+ASSETS = Path(__file__).resolve().parents[3] / "assets"
 ASSET_RUNS = ASSETS / "runs"
 ASSET_EXPERIMENTS = ASSETS / "experiments"
 DEFAULT_RUN = "shapes"  # assets/runs/shapes: the shapes pair at 20 and 56 layers trained to >= 95% (`make assets`)
