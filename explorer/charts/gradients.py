@@ -60,15 +60,11 @@ def gradient_norms_figure(results: Sequence, title: str | None = None) -> go.Fig
     return fig
 
 
-def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
-    """Left: the derivative along the line for each network (scaled to unit std); right: autocorrelation vs lag.
-
-    ``results`` are ``gradients.ShatteredResult``; plain nets vermillion, residual blue, dash by name order.
-    """
-    results = list(results)[:max_traces]
+def _shattered_grid(results: list) -> go.Figure:
+    """One row per network on the left (its derivative), the autocorrelations in one panel spanning the right."""
     n = len(results)
     specs = [[{}, {"rowspan": n}]] + [[{}, None] for _row in range(n - 1)]
-    fig = make_subplots(
+    return make_subplots(
         rows=n,
         cols=2,
         specs=specs,
@@ -78,37 +74,46 @@ def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
         vertical_spacing=0.03,
         subplot_titles=[results[0].name, _("autocorrelation of d output / dt")] + [r.name for r in results[1:]],
     )
+
+
+def _derivative_trace(r, col: str) -> go.Scatter:
+    """The derivative along the line, scaled to unit std."""
+    return go.Scatter(
+        x=r.t,
+        y=r.grad / (np.std(r.grad) or 1.0),
+        mode="lines",
+        line={"color": col, "width": 1.5},
+        showlegend=False,
+        hovertemplate="t %{x:.3f}<br>%{y:.2f}<extra>" + r.name + "</extra>",
+    )
+
+
+def _autocorrelation_trace(r, col: str, dash: str) -> go.Scatter:
+    return go.Scatter(
+        x=np.arange(len(r.acf)),
+        y=r.acf,
+        mode="lines+markers",
+        name=_("{name} (lag 1: {lag1:.2f})").format(name=r.name, lag1=r.lag1),
+        line={"color": col, "dash": dash, "width": 3},
+        marker={"size": 5},
+    )
+
+
+def shattered_figure(results: Sequence, max_traces: int = 6) -> go.Figure:
+    """Left: the derivative along the line for each network (scaled to unit std); right: autocorrelation vs lag.
+
+    ``results`` are ``gradients.ShatteredResult``; plain nets vermillion, residual blue, dash by name order.
+    """
+    results = list(results)[:max_traces]
+    n = len(results)
+    fig = _shattered_grid(results)
     depth_order = sorted({r.name.split("-")[-1] for r in results})
     for i, r in enumerate(results):
         col = colour(r.residual if r.residual is not None else not r.name.startswith("Plain"))
         dash = DASHES[depth_order.index(r.name.split("-")[-1]) % len(DASHES)]
-        g = r.grad / (np.std(r.grad) or 1.0)
-        fig.add_trace(
-            go.Scatter(
-                x=r.t,
-                y=g,
-                mode="lines",
-                line={"color": col, "width": 1.5},
-                showlegend=False,
-                hovertemplate="t %{x:.3f}<br>%{y:.2f}<extra>" + r.name + "</extra>",
-            ),
-            row=i + 1,
-            col=1,
-        )
+        fig.add_trace(_derivative_trace(r, col), row=i + 1, col=1)
         fig.update_yaxes(showticklabels=False, row=i + 1, col=1)
-        lags = np.arange(len(r.acf))
-        fig.add_trace(
-            go.Scatter(
-                x=lags,
-                y=r.acf,
-                mode="lines+markers",
-                name=_("{name} (lag 1: {lag1:.2f})").format(name=r.name, lag1=r.lag1),
-                line={"color": col, "dash": dash, "width": 3},
-                marker={"size": 5},
-            ),
-            row=1,
-            col=2,
-        )
+        fig.add_trace(_autocorrelation_trace(r, col, dash), row=1, col=2)
     fig.update_xaxes(title_text=_("position t along the line"), row=n, col=1)
     fig.update_xaxes(title_text=_("lag (points)"), row=1, col=2)
     fig.update_yaxes(title_text=_("autocorrelation"), range=[-0.3, 1.02], row=1, col=2)

@@ -86,6 +86,50 @@ def _title(s: Landscape) -> str:
     return f"{s.network}<br><sup>" + _("centre loss {loss:.3g}").format(loss=s.center_loss) + "</sup>"
 
 
+def _panels(kind: str, titles: list[str]) -> go.Figure:
+    """One panel per landscape: side by side for contours; one above the other for surfaces (a 3-D panel half a page
+    wide cuts its own axis text)."""
+    n = max(1, len(titles))
+    if kind == "surface":
+        return make_subplots(n, 1, specs=[[{"type": "surface"}] for _panel in range(n)], subplot_titles=titles,
+                             vertical_spacing=0.12 / n)  # fmt: skip
+    return make_subplots(1, n, specs=[[{"type": "xy"} for _panel in range(n)]], subplot_titles=titles,
+                         horizontal_spacing=0.06)  # fmt: skip
+
+
+def _add_contour(fig: go.Figure, i: int, trace: dict, log: bool) -> None:
+    """A landscape as a contour map in panel i (from 1), its centre (the trained weights) marked with an x."""
+    contours = {"coloring": "heatmap", "showlines": True}
+    if not log:
+        contours |= {"start": 0.1, "end": CAP, "size": LEVEL}
+    fig.add_trace(
+        go.Contour(**trace, contours=contours, line={"width": 0.6, "color": "rgba(255,255,255,0.6)"}, ncontours=24),
+        1, i,
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=[0], y=[0], mode="markers", marker={"symbol": "x", "size": 12, "color": "white"},
+                   hoverinfo="skip", showlegend=False),
+        1, i,
+    )  # fmt: skip
+    fig.update_xaxes(title_text=_("direction 1"), row=1, col=i, constrain="domain")
+    fig.update_yaxes(
+        title_text=_("direction 2") if i == 1 else None, row=1, col=i, scaleanchor=f"x{i if i > 1 else ''}"
+    )
+
+
+def _add_surface(fig: go.Figure, i: int, trace: dict, zaxis: dict) -> None:
+    """A landscape as a 3-D surface in panel i (from 1), its height axis ``zaxis``."""
+    fig.add_trace(go.Surface(**trace), i, 1)
+    small = {"size": FONT_SIZE - 6}
+    fig.update_layout(
+        {"scene" if i == 1 else f"scene{i}": {
+            "zaxis": {**zaxis, "tickfont": small},
+            "xaxis": {"title": _("dir. 1"), "tickfont": small}, "yaxis": {"title": _("dir. 2"), "tickfont": small},
+            "camera": {"eye": CAMERA_EYE}, "aspectmode": "cube",
+        }}
+    )  # fmt: skip
+
+
 def landscape_figure(
     landscapes: list[Landscape], kind: str = "contour", log: bool = True, zrange: tuple[float, float] | None = None
 ) -> go.Figure:
@@ -99,52 +143,22 @@ def landscape_figure(
     """
     if kind not in ("contour", "surface"):
         raise ValueError(f"kind must be 'contour' or 'surface', got {kind!r}")
-    n = max(1, len(landscapes))
-    titles = [_title(s) for s in landscapes]
-    if kind == "surface":  # one above the other: a 3-D panel half a page wide cuts its own axis text
-        fig = make_subplots(n, 1, specs=[[{"type": "surface"}] for _panel in range(n)], subplot_titles=titles,
-                            vertical_spacing=0.12 / n)  # fmt: skip
-    else:
-        fig = make_subplots(1, n, specs=[[{"type": "xy"} for _panel in range(n)]], subplot_titles=titles,
-                            horizontal_spacing=0.06)  # fmt: skip
+    fig = _panels(kind, [_title(s) for s in landscapes])
     low, high = zrange or landscape_range(landscapes, log)
-    bar, small = _colorbar(log, low, high), {"size": FONT_SIZE - 6}
+    bar = _colorbar(log, low, high)
+    ticks = {k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}
+    zaxis = {"range": [low, high], "title": _("loss"), **ticks}
     for i, s in enumerate(landscapes, start=1):
-        z = _values(s.loss, log)
-        text = np.vectorize(lambda v: f"{v:.4g}")(s.loss)
         hover = "a %{x:.2f}, b %{y:.2f}<br>" + _("loss") + " %{text}<extra>" + s.network + "</extra>"
+        text = np.vectorize(lambda v: f"{v:.4g}")(s.loss)
+        trace = dict(x=s.x, y=s.y, z=_values(s.loss, log), text=text, hovertemplate=hover, coloraxis="coloraxis")
         if kind == "contour":
-            contours = {"coloring": "heatmap", "showlines": True}
-            if not log:
-                contours |= {"start": 0.1, "end": CAP, "size": LEVEL}
-            fig.add_trace(
-                go.Contour(x=s.x, y=s.y, z=z, text=text, hovertemplate=hover, coloraxis="coloraxis", contours=contours,
-                           line={"width": 0.6, "color": "rgba(255,255,255,0.6)"}, ncontours=24),
-                1, i,
-            )  # fmt: skip
-            fig.add_trace(
-                go.Scatter(x=[0], y=[0], mode="markers", marker={"symbol": "x", "size": 12, "color": "white"},
-                           hoverinfo="skip", showlegend=False),
-                1, i,
-            )  # fmt: skip
-            fig.update_xaxes(title_text=_("direction 1"), row=1, col=i, constrain="domain")
-            fig.update_yaxes(
-                title_text=_("direction 2") if i == 1 else None, row=1, col=i, scaleanchor=f"x{i if i > 1 else ''}"
-            )
+            _add_contour(fig, i, trace, log)
         else:
-            fig.add_trace(go.Surface(x=s.x, y=s.y, z=z, text=text, hovertemplate=hover, coloraxis="coloraxis"), i, 1)
-            scene = "scene" if i == 1 else f"scene{i}"
-            fig.update_layout(
-                {scene: {
-                    "zaxis": {"range": [low, high], "title": _("loss"), "tickfont": small,
-                              **{k: v for k, v in bar.items() if k in ("tickvals", "ticktext")}},
-                    "xaxis": {"title": _("dir. 1"), "tickfont": small}, "yaxis": {"title": _("dir. 2"), "tickfont": small},
-                    "camera": {"eye": CAMERA_EYE}, "aspectmode": "cube",
-                }}
-            )  # fmt: skip
+            _add_surface(fig, i, trace, zaxis)
     fig.update_layout(coloraxis={"colorscale": COLORSCALE, "cmin": low, "cmax": high, "colorbar": bar})
     fig.update_annotations(font_size=FONT_SIZE)
-    apply_style(fig, height=500 if kind == "contour" else 60 + 520 * n)
+    apply_style(fig, height=500 if kind == "contour" else 60 + 520 * max(1, len(landscapes)))
     return fig.update_layout(margin={"t": 90})
 
 

@@ -76,47 +76,58 @@ def label_positions(points: Sequence[tuple[int, float]], span: float) -> list[st
     return positions
 
 
-def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
-    """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
-    below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines.
-    Labels never overlap one another (``label_positions``); the reading guide is the legend entry of the line at 1."""
-    kinds = ((False, False), (False, True), (True, False), (True, True))
-    traces = []
-    for preact, residual in kinds:
+KINDS = ((False, False), (False, True), (True, False), (True, True))  # (preact, residual): the legend's order
+
+
+def _by_kind(ratios: Sequence[dict]) -> list[tuple[bool, bool, list[dict]]]:
+    """(preact, residual, rows shallowest first) for each kind of network the rows hold."""
+    groups = []
+    for preact, residual in KINDS:
         rows = sorted(
             (r for r in ratios if r["residual"] == residual and r.get("preact", False) == preact),
             key=lambda r: r["depth"],
         )
         if rows:
-            traces.append((preact, residual, rows))
-    logs = [math.log10(r["ratio"]) for _p, _r, rows in traces for r in rows]
+            groups.append((preact, residual, rows))
+    return groups
+
+
+def _log_range(rows: list[dict]) -> tuple[float, float]:
+    """The decades the points span, always including the line at 1."""
+    logs = [math.log10(r["ratio"]) for r in rows]
     low, high = (min(logs), max(logs)) if logs else (-1.0, 1.0)
-    low, high = min(low, 0.0), max(high, 0.0)  # the line at 1 is always shown
+    return min(low, 0.0), max(high, 0.0)
+
+
+def _ratio_trace(preact: bool, residual: bool, rows: list[dict], where: list[str]) -> go.Scatter:
+    """One kind's line, each point labelled where ``label_positions`` found room (``where``)."""
+    name = _("residual") if residual else _("plain")
+    return go.Scatter(
+        x=[r["depth"] for r in rows],
+        y=[r["ratio"] for r in rows],
+        mode="lines+markers+text",
+        text=[ratio_text(r["ratio"]) if w != "none" else "" for r, w in zip(rows, where, strict=True)],
+        textposition=[w if w != "none" else "top center" for w in where],
+        cliponaxis=False,
+        name=_("{kind}, 2016 pre-activation").format(kind=name) if preact else name,
+        line={"color": colour(residual), "width": 3, "dash": "dot" if preact else "solid" if residual else "dash"},
+        marker={"size": 10, "symbol": "diamond" if preact else "circle"},
+        hovertemplate="%{x}: %{y:.3g}<extra>%{fullData.name}</extra>",
+    )
+
+
+def gradient_growth_figure(ratios: Sequence[dict]) -> go.Figure:
+    """First-layer over last-layer gradient norm against depth (``gradients.first_last_ratios`` rows), log scale;
+    below 1 would mean vanishing. Rows of pre-activation nets (He et al. 2016) get their own, dotted lines.
+    Labels never overlap one another (``label_positions``); the reading guide is the legend entry of the line at 1."""
+    groups = _by_kind(ratios)
+    rows = [r for _p, _r, kind_rows in groups for r in kind_rows]
+    low, high = _log_range(rows)
     span = (high - low) / (1 - 2 * (LABEL + MARKER))  # room for a label above the top point and below the bottom one
-    points = [(r["depth"], r["ratio"]) for _p, _r, rows in traces for r in rows]
-    positions = iter(label_positions(points, span))
+    positions = iter(label_positions([(r["depth"], r["ratio"]) for r in rows], span))
     fig = go.Figure()
-    for preact, residual, rows in traces:
-        where = [next(positions) for _r in rows]
-        name = _("residual") if residual else _("plain")
-        fig.add_trace(
-            go.Scatter(
-                x=[r["depth"] for r in rows],
-                y=[r["ratio"] for r in rows],
-                mode="lines+markers+text",
-                text=[ratio_text(r["ratio"]) if w != "none" else "" for r, w in zip(rows, where, strict=True)],
-                textposition=[w if w != "none" else "top center" for w in where],
-                cliponaxis=False,
-                name=_("{kind}, 2016 pre-activation").format(kind=name) if preact else name,
-                line={
-                    "color": colour(residual),
-                    "width": 3,
-                    "dash": "dot" if preact else "solid" if residual else "dash",
-                },
-                marker={"size": 10, "symbol": "diamond" if preact else "circle"},
-                hovertemplate="%{x}: %{y:.3g}<extra>%{fullData.name}</extra>",
-            )
-        )
+    for preact, residual, kind_rows in groups:
+        fig.add_trace(_ratio_trace(preact, residual, kind_rows, [next(positions) for _r in kind_rows]))
     fig.add_hline(y=1, line={"color": GUIDE, "dash": "dot"})
     fig.add_trace(  # the reading guide is the dotted line's legend entry: the legend flows, it never meets a label
         go.Scatter(

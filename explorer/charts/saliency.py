@@ -56,55 +56,71 @@ def _weak(result: dict) -> bool:
     return result["weights"] == "trained" and near_chance(result)
 
 
+def _network_colours(results: list[dict]) -> dict[str, str]:
+    """Each network's colour, shaded by its depth among all the results' depths."""
+    depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
+    return {r["network"]: _network_colour(r["network"], depths) for r in results}
+
+
+def _add_bars(fig: go.Figure, c: int, panel: list[dict], subset: str, metric: str, colours: dict, shown: set) -> None:
+    """In panel c (from 1): a bar per method for each network in its colour (``colours``), each network in the legend
+    once (``shown``)."""
+    methods = [m for m in METHOD_KEYS if m not in BASELINES]
+    for r in panel:
+        scores = r[subset]
+        fig.add_trace(
+            go.Bar(
+                x=[method_label(m) for m in methods],
+                y=[scores[m][metric] if scores.get(m) else None for m in methods],
+                name=_("{network} (near chance)").format(network=r["network"]) if _weak(r) else r["network"],
+                legendgroup=r["network"],
+                showlegend=r["network"] not in shown,
+                marker={"color": colours[r["network"]]},
+                hovertemplate=f"{r['network']}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=c,
+        )
+        shown.add(r["network"])
+
+
+def _add_baselines(fig: go.Figure, c: int, panel: list[dict], subset: str, metric: str, shown: set) -> list[str]:
+    """In panel c (from 1): each baseline's mean score as a horizontal line, its style in the legend once
+    (``shown``). Returns the lines' labels with their values ("random map 0.12")."""
+    labels = []
+    for b in BASELINES:
+        values = _baseline_values(panel, subset, b, metric)
+        if not values:
+            continue
+        line_colour, dash, label = BASELINE_STYLE[b]
+        if b == "random" and metric == "pointing_game" and all("hit_area" in r for r in panel):
+            label = EXPECTED_LABEL
+        mean = float(np.mean(values))
+        fig.add_hline(y=mean, line={"color": line_colour, "dash": dash, "width": 2}, row=1, col=c)
+        labels.append(f"{_(label)} {mean:.2f}")
+        if b not in shown:
+            fig.add_trace(_legend_line(_(label), line_colour, dash), row=1, col=c)
+            shown.add(b)
+    return labels
+
+
 def metric_figure(results: list[dict], metric: str, subset: str = "methods") -> go.Figure:
     """Bars of ``metric`` for each method and network, one panel per weights (trained, randomised); the
     baselines' scores (averaged over the panel's networks) as horizontal lines."""
     weights = [w for w in WEIGHT_LABELS if any(r["weights"] == w for r in results)]
     if not weights:
         raise ValueError("no results to draw")
-    methods = [m for m in METHOD_KEYS if m not in BASELINES]
-    depths = sorted({int(d) for r in results if (d := r["network"].rpartition("-")[2]).isdigit()})
     fig = make_subplots(
         rows=1, cols=len(weights), shared_yaxes=True, subplot_titles=[" "] * len(weights), horizontal_spacing=0.14
     )  # room for the slanted method names between the panels
-    shown = set()
+    colours, shown = _network_colours(results), set()  # shown: networks and baselines already in the legend
     for c, w in enumerate(weights, start=1):
         panel = [r for r in results if r["weights"] == w and r.get(subset)]
-        for r in panel:
-            scores = r[subset]
-            name = _("{network} (near chance)").format(network=r["network"]) if _weak(r) else r["network"]
-            fig.add_trace(
-                go.Bar(
-                    x=[method_label(m) for m in methods],
-                    y=[scores[m][metric] if scores.get(m) else None for m in methods],
-                    name=name,
-                    legendgroup=r["network"],
-                    showlegend=r["network"] not in shown,
-                    marker={"color": _network_colour(r["network"], depths)},
-                    hovertemplate=f"{r['network']}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
-                ),
-                row=1,
-                col=c,
-            )
-            shown.add(r["network"])
-        labels = []
-        for b in BASELINES:
-            values = _baseline_values(panel, subset, b, metric)
-            if not values:
-                continue
-            line_colour, dash, label = BASELINE_STYLE[b]
-            if b == "random" and metric == "pointing_game" and all("hit_area" in r for r in panel):
-                label = EXPECTED_LABEL
-            mean = float(np.mean(values))
-            fig.add_hline(y=mean, line={"color": line_colour, "dash": dash, "width": 2}, row=1, col=c)
-            labels.append(f"{_(label)} {mean:.2f}")
-            if b not in shown:  # the line's style in the legend, once
-                fig.add_trace(_legend_line(_(label), line_colour, dash), row=1, col=c)
-                shown.add(b)
+        _add_bars(fig, c, panel, subset, metric, colours, shown)
+        labels = _add_baselines(fig, c, panel, subset, metric, shown)
         # the baselines' values go under the panel's title, above the plot: never on a bar nor on each other
         # one line each: side by side, two panels' labels ran into each other on a narrow screen
-        title = "<br>".join([_(WEIGHT_LABELS[w]), *labels])
-        fig.layout.annotations[c - 1].text = title
+        fig.layout.annotations[c - 1].text = "<br>".join([_(WEIGHT_LABELS[w]), *labels])
     fig.update_yaxes(range=[0, 1.05])
     fig.update_xaxes(tickangle=-30)
     fig.update_layout(barmode="group", bargap=0.25)
