@@ -227,6 +227,59 @@ def weights_file_ui() -> None:
     st.rerun()
 
 
+def _shapes_sample_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str]:
+    """A built-in shape at the card's size (at most 64 px), picked with a slider; its true outline as the mask."""
+    from explorer.data.shapes import SHAPE_CLASSES
+
+    samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
+    state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
+    i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
+    arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    return (
+        Image.fromarray(arr),
+        samples.masks[i].numpy(),
+        _("shapes sample {i}: {shape}").format(i=i, shape=_(SHAPE_CLASSES[int(samples.labels[i])])),
+    )
+
+
+def _photo_sample_ui() -> tuple[Image.Image, None, str]:
+    """One of the shipped photos, shown small."""
+    photos = sample_images()
+    state.keep_valid(state.IMAGE_PHOTO, list(photos))
+    name = st.selectbox(_("Photo"), list(photos), key=state.IMAGE_PHOTO)
+    img = load_image(photos[name])
+    st.image(img, width=240, caption=name)
+    return img, None, name
+
+
+def _own_image_ui(kind: str) -> tuple[Image.Image, None, str] | None:
+    """An uploaded file (``kind`` "Upload") or a camera photo, shown small; None with a plain message when there is
+    none yet or it cannot be used."""
+    if kind == "Upload":
+        label = _("Upload an image ({accepted}, up to {mb} MB)").format(accepted=_(ACCEPTED), mb=IMAGE_MB)
+        up = st.file_uploader(label, key=state.UPLOAD)
+    else:
+        up = st.camera_input(_("Take a photo"), key=state.CAMERA)
+    hide_server_limit_ui()
+    if up is None:
+        if kind == "Upload":
+            text = _("Choose a picture to upload ({accepted}), or pick Shapes sample or Photo sample above.")
+            st.info(text.format(accepted=_(ACCEPTED)))
+        else:
+            st.info(_("Allow the camera and take a photo, or pick Shapes sample or Photo sample above."))
+        return None
+    if checked_upload(up, "image") is None:
+        return None
+    try:
+        img = load_image(up.getvalue())
+        st.image(img, width=240, caption=up.name)
+        check_min_size(img)  # a map of a few pixels, stretched to the network's input, means nothing
+        return img, None, up.name
+    except ImageError as e:
+        st.error(_could_not_use(up.name, e))
+        return None
+
+
 def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | None:
     """Choose an image: a shapes sample, a photo, an upload or the camera. Returns (image, mask or None, name)."""
     kinds = {"Shapes sample": _("Shapes sample"), "Photo sample": _("Photo sample"), "Upload": _("Upload")}
@@ -241,53 +294,10 @@ def image_ui(card: model_cards.ModelCard) -> tuple[Image.Image, object, str] | N
         help=_("Uploads: {accepted}, up to {mb} MB.").format(accepted=_(ACCEPTED), mb=IMAGE_MB),
     )
     if kind == "Shapes sample":
-        samples = shapes_samples(card.image_size if card.image_size <= 64 else 64)
-        state.keep_valid(state.IMAGE_INDEX, range(len(samples.labels)), 0)
-        i = st.slider(_("Sample"), 0, len(samples.labels) - 1, key=state.IMAGE_INDEX)
-        from explorer.data.shapes import SHAPE_CLASSES
-
-        arr = (samples.images[i].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-        return (
-            Image.fromarray(arr),
-            samples.masks[i].numpy(),
-            _("shapes sample {i}: {shape}").format(i=i, shape=_(SHAPE_CLASSES[int(samples.labels[i])])),
-        )
+        return _shapes_sample_ui(card)
     if kind == "Photo sample":
-        photos = sample_images()
-        state.keep_valid(state.IMAGE_PHOTO, list(photos))
-        name = st.selectbox(_("Photo"), list(photos), key=state.IMAGE_PHOTO)
-        img = load_image(photos[name])
-        st.image(img, width=240, caption=name)
-        return img, None, name
-    up = (
-        st.file_uploader(
-            _("Upload an image ({accepted}, up to {mb} MB)").format(accepted=_(ACCEPTED), mb=IMAGE_MB),
-            key=state.UPLOAD,
-        )
-        if kind == "Upload"
-        else st.camera_input(_("Take a photo"), key=state.CAMERA)
-    )
-    hide_server_limit_ui()
-    if up is None:
-        if kind == "Upload":
-            st.info(
-                _("Choose a picture to upload ({accepted}), or pick Shapes sample or Photo sample above.").format(
-                    accepted=_(ACCEPTED)
-                )
-            )
-        else:
-            st.info(_("Allow the camera and take a photo, or pick Shapes sample or Photo sample above."))
-        return None
-    if checked_upload(up, "image") is None:
-        return None
-    try:
-        img = load_image(up.getvalue())
-        st.image(img, width=240, caption=up.name)
-        check_min_size(img)  # a map of a few pixels, stretched to the network's input, means nothing
-        return img, None, up.name
-    except ImageError as e:
-        st.error(_could_not_use(up.name, e))
-        return None
+        return _photo_sample_ui()
+    return _own_image_ui(kind)
 
 
 def class_ids(classes: tuple[str, ...]) -> list[str]:
