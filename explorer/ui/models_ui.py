@@ -127,6 +127,32 @@ def _twin_ui(card: model_cards.ModelCard, all_cards: list[model_cards.ModelCard]
     return twin if show else None
 
 
+def _sidebar_picker_ui(
+    choices: dict[str, model_cards.ModelCard | None], shown: dict[str, str], allow_twin: bool
+) -> tuple[model_cards.ModelCard | None, model_cards.ModelCard | None]:
+    """The picker over ``_choices``, its twin toggle, the weights' download switch and uploader: (card, twin card
+    or None); the card is None while a network file of your own is still to come."""
+    st.subheader(_("Network to look at"))
+    label = st.selectbox(
+        _("Network"), list(choices), key=state.SOURCE, label_visibility="collapsed", format_func=shown.get
+    )
+    card = choices[label]
+    if card is None and label == SIDEBAR_ID:
+        card = model_cards.untrained_card(network_ui())
+    twin = None
+    if card is not None and allow_twin:
+        twin = _twin_ui(card, [c for c in choices.values() if c is not None])
+    if card is not None and card.source == model_cards.PRETRAINED:
+        st.checkbox(
+            _("Allow downloading ImageNet weights"),
+            key="allow_download",
+            help=_("Fetches torchvision's weights once (47-242 MB); needs the internet."),
+        )
+    if card is None or card.source == model_cards.PRETRAINED:
+        weights_file_ui()
+    return card, twin
+
+
 def model_picker_ui(
     allow_twin: bool = True, load: bool = True, url: tuple[str, ...] = ()
 ) -> list[tuple[model_cards.ModelCard, ResNet | None]]:
@@ -138,27 +164,9 @@ def model_picker_ui(
     even when its weights turn out not to be here.
     """
     choices, shown, legacy = _choices()
-    labels = list(choices)
-    _pick_source(labels, legacy)
+    _pick_source(list(choices), legacy)
     with st.sidebar:
-        st.subheader(_("Network to look at"))
-        label = st.selectbox(
-            _("Network"), labels, key=state.SOURCE, label_visibility="collapsed", format_func=shown.get
-        )
-        card = choices[label]
-        if card is None and label == SIDEBAR_ID:
-            card = model_cards.untrained_card(network_ui())
-        twin = None
-        if card is not None and allow_twin:
-            twin = _twin_ui(card, [c for c in choices.values() if c is not None])
-        if card is not None and card.source == model_cards.PRETRAINED:
-            st.checkbox(
-                _("Allow downloading ImageNet weights"),
-                key="allow_download",
-                help=_("Fetches torchvision's weights once (47-242 MB); needs the internet."),
-            )
-        if card is None or card.source == model_cards.PRETRAINED:
-            weights_file_ui()
+        card, twin = _sidebar_picker_ui(choices, shown, allow_twin)
     device_ui()
     if url:
         state.write_url(*url)
