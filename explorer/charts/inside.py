@@ -113,19 +113,39 @@ def _magnitude(a: np.ndarray | None, channel: int | None) -> np.ndarray | None:
     return a[channel] if channel is not None else np.sqrt((a.astype(np.float64) ** 2).sum(0))
 
 
+def _parts(d: dict) -> list[tuple[str, str]]:
+    """(key of ``d``, panel title) for each map a block shows: x and F(x); the shortcut where it reshapes x; the
+    sum in a residual block; the output after the last ReLU, which a pre-activation block has not (He et al. 2016)."""
+    parts = [("x", _("input x")), ("branch", _("branch F(x)"))]
+    if d["residual"]:
+        if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
+            parts.append(("shortcut", _("shortcut(x)")))
+        parts.append(("sum", _("F(x) + shortcut")))
+    if not d.get("preact"):
+        parts.append(("out", _("output relu(...)")))
+    return parts
+
+
+def _residual_title(d: dict, channel: int | None) -> str:
+    """One line (a second ran into the panel titles below it): the block, its kind, what the maps show, the ratio."""
+    what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
+    if d.get("preact"):
+        title = _("{block}: pre-activation block, output = F(x) + shortcut, {what}").format(block=d["block"], what=what)
+    elif d["residual"]:
+        title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
+    else:
+        title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
+    ratio = f" · ‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
+    return title + ratio
+
+
 def residual_spec(d: dict, channel: int | None = None) -> dict:
     """x, F(x), shortcut, x + F(x) and the block output side by side, norms in the titles, one colour scale.
 
     ``d`` is ``probes.residual_decomposition``'s result. Maps show the norm over channels at each position
     (or one ``channel``); a plain block shows x, F(x) and relu(F(x)). Plotly's dict, built without validation.
     """
-    parts = [("x", _("input x")), ("branch", _("branch F(x)"))]
-    if d["residual"]:
-        if d["shortcut"] is not None and d["shortcut"].shape != d["x"].shape:
-            parts.append(("shortcut", _("shortcut(x)")))
-        parts.append(("sum", _("F(x) + shortcut")))
-    if not d.get("preact"):  # a pre-activation block's output is the sum itself (He et al. 2016)
-        parts.append(("out", _("output relu(...)")))
+    parts = _parts(d)
     maps = {
         k: _magnitude(d[k], channel if k != "x" or d["x"].shape[0] > (channel or 0) else None) for k, _label in parts
     }
@@ -149,16 +169,7 @@ def residual_spec(d: dict, channel: int | None = None) -> dict:
         for i, (k, label) in enumerate(parts)
     ]
     spec.image_axes(layout, len(parts))
-    what = _("channel {c}").format(c=channel) if channel is not None else _("norm over channels")
-    if d.get("preact"):
-        title = _("{block}: pre-activation block, output = F(x) + shortcut, {what}").format(block=d["block"], what=what)
-    elif d["residual"]:
-        title = _("{block}: residual block, {what}").format(block=d["block"], what=what)
-    else:
-        title = _("{block}: plain block, {what}").format(block=d["block"], what=what)
-    # one line: a second line ran into the panel titles below it
-    ratio = f" · ‖F(x)‖ / ‖shortcut‖ = {d['ratio']:.2f}" if d.get("ratio") is not None else ""
-    fig = spec.spec(data, layout, title + ratio, height=400)
+    fig = spec.spec(data, layout, _residual_title(d, channel), height=400)
     fig["layout"]["margin"]["t"] = 130
     return fig
 
