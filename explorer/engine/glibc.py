@@ -15,8 +15,8 @@ import functools
 
 TRIM_ENV = "MALLOC_TRIM_THRESHOLD_"  # what Dask's nanny sets
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its dynamic threshold (64-bit)
-TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # what glibc's dynamic rule sets it to
+MMAP_THRESHOLD = 32 << 20  # glibc's own ceiling for its dynamic threshold (64-bit): tensors come from the heap
+TRIM_THRESHOLD = 256 << 20  # freed memory the heap keeps for the next step before handing it back
 
 
 @functools.cache

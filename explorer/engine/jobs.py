@@ -67,7 +67,6 @@ from explorer.engine.records import (
     jobs_lock,
     lost_note,
     stop_event,
-    trim_records,
     write_end,
 )
 from explorer.engine.worker import run_job
@@ -158,7 +157,6 @@ def _current_or_new(c, job: Job):
     fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
     job_variable(job.id, c).set(fut)
     c.set_metadata([JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()})
-    trim_records(c)
     return fut
 
 

@@ -21,6 +21,7 @@ from explorer.i18n import N_, message, translate
 
 PREFIX = "explorer-"
 JOBS = "explorer-jobs"  # the Lock's name and the metadata key of the job records
+ENDED = "explorer-ended"  # the metadata key of the ids of the jobs that ended last, oldest first
 STARTED_TOPIC = "explorer-started"
 KEEP_FINISHED = 64  # finished jobs' records the scheduler keeps (``jobs``, ``watch`` of a job that has ended)
 LOCK_TIMEOUT_S = 60
@@ -170,16 +171,18 @@ class JobStatus:
         }
 
 
-def trim_records(c) -> None:
-    """Forget the records of all but the last KEEP_FINISHED finished jobs, and what each had on the scheduler
-    (call with the lock held)."""
-    records = c.get_metadata([JOBS], default={}) or {}
-    ended = sorted((r["end"].get("at", 0), jid) for jid, r in records.items() if "end" in r)
-    if len(ended) > KEEP_FINISHED + PAGE:  # rewrite now and then, not at every submit
-        drop = {jid for _, jid in ended[: len(ended) - KEEP_FINISHED]}
-        c.set_metadata([JOBS], {jid: r for jid, r in records.items() if jid not in drop})
-        for jid in drop:
-            let_go(c, jid, records[jid]["key"])
+def trim_records(c, jid: str) -> None:
+    """Count job ``jid`` among the ended ones; past KEEP_FINISHED + PAGE of them (now and then, not at every end),
+    forget the oldest records but KEEP_FINISHED and what each had on the scheduler (call with the lock held)."""
+    ended = [j for j in c.get_metadata([ENDED], default=None) or [] if j != jid] + [jid]
+    if len(ended) > KEEP_FINISHED + PAGE:
+        records = c.get_metadata([JOBS], default={}) or {}
+        drop = {j for j in ended[:-KEEP_FINISHED] if "end" in records.get(j, {})}  # not one started again
+        c.set_metadata([JOBS], {j: r for j, r in records.items() if j not in drop})
+        for j in drop:
+            let_go(c, j, records[j]["key"])
+        ended = ended[-KEEP_FINISHED:]
+    c.set_metadata([ENDED], ended)
 
 
 def job_variable(jid: str, c):
@@ -258,5 +261,5 @@ def write_end(c, jid: str, key: str, end: dict) -> bool:
         return False
     c.set_metadata([JOBS, jid], {**record, "end": end})
     let_go(c, jid, key)
-    trim_records(c)
+    trim_records(c, jid)
     return True
