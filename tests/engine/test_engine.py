@@ -308,8 +308,8 @@ def test_a_thousand_short_jobs_leave_the_scheduler_bounded_by_the_kept_records(c
         engine.stop(job.key)
     for job in jobs[::4]:
         engine.release(job.key)  # as a CLI that detached and exited: the job's Variable keeps it alive
-    for job in jobs + stopped:
-        assert engine.wait(job.key, poll_s=0.05, timeout=START_TIMEOUT).state in (engine.DONE, engine.STOPPED)
+    for job in jobs + stopped:  # None: it ended, and so many after it that its record was trimmed
+        assert engine.wait(job.key, poll_s=0.05, timeout=START_TIMEOUT).state in (engine.DONE, engine.STOPPED, None)
         engine.release(job.key)  # as the app does once the run is saved
     records = c.get_metadata([engine.JOBS], default={})
     assert len(records) <= engine_records.KEEP_FINISHED + engine_records.PAGE
@@ -348,12 +348,12 @@ def test_status_polls_return_while_a_submit_waits_on_a_busy_jobs_lock(cluster):
             t0 = time.monotonic()
             assert engine.status(ended.key).state == engine.DONE
             took.append(time.monotonic() - t0)
+        assert max(took) < 0.5, took
         assert waiting.is_alive()  # the submit still waits on the lock
         held.release()
         waiting.join(START_TIMEOUT)
     finally:
         other.close()
-    assert max(took) < 0.5, took
 
 
 def test_stop_as_the_job_ends_leaves_no_event_behind(cluster, monkeypatch):
