@@ -287,6 +287,7 @@ def explorer_state(dask_scheduler):
         "events": ours(ext["events"]._events),
         "metadata": ours(dask_scheduler.task_metadata),
         "clients": sorted(c for c in dask_scheduler.clients if c.startswith("variable-explorer-")),
+        "topics": sorted(t for t in dask_scheduler._broker._topics if str(t).startswith("variable-explorer-")),
     }
 """
 
