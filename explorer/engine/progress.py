@@ -51,7 +51,7 @@ class ProgressLog:
         return self.c.get_metadata([self.key, "snap"], default=None) or {}
 
     def chunks(self, start: int, n: int) -> list:
-        """Chunks ``start`` to ``n`` (``n``: a snapshot's count), in order; fewer if some are not there yet."""
+        """Chunks ``start`` to ``n`` (``n``: a snapshot's count, exclusive), in order; fewer if some are not there."""
         out: list = []
         read = start
         while read < n:
@@ -67,7 +67,7 @@ class ProgressLog:
                 folded = self.c.get_metadata([self.key, "p", str(page)], default=None)
                 if folded is None:
                     break
-                got = folded[i:]
+                got = folded[i : i + n - read]
             out += got
             read += len(got)
         return out
