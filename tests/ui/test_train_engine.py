@@ -134,7 +134,8 @@ def test_missing_data_is_said_in_plain_words_and_goes_with_the_choice(cluster, t
     assert not at.error and "train_live" not in at.session_state and "run" not in at.query_params
 
 
-def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):
+def test_a_link_to_no_run_says_so_and_offers_no_share(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))  # the cluster outlives this module: its run saves here
     for run in ("nonsense", "0123456789abcdef"):
         at = train_page(run=run)
         assert not at.exception, at.exception
@@ -144,3 +145,4 @@ def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):
     at.button(key="train_start").click().run()  # a run started from there: the address names it now
     assert not any("names no training run" in w.value for w in at.warning) and "share it" in texts(at)
     engine.stop(at.session_state["train_live"])
+    assert engine.wait(at.session_state["train_live"], poll_s=0.2, timeout=START_TIMEOUT).state == engine.STOPPED
