@@ -7,11 +7,18 @@ engine/in-process images/s ratio and their median. Then N sessions press Start o
 once from N threads and the number of training jobs that really started is printed (goal: 1).
 
     .venv/bin/python -m bench.bench_engine [--steps 20] [--rounds 3] [--sessions 30] [--tiny]
+
+``--jobs N`` measures instead what N distinct short jobs (``count_task``, no steps) leave on a scheduler started
+with Dask's own command: its RSS and its count of explorer's Variables, Events and metadata keys, before and after
+(read with ``run_on_scheduler``, which only the bench and the tests use).
+
+    .venv/bin/python -m bench.bench_engine --jobs 1000
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -35,7 +42,10 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--train-size", type=int, default=1000)
     ap.add_argument("--tiny", action="store_true", help="ResNet-8 twins at width 8 (a floor for the engine's overhead)")
+    ap.add_argument("--jobs", type=int, default=0, help="measure what N short jobs leave on the scheduler instead")
     args = ap.parse_args()
+    if args.jobs:
+        return scheduler_growth(args.jobs)
     import torch
 
     torch.set_num_threads(engine_worker.torch_threads())
@@ -76,6 +86,45 @@ def main() -> None:
     print(f"engine start-up {startup:.1f} s (torch threads per job: {engine_worker.torch_threads()})")
     print(f"{args.sessions} identical Start presses -> {engine.job_count('train') - started} training job(s)")
     engine_client.close()
+
+
+def scheduler_growth(n: int) -> None:
+    """N distinct short jobs on a ``dask scheduler`` and one ``dask worker``: what the scheduler keeps."""
+    import psutil
+
+    from explorer.tasks.count import count_job
+    from tests.engine.cluster import Cluster
+    from tests.engine.test_engine import scheduler_state
+
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="bench-engine-")))
+    try:
+        cluster.add_worker()
+        os.environ[engine_client.SCHEDULER_ENV] = cluster.address
+        cluster.wait_for_workers(1)
+        c, scheduler = engine.client(), psutil.Process(cluster.scheduler.pid)
+
+        def run(seeds) -> float:
+            t0 = time.perf_counter()
+            jobs = [count_job(0, seed=seed) for seed in seeds]
+            for job in jobs:
+                engine.submit(job)
+            for job in jobs:
+                engine.wait(job.key, poll_s=0.05)
+                engine.release(job.key)
+            return time.perf_counter() - t0
+
+        def report(when: str) -> None:
+            time.sleep(2)  # the scheduler forgets released executions a moment later
+            counts = {k: len(v) for k, v in scheduler_state(c).items()}
+            print(f"{when}: scheduler RSS {scheduler.memory_info().rss / 2**20:.1f} MiB, explorer's {counts}")
+
+        run(range(10**6, 10**6 + 100))  # warm-up: first-time allocations
+        report("after 100 warm-up jobs")
+        took = run(range(n))
+        report(f"after {n} more jobs ({took:.1f} s)")
+    finally:
+        engine_client.close()
+        cluster.close()
 
 
 if __name__ == "__main__":

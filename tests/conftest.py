@@ -36,3 +36,37 @@ def nginx() -> str:
             pytest.fail(f"{NGINX} is missing: .ci/run installs Debian's nginx")
         pytest.skip(f"{NGINX} is missing (apt-get install nginx)")
     return NGINX
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """One scheduler and worker for the whole run, started with Dask's own commands (``tests/engine/cluster.py``).
+    Tests share it and keep apart by distinct job ids."""
+    from explorer.engine import client as engine_client
+    from tests.engine.cluster import ROOT, Cluster
+
+    home = tmp_path_factory.mktemp("dask-cluster")
+    assert ROOT not in home.parents
+    c = Cluster(home)
+    try:
+        c.add_worker()
+        yield c
+    finally:
+        engine_client.close()
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(dask_cluster):
+    """The session's cluster as this process's engine (``$EXPLORER_SCHEDULER``) for one test module; a fresh client
+    for each module, and a worker again if a test killed them all."""
+    from explorer.engine import client as engine_client
+
+    engine_client.close()
+    if not any(w.poll() is None for w in dask_cluster.workers):
+        dask_cluster.add_worker()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(engine_client.SCHEDULER_ENV, dask_cluster.address)
+        dask_cluster.wait_for_workers(1)
+        yield dask_cluster
+        engine_client.close()

@@ -1,9 +1,11 @@
 """The one Dask client of this process, made on first use: ``$EXPLORER_SCHEDULER``'s cluster or an embedded
 ``LocalCluster`` of worker processes; closed at exit. Every worker it reaches is set up by ``WorkerSetup``.
 
-``lock`` guards the client and what ``explorer.engine.jobs`` keeps beside it (the futures it follows, get-or-submit);
-``on_close`` registers what to forget when the client is closed (at exit, by ``close()``, or when Dask gave up
-reconnecting and a new client is made).
+``lock`` guards making and closing the client; ``on_close`` registers what to forget when the client is closed (at
+exit, by ``close()``, or when Dask gave up reconnecting and a new client is made).
+
+The workers of the embedded cluster start with ``WORKER_ENVIRON`` (Dask's ``distributed.nanny.pre-spawn-environ``),
+as ``make class``'s do: without Dask's ``MALLOC_TRIM_THRESHOLD_`` (``explorer.engine.glibc`` says why).
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ import threading
 import warnings
 from collections.abc import Callable
 
-from explorer.engine.records import JOBS, EngineUnavailable
+from explorer.engine.records import EngineUnavailable, forget_locks
 from explorer.engine.worker import WorkerSetup
 
 log = logging.getLogger("explorer.engine.jobs")
 
 SCHEDULER_ENV = "EXPLORER_SCHEDULER"  # tcp://HOST:8786: use that cluster instead of an embedded one
 WORKERS_ENV = "EXPLORER_WORKERS"  # workers of the embedded cluster (default 1: one job at a time)
+# ``distributed.nanny.pre-spawn-environ`` for the workers the project starts: Dask's, less MALLOC_TRIM_THRESHOLD_
+# (None unsets it; ``worker_environ`` passes it to a ``dask worker`` command)
+WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": None}
 
-lock = threading.RLock()  # this process's client, futures and get-or-submit
+lock = threading.RLock()  # making and closing this process's client
 _client = None
 _cluster = None
-_dask_lock = None
 _closing_registered = False
 _on_close: list[Callable[[], None]] = []
 
@@ -44,6 +48,9 @@ def client():
     cluster cannot start.
     """
     global _client, _closing_registered
+    c = _client
+    if c is not None and c.status in ("running", "connecting", "newly-created"):
+        return c
     with lock:
         if _client is not None and _client.status in ("running", "connecting", "newly-created"):
             return _client
@@ -101,6 +108,7 @@ def unreachable_reason(address: str, timeout_s: float = 2.0) -> str:
 
 def _connect():
     global _cluster
+    import dask
     from distributed import Client, LocalCluster
 
     address = os.environ.get(SCHEDULER_ENV, "").strip()
@@ -109,14 +117,16 @@ def _connect():
         if address:
             c = Client(address, set_as_default=False)  # waits distributed.comm.timeouts.connect
         else:
-            _cluster = LocalCluster(
-                n_workers=int(os.environ.get(WORKERS_ENV, "1")),
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-                silence_logs=logging.WARNING,
-            )
+            knob = "distributed.nanny.pre-spawn-environ"
+            with dask.config.set({f"{knob}.{name}": value for name, value in WORKER_ENVIRON.items()}):
+                _cluster = LocalCluster(
+                    n_workers=int(os.environ.get(WORKERS_ENV, "1")),
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING,
+                )
             c = Client(_cluster, set_as_default=False)
     try:
         _check_versions(c, address)
@@ -139,13 +149,18 @@ def _check_versions(c, address: str) -> None:
         )
 
 
+def worker_environ() -> dict[str, str]:
+    """The environment that gives a ``dask worker`` command WORKER_ENVIRON (Dask merges it into its own)."""
+    return {"DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": repr(WORKER_ENVIRON)}
+
+
 def close() -> None:
     """Close this process's client (and its embedded cluster, if it made one)."""
-    global _client, _cluster, _dask_lock
+    global _client, _cluster
     with lock:
         for forget in _on_close:
             forget()
-        _dask_lock = None
+        forget_locks()
         c, cluster, _client, _cluster = _client, _cluster, None, None
     for closing in (c, cluster):
         if closing is not None:
@@ -158,15 +173,3 @@ def close() -> None:
 def embedded() -> bool:
     """True when this process runs its own LocalCluster (no ``$EXPLORER_SCHEDULER``)."""
     return _cluster is not None
-
-
-def jobs_lock():
-    """The cluster-wide lock around get-or-submit and the job records."""
-    global _dask_lock
-    c = client()
-    with lock:
-        if _dask_lock is None:
-            from distributed import Lock
-
-            _dask_lock = Lock(JOBS, scheduler_rpc=c.scheduler, loop=c.loop)
-        return _dask_lock

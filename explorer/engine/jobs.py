@@ -14,22 +14,24 @@ It knows nothing of what the function does. Dask's primitives, and what each is 
 
 - ``Client`` (one per process, closed at exit; reconnection is Dask's) and a ``WorkerPlugin`` that sets every
   worker up (torch threads, glibc's malloc thresholds);
-- ``Lock("explorer-jobs")``: get-or-submit and the job records are changed by one process at a time;
+- ``Lock("explorer-jobs")``: get-or-submit, Stop and the job records are changed by one process at a time;
 - ``Variable("explorer-<id>")``: the ``Future`` of the job's current execution. Each execution has its own key
   (``explorer-<kind>-<id>/<n>``), so Stop then Start always runs again, whoever still holds an old future; the
-  variable keeps a detached job alive after its submitter has gone, and lets go of it when the execution ends
-  (it is set to how the job ended: ``Variable.delete`` would leave an event topic and an hour-long timer behind);
-- ``Event("<execution key>-stop")``: Stop, read by the worker before every step;
+  variable keeps a detached job alive after its submitter has gone, and is deleted when the execution ends;
+- ``Event("<execution key>-stop")``: Stop, read by the worker before every step, cleared when the execution ends;
 - ``set_metadata(["explorer-jobs", id])``: a small record per job (its execution, kind, title, how it ended),
-  what ``jobs`` lists; finished ones are trimmed to the last ``KEEP_FINISHED``;
-- ``set_metadata([execution key, ...])``: progress, as bounded messages: the latest snapshot (``snap``) and the
-  points added since the last one (chunk ``c/<page>/<i>``, folded into page ``p/<page>`` every ``PAGE`` chunks).
-  Dask drops a task's metadata with the task, so nothing of a finished job stays once no one holds its future;
+  what ``jobs`` lists; finished ones are trimmed to the last ``KEEP_FINISHED``, with what they had on the scheduler;
+- ``set_metadata([execution key, ...])``: progress, as bounded messages (``explorer.engine.progress``). Dask drops
+  a task's metadata with the task, so nothing of a finished job stays once no one holds its future;
 - futures' states and ``Client.scheduler_info()``: failures, and a worker lost mid-run (the scheduler runs the
   execution again on another worker; the job's function resumes from its checkpoint);
 - ``log_event("explorer-started")``: a count of jobs that really started (``job_count``).
 
 Messages that cross processes are ``i18n.message`` pairs (msgid, fields), translated where they are shown.
+
+No process lock is held across a call to the scheduler: one session's slow submit never stalls another's poll.
+Reads only read; a job's end is written by its worker, or by ``reconcile`` (under the jobs lock) for an execution
+Dask gave up on or whose worker could not record it.
 """
 
 from __future__ import annotations
@@ -42,13 +44,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from explorer.engine.client import client, jobs_lock, lock, on_close
+from explorer.engine.client import client, on_close
+from explorer.engine.progress import ProgressLog
+from explorer.engine.recent import Recent
 from explorer.engine.records import (
     DONE,
     FAILED,
     JOBS,
     LOST,
-    PAGE,
     PREFIX,
     QUEUED,
     RUNNING,
@@ -60,10 +63,11 @@ from explorer.engine.records import (
     end_fields,
     failure_note,
     job_id,
+    job_variable,
+    jobs_lock,
     lost_note,
-    record_end,
     stop_event,
-    trim_records,
+    write_end,
 )
 from explorer.engine.worker import run_job
 from explorer.i18n import translate
@@ -72,29 +76,48 @@ KEEP_RESULTS = 32  # finished jobs whose futures (results) this process keeps fo
 STATUS_MAX_AGE_S = 0.25  # a job's status, shared by the sessions of one process polling it
 
 
-# ---- what this process keeps beside its client (``engine_client``) ---------------------------------
+# ---- what this process keeps beside its client (``explorer.engine.client``) ------------------------
+# Each lock guards its table only, never a call to the scheduler.
 
+_futures_lock = threading.Lock()
 _futures: OrderedDict[str, Any] = OrderedDict()  # id -> the Future of the execution this process follows
-_workers_cache: tuple[float, frozenset] = (0.0, frozenset())
-_status_lock = threading.Lock()
-_status_cache: OrderedDict[str, tuple[float, Any]] = OrderedDict()  # id -> (when, JobStatus)
-_records_cache: tuple[float, dict] = (0.0, {})
+_statuses = Recent(STATUS_MAX_AGE_S, size=4 * KEEP_RESULTS)  # id -> JobStatus
+_workers = Recent(1.0)  # the workers the scheduler knows
+_records = Recent(1.0)  # every job's record (places in the queue)
 _points_lock = threading.Lock()
 _points: OrderedDict[str, tuple[str, list, int]] = OrderedDict()  # id -> (execution, points so far, chunks read)
 
 
 def _forget_all() -> None:
-    """What this process keeps of the jobs it follows, forgotten with its client (``engine_client.close``)."""
-    global _workers_cache, _records_cache
-    _futures.clear()
+    """What this process keeps of the jobs it follows, forgotten with its client."""
+    with _futures_lock:
+        _futures.clear()
     with _points_lock:
         _points.clear()
-    with _status_lock:
-        _status_cache.clear()
-    _workers_cache, _records_cache = (0.0, frozenset()), (0.0, {})
+    for cache in (_statuses, _workers, _records):
+        cache.forget()
 
 
 on_close(_forget_all)
+
+
+def _following(jid: str):
+    """The Future of job ``jid``'s execution this process follows, or None."""
+    with _futures_lock:
+        return _futures.get(jid)
+
+
+def _follow(jid: str, fut) -> None:
+    """Keep ``fut`` as the execution this process follows for job ``jid``; drop the oldest finished ones."""
+    with _futures_lock:
+        old = _futures.pop(jid, None)
+        _futures[jid] = fut
+        done = [k for k, f in _futures.items() if f.done()]
+        dropped = [_futures.pop(k) for k in done[: max(0, len(done) - KEEP_RESULTS)]]
+    if old is not None and old is not fut and old.key != fut.key:
+        dropped.append(old)
+    for f in dropped:
+        f.release()
 
 
 # ---- submitting, stopping, watching -------------------------------------------------------------
@@ -107,35 +130,34 @@ def submit(job: Job) -> str:
     saw finish is joined (the same inputs give the same result).
     """
     c = client()
-    with lock:
-        mine = _futures.get(job.id)
-        if mine is not None and (
-            (mine.status == "pending" and not _stopping(mine.key))
-            or (mine.status == "finished" and _done(c, job.id, mine.key))
-        ):
-            _futures.move_to_end(job.id)
-            return job.key  # this process already follows it (or saw it finish): join
-        with Held(jobs_lock()):
-            record = c.get_metadata([JOBS, job.id], default=None)
-            current = None
-            if record is not None and "end" not in record:
-                current = _variable_future(c, job.id)
-            if current is not None and current.status == "pending" and not _stopping(current.key):
-                fut = current  # another process submitted it: join
-            else:
-                from distributed import Variable
-
-                key = f"{job.key}/{uuid.uuid4().hex[:8]}"
-                call = _Call(run_job, (job.fn, job.spec, job.id, key, job.kind, job.title))
-                fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
-                Variable(f"{PREFIX}{job.id}", client=c).set(fut)
-                c.set_metadata(
-                    [JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()}
-                )
-                trim_records(c)
-        _follow(job.id, fut)
-    _forget_status(job.id)
+    mine = _following(job.id)
+    if mine is not None and (
+        (mine.status == "pending" and not _stopping(c, mine.key))
+        or (mine.status == "finished" and _done(c, job.id, mine.key))
+    ):
+        _follow(job.id, mine)
+        return job.key  # this process already follows it (or saw it finish): join
+    with Held(jobs_lock(c)):
+        fut = _current_or_new(c, job)
+    _follow(job.id, fut)
+    _statuses.forget(job.id)
     return job.key
+
+
+def _current_or_new(c, job: Job):
+    """The execution of ``job`` another process started and that still runs, else a new one (jobs lock held)."""
+    record = c.get_metadata([JOBS, job.id], default=None)
+    if record is not None and "end" not in record:
+        current = _variable_future(c, job.id)
+        if current is not None and current.status == "pending" and not _stopping(c, current.key):
+            return current  # another process submitted it: join
+        _reconcile(c, job.id, record, current)
+    key = f"{job.key}/{uuid.uuid4().hex[:8]}"
+    call = _Call(run_job, (job.fn, job.spec, job.id, key, job.kind, job.title))
+    fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
+    job_variable(job.id, c).set(fut)
+    c.set_metadata([JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()})
+    return fut
 
 
 class _Call:
@@ -157,59 +179,67 @@ def _done(c, jid: str, key: str) -> bool:
     end = record.get("end") or {}
     if record.get("key") == key and end:
         return end.get("state") == DONE
-    snap = c.get_metadata([key, "snap"], default=None) or {}
-    return snap.get("state") == DONE
+    return ProgressLog(c, key).snapshot().get("state") == DONE
 
 
 def _variable_future(c, jid: str):
     """The Future the job's Variable holds, or None (no such variable: the execution has ended)."""
-    from distributed import Variable
-
     try:
-        value = Variable(f"{PREFIX}{jid}", client=c).get(timeout=0.2)
+        value = job_variable(jid, c).get(timeout=0.2)
     except (TimeoutError, OSError):
         return None
     return value if hasattr(value, "key") else None
 
 
-def _follow(jid: str, fut) -> None:
-    """Keep ``fut`` as the execution this process follows for job ``jid``; drop the oldest finished ones."""
-    with lock:
-        old = _futures.pop(jid, None)
-        if old is not None and old is not fut and old.key != fut.key:
-            old.release()
-        _futures[jid] = fut
-        done = [k for k, f in _futures.items() if f.done()]
-        for k in done[: max(0, len(done) - KEEP_RESULTS)]:
-            _futures.pop(k).release()
+def _stopping(c, key: str) -> bool:
+    return stop_event(key, c).is_set()
 
 
-def _stopping(key: str) -> bool:
-    return stop_event(key, client()).is_set()
+def _reconcile(c, jid: str, record: dict, fut) -> bool:
+    """Record the end of job ``jid``'s current execution if it has ended without one: Dask gave up on it (a lost
+    worker, a function that would not import) or its worker could not record it. Jobs lock held."""
+    key = record["key"]
+    if "end" in record or fut is None or fut.key != key or not fut.done():
+        return False
+    snap = ProgressLog(c, key).snapshot()
+    if fut.status == "error":
+        note = failure_note(fut.exception(), int(snap.get("checkpoint_step", 0) or 0))
+        end = end_fields(FAILED, {**snap, "note": note})
+    elif fut.status == "finished":
+        end = end_fields(snap["state"] if snap.get("state") in (DONE, STOPPED, FAILED) else DONE, snap)
+    else:  # cancelled: nobody held it any more
+        end = end_fields(STOPPED, snap)
+    return write_end(c, jid, key, end)
+
+
+def reconcile() -> int:
+    """Record the end of every execution that ended without one (``_reconcile``); returns how many."""
+    c = client()
+    with Held(jobs_lock(c)):
+        records = c.get_metadata([JOBS], default={}) or {}
+        open_ = [(jid, r) for jid, r in records.items() if "end" not in r]
+        return sum(_reconcile(c, jid, r, _variable_future(c, jid)) for jid, r in open_)
 
 
 def stop(key: str) -> bool:
     """Ask job ``key`` (or its id) to stop: a queued job ends before it starts, a running one before its next step.
 
-    False when the job is not queued or running.
+    False when the job is not queued or running. The jobs lock orders it with the end of the execution, so a Stop
+    that comes as the job ends sets no Event that nobody would clear.
     """
     c = client()
-    record = c.get_metadata([JOBS, job_id(key)], default=None)
-    if record is None or "end" in record:
-        return False
-    stop_event(record["key"], c).set()
-    _forget_status(job_id(key))
+    jid = job_id(key)
+    with Held(jobs_lock(c)):
+        record = c.get_metadata([JOBS, jid], default=None)
+        if record is None or "end" in record:
+            return False
+        fut = _following(jid)
+        fut = fut if fut is not None and fut.key == record["key"] else _variable_future(c, jid)
+        if _reconcile(c, jid, record, fut):
+            return False  # it had ended already: Dask gave up on it
+        stop_event(record["key"], c).set()
+    _statuses.forget(jid)
     return True
-
-
-def _live_workers() -> frozenset:
-    """The workers the scheduler knows now (asked at most once a second)."""
-    global _workers_cache
-    at, workers = _workers_cache
-    if time.time() - at > 1.0:
-        workers = frozenset(client().scheduler_info(n_workers=-1)["workers"])
-        _workers_cache = (time.time(), workers)
-    return workers
 
 
 def status(key: str) -> JobStatus:
@@ -218,46 +248,30 @@ def status(key: str) -> JobStatus:
     Sessions of one server process polling the same job share one answer for STATUS_MAX_AGE_S.
     """
     jid = job_id(key)
-    with _status_lock:
-        cached = _status_cache.get(jid)
-    if cached is not None and time.time() - cached[0] < STATUS_MAX_AGE_S:
-        return cached[1]
+    return _statuses.get(jid, lambda: _ask_status(key, jid))
+
+
+def _ask_status(key: str, jid: str) -> JobStatus:
     c = client()
     record = c.get_metadata([JOBS, jid], default=None)
     handle = f"{PREFIX}{record['kind']}-{jid}" if record else (key if str(key).startswith(PREFIX) else jid)
-    st = JobStatus(handle, None) if record is None else _status(c, jid, handle, record)
-    with _status_lock:
-        _status_cache[jid] = (time.time(), st)
-        _status_cache.move_to_end(jid)
-        while len(_status_cache) > 4 * KEEP_RESULTS:
-            _status_cache.popitem(last=False)
-    return st
+    return JobStatus(handle, None) if record is None else _status(c, jid, handle, record)
 
 
-def _forget_status(jid: str) -> None:
-    with _status_lock:
-        _status_cache.pop(jid, None)
-
-
-def _records(c, max_age_s: float = 1.0) -> dict:
-    """Every job's record (for places in the queue), asked at most once a second."""
-    global _records_cache
-    at, records = _records_cache
-    if time.time() - at > max_age_s:
-        records = c.get_metadata([JOBS], default={}) or {}
-        _records_cache = (time.time(), records)
-    return records
+def _live_workers(c) -> frozenset:
+    """The workers the scheduler knows now (asked at most once a second)."""
+    return _workers.get(None, lambda: frozenset(c.scheduler_info(n_workers=-1)["workers"]))
 
 
 def _status(c, jid: str, handle: str, record: dict, records: dict | None = None) -> JobStatus:
+    """What the scheduler says of job ``jid`` (a read: it writes nothing)."""
     key = record["key"]
-    with lock:
-        fut = _futures.get(jid)
+    fut = _following(jid)
     if "end" not in record and (fut is None or fut.key != key):
         fut = _variable_future(c, jid)  # follow the current execution (its result stays while this process holds it)
         if fut is not None:
             _follow(jid, fut)
-    snap = c.get_metadata([key, "snap"], default=None) or {}
+    snap = ProgressLog(c, key).snapshot()
     end = record.get("end") or {}
     st = JobStatus(
         handle,
@@ -274,25 +288,29 @@ def _status(c, jid: str, handle: str, record: dict, records: dict | None = None)
         restarts=list(snap.get("restarts", [])),
         snapshot=snap,
     )
+    _set_state(c, st, jid, record, end, snap, fut, records)
+    return st
+
+
+def _set_state(c, st: JobStatus, jid: str, record: dict, end: dict, snap: dict, fut, records: dict | None) -> None:
     if end:
         st.state = end["state"]
-    elif fut is not None and fut.status == "error":
+    elif fut is not None and fut.status == "error":  # Dask gave up on it; ``reconcile`` records it
         st.state, st.note = FAILED, failure_note(fut.exception(), st.checkpoint_step)
-        record_end(c, jid, key, end_fields(FAILED, st), jobs_lock())  # the worker could not: Dask gave up on it
     elif fut is not None and fut.status == "finished":
         st.state = snap.get("state") if snap.get("state") in (DONE, STOPPED, FAILED) else DONE
     elif snap.get("state") in (DONE, STOPPED, FAILED):
         st.state = snap["state"]
-    elif snap.get("worker") and snap["worker"] not in _live_workers():
+    elif snap.get("worker") and snap["worker"] not in _live_workers(c):
         st.state, st.note = LOST, lost_note(st)
     elif snap.get("worker"):
         st.state = RUNNING
     else:
         st.state = QUEUED
         mine = record.get("submitted", 0)
-        records = _records(c) if records is None else records
+        if records is None:
+            records = _records.get(None, lambda: c.get_metadata([JOBS], default={}) or {})
         st.position = sum(1 for j, r in records.items() if j != jid and "end" not in r and r.get("submitted", 0) < mine)
-    return st
 
 
 def jobs() -> list[JobStatus]:
@@ -305,8 +323,7 @@ def jobs() -> list[JobStatus]:
 
 def result(key: str, timeout: float | None = None) -> Any:
     """The finished job's return value if this process submitted, joined or followed it, else None."""
-    with lock:
-        fut = _futures.get(job_id(key))
+    fut = _following(job_id(key))
     if fut is None or fut.status != "finished":
         return None
     return fut.result(timeout=timeout)
@@ -314,7 +331,7 @@ def result(key: str, timeout: float | None = None) -> Any:
 
 def release(key: str) -> None:
     """Let go of a finished job's result held by this process (the scheduler forgets it once no one holds it)."""
-    with lock:
+    with _futures_lock:
         fut = _futures.pop(job_id(key), None)
     if fut is not None:
         fut.release()
@@ -328,8 +345,7 @@ def wait(key: str, on_status=None, poll_s: float = 0.5, timeout: float | None = 
         if on_status is not None:
             on_status(st)
         if not st.active:
-            with lock:
-                fut = _futures.get(job_id(key))
+            fut = _following(job_id(key))
             if fut is None or fut.done() or st.state is None:
                 return st
         if end is not None and time.time() > end:
@@ -343,35 +359,22 @@ def points(key: str) -> list:
     Read as bounded messages: only the chunks this process has not read yet, for all its sessions at once.
     Once the execution is forgotten, the points this process read last (its results are where the job saved them).
     """
-    c = client()
     jid = job_id(key)
     snap = status(key).snapshot
     execution, n = snap.get("key"), int(snap.get("chunks", 0))
     with _points_lock:
         seen, have, read = _points.get(jid, (None, [], 0))
-        if execution is None:
-            return list(have)
-        if seen != execution:  # a new execution of the job: its own points
-            have, read = [], 0
-        have = list(have)
-        while read < n:
-            page, i = divmod(read, PAGE)
-            chunks = None
-            if (page + 1) * PAGE > n:  # the page being written: its chunks one by one
-                partial = c.get_metadata([execution, "c", str(page)], default=None)
-                if partial:
-                    chunks = [partial[str(j)] for j in range(i, n - page * PAGE) if str(j) in partial]
-                    if len(chunks) != n - read:
-                        chunks = None
-            if chunks is None:  # a whole page (or one folded since the snapshot was read)
-                folded = c.get_metadata([execution, "p", str(page)], default=None)
-                if folded is None:
-                    break
-                chunks = folded[i:]
-            for chunk in chunks:
-                have.extend(chunk)
-            read += len(chunks)
-        _points[jid] = (execution, have, read)
+    if execution is None:
+        return list(have)
+    if seen != execution:  # a new execution of the job: its own points
+        have, read = [], 0
+    chunks = ProgressLog(client(), execution).chunks(read, n) if read < n else []
+    with _points_lock:
+        kept = _points.get(jid)
+        if kept is not None and kept[0] == execution and kept[2] >= read + len(chunks):
+            return list(kept[1])  # another session read as far meanwhile
+        have = have + [p for chunk in chunks for p in chunk]
+        _points[jid] = (execution, have, read + len(chunks))
         _points.move_to_end(jid)
         while len(_points) > KEEP_RESULTS:
             _points.popitem(last=False)

@@ -2,29 +2,31 @@
 (``explorer.engine.jobs``) and its worker side (``explorer.engine.worker``) share.
 
 A ``Job`` names a function ``fn(spec, ctx)``, its ``spec`` and its identity; ``JobStatus`` is what a viewer shows.
-A job's record (``set_metadata([JOBS, id])``) says which execution is current and, once it has ended, how; both
-sides write its end through ``record_end`` under the ``Lock(JOBS)``.
+A job's record (``set_metadata([JOBS, id])``) says which execution is current and, once it has ended, how. Its end
+is written in one place, ``record_end`` under the ``Lock(JOBS)``: by the worker, or by ``jobs.reconcile`` for an
+execution Dask gave up on. What a job has on the scheduler besides (its Variable, its stop Event) goes with it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from explorer.engine.progress import PAGE
 from explorer.errors import message_of
 from explorer.i18n import N_, message, translate
 
 PREFIX = "explorer-"
 JOBS = "explorer-jobs"  # the Lock's name and the metadata key of the job records
+ENDED = "explorer-ended"  # the metadata key of the ids of the jobs that ended last, oldest first
 STARTED_TOPIC = "explorer-started"
-PAGE = 16  # chunks of points folded into one page
 KEEP_FINISHED = 64  # finished jobs' records the scheduler keeps (``jobs``, ``watch`` of a job that has ended)
 LOCK_TIMEOUT_S = 60
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST = "queued", "running", "done", "stopped", "failed", "lost"
-CANCELLED = STOPPED  # the name older callers use
 STATES = (QUEUED, RUNNING, DONE, STOPPED, FAILED, LOST)
 ACTIVE = (QUEUED, RUNNING, LOST)
 
@@ -87,7 +89,31 @@ class EngineUnavailable(OSError):
     """The job engine cannot be reached (or started): the message says which, in plain words."""
 
 
+_locks: dict[int, tuple[Any, Any]] = {}  # id(client) -> (client, its Lock(JOBS))
+_locks_guard = threading.Lock()
+
+
+def jobs_lock(c):
+    """The cluster-wide ``Lock(JOBS)`` around get-or-submit and the job records, one per client (a Lock refreshes
+    its leases on a timer of its own: one per client, not one per use)."""
+    from distributed import Lock
+
+    with _locks_guard:
+        kept = _locks.get(id(c))
+        if kept is None or kept[0] is not c:
+            with c.as_current():
+                kept = _locks[id(c)] = (c, Lock(JOBS))
+        return kept[1]
+
+
+def forget_locks() -> None:
+    with _locks_guard:
+        _locks.clear()
+
+
 class Held:
+    """``with Held(lock):`` the lock within LOCK_TIMEOUT_S, or EngineUnavailable."""
+
     def __init__(self, lock) -> None:
         self.lock = lock
 
@@ -145,19 +171,39 @@ class JobStatus:
         }
 
 
-def trim_records(c) -> None:
-    """Forget the records of all but the last KEEP_FINISHED finished jobs (call with the lock held)."""
-    records = c.get_metadata([JOBS], default={}) or {}
-    ended = sorted((r["end"].get("at", 0), jid) for jid, r in records.items() if "end" in r)
-    if len(ended) > KEEP_FINISHED + PAGE:  # rewrite now and then, not at every submit
-        drop = {jid for _, jid in ended[: len(ended) - KEEP_FINISHED]}
-        c.set_metadata([JOBS], {jid: r for jid, r in records.items() if jid not in drop})
+def trim_records(c, jid: str) -> None:
+    """Count job ``jid`` among the ended ones; past KEEP_FINISHED + PAGE of them (now and then, not at every end),
+    forget the oldest records but KEEP_FINISHED and what each had on the scheduler (call with the lock held)."""
+    ended = [j for j in c.get_metadata([ENDED], default=None) or [] if j != jid] + [jid]
+    if len(ended) > KEEP_FINISHED + PAGE:
+        records = c.get_metadata([JOBS], default={}) or {}
+        drop = {j for j in ended[:-KEEP_FINISHED] if "end" in records.get(j, {})}  # not one started again
+        c.set_metadata([JOBS], {j: r for j, r in records.items() if j not in drop})
+        for j in drop:
+            let_go(c, j, records[j]["key"])
+        ended = ended[-KEEP_FINISHED:]
+    c.set_metadata([ENDED], ended)
+
+
+def job_variable(jid: str, c):
+    """``Variable("explorer-<id>")``: the Future of the job's current execution while it has not ended."""
+    from distributed import Variable
+
+    return Variable(f"{PREFIX}{jid}", client=c)
 
 
 def stop_event(key: str, c):
+    """``Event("<execution key>-stop")``: Stop. Dask deletes an Event only when it is cleared."""
     from distributed import Event
 
     return Event(f"{key}-stop", client=c)
+
+
+def let_go(c, jid: str, key: str) -> None:
+    """Remove what job ``jid`` has on the scheduler besides its record: its Variable (which lets go of the
+    execution's future) and the stop Event of execution ``key``."""
+    job_variable(jid, c).delete()
+    stop_event(key, c).clear()
 
 
 def failure_note(exc: BaseException | None, checkpoint: int = 0):
@@ -165,7 +211,9 @@ def failure_note(exc: BaseException | None, checkpoint: int = 0):
     the first line of an unexpected one; never a class name or a traceback."""
     if exc is None:
         return None
-    if type(exc).__name__ == "KilledWorker":
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(exc, KilledWorker):
         note = message(GAVE_UP)
     elif message_of(exc) is not None:  # written for the user where it was raised: what happened, what to do
         note = message_of(exc)
@@ -197,15 +245,21 @@ def end_fields(state: str, st: JobStatus | dict) -> dict:
     }
 
 
-def record_end(c, jid: str, key: str, end: dict, lock) -> None:
-    """Write how execution ``key`` ended into the job's record and let its Variable go of the future (if it is
-    still the current execution); trim the finished records. ``lock``: the ``Lock(JOBS)`` of the caller's client."""
-    from distributed import Variable
-
+def record_end(c, jid: str, key: str, end: dict, lock) -> bool:
+    """``write_end`` under ``lock`` (the ``Lock(JOBS)`` of client ``c``)."""
     with Held(lock):
-        record = c.get_metadata([JOBS, jid], default=None)
-        if record is None or record.get("key") != key or "end" in record:
-            return
-        c.set_metadata([JOBS, jid], {**record, "end": end})
-        Variable(f"{PREFIX}{jid}", client=c).set(end["state"])  # releases the future; delete() would leave more behind
-        trim_records(c)
+        return write_end(c, jid, key, end)
+
+
+def write_end(c, jid: str, key: str, end: dict) -> bool:
+    """Write how execution ``key`` ended into the job's record, if it is still the current execution, and let go
+    of what the job has on the scheduler; trim the finished records. The execution's stop Event is cleared
+    whatever the record says. Call with the jobs lock held; True when this call wrote the end."""
+    stop_event(key, c).clear()
+    record = c.get_metadata([JOBS, jid], default=None)
+    if record is None or record.get("key") != key or "end" in record:
+        return False
+    c.set_metadata([JOBS, jid], {**record, "end": end})
+    let_go(c, jid, key)
+    trim_records(c, jid)
+    return True

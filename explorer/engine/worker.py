@@ -1,7 +1,7 @@
 """The engine's worker side: what sets every worker up and what runs a job there.
 
-``WorkerSetup`` (a ``WorkerPlugin``) gives each worker glibc's malloc thresholds back (``keep_freed_memory``) and
-its torch threads (``torch_threads``); ``run_job`` is the task of every execution: the job's function with a
+``WorkerSetup`` (a ``WorkerPlugin``) gives each worker its torch threads (``torch_threads``) and, where Dask's nanny
+set them, glibc's malloc thresholds back (``glibc.keep_freed_memory``); ``run_job`` is the task of every execution: the job's function with a
 ``JobContext`` (progress, points, Stop), then how it ended. ``LocalContext`` is the same interface in-process.
 The client side (``explorer.engine.jobs``) submits ``run_job`` pickled by reference, so a worker imports this module
 (and the job's function) by name; the scheduler imports neither.
@@ -9,26 +9,29 @@ The client side (``explorer.engine.jobs``) submits ``run_job`` pickled by refere
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from explorer.engine import glibc
+from explorer.engine.progress import ProgressLog
 from explorer.engine.records import (
     DONE,
     FAILED,
-    JOBS,
-    PAGE,
     RUNNING,
     STARTED_TOPIC,
     STOPPED,
     end_fields,
     failure_note,
+    jobs_lock,
     record_end,
     stop_event,
 )
+
+log = logging.getLogger("explorer.engine.worker")
 
 THREADS_ENV = "EXPLORER_TORCH_THREADS"  # torch threads per job (default: the worker machine's cores / its job slots)
 REPORT_S = 0.5  # at most this often a worker sends a progress message
@@ -49,26 +52,6 @@ def torch_threads(slots: int | None = None) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, slots))
 
 
-@functools.cache
-def keep_freed_memory() -> bool:
-    """Let this worker's allocator keep and reuse freed memory, as a plain Python process does.
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also switches off glibc's dynamic
-    mmap threshold: every activation tensor is then a fresh mmap whose pages the kernel zeroes again. Training
-    the quick preset ran at 83 images/s that way against 221 without it (2 cores); ``mallopt`` puts the
-    thresholds back at run time, for embedded and external workers alike. False where there is no glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
-        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 256 << 20))
-    except (OSError, AttributeError):
-        return False
-
-
 try:
     from distributed.diagnostics.plugin import WorkerPlugin as _WorkerPlugin
 except ImportError:  # pragma: no cover - distributed is a requirement
@@ -76,7 +59,8 @@ except ImportError:  # pragma: no cover - distributed is a requirement
 
 
 class WorkerSetup(_WorkerPlugin):
-    """Every worker, as it joins: glibc's malloc thresholds back (``keep_freed_memory``) and torch's threads."""
+    """Every worker, as it joins: torch's threads, and glibc's malloc thresholds back where Dask's nanny set
+    ``MALLOC_TRIM_THRESHOLD_`` (a worker started by hand; the project's own workers never get it)."""
 
     name = "explorer-setup"
     idempotent = True
@@ -84,7 +68,8 @@ class WorkerSetup(_WorkerPlugin):
     def setup(self, worker) -> None:
         import torch
 
-        keep_freed_memory()
+        if os.environ.get(glibc.TRIM_ENV):
+            glibc.keep_freed_memory()
         torch.set_num_threads(torch_threads(worker.state.nthreads))
 
 
@@ -101,14 +86,12 @@ class JobContext:
 
         self.id, self.key = jid, key
         self._client = get_client()
-        previous = self._client.get_metadata([key, "snap"], default=None) or {}
+        self._log = ProgressLog(self._client, key)
+        previous = self._log.open()
         restarts = list(previous.get("restarts", []))
         if previous.get("worker"):  # this execution ran before on a worker that was lost
             step = max(int(previous.get("step", 0)), int(previous.get("checkpoint_step", 0)))
             restarts.append({"worker": previous["worker"], "step": step})
-        self._chunks = int(previous.get("chunks", 0))
-        page = self._client.get_metadata([key, "c", str(self._chunks // PAGE)], default=None) or {}
-        self._page = [page[str(j)] for j in range(self._chunks % PAGE) if str(j) in page]
         self._snapshot = {
             "key": key,
             "state": RUNNING,
@@ -117,7 +100,6 @@ class JobContext:
             "worker": get_worker().address,
             "attempt": int(previous.get("attempt", 0)) + 1,
             "restarts": restarts,
-            "chunks": self._chunks,
             "started": time.time(),
         }
         self._points: list = []
@@ -143,35 +125,33 @@ class JobContext:
             self._send(now)
 
     def _send(self, now: float) -> None:
-        c = self._client
-        if self._points:
-            page, i = divmod(self._chunks, PAGE)
-            c.set_metadata([self.key, "c", str(page), str(i)], self._points)
-            self._page.append(self._points)
-            self._points = []
-            self._chunks += 1
-            if i == PAGE - 1:  # fold the page's chunks into one entry
-                c.set_metadata([self.key, "p", str(page)], self._page)
-                c.set_metadata([self.key, "c", str(page)], None)
-                self._page = []
-        self._snapshot["chunks"] = self._chunks
         self._snapshot["updated"] = now
-        c.set_metadata([self.key, "snap"], self._snapshot)
+        self._log.write(self._snapshot, self._points)
+        self._points = []
         self._sent = now
+
+    @property
+    def checkpoint_step(self) -> int:
+        """The last checkpoint the job reported (0: none)."""
+        return int(self._snapshot.get("checkpoint_step", 0) or 0)
 
     def log_start(self) -> None:
         self._client.log_event(STARTED_TOPIC, {"key": self.key, "kind": self._snapshot["kind"]})
 
     def end(self, state: str, note=None) -> None:
-        """The last snapshot, the job's record and its Variable (``record_end``); the stop event is cleared."""
-        from distributed import Lock
+        """The last snapshot, then the job's record (``record_end``, which lets go of its Variable and stop Event).
 
+        Raises EngineUnavailable when the end cannot be recorded (the jobs lock stayed busy)."""
         self.report(force=True, state=state, phase="finished", note=note, eta_s=0.0)
-        lock = Lock(JOBS, scheduler_rpc=self._client.scheduler, loop=self._client.loop)
+        record_end(self._client, self.id, self.key, end_fields(state, self._snapshot), jobs_lock(self._client))
+
+    def fail(self, exc: BaseException) -> None:
+        """End as failed with ``exc``'s words; if even that cannot be recorded, the reason is only logged, so that
+        the job's own error is the one its future carries."""
         try:
-            record_end(self._client, self.id, self.key, end_fields(state, self._snapshot), lock)
-        finally:
-            self.stop.event.clear()
+            self.end(FAILED, failure_note(exc, self.checkpoint_step))
+        except Exception as e:  # the job's error matters more than the record's
+            log.warning("job %s failed (%s) and its end could not be recorded: %s", self.key, exc, e)
 
 
 class _StopFlag:
@@ -221,7 +201,7 @@ def run_job(fn: Callable[[dict, Any], Any], spec: dict, jid: str, key: str, kind
     """
     from distributed import get_client
 
-    previous = get_client().get_metadata([key, "snap"], default=None) or {}
+    previous = ProgressLog(get_client(), key).snapshot()
     if previous.get("state") in (DONE, STOPPED, FAILED):
         return None
     ctx = JobContext(jid, key, kind, title)
@@ -230,7 +210,10 @@ def run_job(fn: Callable[[dict, Any], Any], spec: dict, jid: str, key: str, kind
     try:
         out = fn(spec, ctx)
     except Exception as e:
-        ctx.end(FAILED, failure_note(e, int(ctx._snapshot.get("checkpoint_step", 0))))
+        ctx.fail(e)
         raise
-    ctx.end(STOPPED if ctx.stop.is_set() else DONE)
+    try:
+        ctx.end(STOPPED if ctx.stop.is_set() else DONE)
+    except Exception as e:  # the work is done; ``jobs.reconcile`` records the end from the finished future
+        log.warning("job %s ended but its end could not be recorded: %s", key, e)
     return out

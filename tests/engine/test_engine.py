@@ -2,8 +2,9 @@
 
 The scheduler starts from a temporary folder outside the project, without PYTHONPATH, and with ``explorer`` made
 unimportable in it: it must need nothing of ours. Each test trains tiny networks (depth 8, width 4, 16-pixel
-shapes) for a few steps, or runs ``explorer.tasks.count.count_task``; the processes are started here and always
-killed at the end. One cluster serves the whole module (and each UI test module that imports the fixture).
+shapes) for a few steps, or runs ``explorer.tasks.count.count_task``. One cluster serves the whole run (the
+``cluster`` fixture of ``tests/conftest.py``): tests keep apart by distinct job ids. What jobs leave on the scheduler
+is counted with ``run_on_scheduler`` here, in tests only (the engine itself never uses it).
 """
 
 import json
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,13 +28,10 @@ from explorer.tasks import training as tasks
 from explorer.tasks.count import count_job
 from explorer.training.lockstep import PRESETS
 from explorer.training.runs import load_run
+from tests.engine.cluster import ROOT, START_TIMEOUT, Cluster, clean_env, kill, spawn, wait_until
 from tests.support.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 TWINS = [ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)]
-START_TIMEOUT = 120  # the machine may be busy: processes start slowly, but never wait forever
-# `dask scheduler`, as the README starts it, in a Python that cannot import this project even where it is installed
-SCHEDULER = "import sys; sys.modules['explorer'] = None; from dask.cli import run_cli; run_cli()"
 TINY_ARGS = [
     "--depth",
     "8",
@@ -65,87 +64,6 @@ def tiny_train(steps: int, seed: int = 0):
         image_size=16,
         seed=seed,
     )
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", engine_client.SCHEDULER_ENV)}
-    return {**env, "EXPLORER_TORCH_THREADS": "1", "OMP_NUM_THREADS": "1", **extra}
-
-
-def spawn(args: list[str], log: Path, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
-    """A process in its own process group (so killing it takes its children too)."""
-    with open(log, "wb") as f:
-        return subprocess.Popen(args, cwd=cwd, env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def kill(proc: subprocess.Popen | None, sig=signal.SIGTERM) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-
-class Cluster:
-    """A scheduler and workers started with Dask's own commands, from a folder outside the project."""
-
-    def __init__(self, home: Path, preload: Path | None = None) -> None:
-        self.home, self.workers = home, []
-        self.address = f"tcp://127.0.0.1:{free_port()}"
-        port = self.address.rsplit(":", 1)[1]
-        args = [sys.executable, "-c", SCHEDULER, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"]
-        args += ["--preload", str(preload)] if preload else []
-        # Dask's developer logs (transitions, events) keep their last 1000 entries, about 2 MB of a busy scheduler:
-        # 100 here, so that the memory test's warm-up fills them and what it measures is what jobs leave behind
-        env = clean_env(DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH="100")
-        self.scheduler = spawn(args, home / "scheduler.log", home, env)
-
-    def add_worker(self) -> subprocess.Popen:
-        n = len(self.workers)
-        args = [sys.executable, "-m", "dask", "worker", self.address, "--nthreads", "1", "--host", "127.0.0.1"]
-        # Workers import explorer. Until the set-up installs the project (`pip install -e .`, on its way from
-        # another branch) they find it through PYTHONPATH; the scheduler never gets it.
-        env = clean_env(PYTHONPATH=str(ROOT))
-        self.workers.append(spawn([*args, "--no-dashboard"], self.home / f"worker{n}.log", self.home, env))
-        return self.workers[-1]
-
-    def wait_for_workers(self, n: int) -> None:
-        engine.client().wait_for_workers(n, timeout=START_TIMEOUT)
-
-    def close(self) -> None:
-        for w in self.workers:
-            kill(w)
-        kill(self.scheduler)
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    engine_client.close()
-    home = tmp_path_factory.mktemp("dask-cluster")
-    assert ROOT not in home.parents
-    c = Cluster(home)
-    try:
-        c.add_worker()
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(engine_client.SCHEDULER_ENV, c.address)
-            c.wait_for_workers(1)
-            yield c
-    finally:
-        engine_client.close()
-        c.close()
-
-
-def wait_until(pred, timeout=START_TIMEOUT, poll=0.2):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = pred()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("timed out")
 
 
 def cli(*args: str, scheduler: str | None = None, timeout: float = START_TIMEOUT * 2) -> subprocess.CompletedProcess:
@@ -359,50 +277,155 @@ def test_a_killed_worker_is_reported_the_job_resumes_from_its_checkpoint_and_wat
     assert run.history.models["ResNet-8"].step == list(range(1, steps + 1))  # the whole history, no gap, no repeat
 
 
-def test_two_hundred_short_jobs_leave_nothing_on_the_scheduler(cluster):
-    """Each job's entries leave the scheduler once it has ended and no one holds it: 200 jobs (done, failed,
-    stopped, detached) grow the scheduler's memory by at most a few MB."""
-    import psutil
-    from distributed import Variable
+# What the scheduler holds of explorer's jobs, read in the scheduler (its extensions: no public API lists them)
+COUNT_ON_SCHEDULER = """
+def explorer_state(dask_scheduler):
+    ours = lambda names: sorted(str(n) for n in names if str(n).startswith("explorer-"))
+    ext = dask_scheduler.extensions
+    return {
+        "variables": ours(ext["variables"].variables),
+        "events": ours(ext["events"]._events),
+        "metadata": ours(dask_scheduler.task_metadata),
+        "clients": sorted(c for c in dask_scheduler.clients if c.startswith("variable-explorer-")),
+        "topics": sorted(t for t in dask_scheduler._broker._topics if str(t).startswith("variable-explorer-")),
+    }
+"""
 
+
+def scheduler_state(c) -> dict:
+    namespace = {"__name__": "__main__"}  # pickled by value: the scheduler cannot import this module
+    exec(COUNT_ON_SCHEDULER, namespace)
+    return c.run_on_scheduler(namespace["explorer_state"])
+
+
+def test_a_thousand_short_jobs_leave_the_scheduler_bounded_by_the_kept_records(cluster):
+    """Every job's Variable, stop Event and progress go when it ends; the records are trimmed with what they had."""
     c = engine.client()
-    scheduler = psutil.Process(cluster.scheduler.pid)
-
-    def run(seeds) -> list[str]:
-        jobs = []
-        for seed in seeds:
-            kind = seed % 10
-            jobs.append(count_job(400 if kind == 2 else 5, sleep=0.01 if kind == 2 else 0.0, seed=seed,
-                                  fail_at=3 if kind == 1 else None))  # fmt: skip
-        executions = []
-        for job in jobs:
-            engine.submit(job)
-            executions.append(engine._futures[job.id].key)
-            if job.spec["n"] == 400:
-                engine.stop(job.key)
-        for job in jobs[::4]:
-            engine.release(job.key)  # as a CLI that detached and exited: the job's Variable keeps it alive
-        for job in jobs:
-            st = engine.wait(job.key, poll_s=0.02, timeout=START_TIMEOUT)
-            assert st.state in (engine.DONE, engine.FAILED, engine.STOPPED), st
-            engine.release(job.key)  # as the app does once the run is saved
-        return executions
-
-    run(range(10_000, 10_050))  # warm up: first-time allocations
-    time.sleep(1)
-    rss = scheduler.memory_info().rss
-    executions = []
-    for batch in range(4):
-        executions += run(range(batch * 50, batch * 50 + 50))
-    wait_until(lambda: all(c.get_metadata([key], default=None) is None for key in executions), timeout=30)
-    time.sleep(1)
-    grown = (scheduler.memory_info().rss - rss) / 2**20
+    jobs = [count_job(0, seed=1_000_000 + i) for i in range(1000)]
+    stopped = [count_job(10_000, sleep=0.01, seed=2_000_000 + i) for i in range(5)]
+    for job in jobs[:500] + stopped + jobs[500:]:
+        engine.submit(job)
+    for job in stopped:
+        engine.stop(job.key)
+    for job in jobs[::4]:
+        engine.release(job.key)  # as a CLI that detached and exited: the job's Variable keeps it alive
+    for job in jobs + stopped:  # None: it ended, and so many after it that its record was trimmed
+        assert engine.wait(job.key, poll_s=0.05, timeout=START_TIMEOUT).state in (engine.DONE, engine.STOPPED, None)
+        engine.release(job.key)  # as the app does once the run is saved
     records = c.get_metadata([engine.JOBS], default={})
-    assert len(records) <= engine_records.KEEP_FINISHED + engine.PAGE and all("end" in r for r in records.values())
-    for key in executions[::20]:  # each job's Variable has let go of its execution
-        assert isinstance(Variable(f"{engine.PREFIX}{engine.job_id(key)}", client=c).get(timeout=5), str)
-    print(f"200 jobs: the scheduler grew by {grown:.2f} MB")
-    assert grown < 2.5, f"the scheduler grew by {grown:.1f} MB"
+    assert len(records) <= engine_records.KEEP_FINISHED + engine_records.PAGE
+    active = [jid for jid, r in records.items() if "end" not in r]
+    ours = {job.id for job in jobs + stopped}
+
+    def settled():  # the scheduler forgets a released execution (and its progress) a moment later
+        state = scheduler_state(c)
+        return not [m for m in state["metadata"] if engine.job_id(m) in ours] and state
+
+    state = wait_until(settled, timeout=30)
+    for kind in ("variables", "events", "clients"):
+        assert not [n for n in state[kind] if engine.job_id(n.removesuffix("-stop")) in ours], (kind, state[kind])
+        assert len(state[kind]) <= len(active), (kind, state[kind])
+    # the records, the ended list and the executions that this process or a kept record may still hold
+    assert len(state["metadata"]) <= 2 + len(records) + engine.KEEP_RESULTS, state["metadata"]
+
+
+def test_status_polls_return_while_a_submit_waits_on_a_busy_jobs_lock(cluster):
+    from distributed import Client, Lock
+
+    ended = count_job(1, seed=3_000_001)
+    engine.submit(ended)
+    assert engine.wait(ended.key, poll_s=0.05, timeout=START_TIMEOUT).state == engine.DONE
+    other = Client(cluster.address, set_as_default=False)  # another server process
+    try:
+        with other.as_current():
+            held = Lock(engine.JOBS)
+        assert held.acquire(timeout=30)
+        waiting = threading.Thread(target=engine.submit, args=(count_job(1, seed=3_000_002),), daemon=True)
+        waiting.start()
+        time.sleep(0.5)
+        took = []
+        for _ in range(4):
+            time.sleep(engine.STATUS_MAX_AGE_S)  # past the shared answer: each poll asks the scheduler
+            t0 = time.monotonic()
+            assert engine.status(ended.key).state == engine.DONE
+            took.append(time.monotonic() - t0)
+        assert max(took) < 0.5, took
+        assert waiting.is_alive()  # the submit still waits on the lock
+        held.release()
+        waiting.join(START_TIMEOUT)
+    finally:
+        other.close()
+
+
+def test_stop_as_the_job_ends_leaves_no_event_behind(cluster, monkeypatch):
+    """Stop reads the record, then sets the Event: the job ends in between (made certain here)."""
+    c = engine.client()
+    job = count_job(3, sleep=0.3, seed=3_000_003)
+    engine.submit(job)
+    wait_until(lambda: engine.status(job.key).state == engine.RUNNING, poll=0.05)
+    read = c.get_metadata
+
+    def read_then_let_the_job_end(keys, default=None):
+        value = read(keys, default=default)
+        if list(keys) == [engine.JOBS, job.id]:
+            key = value["key"]
+            wait_until(lambda: (read([key, "snap"], default=None) or {}).get("state") == engine.DONE, poll=0.02)
+            time.sleep(1.0)  # and the worker records its end, if nothing holds it back
+        return value
+
+    monkeypatch.setattr(c, "get_metadata", read_then_let_the_job_end)
+    engine.stop(job.key)
+    monkeypatch.undo()
+    assert engine.wait(job.key, poll_s=0.05, timeout=START_TIMEOUT).state in (engine.DONE, engine.STOPPED)
+    events = scheduler_state(c)["events"]
+    assert not [e for e in events if job.id in e], events
+
+
+class BusyRecords:
+    """The first end a worker records fails as on a busy jobs lock (then the real one is back)."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def __call__(self, *args, **kwargs):
+        from explorer.engine import worker
+
+        worker.record_end = self.real
+        raise engine_records.EngineUnavailable("the job engine is busy: its lock was not free within a minute")
+
+
+def fail_while_the_records_are_busy(spec: dict, ctx) -> None:
+    from explorer.engine import worker
+
+    worker.record_end = BusyRecords(worker.record_end)
+    raise ValueError("the job's own reason")
+
+
+def test_a_job_whose_end_cannot_be_recorded_still_says_why_it_failed_and_polls_only_read(cluster):
+    c = engine.client()
+    job = engine_records.make_job("busy", fail_while_the_records_are_busy, {}, {"seed": 3_000_004})
+    engine.submit(job)
+    st = engine.wait(job.key, poll_s=0.05, timeout=START_TIMEOUT)
+    assert st.state == engine.FAILED and "the job's own reason" in st.message, st.message
+    for _ in range(3):  # polls report it, and write nothing
+        time.sleep(engine.STATUS_MAX_AGE_S)
+        assert "the job's own reason" in engine.status(job.key).message
+    assert "end" not in c.get_metadata([engine.JOBS, job.id])
+    assert engine.reconcile() >= 1  # the one step that records it
+    record = c.get_metadata([engine.JOBS, job.id])
+    assert record["end"]["state"] == engine.FAILED
+    time.sleep(engine.STATUS_MAX_AGE_S)
+    assert "the job's own reason" in engine.status(job.key).message
+    assert f"{engine.PREFIX}{job.id}" not in scheduler_state(c)["variables"]
+
+
+def test_a_worker_lost_for_good_is_told_by_its_type():
+    from distributed.scheduler import KilledWorker
+
+    lost = KilledWorker("explorer-train-0123456789abcdef/1", None, 3)
+    assert engine.failure_message(lost).startswith("The worker running this job stopped several times")
+    named_alike = type("KilledWorker", (Exception,), {})("boom")  # a class name is not a type
+    assert "boom" in engine.failure_message(named_alike)
 
 
 def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
@@ -418,6 +441,8 @@ def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
         st = engine.wait(job.key, poll_s=0.2, timeout=START_TIMEOUT)
         assert st.state == engine.DONE, st.message
         assert engine.job_count("train") == 1 and load_run(job.spec["run_dir"]).history.step == 3
+        environ = engine.client().run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_", "unset"))
+        assert set(environ.values()) == {"unset"}  # Dask's knob (pre-spawn-environ): no malloc trimming, no mallopt
         pids = engine.client().run(os.getpid)
         assert os.getpid() not in pids.values()  # training ran in a worker process, not this one
         assert engine.client() is engine.client()  # one client per process
@@ -426,15 +451,47 @@ def test_the_embedded_cluster_is_the_default(tmp_path, monkeypatch):
     assert engine_client._client is None and not engine_client.embedded()
 
 
-def test_workers_keep_freed_memory_despite_dasks_malloc_trim():
-    """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536 (2.7x slower training here); the plugin puts glibc back."""
-    code = "from explorer import engine_worker; print(engine_worker.keep_freed_memory())"
-    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip() == "True", out.stderr
+# 100 blocks of 1 MiB from malloc, touched, freed: how much of them the process still holds (MiB)
+KEPT_AFTER_FREE = """
+import ctypes, sys
+from explorer.engine import glibc
+if sys.argv[1] == "keep":
+    assert glibc.keep_freed_memory()
+libc = glibc.libc()
+libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+before = rss()
+blocks = [libc.malloc(1 << 20) for _ in range(100)]
+for b in blocks:
+    ctypes.memset(b, 1, 1 << 20)
+for b in blocks:
+    libc.free(b)
+print(rss() - before)
+"""
+
+
+def test_keep_freed_memory_keeps_what_dasks_malloc_trim_hands_back():
+    """Under Dask's MALLOC_TRIM_THRESHOLD_ every large block is a fresh mmap, handed back when freed (and faulted in
+    again on the next step); with glibc's thresholds back, freed memory stays for reuse."""
+    from explorer.engine import glibc
+
+    if glibc.libc() is None:
+        pytest.skip("not glibc: keep_freed_memory does nothing there, by design")
+    env = {**os.environ, glibc.TRIM_ENV: "65536", "PYTHONPATH": str(ROOT)}
+
+    def kept(mode: str) -> float:
+        run = [sys.executable, "-c", KEPT_AFTER_FREE, mode]
+        out = subprocess.run(run, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return float(out.stdout)
+
+    assert kept("dask") < 20  # handed back
+    assert kept("keep") > 80  # kept for reuse
 
 
 def test_messages_from_workers_are_translated_where_they_are_shown():
+    from distributed.scheduler import KilledWorker
+
     failed = engine.JobStatus("explorer-train-0123456789abcdef", engine.FAILED, note=engine_records.failure_note(None))
     assert failed.message == ""
     lost = engine.JobStatus("explorer-train-0123456789abcdef", engine.LOST, step=161, checkpoint_step=150)
@@ -442,7 +499,8 @@ def test_messages_from_workers_are_translated_where_they_are_shown():
     assert lost.message.startswith("The worker running this job stopped (at step 161). Its checkpoint at step 150")
     with language("zh"):
         assert "第 161 步" in lost.message and "第 150 步" in lost.message
-        assert "运行此任务的工作进程多次停止" in engine.failure_message(type("KilledWorker", (Exception,), {})())
+        lost = KilledWorker("explorer-train-0123456789abcdef/1", None, 3)
+        assert "运行此任务的工作进程多次停止" in engine.failure_message(lost)
     from explorer.ui.job_view import phase_text
 
     phase = ["network {i} of {n}", {"i": 2, "n": 3}]  # as msgpack brings it back from the scheduler

@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.engine import jobs as engine
-from tests.engine.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
+from tests.engine.cluster import START_TIMEOUT
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.engine import jobs as engine
-from tests.engine.test_engine import START_TIMEOUT, cluster  # noqa: F401  (the fixture)
+from tests.engine.cluster import START_TIMEOUT
 from tests.experiments.test_saliency import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.engine import client as engine_client
 from explorer.engine import jobs as engine
-from tests.engine.test_engine import START_TIMEOUT, cluster, wait_until  # noqa: F401  (the fixture)
+from tests.engine.cluster import START_TIMEOUT, wait_until
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -28,8 +28,9 @@ def texts(at) -> str:
     return "\n".join(str(p) for p in parts)
 
 
-def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_path, monkeypatch):  # noqa: F811
+def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
+    trained = engine.job_count("train")  # the cluster serves the whole run: count this test's starts
     at = train_page()
     at.radio(key="train_preset").set_value("quick").run()
     at.slider(key="train_steps_quick").set_value(1000).run()
@@ -46,7 +47,7 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
     other = train_page(run=engine.job_id(job))  # a student opens the teacher's link
     assert other.session_state["train_live"] == job and not other.exception
     assert other.button(key="train_start").disabled  # it is running: Start would only join it
-    assert engine.job_count("train") == 1
+    assert engine.job_count("train") == trained + 1
 
     at.button(key="train_live_stop").click().run()
     st = engine.wait(job, poll_s=0.2, timeout=START_TIMEOUT)
@@ -86,7 +87,8 @@ def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     assert not any("tcp://" in e or "dask scheduler" in e for e in errors), errors  # the operator's details: the log
 
 
-def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster):  # noqa: F811
+def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster):
+    randomised = engine.job_count("randomise")
     at = AppTest.from_file(APP, default_timeout=300)
     at.switch_page("explorer/ui/pages/explain.py")
     at.run()
@@ -106,10 +108,10 @@ def test_explain_randomisation_check_runs_as_a_job_and_shows_its_curves(cluster)
     assert {"Grad-CAM", "Guided Grad-CAM", "Saliency"} <= set(table["method"])
     assert len(set(table["network"])) == 2  # the network and its twin
     assert "necessary, not sufficient" in texts(at)
-    assert engine.job_count("randomise") == 1
+    assert engine.job_count("randomise") == randomised + 1
 
 
-def test_missing_data_is_said_in_plain_words_and_goes_with_the_choice(cluster, tmp_path, monkeypatch):  # noqa: F811
+def test_missing_data_is_said_in_plain_words_and_goes_with_the_choice(cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     at = train_page()
     at.radio(key="train_preset").set_value("quick").run()
@@ -132,7 +134,8 @@ def test_missing_data_is_said_in_plain_words_and_goes_with_the_choice(cluster, t
     assert not at.error and "train_live" not in at.session_state and "run" not in at.query_params
 
 
-def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):  # noqa: F811
+def test_a_link_to_no_run_says_so_and_offers_no_share(cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))  # the cluster outlives this module: its run saves here
     for run in ("nonsense", "0123456789abcdef"):
         at = train_page(run=run)
         assert not at.exception, at.exception
@@ -142,3 +145,4 @@ def test_a_link_to_no_run_says_so_and_offers_no_share(cluster):  # noqa: F811
     at.button(key="train_start").click().run()  # a run started from there: the address names it now
     assert not any("names no training run" in w.value for w in at.warning) and "share it" in texts(at)
     engine.stop(at.session_state["train_live"])
+    assert engine.wait(at.session_state["train_live"], poll_s=0.2, timeout=START_TIMEOUT).state == engine.STOPPED

@@ -166,19 +166,16 @@ def release_freed_memory(every_s: float = 10.0) -> None:
     after a computed view, at most every 10 s (each trim makes the next views fault their memory in again: once a
     second cost 0.1 CPU-s per view), bounds it (bench/bench_class.py --varied prints the RSS).
     """
-    import ctypes
     import time
+
+    from explorer.engine import glibc
 
     now = time.monotonic()
     with _TRIM["lock"]:
         if now - _TRIM["last"] < every_s:
             return
         _TRIM["last"] = now
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, musl): nothing to trim this way
-        return
-    libc.malloc_trim(0)
+    glibc.release_freed_memory()
 
 
 def view(compute: Callable, card: model_cards.ModelCard, model: ResNet, *args, **kwargs):
