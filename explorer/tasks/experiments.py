@@ -217,7 +217,7 @@ def saliency_task(spec: dict, ctx) -> list:
             phase = message(SALIENCY_OF[weights], name=name, i=i + 1, n=len(todo))
             ctx.report(phase=phase, step=i * n + done, total=len(todo) * n)
 
-        result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop.is_set)
+        result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop)
         if result is not None:
             out.append(result)
     return out

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +242,9 @@ def test_same_seed_same_numbers_other_seed_other_images(tiny_run):
 
 
 def test_stop_before_the_first_chunk_returns_nothing(tiny_run):
-    assert run_saliency(tiny_run, "ResNet-8", images=4, should_stop=lambda: True) is None
+    stop = threading.Event()
+    stop.set()
+    assert run_saliency(tiny_run, "ResNet-8", images=4, stop=stop) is None
 
 
 def test_a_run_without_outlines_gets_one_plain_line(tiny_run, tmp_path):
