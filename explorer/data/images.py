@@ -269,16 +269,7 @@ def preprocess(
     img = to_rgb(img) if img.mode != "RGB" else img
     w, h = img.size
     if resize == "crop":
-        # torchvision's Resize(resize_size) then CenterCrop(size), done as one resize of the source box that
-        # becomes the crop: PIL samples the same points, and 10000 x 10 images never build a huge intermediate
-        resize_size = resize_size or round(size * 256 / 224)
-        short, long = min(w, h), max(w, h)
-        new_long = max(int(resize_size * long / short), 1)
-        nw, nh = (resize_size, new_long) if w <= h else (new_long, resize_size)
-        left = max(int(round((nw - size) / 2.0)), 0)
-        top = max(int(round((nh - size) / 2.0)), 0)
-        sx, sy = w / nw, h / nh
-        box = (left * sx, top * sy, min(left + size, nw) * sx, min(top + size, nh) * sy)
+        box = _crop_box(w, h, size, resize_size or round(size * 256 / 224))
         out = img.resize((size, size), Image.Resampling.BILINEAR, box=box)
     else:
         out = img.resize((size, size), Image.Resampling.BILINEAR)
@@ -295,6 +286,20 @@ def preprocess(
         raise ValueError(f"mean and std need {channels} values, got {list(mean)} and {list(std)}")
     x = (torch.from_numpy(pixels) - m) / s
     return x.unsqueeze(0), display
+
+
+def _crop_box(w: int, h: int, size: int, resize_size: int) -> tuple[float, float, float, float]:
+    """The box of a w x h source that torchvision's Resize(resize_size) then CenterCrop(size) keeps.
+
+    Resizing that box straight to size x size samples the same points as the two steps, and a 10000 x 10
+    image never builds a huge intermediate."""
+    short, long = min(w, h), max(w, h)
+    new_long = max(int(resize_size * long / short), 1)
+    nw, nh = (resize_size, new_long) if w <= h else (new_long, resize_size)
+    left = max(int(round((nw - size) / 2.0)), 0)
+    top = max(int(round((nh - size) / 2.0)), 0)
+    sx, sy = w / nw, h / nh
+    return (left * sx, top * sy, min(left + size, nw) * sx, min(top + size, nh) * sy)
 
 
 def as_batch(x: torch.Tensor, model: torch.nn.Module | None = None, single: bool = False) -> torch.Tensor:
