@@ -1,11 +1,11 @@
 """What the job engine's workers run to train: lock-step training of new networks and more steps for a saved run
 (the experiments' jobs are ``explorer.tasks.experiments``).
 
-Each ``*_job`` function returns an ``engine.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a plain dict
-of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical requests
-share one job). ``ctx`` is an ``engine_worker.JobContext`` on a worker (``LocalContext`` in-process): ``report(**fields)``,
-``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes as ``i18n.message``
-pairs, shown in each viewer's language. The CLI and the pages call the same functions.
+Each ``*_job`` function returns an ``engine.records.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a
+plain dict of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical
+requests share one job). ``ctx`` is an ``engine.worker.JobContext`` on a worker (``LocalContext`` in-process):
+``report(**fields)``, ``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes
+as ``i18n.message`` pairs, shown in each viewer's language. The CLI and the pages call the same functions.
 """
 
 from __future__ import annotations

@@ -247,6 +247,22 @@ def test_stop_before_the_first_chunk_returns_nothing(tiny_run):
     assert run_saliency(tiny_run, "ResNet-8", images=4, stop=stop) is None
 
 
+def test_a_stop_after_the_first_chunk_keeps_its_scores(tiny_run):
+    from explorer.experiments.saliency import CHUNK
+
+    stop = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        stop.set()  # pressed while the first chunk was scored: the second is never started
+
+    part = run_saliency(tiny_run, "ResNet-8", images=CHUNK + 2, progress=progress, stop=stop)
+    assert seen == [(CHUNK, CHUNK + 2)]
+    assert part["images"] == CHUNK and not part["complete"] and list(part["methods"]) == list(METHOD_KEYS)
+    assert len(part["examples"]) <= 4 and all(set(e["maps"]) <= set(METHOD_KEYS) for e in part["examples"])
+
+
 def test_a_run_without_outlines_gets_one_plain_line(tiny_run, tmp_path):
     other = tmp_path / "cifar-run"
     shutil.copytree(tiny_run, other)
