@@ -199,6 +199,12 @@ def _open_run(run_dir: str | Path, network: str, images: int, weights: str):
     return run
 
 
+def _network(run, network: str, weights: str, calibration: torch.Tensor, seed: int) -> nn.Module:
+    """The run's network as trained, or with every weight randomised (``randomised``)."""
+    model = run.load_models()[network]
+    return randomised(model, calibration, seed) if weights == "randomised" else model
+
+
 def run_saliency(
     run_dir: str | Path,
     network: str,
@@ -219,9 +225,7 @@ def run_saliency(
     ds = load_dataset("shapes", "test", n=images, size=run.train.image_size, seed=seed, root=data_root)
     x_all, y_all = ds.batch(torch.arange(len(ds)))
     masks_all = ds.masks.numpy()
-    model = run.load_models()[network]
-    if weights == "randomised":
-        model = randomised(model, x_all[:128], seed + 1)
+    model = _network(run, network, weights, x_all[:128], seed + 1)
     rng = np.random.default_rng(seed)
     noise = NOISE / torch.tensor(ds.info.std, dtype=x_all.dtype)  # ROAD's 0.01 on [0, 1] images, normalised
     tally = _Tally()
