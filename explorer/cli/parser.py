@@ -3,8 +3,8 @@
 The job commands talk to the engine's cluster (``--scheduler`` or ``$EXPLORER_SCHEDULER``): ``train --detach``
 submits (or joins) and prints the job's id last; ``jobs [--json]`` lists them; ``stop ID``; ``watch ID`` follows one
 (exit 0 done, 1 failed, 2 stopped; 3 no such job, 4 no engine: one plain line, never a traceback).
-Those live in ``cli_jobs``, ``train`` in ``cli_train``, the network flags in ``cli_models``; this file holds the
-other commands, the parser and ``main``.
+Those live in ``cli.jobs``, ``train`` in ``cli.train``, the network flags in ``cli.networks``; this file holds
+the other commands, the parser and ``main``.
 """
 
 from __future__ import annotations
@@ -152,8 +152,17 @@ def cmd_saliency(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """``python -m explorer``'s parser: one sub-command per ``cmd_*`` function (``args.func``)."""
     parser = argparse.ArgumentParser(prog="python -m explorer", description="ResNet Explorer")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(sub)
+    _add_experiment_commands(sub)
+    add_job_commands(sub)
+    return parser
+
+
+def _add_model_commands(sub) -> None:
+    """``summary``, ``train`` and ``runs``."""
     p = sub.add_parser("summary", help="parameters, MACs, shapes and receptive fields of a network")
     add_model_args(p)
     p.add_argument("--input-size", type=int, default=None, help="square input side (224 or 32 by default)")
@@ -165,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list saved runs")
     p.add_argument("--root", default="runs", help="folder of run directories (precomputed: assets/runs)")
     p.set_defaults(func=cmd_runs)
+
+
+def _add_experiment_commands(sub) -> None:
+    """``precompute``, ``landscape`` and ``saliency``: experiments written as JSON."""
     p = sub.add_parser("precompute", help="the gradient-norm depth sweep and shattered-gradients probe, as JSON")
     p.add_argument("--out", default="assets/experiments", help="folder to write")
     p.add_argument("--seed", type=int, default=0)
@@ -215,9 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", required=True, metavar="FILE.json")
     p.set_defaults(func=cmd_saliency)
-
-    add_job_commands(sub)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

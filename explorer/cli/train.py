@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+from pathlib import Path
+
+import torch
 
 from explorer.cli.jobs import (
     EXIT_DONE,
@@ -16,6 +20,14 @@ from explorer.cli.jobs import (
     scheduler_of,
 )
 from explorer.cli.networks import add_model_args, config_from_args
+from explorer.devices import pick_device
+from explorer.engine.records import Job
+from explorer.models.config import ResNetConfig, replace_config
+from explorer.tasks import training as tasks
+from explorer.training import runs
+from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from explorer.training.history import History
+from explorer.training.lockstep import PRESET_MODELS, PRESETS
 
 
 def _print_results(history) -> None:
@@ -45,21 +57,8 @@ TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import dataclasses
-    from pathlib import Path
-
-    import torch
-
-    from explorer.devices import pick_device
-    from explorer.engine import jobs as engine
-    from explorer.engine import worker as engine_worker
-    from explorer.models.config import replace_config
-    from explorer.tasks import training as tasks
-    from explorer.training import runs
-    from explorer.training.config import TrainConfig
-    from explorer.training.history import History
-    from explorer.training.lockstep import PRESET_MODELS, PRESETS
-
+    """Train in one of four modes: more steps for a saved run (``--extend``), submit and exit (``--detach``),
+    a job on the engine followed here (``--scheduler``), or in this process."""
     if args.threads:
         torch.set_num_threads(args.threads)
     scheduler = scheduler_of(args)
@@ -69,11 +68,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not scheduler:  # on the engine, the worker resolves the device: it may have a GPU this machine lacks
         pick_device(args.device)  # a ValueError (reported by main) for a device this machine lacks
     if args.extend:
-        job = tasks.extend_job(args.extend, args.steps or 100, data_root=args.data_root, device=args.device)
-        result = job.fn(job.spec, engine_worker.LocalContext(on_report=progress_bar))
-        _print_results(History.from_dict(result["history"]))
-        print(f"run extended: {result['run_dir']}")
-        return 0
+        return _extend(args)
+    configs, config = _recipe(args)
+    job = tasks.training_job(
+        args.name or args.preset or "train", configs, config, Path(args.root).resolve(), data_root=args.data_root,
+        download=args.download, out=args.out, device=args.device, checkpoint_every=args.checkpoint_every,
+    )  # fmt: skip
+    if args.detach:
+        return _detach(job, configs)
+    where = "the engine's worker" if scheduler else pick_device(args.device)
+    print(f"training {', '.join(c.name for c in configs)} on {config.dataset} for {config.steps} steps on {where}")
+    try:
+        return _train_on_engine(job, args.root) if scheduler else _train_here(job)
+    except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _recipe(args: argparse.Namespace) -> tuple[list[ResNetConfig], TrainConfig]:
+    """The networks and the TrainConfig the flags ask for: the preset's (or TrainConfig's) with the set flags."""
     base = PRESETS[args.preset] if args.preset else TrainConfig()
     changes = {f: getattr(args, a) for a, f in TRAIN_FLAGS.items() if getattr(args, a) is not None}
     changes.update({k: True for k in ("channels_last", "augment") if getattr(args, k)})
@@ -84,47 +97,67 @@ def cmd_train(args: argparse.Namespace) -> int:
         configs = [config_from_args(args, d) for d in (args.depth or [20])]
         if args.plain_and_residual:
             configs = [replace_config(c, residual=r) for c in configs for r in (False, True)]
-    configs = list(dict.fromkeys(configs))  # --plain-and-residual with --plain would list twins twice
-    name = args.name or args.preset or "train"
-    job = tasks.training_job(
-        name, configs, config, Path(args.root).resolve(), data_root=args.data_root, download=args.download,
-        out=args.out, device=args.device, checkpoint_every=args.checkpoint_every,
-    )  # fmt: skip
-    if args.detach:
-        engine.submit(job)
-        print(f"job {job.id} ({job.kind}, {', '.join(c.name for c in configs)}) on {engine.client().scheduler.address}")
-        print(f"follow it: python -m explorer watch {job.id}    stop it: python -m explorer stop {job.id}")
-        print(job.id)
-        return 0
-    where = "the engine's worker" if scheduler else pick_device(args.device)
-    print(f"training {', '.join(c.name for c in configs)} on {config.dataset} for {config.steps} steps on {where}")
+    return list(dict.fromkeys(configs)), config  # --plain-and-residual with --plain would list twins twice
+
+
+def _extend(args: argparse.Namespace) -> int:
+    """``--extend RUN_DIR``: more steps for a saved run, in this process."""
+    from explorer.engine.worker import LocalContext
+
+    job = tasks.extend_job(args.extend, args.steps or 100, data_root=args.data_root, device=args.device)
+    result = job.fn(job.spec, LocalContext(on_report=progress_bar))
+    _print_results(History.from_dict(result["history"]))
+    print(f"run extended: {result['run_dir']}")
+    return 0
+
+
+def _detach(job: Job, configs: list[ResNetConfig]) -> int:
+    """``--detach``: submit (or join) the job, print how to follow and stop it, and its id as the last line."""
+    from explorer.engine import jobs as engine
+
+    engine.submit(job)
+    print(f"job {job.id} ({job.kind}, {', '.join(c.name for c in configs)}) on {engine.client().scheduler.address}")
+    print(f"follow it: python -m explorer watch {job.id}    stop it: python -m explorer stop {job.id}")
+    print(job.id)
+    return 0
+
+
+def _train_here(job: Job) -> int:
+    """Run the training job in this process, with a progress bar."""
+    from explorer.engine.worker import LocalContext
+
+    result = job.fn(job.spec, LocalContext(on_report=progress_bar))
+    return _print_run(result, Path(result["run_dir"]))
+
+
+def _train_on_engine(job: Job, root: str) -> int:
+    """Submit the job and follow it; Ctrl-C stops it (a later run of the same command goes on from its checkpoint)."""
+    from explorer.engine import jobs as engine
+
+    print(f"job {job.id} on {engine.client().scheduler.address}")
+    engine.submit(job)
     try:
-        if scheduler:
-            print(f"job {job.id} on {engine.client().scheduler.address}")
-            engine.submit(job)
-            try:
-                code = follow(job.key)
-            except KeyboardInterrupt:
-                engine.stop(job.key)
-                st = engine.wait(job.key, timeout=30)
-                print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
-                return EXIT_STOPPED
-            if code != EXIT_DONE:
-                return code
-            result = engine.result(job.key)
-            if result is None:  # Dask lost it with a worker: the run folder has it, if it is on this machine
-                run = runs.load_resumable(job.spec["run_dir"])
-                if run is None:
-                    print("error: the job's result was lost with its worker; run the command again", file=sys.stderr)
-                    return EXIT_FAILED
-                result = {"history": run.history.to_dict(), "run_dir": str(run.path)}
-            path = runs.save_result(result, args.root) if "state_dicts" in result else Path(result["run_dir"])
-        else:
-            result = job.fn(job.spec, engine_worker.LocalContext(on_report=progress_bar))
-            path = Path(result["run_dir"])
-    except FileNotFoundError as e:  # main() reports ValueErrors; a missing dataset is reported the same way
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        code = follow(job.key)
+    except KeyboardInterrupt:
+        engine.stop(job.key)
+        st = engine.wait(job.key, timeout=30)
+        print(f"\nstopped at step {st.step}; run the same command again to go on from its last checkpoint")
+        return EXIT_STOPPED
+    if code != EXIT_DONE:
+        return code
+    result = engine.result(job.key)
+    if result is None:  # Dask lost it with a worker: the run folder has it, if it is on this machine
+        run = runs.load_resumable(job.spec["run_dir"])
+        if run is None:
+            print("error: the job's result was lost with its worker; run the command again", file=sys.stderr)
+            return EXIT_FAILED
+        result = {"history": run.history.to_dict(), "run_dir": str(run.path)}
+    path = runs.save_result(result, root) if "state_dicts" in result else Path(result["run_dir"])
+    return _print_run(result, path)
+
+
+def _print_run(result: dict, path: Path) -> int:
+    """The trained run's speed, its table of results and where it was saved."""
     history = History.from_dict(result["history"])
     print(f"{history.wall_s:.1f} s, {history.images_per_s:.0f} images/s per lock-step")
     _print_results(history)
@@ -134,9 +167,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
     """Flags of ``train``; unset ones take the preset's value (or TrainConfig's default)."""
-    from explorer.training.config import OPTIMIZERS, SCHEDULES
-    from explorer.training.lockstep import PRESETS
-
     add_model_args(p, multi_depth=True)
     p.set_defaults(depth=None)  # None: the preset's networks (or ResNet-20)
     p.add_argument("--plain-and-residual", action="store_true", help="train each depth's plain and residual twins")

@@ -140,58 +140,74 @@ def load_image(data: bytes | str | Path, max_bytes: int = MAX_BYTES, max_pixels:
         log.warning("PIL.ImageFile.LOAD_TRUNCATED_IMAGES is set globally; truncated files may slip through")
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(raw))
-        except UnidentifiedImageError:
-            raise ImageError(
-                message(
-                    N_("this file is not an image we can read; please upload a {accepted} file"),
-                    accepted=message(ACCEPTED),
-                ),
-                NOT_AN_IMAGE,
-            ) from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
-            raise ImageError(
-                message(
-                    N_("this image file is damaged ({error}); please upload an intact {accepted} file"),
-                    error=str(e),
-                    accepted=message(ACCEPTED),
-                )
-            ) from None
-        if img.format not in FORMATS:
-            raise ImageError(
-                message(
-                    N_("{format} images are not accepted; please upload a {accepted} file"),
-                    format=str(img.format),
-                    accepted=message(ACCEPTED),
-                ),
-                NOT_ACCEPTED,
+        img = _open(raw, max_pixels)
+        _check_header(img, max_pixels)
+        return _decode(img, max_pixels)
+
+
+def _open(raw: bytes, max_pixels: int) -> Image.Image:
+    """Pillow's lazy open (the header only): ImageError for what is not an image or a damaged header."""
+    try:
+        return Image.open(io.BytesIO(raw))
+    except UnidentifiedImageError:
+        raise ImageError(
+            message(
+                N_("this file is not an image we can read; please upload a {accepted} file"),
+                accepted=message(ACCEPTED),
+            ),
+            NOT_AN_IMAGE,
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(_too_many_pixels(None, max_pixels), TOO_MANY_PIXELS) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(
+            message(
+                N_("this image file is damaged ({error}); please upload an intact {accepted} file"),
+                error=str(e),
+                accepted=message(ACCEPTED),
             )
-        w, h = img.size
-        if w < 1 or h < 1:
-            raise ImageError(
-                message(N_("the image declares an empty size {w}x{h}; please upload a real picture"), w=w, h=h), EMPTY
+        ) from None
+
+
+def _check_header(img: Image.Image, max_pixels: int) -> None:
+    """Refuse, before decoding, a format we do not accept or a declared size that is empty or too large."""
+    if img.format not in FORMATS:
+        raise ImageError(
+            message(
+                N_("{format} images are not accepted; please upload a {accepted} file"),
+                format=str(img.format),
+                accepted=message(ACCEPTED),
+            ),
+            NOT_ACCEPTED,
+        )
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageError(
+            message(N_("the image declares an empty size {w}x{h}; please upload a real picture"), w=w, h=h), EMPTY
+        )
+    if w * h > max_pixels:
+        raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
+
+
+def _decode(img: Image.Image, max_pixels: int) -> Image.Image:
+    """The first frame, decoded in full (truncated or corrupt data fails here, not later), upright, as RGB."""
+    size = img.size  # as declared: the message names it even when the decoded image is turned
+    try:
+        img.seek(0)  # first frame of an animation
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return to_rgb(img)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(_too_many_pixels(size, max_pixels), TOO_MANY_PIXELS) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+        raise ImageError(
+            message(
+                N_("this {format} file is truncated or corrupt ({error}); please upload an intact {accepted} file"),
+                format=str(img.format),
+                error=str(e),
+                accepted=message(ACCEPTED),
             )
-        if w * h > max_pixels:
-            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS)
-        try:
-            img.seek(0)  # first frame of an animation
-            img.load()  # force the full decode: truncated or corrupt data fails here, not later
-            img = ImageOps.exif_transpose(img)
-            return to_rgb(img)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(_too_many_pixels((w, h), max_pixels), TOO_MANY_PIXELS) from None
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
-            raise ImageError(
-                message(
-                    N_("this {format} file is truncated or corrupt ({error}); please upload an intact {accepted} file"),
-                    format=str(img.format),
-                    error=str(e),
-                    accepted=message(ACCEPTED),
-                )
-            ) from None
+        ) from None
 
 
 def check_min_size(img: Image.Image, min_side: int = MIN_SIDE) -> None:
@@ -253,16 +269,7 @@ def preprocess(
     img = to_rgb(img) if img.mode != "RGB" else img
     w, h = img.size
     if resize == "crop":
-        # torchvision's Resize(resize_size) then CenterCrop(size), done as one resize of the source box that
-        # becomes the crop: PIL samples the same points, and 10000 x 10 images never build a huge intermediate
-        resize_size = resize_size or round(size * 256 / 224)
-        short, long = min(w, h), max(w, h)
-        new_long = max(int(resize_size * long / short), 1)
-        nw, nh = (resize_size, new_long) if w <= h else (new_long, resize_size)
-        left = max(int(round((nw - size) / 2.0)), 0)
-        top = max(int(round((nh - size) / 2.0)), 0)
-        sx, sy = w / nw, h / nh
-        box = (left * sx, top * sy, min(left + size, nw) * sx, min(top + size, nh) * sy)
+        box = _crop_box(w, h, size, resize_size or round(size * 256 / 224))
         out = img.resize((size, size), Image.Resampling.BILINEAR, box=box)
     else:
         out = img.resize((size, size), Image.Resampling.BILINEAR)
@@ -279,6 +286,20 @@ def preprocess(
         raise ValueError(f"mean and std need {channels} values, got {list(mean)} and {list(std)}")
     x = (torch.from_numpy(pixels) - m) / s
     return x.unsqueeze(0), display
+
+
+def _crop_box(w: int, h: int, size: int, resize_size: int) -> tuple[float, float, float, float]:
+    """The box of a w x h source that torchvision's Resize(resize_size) then CenterCrop(size) keeps.
+
+    Resizing that box straight to size x size samples the same points as the two steps, and a 10000 x 10
+    image never builds a huge intermediate."""
+    short, long = min(w, h), max(w, h)
+    new_long = max(int(resize_size * long / short), 1)
+    nw, nh = (resize_size, new_long) if w <= h else (new_long, resize_size)
+    left = max(int(round((nw - size) / 2.0)), 0)
+    top = max(int(round((nh - size) / 2.0)), 0)
+    sx, sy = w / nw, h / nh
+    return (left * sx, top * sy, min(left + size, nw) * sx, min(top + size, nh) * sy)
 
 
 def as_batch(x: torch.Tensor, model: torch.nn.Module | None = None, single: bool = False) -> torch.Tensor:

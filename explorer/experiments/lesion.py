@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from math import comb
@@ -115,6 +116,48 @@ def _subsets(names: list[str], k: int, samples: int, rng: random.Random) -> list
     return seen
 
 
+class _Ticks:
+    """Counts evaluations: each call reports one more to ``progress`` and says whether ``stop`` is set."""
+
+    def __init__(self, total: int, progress: ProgressFn | None, stop: threading.Event | None) -> None:
+        self.done, self.total, self.progress, self.stop = 0, total, progress, stop
+
+    def __call__(self) -> bool:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+        return self.stop is not None and self.stop.is_set()
+
+
+def _remove_each(work: nn.Module, blocks: list, batches, result: LesionResult, tick: _Ticks) -> bool:
+    """One ``BlockLesion`` per block, each removed alone; True when stopped."""
+    for name, block in blocks:
+        if not block.can_bypass:
+            result.blocks.append(BlockLesion(name, None, None, CANNOT))
+            continue
+        work.set_bypass([name])
+        acc, _ = _accuracy(work, batches)
+        result.blocks.append(BlockLesion(name, acc, result.baseline - acc))
+        if tick():
+            return True
+    return False
+
+
+def _remove_sets(work: nn.Module, plan: list, batches, result: LesionResult, tick: _Ticks) -> bool:
+    """One ``RemovalPoint`` per k, its subsets removed together; True when stopped (the point so far is kept)."""
+    for k, subsets in plan:
+        point = RemovalPoint(k, [], [])
+        result.removed.append(point)
+        for s in subsets:
+            work.set_bypass(list(s))
+            acc, _ = _accuracy(work, batches)
+            point.subsets.append(s)
+            point.accuracies.append(acc)
+            if tick():
+                return True
+    return False
+
+
 def lesion_study(
     model: nn.Module,
     data,
@@ -123,7 +166,7 @@ def lesion_study(
     seed: int = 0,
     batch_size: int = 256,
     progress: ProgressFn | None = None,
-    stop=None,
+    stop: threading.Event | None = None,
 ) -> LesionResult:
     """Accuracy with each single block removed, and with k random blocks removed.
 
@@ -151,16 +194,7 @@ def lesion_study(
         raise ValueError(f"k must be between 1 and {len(removable)} (the removable blocks), got {bad}")
     rng = random.Random(seed)
     plan = [(k, _subsets(removable, k, samples, rng)) for k in ks]
-    total = 1 + len(removable) + sum(len(s) for _, s in plan)
-    done = 0
-
-    def tick() -> bool:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-        return stop is not None and stop.is_set()
-
+    tick = _Ticks(1 + len(removable) + sum(len(s) for _, s in plan), progress, stop)
     baseline, n = _accuracy(work, batches)
     config = getattr(model, "config", None)
     result = LesionResult(
@@ -169,30 +203,8 @@ def lesion_study(
         baseline=baseline,
         n_examples=n,
     )
-    if tick():
+    if tick() or _remove_each(work, blocks, batches, result, tick) or _remove_sets(work, plan, batches, result, tick):
         result.complete = False
         return result
-    for name, block in blocks:
-        if not block.can_bypass:
-            result.blocks.append(BlockLesion(name, None, None, CANNOT))
-            continue
-        work.set_bypass([name])
-        acc, _ = _accuracy(work, batches)
-        result.blocks.append(BlockLesion(name, acc, baseline - acc))
-        if tick():
-            result.complete = False
-            return result
-    for k, subsets in plan:
-        point = RemovalPoint(k, [], [])
-        for s in subsets:
-            work.set_bypass(list(s))
-            acc, _ = _accuracy(work, batches)
-            point.subsets.append(s)
-            point.accuracies.append(acc)
-            if tick():
-                result.removed.append(point)
-                result.complete = False
-                return result
-        result.removed.append(point)
-    log.info("lesion study of %s: baseline %.3f, %d evaluations", result.model_name, baseline, done)
+    log.info("lesion study of %s: baseline %.3f, %d evaluations", result.model_name, baseline, tick.done)
     return result

@@ -8,15 +8,18 @@ ROAD's noisy linear imputation (``saliency_road``). Every map explains the image
 all images and, apart, over the images the network classifies correctly.
 
 The same seed gives the same numbers: it picks the images, the random maps, the order of tied pixels and
-the randomised weights. ``progress(done, total)`` is called after each chunk of images; ``should_stop()`` is
-asked before each, and a stop returns the scores of the images done so far (``complete`` False).
+the randomised weights. ``progress(done, total)`` is called after each chunk of images; ``stop`` (an Event) is
+checked before each, and a stop returns the scores of the images done so far (``complete`` False).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -123,34 +126,62 @@ def _means(scores: dict[str, dict[str, np.ndarray]], keep: np.ndarray) -> dict[s
     return {name: {m: round(float(v[keep].mean()), 4) for m, v in per.items()} for name, per in scores.items()}
 
 
-def _example(ds, i: int, maps: dict[str, np.ndarray], j: int, pred: int, prob: float, score: float) -> dict:
-    image = (ds.images[i].float() / (255.0 if ds.images.dtype == torch.uint8 else 1.0)).permute(1, 2, 0)
+class _Example(NamedTuple):
+    """An image the network classifies correctly, with its chunk's maps: a candidate for the examples."""
+
+    disagreement: float  # 1 - the real methods' mean pairwise overlap (``_disagreement``)
+    index: int  # in the data set
+    row: int  # in the chunk, and so in ``maps``
+    maps: dict[str, np.ndarray]  # method -> (chunk, H, W)
+    predicted: int
+    probs: np.ndarray  # (K,)
+
+
+@dataclass
+class _Tally:
+    """The per-image scores of the chunks done so far, and the examples where the methods disagree most."""
+
+    per: dict[str, dict[str, list[np.ndarray]]] = field(
+        default_factory=lambda: {name: {m: [] for m in METRICS} for name in METHOD_KEYS}
+    )
+    correct: list[np.ndarray] = field(default_factory=list)
+    examples: list[_Example] = field(default_factory=list)
+    done: int = 0
+
+    def add(self, lo: int, scores: dict, maps: dict[str, np.ndarray], probs: np.ndarray, labels: np.ndarray) -> None:
+        """One chunk's ``score_chunk`` output; its images start at ``lo``."""
+        for name in METHOD_KEYS:
+            for m in METRICS:
+                self.per[name][m].append(scores[name][m])
+        right = probs.argmax(1) == labels
+        self.correct.append(right)
+        for j in np.flatnonzero(right):  # examples among correct answers: disagreement is then about the maps
+            pred = int(probs[j].argmax())
+            self.examples.append(_Example(_disagreement(maps, j), lo + j, j, dict(maps), pred, probs[j]))
+        self.examples = sorted(self.examples, key=lambda e: -e.disagreement)[:EXAMPLES]
+        self.done = lo + len(labels)
+
+    def scores(self) -> dict[str, dict[str, np.ndarray]]:
+        return {name: {m: np.concatenate(v) for m, v in self.per[name].items()} for name in METHOD_KEYS}
+
+
+def _example(ds, e: _Example) -> dict:
+    image = (ds.images[e.index].float() / (255.0 if ds.images.dtype == torch.uint8 else 1.0)).permute(1, 2, 0)
     return {
         "image": (image.clamp(0, 1).numpy() * 255).round().astype(int).tolist(),
-        "mask": ds.masks[i].int().tolist(),
-        "label": ds.info.classes[int(ds.labels[i])],
-        "predicted": ds.info.classes[pred],
-        "probability": round(prob, 3),
-        "disagreement": round(score, 3),
-        "maps": {name: np.round(m[j] * 255).astype(int).tolist() for name, m in maps.items() if name not in BASELINES},
+        "mask": ds.masks[e.index].int().tolist(),
+        "label": ds.info.classes[int(ds.labels[e.index])],
+        "predicted": ds.info.classes[e.predicted],
+        "probability": round(float(e.probs[e.predicted]), 3),
+        "disagreement": round(e.disagreement, 3),
+        "maps": {
+            name: np.round(m[e.row] * 255).astype(int).tolist() for name, m in e.maps.items() if name not in BASELINES
+        },
     }
 
 
-def run_saliency(
-    run_dir: str | Path,
-    network: str,
-    images: int = 256,
-    seed: int = 0,
-    weights: str = "trained",
-    progress: ProgressFn | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    data_root: str | None = None,
-) -> dict | None:
-    """The benchmark of one network of a saved run: the CLI's JSON (see the module docstring and the README).
-
-    Returns None when stopped before the first chunk finished. Raises ``NoOutlines`` for a run whose data
-    are not the built-in shapes, ValueError for an unknown network or weights.
-    """
+def _open_run(run_dir: str | Path, network: str, images: int, weights: str):
+    """The saved run, after checking the arguments: ValueError, or ``NoOutlines`` for data other than the shapes."""
     from explorer.training.runs import load_run
 
     if weights not in WEIGHTS:
@@ -165,46 +196,57 @@ def run_saliency(
         )
     if network not in run.model_configs:
         raise ValueError(f"no network {network!r} in {run.name}; it has {list(run.model_configs)}")
+    return run
+
+
+def _network(run, network: str, weights: str, calibration: torch.Tensor, seed: int) -> nn.Module:
+    """The run's network as trained, or with every weight randomised (``randomised``)."""
+    model = run.load_models()[network]
+    return randomised(model, calibration, seed) if weights == "randomised" else model
+
+
+def run_saliency(
+    run_dir: str | Path,
+    network: str,
+    images: int = 256,
+    seed: int = 0,
+    weights: str = "trained",
+    progress: ProgressFn | None = None,
+    stop: threading.Event | None = None,
+    data_root: str | None = None,
+) -> dict | None:
+    """The benchmark of one network of a saved run: the CLI's JSON (see the module docstring and the README).
+
+    Returns None when stopped before the first chunk finished. Raises ``NoOutlines`` for a run whose data
+    are not the built-in shapes, ValueError for an unknown network or weights.
+    """
+    run = _open_run(run_dir, network, images, weights)
     start = time.perf_counter()
     ds = load_dataset("shapes", "test", n=images, size=run.train.image_size, seed=seed, root=data_root)
     x_all, y_all = ds.batch(torch.arange(len(ds)))
     masks_all = ds.masks.numpy()
-    model = run.load_models()[network]
-    if weights == "randomised":
-        model = randomised(model, x_all[:128], seed + 1)
+    model = _network(run, network, weights, x_all[:128], seed + 1)
     rng = np.random.default_rng(seed)
     noise = NOISE / torch.tensor(ds.info.std, dtype=x_all.dtype)  # ROAD's 0.01 on [0, 1] images, normalised
-    per: dict[str, dict[str, list]] = {name: {m: [] for m in METRICS} for name in METHOD_KEYS}
-    correct, candidates, done = [], [], 0
+    tally = _Tally()
     for lo in range(0, len(ds), CHUNK):
-        if should_stop is not None and should_stop():
+        if stop is not None and stop.is_set():
             break
         idx = slice(lo, lo + CHUNK)
-        scores, maps, probs = score_chunk(model, x_all[idx], y_all[idx], masks_all[idx], rng, noise)
-        for name in METHOD_KEYS:
-            for m in METRICS:
-                per[name][m].append(scores[name][m])
-        right = probs.argmax(1) == y_all[idx].numpy()
-        correct.append(right)
-        for j in np.flatnonzero(right):  # examples among correct answers: disagreement is then about the maps
-            pred = int(probs[j].argmax())
-            candidates.append((_disagreement(maps, j), lo + j, j, {k: v for k, v in maps.items()}, pred, probs[j]))
-        candidates = sorted(candidates, key=lambda c: -c[0])[:EXAMPLES]
-        done = min(lo + CHUNK, len(ds))
+        tally.add(lo, *score_chunk(model, x_all[idx], y_all[idx], masks_all[idx], rng, noise), y_all[idx].numpy())
         if progress is not None:
-            progress(done, len(ds))
-    if done == 0:
+            progress(tally.done, len(ds))
+    if tally.done == 0:
         return None
-    scores = {name: {m: np.concatenate(v) for m, v in per[name].items()} for name in METHOD_KEYS}
-    right = np.concatenate(correct)
-    tol = default_tolerance(int(x_all.shape[-1]))
+    done, right, size = tally.done, np.concatenate(tally.correct), int(x_all.shape[-1])
+    scores, tol = tally.scores(), default_tolerance(size)
     return {
         "network": network,
         "weights": weights,
         "run": run.name,
         "images": done,
         "seed": seed,
-        "image_size": int(x_all.shape[-1]),
+        "image_size": size,
         "mask_area": round(float(masks_all[:done].mean()), 4),
         "accuracy": round(float(right.mean()), 4),
         "classes": len(ds.info.classes),
@@ -216,7 +258,7 @@ def run_saliency(
         "hit_area": round(hit_area(masks_all[:done], tol), 4),
         "methods": _means(scores, np.ones(done, dtype=bool)),
         "methods_correct": _means(scores, right),
-        "examples": [_example(ds, i, maps, j, p, float(pr[p]), s) for s, i, j, maps, p, pr in candidates],
+        "examples": [_example(ds, e) for e in tally.examples],
         "complete": done == len(ds),
         "wall_s": round(time.perf_counter() - start, 2),
     }

@@ -248,14 +248,7 @@ def grad_cams(
         score = head(x)[0]
         grads = torch.autograd.grad(score, [acts[n] for n in names], allow_unused=True)
     prob = float(torch.softmax(head.logits, dim=1)[0, head.chosen])
-    cams: dict[str, torch.Tensor] = {}
-    for name, grad in zip(names, grads, strict=True):
-        a = acts[name].detach()  # (1, C, h, w): a reference, no copy
-        if grad is None:  # the layer does not reach the target logit
-            cam = torch.zeros_like(a[:, :1])
-        else:  # sum_k alpha_k A_k as one matrix-vector product, alpha_k = mean_ij dy/dA_kij
-            cam = (grad.mean(dim=(2, 3)) @ a.flatten(2)[0]).view(1, 1, *a.shape[2:])
-        cams[name] = cam if raw else F.relu(cam)
+    cams = {name: _layer_cam(acts[name].detach(), grad, raw) for name, grad in zip(names, grads, strict=True)}
     groups: dict[tuple[int, ...], list[str]] = {}  # same-sized maps are upsampled together
     for name, cam in cams.items():
         groups.setdefault(tuple(cam.shape), []).append(name)
@@ -264,6 +257,15 @@ def grad_cams(
         batch = torch.cat([cams[n] for n in group])  # (L, 1, h, w)
         out.update(zip(group, _cam_results(batch, tuple(x.shape[-2:]), group, head, raw, prob), strict=True))
     return {name: out[name] for name in names}
+
+
+def _layer_cam(a: torch.Tensor, grad: torch.Tensor | None, raw: bool) -> torch.Tensor:
+    """One layer's Grad-CAM (1, 1, h, w) from its output ``a`` (1, C, h, w) and the target's gradient there."""
+    if grad is None:  # the layer does not reach the target logit
+        cam = torch.zeros_like(a[:, :1])
+    else:  # sum_k alpha_k A_k as one matrix-vector product, alpha_k = mean_ij dy/dA_kij
+        cam = (grad.mean(dim=(2, 3)) @ a.flatten(2)[0]).view(1, 1, *a.shape[2:])
+    return cam if raw else F.relu(cam)
 
 
 def filmstrip(

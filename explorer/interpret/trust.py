@@ -218,6 +218,15 @@ class RandomisationResult:
     maps: list[np.ndarray] = field(repr=False)
     complete: bool = True
 
+    def add(self, step: str, original: np.ndarray, new: np.ndarray) -> None:
+        """One randomisation step: ``new``, the map after it, compared with the trained model's ``original``."""
+        self.steps.append(step)
+        self.maps.append(new)
+        self.spearman.append(spearman(original, new))
+        self.spearman_abs.append(spearman(np.abs(original), np.abs(new)))
+        self.pearson.append(pearson(np.abs(original), np.abs(new)))
+        self.top_overlap.append(top_overlap(np.abs(original), np.abs(new)))
+
 
 def randomisation_check(
     model: nn.Module,
@@ -264,14 +273,7 @@ def randomisation_check(
     batch = x if calibration is None else calibration
     for i, step in enumerate(randomise_cascade(work, batch, seed)):
         for m in methods:
-            new, orig = SIGNED_METHODS[m](work, x, layer, target), originals[m]
-            r = results[m]
-            r.steps.append(step)
-            r.maps.append(new)
-            r.spearman.append(spearman(orig, new))
-            r.spearman_abs.append(spearman(np.abs(orig), np.abs(new)))
-            r.pearson.append(pearson(np.abs(orig), np.abs(new)))
-            r.top_overlap.append(top_overlap(np.abs(orig), np.abs(new)))
+            results[m].add(step, originals[m], SIGNED_METHODS[m](work, x, layer, target))
         if progress is not None:
             progress(i + 1, total)
         if stop is not None and stop.is_set() and i + 1 < total:

@@ -1,7 +1,7 @@
 """What the job engine's workers run for the experiments: the lesion study, the randomisation check, the sweeps at
 initialisation, loss landscapes and the saliency benchmark (training is ``explorer.tasks.training``).
 
-Each ``*_job`` function returns an ``engine.Job`` as ``explorer.tasks.training`` describes: the function to run,
+Each ``*_job`` function returns an ``engine.records.Job`` as ``explorer.tasks.training`` describes: the function to run,
 ``fn(spec, ctx)`` (module level: a worker imports it from here by name), its ``spec`` and its identity (a hash of
 what it computes, so identical requests share one job). Phases cross processes as ``i18n.message`` pairs, shown in
 each viewer's language. The CLI and the pages call the same functions.
@@ -217,7 +217,7 @@ def saliency_task(spec: dict, ctx) -> list:
             phase = message(SALIENCY_OF[weights], name=name, i=i + 1, n=len(todo))
             ctx.report(phase=phase, step=i * n + done, total=len(todo) * n)
 
-        result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop.is_set)
+        result = run_saliency(spec["run_dir"], name, n, spec["seed"], weights, progress, ctx.stop)
         if result is not None:
             out.append(result)
     return out

@@ -1,11 +1,11 @@
 """What the job engine's workers run to train: lock-step training of new networks and more steps for a saved run
 (the experiments' jobs are ``explorer.tasks.experiments``).
 
-Each ``*_job`` function returns an ``engine.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a plain dict
-of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical requests
-share one job). ``ctx`` is an ``engine_worker.JobContext`` on a worker (``LocalContext`` in-process): ``report(**fields)``,
-``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes as ``i18n.message``
-pairs, shown in each viewer's language. The CLI and the pages call the same functions.
+Each ``*_job`` function returns an ``engine.records.Job``: the function to run, ``fn(spec, ctx)``, its ``spec`` (a
+plain dict of what to compute, pickled to the worker) and its identity (a hash of what it computes, so identical
+requests share one job). ``ctx`` is an ``engine.worker.JobContext`` on a worker (``LocalContext`` in-process):
+``report(**fields)``, ``add_points(points)`` and ``stop.is_set()``. Phases and messages built here cross processes
+as ``i18n.message`` pairs, shown in each viewer's language. The CLI and the pages call the same functions.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from __future__ import annotations
 import bisect
 import hashlib
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from explorer.engine.records import Job, identity, make_job
 from explorer.models.config import ResNetConfig, replace_config
+from explorer.progress import Progress
 from explorer.training import runs
 from explorer.training.config import TrainConfig
 from explorer.training.history import History, ModelHistory
@@ -147,6 +149,51 @@ def _dataset(spec: dict, train: TrainConfig):
         yield replace(train, dataset=str(path))
 
 
+class _Reporter:
+    """A training job's ``progress``: sends the curves' new points and snapshots to ``ctx``, and saves the run
+    every ``spec["checkpoint_every"]`` steps. ``sent`` is what ``history_points`` has sent so far."""
+
+    def __init__(self, spec: dict, ctx, save: Callable[[], None]) -> None:
+        self.ctx, self.save = ctx, save
+        self.every = int(spec.get("checkpoint_every") or 0)
+        self.every_step = bool(spec.get("report_every_step", False))
+        self.sent: dict[str, tuple[int, int]] = {}
+
+    def points(self, history: History) -> None:
+        """The steps and evaluations of ``history`` not sent yet."""
+        self.ctx.add_points(history_points(history, self.sent))
+
+    def __call__(self, p: Progress) -> None:
+        if len(self.sent) != len(p.history.models):
+            self.ctx.report(models={k: m.config for k, m in p.history.models.items()})
+        self.points(p.history)
+        checkpoint = self.every and p.step % self.every == 0 and p.step < p.total
+        if checkpoint:
+            self.save()
+        force = self.every_step or p.step == p.total
+        if checkpoint or force or self.ctx.due():
+            stops = {k: (m.stopped_reason, m.stopped_step) for k, m in p.history.models.items() if m.stopped_reason}
+            self.ctx.report(
+                force=force,
+                phase="training",
+                step=p.step,
+                total=p.total,
+                images_per_s=p.rate,
+                eta_s=p.eta_s,
+                metrics=p.metrics,
+                stops=stops,
+            )
+
+
+def _start(spec: dict, run, configs: list[ResNetConfig], train: TrainConfig) -> tuple[dict, dict, History]:
+    """(models, optimizers, history): resumed from the run folder when it holds this run (or extends it), else new."""
+    if spec.get("extend") or (run is not None and runs.holds(run, configs, train)):
+        if run is None:
+            raise FileNotFoundError(f"no run to extend in {spec['run_dir']}")
+        return runs.resume(run, train)  # nanoGPT's init_from="resume"
+    return build_models(configs, seed=train.seed), {}, History()
+
+
 def train_task(spec: dict, ctx) -> dict:
     """Load the data, build the networks or resume them from the run folder, train them in lock-step with
     checkpoints, save the run (``runs.save_run``: whole or not at all) and return it (``runs.run_result``)."""
@@ -166,42 +213,15 @@ def train_task(spec: dict, ctx) -> dict:
     if data.skipped:  # the user's files that were refused: (name, reason, message, message as a pair) for the page
         ctx.report(force=True, skipped=[(s.name, s.reason, s.message, s.text) for s in data.skipped])
     configs = [replace_config(c, num_classes=info.num_classes, in_channels=info.in_channels) for c in spec["configs"]]
-    if extend or (run is not None and runs.holds(run, configs, train)):
-        if run is None:
-            raise FileNotFoundError(f"no run to extend in {run_dir}")
-        models, optimizers, history = runs.resume(run, train)  # nanoGPT's init_from="resume"
-    else:
-        models, optimizers, history = build_models(configs, seed=train.seed), {}, History()
-    every = int(spec.get("checkpoint_every") or 0)
-    sent: dict[str, tuple[int, int]] = {}
-    ctx.add_points(history_points(history, sent))  # a resumed run's curve so far, once
-    ctx.report(models={k: m.config for k, m in history.models.items()})
+    models, optimizers, history = _start(spec, run, configs, train)
 
     def save() -> None:
         runs.save_run(models, history, train, out=run_dir, name=title, optimizers=optimizers, dataset_info=info)
         ctx.report(force=True, checkpoint_step=history.step)
 
-    def progress(p) -> None:
-        if len(sent) != len(p.history.models):
-            ctx.report(models={k: m.config for k, m in p.history.models.items()})
-        ctx.add_points(history_points(p.history, sent))
-        checkpoint = every and p.step % every == 0 and p.step < p.total
-        if checkpoint:
-            save()
-        force = spec.get("report_every_step", False) or p.step == p.total
-        if checkpoint or force or ctx.due():
-            stops = {k: (m.stopped_reason, m.stopped_step) for k, m in p.history.models.items() if m.stopped_reason}
-            ctx.report(
-                force=force,
-                phase="training",
-                step=p.step,
-                total=p.total,
-                images_per_s=p.rate,
-                eta_s=p.eta_s,
-                metrics=p.metrics,
-                stops=stops,
-            )
-
+    reporter = _Reporter(spec, ctx, save)
+    reporter.points(history)  # a resumed run's curve so far, once
+    ctx.report(models={k: m.config for k, m in history.models.items()})
     if extend or history.step < train.steps:
         if history.step:
             total = history.step + train.steps if extend else train.steps
@@ -211,14 +231,14 @@ def train_task(spec: dict, ctx) -> dict:
             data,
             train,
             held_out,
-            progress,
+            reporter,
             ctx.stop,
             history=history,
             optimizers=optimizers,
             resume=not extend,
             device=spec.get("device", "auto"),
         )
-    ctx.add_points(history_points(history, sent))
+    reporter.points(history)
     ctx.report(force=True, phase="saving", step=history.step, total=history.total_steps)
     save()
     return runs.run_result(run_dir, title, models, history, train, info)

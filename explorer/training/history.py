@@ -78,7 +78,7 @@ class History:
     total_steps: int = 0
     wall_s: float = 0.0
     images_per_s: float = 0.0
-    stopped_reason: str | None = None  # "cancelled" when the stop flag ended it
+    stopped_reason: str | None = None  # "stopped" when the stop flag ended it
     finished: bool = False
     initial_states: dict = field(default_factory=dict, repr=False, compare=False)  # step-0 state_dicts, not JSON
 
@@ -91,7 +91,10 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> History:
         models = {k: ModelHistory.from_dict(m) for k, m in d["models"].items()}
-        return cls(models=models, **{k: v for k, v in d.items() if k != "models"})
+        history = cls(models=models, **{k: v for k, v in d.items() if k != "models"})
+        if history.stopped_reason == "cancelled":  # the word runs saved by older versions use for "stopped"
+            history.stopped_reason = "stopped"
+        return history
 
     def final_losses(self, window: int = 10) -> dict[str, float]:
         return {k: m.final_loss(window) for k, m in self.models.items()}

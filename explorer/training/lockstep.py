@@ -193,7 +193,7 @@ def train_lockstep(
         models: name -> network (trained in place: pass copies to keep the originals).
         data: training images; eval_data: held-out images (None: no held-out accuracy).
         progress: called after every step with a ``Progress``.
-        stop: checked before every step; when set, training ends with ``stopped_reason="cancelled"``.
+        stop: checked before every step; when set, training ends with ``stopped_reason="stopped"``.
         history: append to this one (live polling from another thread, or extending a run); step
             numbers continue from ``history.step``.
         optimizers: name -> optimizer to continue with (from a checkpoint); missing ones are created
@@ -251,8 +251,8 @@ def _train(models, data, config, eval_data, progress, stop, history, optimizers,
     start = time.perf_counter()
     for i in range(first, config.steps):
         if stop is not None and stop.is_set():
-            history.stopped_reason = "cancelled"
-            log.info("training cancelled after %d steps", i - first)
+            history.stopped_reason = "stopped"
+            log.info("training stopped after %d steps", i - first)
             break
         step = offset + i - first + 1
         x, y = next(batches)

@@ -339,7 +339,7 @@ def holds(run: Run, configs, train: TrainConfig) -> bool:
 
 def complete(run: Run, configs, train: TrainConfig) -> bool:
     """Whether ``run`` is these networks trained with these settings to the end (not stopped part-way)."""
-    return holds(run, configs, train) and run.history.finished and run.history.stopped_reason != "cancelled"
+    return holds(run, configs, train) and run.history.finished and run.history.stopped_reason != "stopped"
 
 
 def resume(run: Run, train: TrainConfig | None = None):

@@ -220,7 +220,7 @@ def _live(job: str, key: str) -> Run | None:
     """
     active = engine.status(job).active
     run = None if active else finished_run(job)
-    if run is not None and run.history.stopped_reason == "cancelled":
+    if run is not None and run.history.stopped_reason == "stopped":
         _watch_restart(job)
     if run is None:
         started_active = active
@@ -279,7 +279,7 @@ def _save_result(job: str) -> Run | None:
 
 def _run_summary(run: Run) -> None:
     h = run.history
-    if h.stopped_reason == "cancelled":
+    if h.stopped_reason == "stopped":
         st.warning(
             _("Stopped after {step} of {steps} steps. Press Start again to go on from step {step}.").format(
                 step=h.step, steps=run.train.steps

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -241,7 +242,25 @@ def test_same_seed_same_numbers_other_seed_other_images(tiny_run):
 
 
 def test_stop_before_the_first_chunk_returns_nothing(tiny_run):
-    assert run_saliency(tiny_run, "ResNet-8", images=4, should_stop=lambda: True) is None
+    stop = threading.Event()
+    stop.set()
+    assert run_saliency(tiny_run, "ResNet-8", images=4, stop=stop) is None
+
+
+def test_a_stop_after_the_first_chunk_keeps_its_scores(tiny_run):
+    from explorer.experiments.saliency import CHUNK
+
+    stop = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        stop.set()  # pressed while the first chunk was scored: the second is never started
+
+    part = run_saliency(tiny_run, "ResNet-8", images=CHUNK + 2, progress=progress, stop=stop)
+    assert seen == [(CHUNK, CHUNK + 2)]
+    assert part["images"] == CHUNK and not part["complete"] and list(part["methods"]) == list(METHOD_KEYS)
+    assert len(part["examples"]) <= 4 and all(set(e["maps"]) <= set(METHOD_KEYS) for e in part["examples"])
 
 
 def test_a_run_without_outlines_gets_one_plain_line(tiny_run, tmp_path):

@@ -122,7 +122,7 @@ def test_a_stopped_training_job_resumes_from_its_run_folder_and_its_points_rebui
     first = StopAfter(3)
     tasks.train_task(job.spec, first)
     stopped = load_run(job.spec["run_dir"]).history
-    assert stopped.stopped_reason == "cancelled" and stopped.step == 3
+    assert stopped.stopped_reason == "stopped" and stopped.step == 3
     second = engine_worker.LocalContext()
     result = tasks.train_task(job.spec, second)  # Start again: the same job goes on from its run folder
     assert second.snapshot["resumed_from"] == 3 and result["history"]["step"] == 8

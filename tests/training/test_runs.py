@@ -154,3 +154,16 @@ def test_shipped_runs_are_named_as_make_assets_names_them():
     if not shipped:
         pytest.skip("no runs under assets/runs (make assets)")
     assert shipped == {folder: made.get(folder) for folder in shipped}
+
+
+def test_a_run_saved_with_the_older_word_cancelled_loads_as_stopped(saved, tmp_path):
+    import json
+    import shutil
+
+    path = tmp_path / "old"
+    shutil.copytree(saved[0], path)
+    metrics = json.loads((path / "metrics.json").read_text())
+    metrics["stopped_reason"] = "cancelled"  # what a stopped run wrote before the one word became "stopped"
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    assert load_run(path).history.stopped_reason == "stopped"
+    assert load_run(saved[0]).history.stopped_reason is None  # a reason that is not the older word stays as it is

@@ -103,7 +103,7 @@ def test_stop_flag_cancels_between_steps(data):
             stop.set()
 
     h = train_lockstep(tiny_twins(), data[0], replace(CFG, steps=10), progress=progress, stop=stop)
-    assert seen == [1, 2] and h.step == 2 and h.stopped_reason == "cancelled"
+    assert seen == [1, 2] and h.step == 2 and h.stopped_reason == "stopped"
     assert all(m.step == [1, 2] for m in h.models.values())
 
 
