@@ -123,3 +123,33 @@ def test_first_page_draws_without_torch_or_dask(lang, headers):
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "{}", out.stdout  # who imported what, if anything did
+
+
+PANDAS_LATE = """
+import importlib.abc, sys, traceback
+from streamlit.testing.v1 import AppTest
+
+first = []
+
+class Watch(importlib.abc.MetaPathFinder):  # records where pandas is first imported; imports nothing itself
+    def find_spec(self, name, path, target=None):
+        if name == "pandas" and not first:
+            first.extend(f"{f.filename.rpartition('/explorer/')[2]}:{f.name}" for f in traceback.extract_stack()
+                         if "/explorer/" in f.filename)
+        return None
+
+sys.meta_path.insert(0, Watch())
+at = AppTest.from_file("app.py", default_timeout=300)
+at.run()
+assert not at.exception, at.exception
+print(first)
+"""
+
+
+def test_pandas_loads_with_the_first_table_not_before_the_title():
+    """pandas is about a third of the Learn page's script run: it is imported when the first table is drawn, so the
+    title and the first chart reach the browser first and it draws them meanwhile."""
+    out = subprocess.run([sys.executable, "-c", PANDAS_LATE], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    frames = out.stdout.strip().splitlines()[-1]
+    assert "ui/widgets.py:show_table" in frames and "ui/lesson_sections.py:degradation_section" in frames, frames
