@@ -1,7 +1,7 @@
 """ResNet Explorer: see why residual networks work (He et al. 2015), in PyTorch.
 
-The names below load on first use (PEP 562), so importing any part of the package does not import torch:
-the app's first page (Learn) is drawn without it.
+The names below load on first use (PEP 562) and the subpackages' ``__init__`` import nothing, so importing
+``explorer`` or any of its packages does not import torch: the app's first page (Learn) is drawn without it.
 """
 
 import importlib

@@ -7,7 +7,6 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from explorer.charts.gradients import gradient_norms_figure, shattered_figure
@@ -20,7 +19,7 @@ from explorer.training.history import History
 from explorer.ui.caches.assets import precomputed_run, precomputed_sweeps
 from explorer.ui.caches.results import figure
 from explorer.ui.job_view import job_panel, submit_ui
-from explorer.ui.widgets import show_chart
+from explorer.ui.widgets import show_chart, show_table
 
 NO_VANISHING_NOTE = N_(  # shown through _()
     "With batch normalisation a deep plain network's gradients do not vanish. At initialisation they do the "
@@ -149,7 +148,7 @@ def degradation_summary(history: History, key: str | None = None) -> None:
     note = memorisation_note(history)
     if note:
         st.markdown(note)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=key or f"deg_table_{id(history)}")
+    show_table(rows, key=key or f"deg_table_{id(history)}")
 
 
 def degradation_section(prefix: str = "learn") -> None:
@@ -198,7 +197,7 @@ def ratio_table(results, key: str) -> None:
         d[f"{kind}: {row['first_layer']}, {row['last_layer']}"] = ", ".join(
             ratio_text(row[end], html=False) for end in ("first", "last")
         )
-    st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=key)
+    show_table(list(by_depth.values()), key=key)
     st.caption(
         _(
             "First / last: the gradient norm of the first layer (the stem's conv1) divided by the last's (fc). "
@@ -258,7 +257,7 @@ def shattered_section(prefix: str) -> None:
         }
         for r in results
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"{prefix}_shattered_table")
+    show_table(rows, key=f"{prefix}_shattered_table")
 
 
 def lesion_verdict(results) -> str:

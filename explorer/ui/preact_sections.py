@@ -6,7 +6,6 @@ Every number shown comes from the app's own measurements: the precomputed gradie
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from explorer.charts.misconceptions import gradient_growth_figure, ratio_text
@@ -17,7 +16,7 @@ from explorer.interpret.gradient_results import first_last_ratios
 from explorer.ui.caches.assets import precomputed_relu_place, precomputed_run, precomputed_sweeps
 from explorer.ui.caches.results import figure
 from explorer.ui.lesson_sections import recipe_caption
-from explorer.ui.widgets import show_chart
+from explorer.ui.widgets import show_chart, show_table
 
 PAPER = (
     N_(  # shown through _(); He et al. 2016, Table 3: CIFAR-10 test error (%), original block -> full pre-activation
@@ -140,7 +139,7 @@ def preact_gradients_section(prefix: str) -> None:
     by_depth: dict[int, dict] = {}
     for r in rows:
         by_depth.setdefault(r["depth"], {_("depth"): r["depth"]})[_kind(r)] = ratio_text(r["ratio"], html=False)
-    st.dataframe(pd.DataFrame(list(by_depth.values())), hide_index=True, key=f"{prefix}_preact_table")
+    show_table(list(by_depth.values()), key=f"{prefix}_preact_table")
 
 
 def relu_place_text(summary: dict) -> str:
@@ -199,7 +198,7 @@ def relu_place_section(prefix: str) -> None:
         }
         for r in summary["rows"]
     ]
-    st.dataframe(pd.DataFrame(table), hide_index=True, key=f"{prefix}_relu_place")
+    show_table(table, key=f"{prefix}_relu_place")
     run = precomputed_run("preact")
     if run is not None:
         st.caption(recipe_caption(run))

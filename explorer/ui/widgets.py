@@ -148,3 +148,14 @@ class _Spec(BaseFigure):
 def show_chart(fig: go.Figure | dict, key: str) -> None:
     """A plotly chart (a figure, or its cached dict) in our style, downloadable as PNG from its toolbar."""
     st.plotly_chart(_Spec(fig) if isinstance(fig, dict) else fig, theme=None, config=PLOT_CONFIG, key=key)
+
+
+def show_table(rows: list[dict], key: str) -> None:
+    """Rows of named values as a table without its index column.
+
+    pandas (about a third of the Learn page's script run) is imported here, when the first table is drawn: the
+    page's title and first chart reach the browser before it, and the browser draws them meanwhile.
+    """
+    import pandas as pd
+
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key=key)

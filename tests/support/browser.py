@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -15,7 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.server import free_port  # noqa: F401  (the one free_port; tests and benches import it here too)
+from tests.support.server import (
+    free_port,  # noqa: F401  (still imported from here by bench_speed and e2e/conftest)
+    streamlit_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: app.py is here
 CHROMIUM = "/usr/bin/chromium"
@@ -39,21 +41,7 @@ def start_server(port: int) -> subprocess.Popen:
     """
     runs = tempfile.mkdtemp(prefix="e2e-runs-", dir=ROOT / "artifacts" if (ROOT / "artifacts").is_dir() else None)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXPLORER_RUNS": runs}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd = streamlit_command(port)
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

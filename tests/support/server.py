@@ -12,13 +12,18 @@ from pathlib import Path
 from explorer.deploy.ports import free_port  # noqa: F401  (re-exported for tests and benches)
 
 
+def streamlit_command(port: int, script: str | Path = "app.py") -> list[str]:
+    """`streamlit run script` as a user starts it, on 127.0.0.1:port only, with no browser opened."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    return cmd + ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
 def start_server(
     root: Path, env: dict[str, str] | None = None, log: Path | None = None, timeout: float = 120.0
 ) -> tuple[subprocess.Popen, str]:
     """Start the app as a user does, on 127.0.0.1 only (its output to ``log``); returns (process, url)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd = streamlit_command(port)
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - the server keeps writing to it
     proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT)

@@ -1,8 +1,10 @@
 """AppTest for the Landscapes page: the precomputed landscapes at once, and one computed live."""
 
+import base64
+import json
 from pathlib import Path
 
-import pytest
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from explorer.engine import jobs as engine
@@ -20,32 +22,64 @@ def open_page() -> AppTest:
     return at.run()
 
 
+def charts(at: AppTest) -> list[dict]:
+    """The plotly JSON of every chart on the page, in order."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def landscapes(specs: list[dict], kind: str) -> list[dict]:
+    """The charts that draw surfaces as ``kind`` ("contour" or "surface")."""
+    return [s for s in specs if any(t.get("type") == kind for t in s["data"])]
+
+
+def highest_z(spec: dict) -> float:
+    """The largest value any surface of a chart colours (plotly writes arrays as base64 of their bytes)."""
+    zs = []
+    for t in spec["data"]:
+        z = t.get("z")
+        if isinstance(z, dict):
+            zs.append(np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]))
+        elif z is not None:
+            zs.append(np.asarray(z, dtype=float).ravel())
+    return float(np.nanmax(np.concatenate(zs)))
+
+
 def test_page_shows_the_precomputed_landscapes_and_switches_views():
+    assert any(PRECOMPUTED.glob("*.json")) and any(FULL_BATCH.glob("*.json")), "the landscapes ship in assets/"
     at = open_page()
     assert not at.exception, at.exception
     assert at.title[0].value == "Loss landscapes"
     body = "\n".join(m.value for m in at.markdown)
     assert "Li, Xu, Taylor, Studer and Goldstein 2018" in body
-    if any(PRECOMPUTED.glob("*.json")):
-        assert "What our surfaces show" in [h.value for h in at.subheader]
-        for name in ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56"):  # a note made from each surface's numbers
-            assert f"- **{name}** sits " in body
-        assert "Goodfellow, Vinyals and Saxe 2015" in body
-        table = at.dataframe[0].value
-        assert list(table["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
-        charts = at.get("plotly_chart")
-        assert len(charts) >= 3  # 20 and 56 layers side by side, the cross-section (and the init line)
-    if any(FULL_BATCH.glob("*.json")):  # the full-batch run beside the short one, with notes of its own
-        assert "Computed in advance: a full-batch recipe on 64 images" in [h.value for h in at.header]
-        assert [h.value for h in at.subheader].count("What our surfaces show") == 2
-        assert body.count("- **Plain-56** sits in a basin at loss 0.097") == 1  # its own centre loss, float32
-        full = at.dataframe[1].value  # the second run's table
-        assert list(full["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
-        assert "**Plain-56**: down with a bump on the way (up to 2.81), from 2.34 to 0.096." in body
+    assert "What our surfaces show" in [h.value for h in at.subheader]
+    for name in ("Plain-20", "ResNet-20", "Plain-56", "ResNet-56"):  # a note made from each surface's numbers
+        assert f"- **{name}** sits " in body
+    assert "Goodfellow, Vinyals and Saxe 2015" in body
+    table = at.dataframe[0].value
+    assert list(table["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
+    # the full-batch run beside the short one, with notes of its own
+    assert "Computed in advance: a full-batch recipe on 64 images" in [h.value for h in at.header]
+    assert [h.value for h in at.subheader].count("What our surfaces show") == 2
+    assert body.count("- **Plain-56** sits in a basin at loss 0.097") == 1  # its own centre loss, float32
+    full = at.dataframe[1].value  # the second run's table
+    assert list(full["network"]) == ["Plain-20", "ResNet-20", "Plain-56", "ResNet-56"]
+    assert "**Plain-56**: down with a bump on the way (up to 2.81), from 2.34 to 0.096." in body
+
+    contours = charts(at)
+    assert len(contours) >= 6  # per run: 20 and 56 layers side by side, the cross-section (and the init line)
+    assert len(landscapes(contours, "contour")) == 4 and not landscapes(contours, "surface")  # 2 runs x 2 depths
     at.radio(key="landscape_view").set_value("3-D surface").run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    surfaces = charts(at)
+    assert len(landscapes(surfaces, "surface")) == 4 and not landscapes(surfaces, "contour")
+    assert [s["data"] for s in landscapes(surfaces, "surface")] != [s["data"] for s in landscapes(contours, "contour")]
+    # log scale (the default): log10 of the loss, clipped at 1000; off: the loss itself, up to 10
+    assert all(highest_z(s) <= 3 for s in landscapes(surfaces, "surface"))
     at.toggle(key="landscape_log").set_value(False).run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    linear = charts(at)
+    assert len(linear) == len(surfaces) and linear != surfaces
+    assert all(3 < highest_z(s) <= 10 for s in landscapes(linear, "surface"))
 
 
 def test_live_computation_of_a_network_and_its_twin_runs_as_a_job(cluster, tmp_path, monkeypatch):  # noqa: F811
@@ -78,8 +112,7 @@ def test_full_batch_surfaces_have_one_local_minimum_and_the_page_says_what_that_
     from explorer.experiments.landscape_records import describe, load_landscapes
 
     surfaces, _lines = load_landscapes(FULL_BATCH)
-    if not surfaces:
-        pytest.skip("the full-batch landscapes are not in this copy (make assets)")
+    assert surfaces, "the full-batch landscapes ship in assets/"
     minima = {s.network: describe(s)["local_minima"] for s in surfaces}
     assert minima == {"Plain-20": 1, "ResNet-20": 1, "Plain-56": 1, "ResNet-56": 1}  # the claim the page makes
     body = "\n".join(m.value for m in open_page().markdown)

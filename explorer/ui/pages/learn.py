@@ -1,6 +1,5 @@
 """Learn: the story of ResNet in short sections, each with a live figure from the app's own models."""
 
-import pandas as pd
 import streamlit as st
 
 from explorer.charts.inside import zero_gamma_figure
@@ -14,7 +13,7 @@ from explorer.ui.caches.results import figure, network_cost
 from explorer.ui.lesson_sections import degradation_section, gradients_section
 from explorer.ui.misconceptions import misconceptions_section
 from explorer.ui.preact_sections import preact_learn_section
-from explorer.ui.widgets import show_chart
+from explorer.ui.widgets import show_chart, show_table
 
 # He et al. 2015: Table 6 (CIFAR-10 parameters, test error %) and Table 1 (ImageNet FLOPs = multiply-adds)
 PAPER_CIFAR = {20: (0.27e6, 8.75), 32: (0.46e6, 7.51), 44: (0.66e6, 7.17), 56: (0.85e6, 6.97), 110: (1.7e6, 6.43)}
@@ -159,9 +158,9 @@ for depth, (kind, blocks) in IMAGENET_BLOCKS.items():
         }
     )
 st.markdown(_("**CIFAR-10 networks** (32x32 images)"))
-st.dataframe(pd.DataFrame(cifar), hide_index=True, key="learn_family")
+show_table(cifar, key="learn_family")
 st.markdown(_("**ImageNet networks** (224x224 images)"))
-st.dataframe(pd.DataFrame(imagenet), hide_index=True, key="learn_family_imagenet")
+show_table(imagenet, key="learn_family_imagenet")
 st.caption(
     _(
         "Counted by this app at 32x32 (CIFAR) and 224x224 (ImageNet). The paper's FLOPs are multiply-adds. "

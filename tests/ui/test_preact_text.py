@@ -8,7 +8,7 @@ from explorer import i18n
 from explorer.interpret.gradient_results import first_last_ratios
 from explorer.ui.preact_sections import gradient_text, relu_place_text
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "experiments"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "experiments"
 
 
 @pytest.fixture(scope="module")

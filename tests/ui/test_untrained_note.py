@@ -4,7 +4,8 @@
 import pytest
 import torch
 
-from explorer import ResNetConfig, build_resnet
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
 
 
 def top_probabilities(depth: int, residual: bool, seed: int) -> torch.Tensor:
