@@ -1,4 +1,4 @@
-"""Every speed goal of issue #9 in one run, each figure next to its goal.
+"""Every speed goal in one run, each figure next to its goal.
 
     python -m bench.bench_speed                 # all sections (about 3-6 minutes on 2 loaded cores)
     python -m bench.bench_speed --only views    # one section: strip, capture, views, start, device
@@ -7,7 +7,7 @@
 2. capture: feature maps of the stem and every block (one hooked forward) / one plain forward; goal <= 1.2x.
 3. views:   server-side script-run time of a widget change (Streamlit's AppTest: no browser, no drawing);
             goals 0.25 s for CIFAR nets on Build and Explain, 1 s for ResNet-50 Grad-CAM.
-4. start:   `streamlit run` to the first page drawn and idle in Chromium; goal 5 s on 2 cores. The floor is
+4. start:   `streamlit run` to the first page drawn and idle in Chromium; goal 4 s on 2 cores. The floor is
             a one-line Streamlit app started the same way in the same run.
 5. device:  the film-strip on the GPU against the CPU, when there is a GPU.
 
@@ -158,7 +158,8 @@ BARE_APP = 'import streamlit as st\n\nst.title("hello")\n'
 
 def _first_page(script: str | None, browser) -> tuple[float, float]:
     """(seconds to healthy, seconds to the first page drawn and idle) from `streamlit run`."""
-    from tests.support.browser import free_port, start_server, wait_healthy, wait_idle
+    from explorer.deploy.ports import free_port
+    from tests.support.browser import start_server, wait_healthy, wait_idle
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -1,5 +1,5 @@
 """What a model and a page need to know about a dataset (``DatasetInfo``): torch-free, so a saved run's dataset
-loads without torch (``explorer.data.datasets`` re-exports it)."""
+loads without torch."""
 
 from __future__ import annotations
 

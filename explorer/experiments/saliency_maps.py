@@ -5,7 +5,7 @@ Each method is ``explorer.interpret.methods.METHODS``' own, made by the same cap
 one target per image, so 256 images cost a few batched passes instead of 256 single ones. The tests check
 each batched map equal to ``METHODS`` on single images.
 
-The two baselines (the issue's "honest baselines"): ``random`` (a fresh uniform map per image) and ``center``
+The two honest baselines: ``random`` (a fresh uniform map per image) and ``center``
 (a Gaussian at the image centre, sigma a quarter of the side). If the objects sit near the middle, ``center``
 wins the pointing game without looking at the image.
 """

@@ -1,7 +1,7 @@
 """What names a ResNet: ``ResNetConfig``, its families, depths, blocks and shortcuts, and the rules they follow.
 
 Torch-free, so pages, caches and run loaders can name and check networks without importing torch
-(``explorer.models.resnet`` builds them and re-exports all of this).
+(``explorer.models.resnet`` builds them).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """How to train: ``TrainConfig``, the optimisers and schedules it names. Torch-free, so a saved run's recipe loads
-without torch (``explorer.training.lockstep`` trains with it and re-exports it)."""
+without torch (``explorer.training.lockstep`` trains with it)."""
 
 from __future__ import annotations
 

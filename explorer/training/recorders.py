@@ -1,5 +1,5 @@
 """What the training engine records: gradient norms and block responses, into the per-model histories of
-``explorer.training.history`` (re-exported here; see there on reading a ``History`` from another thread).
+``explorer.training.history`` (see there on reading a ``History`` from another thread).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import ARGS, CHROMIUM, browser_page, free_port, start_server, wait_healthy
+from explorer.deploy.ports import free_port
+from tests.support.browser import ARGS, CHROMIUM, browser_page, start_server, wait_healthy
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from explorer.deploy.ports import free_port
 from explorer.engine import client as engine_client
-from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120  # the machine may be busy: processes start slowly, but never wait forever

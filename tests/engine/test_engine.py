@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from explorer.deploy.ports import free_port
 from explorer.engine import client as engine_client
 from explorer.engine import jobs as engine
 from explorer.engine import records as engine_records
@@ -29,7 +30,6 @@ from explorer.tasks.count import count_job
 from explorer.training.lockstep import PRESETS
 from explorer.training.runs import load_run
 from tests.engine.cluster import ROOT, START_TIMEOUT, Cluster, clean_env, kill, spawn, wait_until
-from tests.support.server import free_port
 
 TWINS = [ResNetConfig(depth=8, width=4, residual=r) for r in (False, True)]
 TINY_ARGS = [
@@ -140,7 +140,7 @@ def test_stop_takes_effect_within_one_step(cluster, tmp_path):
     st = engine.wait(job.key, poll_s=0.1, timeout=START_TIMEOUT)
     assert st.state == engine.STOPPED
     final = load_run(job.spec["run_dir"]).history
-    assert final.stopped_reason == "cancelled"
+    assert final.stopped_reason == "stopped"
     assert at_stop <= final.step <= at_stop + 1
 
 

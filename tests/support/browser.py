@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support.server import (
-    free_port,  # noqa: F401  (still imported from here by bench_speed and e2e/conftest)
     streamlit_command,
 )
 

@@ -9,7 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from explorer.deploy.ports import free_port  # noqa: F401  (re-exported for tests and benches)
+from explorer.deploy.ports import free_port
 
 
 def streamlit_command(port: int, script: str | Path = "app.py") -> list[str]:

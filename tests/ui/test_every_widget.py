@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer.deploy.ports import free_port
 from explorer.engine import client as engine_client
-from tests.support.server import free_port
 from tests.ui.widget_walk import actions, error_details, open_page, walk_page
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -74,7 +74,7 @@ def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_pa
 def test_an_unreachable_engine_is_a_plain_message_not_a_traceback(monkeypatch):
     import dask
 
-    from tests.support.server import free_port
+    from explorer.deploy.ports import free_port
 
     engine_client.close()
     monkeypatch.setenv(engine_client.SCHEDULER_ENV, f"tcp://127.0.0.1:{free_port()}")  # nothing listens there

@@ -156,8 +156,8 @@ def no_engine(monkeypatch, tmp_path):
     and the page's engine calls give up in a second instead of starting a local cluster)."""
     import dask
 
+    from explorer.deploy.ports import free_port
     from explorer.engine import client as engine_client
-    from tests.support.server import free_port
 
     monkeypatch.setenv("EXPLORER_RUNS", str(tmp_path))
     engine_client.close()
