@@ -15,9 +15,10 @@ It knows nothing of what the function does. Dask's primitives, and what each is 
 - ``Client`` (one per process, closed at exit; reconnection is Dask's) and a ``WorkerPlugin`` that sets every
   worker up (torch threads, glibc's malloc thresholds);
 - ``Lock("explorer-jobs")``: get-or-submit, Stop and the job records are changed by one process at a time;
-- ``Variable("explorer-<id>")``: the ``Future`` of the job's current execution. Each execution has its own key
+- ``Variable("explorer-slot-<i>")``, one of a bounded pool (``explorer.engine.slots``): the ``Future`` of the
+  job's current execution, whose record names the slot. Each execution has its own key
   (``explorer-<kind>-<id>/<n>``), so Stop then Start always runs again, whoever still holds an old future; the
-  variable keeps a detached job alive after its submitter has gone, and is deleted when the execution ends;
+  slot keeps a detached job alive after its submitter has gone, and is set to None when the execution ends;
 - ``Event("<execution key>-stop")``: Stop, read by the worker before every step, cleared when the execution ends;
 - ``set_metadata(["explorer-jobs", id])``: a small record per job (its execution, kind, title, how it ended),
   what ``jobs`` lists; finished ones are trimmed to the last ``KEEP_FINISHED``, with what they had on the scheduler;
@@ -51,29 +52,32 @@ from explorer.engine.records import (
     DONE,
     FAILED,
     JOBS,
+    LOCK_TIMEOUT_S,
     LOST,
     PREFIX,
     QUEUED,
     RUNNING,
     STARTED_TOPIC,
     STOPPED,
+    EngineUnavailable,
     Held,
     Job,
     JobStatus,
     end_fields,
     failure_note,
     job_id,
-    job_variable,
     jobs_lock,
     lost_note,
     stop_event,
     write_end,
 )
+from explorer.engine.slots import free_slot, slot_future, slot_variable
 from explorer.engine.worker import run_job
 from explorer.i18n import translate
 
 KEEP_RESULTS = 32  # finished jobs whose futures (results) this process keeps for late viewers
 STATUS_MAX_AGE_S = 0.25  # a job's status, shared by the sessions of one process polling it
+FULL_POLL_S = 0.25  # how often a submit looks again for a free slot while every slot is taken
 
 
 # ---- what this process keeps beside its client (``explorer.engine.client``) ------------------------
@@ -137,26 +141,51 @@ def submit(job: Job) -> str:
     ):
         _follow(job.id, mine)
         return job.key  # this process already follows it (or saw it finish): join
-    with Held(jobs_lock(c)):
-        fut = _current_or_new(c, job)
+    fut = _submit_when_a_slot_is_free(c, job)
     _follow(job.id, fut)
     _statuses.forget(job.id)
     return job.key
 
 
-def _current_or_new(c, job: Job):
-    """The execution of ``job`` another process started and that still runs, else a new one (jobs lock held)."""
+def _submit_when_a_slot_is_free(c, job: Job):
+    """``_current_or_new`` under the jobs lock, again every FULL_POLL_S (the lock let go in between) while every
+    slot is taken; EngineUnavailable if none is free within LOCK_TIMEOUT_S."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    tidy = True  # the first time the pool is full, record the ends of executions that ended without one
+    while True:
+        with Held(jobs_lock(c)):
+            fut = _current_or_new(c, job, tidy)
+        if fut is not None:
+            return fut
+        if time.monotonic() > deadline:
+            raise EngineUnavailable(
+                "the job engine is full: as many jobs as it takes are queued or running; try again when some have ended"
+            )
+        tidy = False
+        time.sleep(FULL_POLL_S)
+
+
+def _current_or_new(c, job: Job, tidy: bool = True):
+    """The execution of ``job`` another process started and that still runs, else a new one in a free slot; None
+    when every slot is taken (jobs lock held)."""
     record = c.get_metadata([JOBS, job.id], default=None)
     if record is not None and "end" not in record:
-        current = _variable_future(c, job.id)
+        current = slot_future(c, record)
         if current is not None and current.status == "pending" and not _stopping(c, current.key):
             return current  # another process submitted it: join
         _reconcile(c, job.id, record, current)
+    records = c.get_metadata([JOBS], default={}) or {}
+    slot = free_slot(records, job.id)
+    if slot is None and tidy and _reconcile_open(c, records):
+        slot = free_slot(c.get_metadata([JOBS], default={}) or {}, job.id)
+    if slot is None:
+        return None
     key = f"{job.key}/{uuid.uuid4().hex[:8]}"
     call = _Call(run_job, (job.fn, job.spec, job.id, key, job.kind, job.title))
     fut = c.submit(pickle.loads, pickle.dumps(call, protocol=5), key=key, pure=False)
-    job_variable(job.id, c).set(fut)
-    c.set_metadata([JOBS, job.id], {"key": key, "kind": job.kind, "title": job.title, "submitted": time.time()})
+    slot_variable(slot, c).set(fut)
+    record = {"key": key, "slot": slot, "kind": job.kind, "title": job.title, "submitted": time.time()}
+    c.set_metadata([JOBS, job.id], record)
     return fut
 
 
@@ -180,15 +209,6 @@ def _done(c, jid: str, key: str) -> bool:
     if record.get("key") == key and end:
         return end.get("state") == DONE
     return ProgressLog(c, key).snapshot().get("state") == DONE
-
-
-def _variable_future(c, jid: str):
-    """The Future the job's Variable holds, or None (no such variable: the execution has ended)."""
-    try:
-        value = job_variable(jid, c).get(timeout=0.2)
-    except (TimeoutError, OSError):
-        return None
-    return value if hasattr(value, "key") else None
 
 
 def _stopping(c, key: str) -> bool:
@@ -216,9 +236,13 @@ def reconcile() -> int:
     """Record the end of every execution that ended without one (``_reconcile``); returns how many."""
     c = client()
     with Held(jobs_lock(c)):
-        records = c.get_metadata([JOBS], default={}) or {}
-        open_ = [(jid, r) for jid, r in records.items() if "end" not in r]
-        return sum(_reconcile(c, jid, r, _variable_future(c, jid)) for jid, r in open_)
+        return _reconcile_open(c, c.get_metadata([JOBS], default={}) or {})
+
+
+def _reconcile_open(c, records: dict) -> int:
+    """``_reconcile`` every open record of ``records`` (jobs lock held); returns how many ended."""
+    open_ = [(jid, r) for jid, r in records.items() if "end" not in r]
+    return sum(_reconcile(c, jid, r, slot_future(c, r)) for jid, r in open_)
 
 
 def stop(key: str) -> bool:
@@ -234,7 +258,7 @@ def stop(key: str) -> bool:
         if record is None or "end" in record:
             return False
         fut = _following(jid)
-        fut = fut if fut is not None and fut.key == record["key"] else _variable_future(c, jid)
+        fut = fut if fut is not None and fut.key == record["key"] else slot_future(c, record)
         if _reconcile(c, jid, record, fut):
             return False  # it had ended already: Dask gave up on it
         stop_event(record["key"], c).set()
@@ -268,7 +292,7 @@ def _status(c, jid: str, handle: str, record: dict, records: dict | None = None)
     key = record["key"]
     fut = _following(jid)
     if "end" not in record and (fut is None or fut.key != key):
-        fut = _variable_future(c, jid)  # follow the current execution (its result stays while this process holds it)
+        fut = slot_future(c, record)  # follow the current execution (its result stays while this process holds it)
         if fut is not None:
             _follow(jid, fut)
     snap = ProgressLog(c, key).snapshot()

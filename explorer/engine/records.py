@@ -4,7 +4,8 @@
 A ``Job`` names a function ``fn(spec, ctx)``, its ``spec`` and its identity; ``JobStatus`` is what a viewer shows.
 A job's record (``set_metadata([JOBS, id])``) says which execution is current and, once it has ended, how. Its end
 is written in one place, ``record_end`` under the ``Lock(JOBS)``: by the worker, or by ``jobs.reconcile`` for an
-execution Dask gave up on. What a job has on the scheduler besides (its Variable, its stop Event) goes with it.
+execution Dask gave up on. What the execution has on the scheduler besides (its slot's future, its stop Event) is let
+go of then; the record itself goes when the finished records are trimmed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.engine.progress import PAGE
+from explorer.engine.slots import give_back
 from explorer.errors import message_of
 from explorer.i18n import N_, message, translate
 
@@ -173,23 +175,15 @@ class JobStatus:
 
 def trim_records(c, jid: str) -> None:
     """Count job ``jid`` among the ended ones; past KEEP_FINISHED + PAGE of them (now and then, not at every end),
-    forget the oldest records but KEEP_FINISHED and what each had on the scheduler (call with the lock held)."""
+    forget the oldest records but KEEP_FINISHED (call with the lock held). Each let go of its slot and stop Event
+    when it ended (``write_end``): a record is all that is left of an ended job."""
     ended = [j for j in c.get_metadata([ENDED], default=None) or [] if j != jid] + [jid]
     if len(ended) > KEEP_FINISHED + PAGE:
         records = c.get_metadata([JOBS], default={}) or {}
         drop = {j for j in ended[:-KEEP_FINISHED] if "end" in records.get(j, {})}  # not one started again
         c.set_metadata([JOBS], {j: r for j, r in records.items() if j not in drop})
-        for j in drop:
-            let_go(c, j, records[j]["key"])
         ended = ended[-KEEP_FINISHED:]
     c.set_metadata([ENDED], ended)
-
-
-def job_variable(jid: str, c):
-    """``Variable("explorer-<id>")``: the Future of the job's current execution while it has not ended."""
-    from distributed import Variable
-
-    return Variable(f"{PREFIX}{jid}", client=c)
 
 
 def stop_event(key: str, c):
@@ -199,11 +193,11 @@ def stop_event(key: str, c):
     return Event(f"{key}-stop", client=c)
 
 
-def let_go(c, jid: str, key: str) -> None:
-    """Remove what job ``jid`` has on the scheduler besides its record: its Variable (which lets go of the
-    execution's future) and the stop Event of execution ``key``."""
-    job_variable(jid, c).delete()
-    stop_event(key, c).clear()
+def let_go(c, record: dict) -> None:
+    """Let go of what an ended execution had on the scheduler: the future its slot holds (``slots.give_back``)
+    and its stop Event."""
+    give_back(c, record)
+    stop_event(record["key"], c).clear()
 
 
 def failure_note(exc: BaseException | None, checkpoint: int = 0):
@@ -260,6 +254,6 @@ def write_end(c, jid: str, key: str, end: dict) -> bool:
     if record is None or record.get("key") != key or "end" in record:
         return False
     c.set_metadata([JOBS, jid], {**record, "end": end})
-    let_go(c, jid, key)
+    let_go(c, record)
     trim_records(c, jid)
     return True

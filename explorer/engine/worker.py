@@ -139,7 +139,7 @@ class JobContext:
         self._client.log_event(STARTED_TOPIC, {"key": self.key, "kind": self._snapshot["kind"]})
 
     def end(self, state: str, note=None) -> None:
-        """The last snapshot, then the job's record (``record_end``, which lets go of its Variable and stop Event).
+        """The last snapshot, then the job's record (``record_end``, which lets go of its slot and stop Event).
 
         Raises EngineUnavailable when the end cannot be recorded (the jobs lock stayed busy)."""
         self.report(force=True, state=state, phase="finished", note=note, eta_s=0.0)

@@ -23,6 +23,7 @@ from explorer.deploy.ports import free_port
 from explorer.engine import client as engine_client
 from explorer.engine import jobs as engine
 from explorer.engine import records as engine_records
+from explorer.engine import slots as engine_slots
 from explorer.i18n import language
 from explorer.models.config import ResNetConfig
 from explorer.tasks import training as tasks
@@ -288,6 +289,7 @@ def explorer_state(dask_scheduler):
         "metadata": ours(dask_scheduler.task_metadata),
         "clients": sorted(c for c in dask_scheduler.clients if c.startswith("variable-explorer-")),
         "topics": sorted(t for t in dask_scheduler._broker._topics if str(t).startswith("variable-explorer-")),
+        "all_topics": sorted(str(t) for t in dask_scheduler._broker._topics),
     }
 """
 
@@ -299,8 +301,10 @@ def scheduler_state(c) -> dict:
 
 
 def test_a_thousand_short_jobs_leave_the_scheduler_bounded_by_the_kept_records(cluster):
-    """Every job's Variable, stop Event and progress go when it ends; the records are trimmed with what they had."""
+    """Every job's stop Event and progress go when it ends, and its slot lets go of its future; the records are
+    trimmed. The slots' Variables are never deleted: no client or event topic is left per job."""
     c = engine.client()
+    topics_before = scheduler_state(c)["all_topics"]
     jobs = [count_job(0, seed=1_000_000 + i) for i in range(1000)]
     stopped = [count_job(10_000, sleep=0.01, seed=2_000_000 + i) for i in range(5)]
     for job in jobs[:500] + stopped + jobs[500:]:
@@ -322,9 +326,16 @@ def test_a_thousand_short_jobs_leave_the_scheduler_bounded_by_the_kept_records(c
         return not [m for m in state["metadata"] if engine.job_id(m) in ours] and state
 
     state = wait_until(settled, timeout=30)
-    for kind in ("variables", "events", "clients"):
+    for kind in ("variables", "events", "clients", "topics"):
         assert not [n for n in state[kind] if engine.job_id(n.removesuffix("-stop")) in ours], (kind, state[kind])
-        assert len(state[kind]) <= len(active), (kind, state[kind])
+    assert len(state["events"]) <= len(active), state["events"]
+    for kind in ("variables", "clients"):  # the pool's slots, each a Variable and the client that holds its future
+        assert len(state[kind]) <= engine_slots.SLOTS, (kind, state[kind])
+        assert all(n.removeprefix("variable-").startswith(engine_slots.SLOT_PREFIX) for n in state[kind]), state[kind]
+    assert not state["topics"], state["topics"]  # no Variable was deleted
+    new_topics = sorted(set(state["all_topics"]) - set(topics_before))
+    # no event topic per job: the first jobs on a fresh cluster open a few of Dask's own, once
+    assert len(new_topics) < 10, new_topics
     # the records, the ended list and the executions that this process or a kept record may still hold
     assert len(state["metadata"]) <= 2 + len(records) + engine.KEEP_RESULTS, state["metadata"]
 
@@ -416,7 +427,59 @@ def test_a_job_whose_end_cannot_be_recorded_still_says_why_it_failed_and_polls_o
     assert record["end"]["state"] == engine.FAILED
     time.sleep(engine.STATUS_MAX_AGE_S)
     assert "the job's own reason" in engine.status(job.key).message
-    assert f"{engine.PREFIX}{job.id}" not in scheduler_state(c)["variables"]
+    held = engine_slots.slot_variable(record["slot"], c).get(timeout=5)  # its slot let go of its future
+    assert getattr(held, "key", None) != record["key"]
+
+
+def test_a_slot_taken_by_another_job_never_hands_a_reader_that_jobs_execution(cluster, monkeypatch):
+    """A reader that read a job's record while it ran may find its slot already holding another job's future."""
+    c = engine.client()
+    first, second = count_job(3, seed=4_000_001), count_job(40, sleep=0.05, seed=4_000_002)
+    engine.submit(first)
+    assert engine.wait(first.key, poll_s=0.05, timeout=START_TIMEOUT).state == engine.DONE
+    assert engine.result(first.key) == {"counted": 3}
+    engine.release(first.key)  # as another process would be: it follows nothing of the first job
+    engine.submit(second)
+    ran = c.get_metadata([engine.JOBS, second.id])
+    as_it_ran = {**c.get_metadata([engine.JOBS, first.id]), "slot": ran["slot"]}  # the first job's slot, reused
+    del as_it_ran["end"]
+    assert engine_slots.slot_variable(ran["slot"], c).get(timeout=5).key == ran["key"]
+    assert engine_slots.slot_future(c, as_it_ran) is None
+    assert engine_slots.slot_future(c, ran).key == ran["key"]
+    read = c.get_metadata
+    monkeypatch.setattr(
+        c,
+        "get_metadata",
+        lambda keys, default=None: as_it_ran if list(keys) == [engine.JOBS, first.id] else read(keys, default=default),
+    )
+    engine._statuses.forget(first.id)
+    assert engine.status(first.key).state != engine.RUNNING
+    assert engine._following(first.id) is None and engine.result(first.key) is None
+    monkeypatch.undo()
+    assert engine.wait(second.key, poll_s=0.05, timeout=START_TIMEOUT).state == engine.DONE
+    assert engine.result(second.key) == {"counted": 40}
+    assert engine._following(first.id) is None
+
+
+def test_a_submit_waits_for_a_free_slot_and_says_so_when_none_comes(cluster, monkeypatch):
+    c = engine.client()
+    records = c.get_metadata([engine.JOBS], default={}) or {}
+    taken = {r.get("slot") for r in records.values() if "end" not in r}
+    monkeypatch.setattr(engine_slots, "SLOTS", next(i for i in range(10**6) if i not in taken) + 1)  # one free
+    long, waiting = count_job(10_000, sleep=0.01, seed=4_000_003), count_job(2, seed=4_000_004)
+    engine.submit(long)
+    monkeypatch.setattr(engine, "LOCK_TIMEOUT_S", 1)
+    with pytest.raises(engine_records.EngineUnavailable, match="the job engine is full"):
+        engine.submit(waiting)
+    monkeypatch.setattr(engine, "LOCK_TIMEOUT_S", START_TIMEOUT)
+    submitting = threading.Thread(target=engine.submit, args=(waiting,), daemon=True)
+    submitting.start()
+    time.sleep(1.0)
+    assert submitting.is_alive() and c.get_metadata([engine.JOBS, waiting.id], default=None) is None
+    engine.stop(long.key)
+    submitting.join(START_TIMEOUT)
+    assert engine.wait(long.key, poll_s=0.05, timeout=START_TIMEOUT).state == engine.STOPPED
+    assert engine.wait(waiting.key, poll_s=0.05, timeout=START_TIMEOUT).state == engine.DONE
 
 
 def test_a_worker_lost_for_good_is_told_by_its_type():
