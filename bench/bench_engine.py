@@ -9,8 +9,8 @@ once from N threads and the number of training jobs that really started is print
     .venv/bin/python -m bench.bench_engine [--steps 20] [--rounds 3] [--sessions 30] [--tiny]
 
 ``--jobs N`` measures instead what N distinct short jobs (``count_task``, no steps) leave on a scheduler started
-with Dask's own command: its RSS and its count of explorer's Variables, Events and metadata keys, before and after
-(read with ``run_on_scheduler``, which only the bench and the tests use).
+with Dask's own command: its RSS, its count of explorer's Variables (the slots), Events and metadata keys, and of
+its event topics, before and after (read with ``run_on_scheduler``, which only the bench and the tests use).
 
     .venv/bin/python -m bench.bench_engine --jobs 1000
 """
