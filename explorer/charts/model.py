@@ -208,13 +208,6 @@ def architecture_spec(
     return spec.spec([_hover_trace(hover), *_legend(model, blocks)], layout, title, height=330)
 
 
-def architecture_figure(
-    model: ResNet, layers: list[LayerInfo] | None = None, shortcut_scale: float | None = None
-) -> go.Figure:
-    """``architecture_spec`` as a ``go.Figure``."""
-    return spec.as_figure(architecture_spec(model, layers, shortcut_scale))
-
-
 def _block_ops(kind: str, channels: int, preact: bool) -> list[str]:
     """The branch's operations in order: "3x3 conv, 64", "BN", "ReLU", ..."""
     kernels = (3, 3) if kind == "basic" else (1, 3, 1)

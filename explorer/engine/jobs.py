@@ -419,7 +419,3 @@ def failure_message(exc: BaseException | None, st: JobStatus | None = None) -> s
     """Plain words for why a job failed, in the active language."""
     note = failure_note(exc, st.checkpoint_step if st else 0)
     return translate(note) if note else ""
-
-
-def lost_message(st: JobStatus) -> str:
-    return translate(lost_note(st))

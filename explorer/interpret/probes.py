@@ -108,18 +108,6 @@ class FeatureMaps:
     shape: tuple[int, ...]
 
 
-def _as_map(layer: str, a: torch.Tensor) -> torch.Tensor:
-    """One image's activation as (C, H, W): vectors become (C, 1, 1)."""
-    a = a.detach()
-    if a.dtype != torch.float32:
-        a = a.float()
-    if a.ndim == 1:
-        a = a[:, None, None]
-    if a.ndim != 3:
-        raise ValueError(f"layer {layer!r} gives shape {tuple(a.shape)}, not a (C, H, W) feature map")
-    return a
-
-
 def _as_batch_map(layer: str, a: torch.Tensor) -> torch.Tensor:
     """A one-image batch of activations as (1, C, H, W), without a copy: vectors (1, C) become (1, C, 1, 1)."""
     if a.ndim == 2:
