@@ -1,21 +1,11 @@
 """``python -m explorer train`` and ``runs`` end to end at small scale (a real subprocess, real files)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from explorer.training.runs import load_run
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=240
-    )
+from tests.support.cli import run_cli
 
 
 @pytest.fixture(scope="module")

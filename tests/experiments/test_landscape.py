@@ -4,8 +4,6 @@ import copy
 import json
 import math
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from explorer.experiments.landscape_records import Landscape
 from explorer.models.config import ResNetConfig
 from explorer.models.resnet import build_resnet
 from explorer.training.runs import load_run
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,24 +133,6 @@ def test_init_line_runs_from_initial_to_trained_loss(tiny_config, trained, subse
     assert line.loss[0] == pytest.approx(own_loss(initial, x, y, train_mode=True), rel=1e-5)
     assert line.loss[-1] == pytest.approx(own_loss(trained, x, y, train_mode=True), rel=1e-5)
     assert line.loss[-1] < line.loss[0]
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=240
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    r = run_cli(
-        "train", "--depth", "8", "--width", "4", "--plain-and-residual", "--steps", "4", "--batch-size", "8",
-        "--train-size", "48", "--eval-size", "16", "--image-size", "16", "--seed", "3", "--threads", "1",
-        "--out", str(out),
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 def test_runs_save_the_trainers_step0_weights(tiny_run):

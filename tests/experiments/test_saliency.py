@@ -9,8 +9,6 @@ RISE's CausalMetric (``step`` pixels a step, ``n = ceil(HW / step)``, ``auc`` by
 
 import json
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from explorer.experiments.saliency_road import impute
 from explorer.interpret.methods import METHODS
 from explorer.models.config import ResNetConfig
 from explorer.models.resnet import build_resnet
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -192,24 +191,6 @@ def test_batched_maps_equal_explains_methods(name):
     for i in range(3):
         single = METHODS[METHOD_KEYS[name]](model, x[i : i + 1], None, int(targets[i]))
         np.testing.assert_allclose(batched[i], single, atol=2e-4)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=240
-    )
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "tiny"
-    r = run_cli(
-        "train", "--depth", "8", "--width", "4", "--plain-and-residual", "--steps", "4", "--batch-size", "8",
-        "--train-size", "48", "--eval-size", "16", "--image-size", "16", "--seed", "3", "--threads", "1",
-        "--out", str(out),
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
-    return out
 
 
 def test_cli_json_contract_and_same_numbers_as_the_function(tiny_run, tmp_path):

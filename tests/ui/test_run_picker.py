@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.training.runs import load_run
 from explorer.ui.run_picker import best_first, near_chance
-from tests.experiments.test_saliency import run_cli
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer.engine import jobs as engine
 from tests.engine.cluster import START_TIMEOUT
-from tests.experiments.test_saliency import run_cli
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
