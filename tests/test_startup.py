@@ -110,15 +110,20 @@ at = AppTest.from_file("app.py", default_timeout=300)
 at.query_params["lang"] = sys.argv[1]
 at.run()
 assert not at.exception, at.exception
-assert len(at.header) == int(sys.argv[2]), [h.value for h in at.header]  # Learn, drawn whole
+assert len(at.expander) == int(sys.argv[2]), [e.label for e in at.expander]  # Learn's steps, closed
+for e in at.expander:  # then every step opened: Learn drawn whole
+    at.session_state[e.key] = True
+at.run()
+assert not at.exception, at.exception
+assert len(at.get("plotly_chart")) >= 10, len(at.get("plotly_chart"))
 print(first)
 """
 
 
-@pytest.mark.parametrize("lang, headers", [("en", 7), ("zh", 7)])  # the seventh section: the myths, in both languages
+@pytest.mark.parametrize("lang, headers", [("en", 7), ("zh", 7)])  # the seventh step: the myths, in both languages
 def test_first_page_draws_without_torch_or_dask(lang, headers):
-    """The Learn page (at /) is drawn from precomputed assets: app.py and everything it runs on the first page
-    import neither torch (about 1 CPU-s of start-up) nor Dask's job engine."""
+    """The Learn page (at /) is drawn from precomputed assets: app.py and everything it runs on the first page,
+    every step opened, import neither torch (about 1 CPU-s of start-up) nor Dask's job engine."""
     cmd = [sys.executable, "-c", FIRST_PAGE, lang, str(headers)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -142,14 +147,20 @@ sys.meta_path.insert(0, Watch())
 at = AppTest.from_file("app.py", default_timeout=300)
 at.run()
 assert not at.exception, at.exception
+print(first)  # the first page, its steps closed
+at.session_state[at.expander[0].key] = True  # the first step opened
+at.run()
+assert not at.exception, at.exception
 print(first)
 """
 
 
 def test_pandas_loads_with_the_first_table_not_before_the_title():
-    """pandas is about a third of the Learn page's script run: it is imported when the first table is drawn, so the
-    title and the first chart reach the browser first and it draws them meanwhile."""
+    """pandas is about a third of the Learn page's script run: the first page, its steps closed, draws no table and
+    does not import it; it is imported when the first table is drawn, so the title and the first chart of a step
+    reach the browser first and it draws them meanwhile."""
     out = subprocess.run([sys.executable, "-c", PANDAS_LATE], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    frames = out.stdout.strip().splitlines()[-1]
+    closed, frames = out.stdout.strip().splitlines()[-2:]
+    assert closed == "[]", closed
     assert "ui/widgets.py:show_table" in frames and "ui/lesson_sections.py:degradation_section" in frames, frames

@@ -109,9 +109,7 @@ def _bottleneck() -> None:
 
 
 def misconceptions_section() -> None:
-    """Three myths, each answered by a measurement."""
-    st.header(_("Common misconceptions"))
-    st.markdown(_("Three claims that many tutorials repeat, each checked against a measurement of this app."))
+    """Three myths, each answered by a measurement (the page gives the section its title)."""
     _overfitting()
     _vanishing()
     _bottleneck()

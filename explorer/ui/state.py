@@ -23,6 +23,7 @@ SIDE_BY_SIDE = "net_side_by_side"
 SOURCE = "net_source"  # a network's id (models_ui._choices): "sidebar", "resnet50-imagenet", "shapes/ResNet-20"...
 WEIGHTS_UPLOAD = "weights_upload"  # a network file of your own (models_ui.weights_file_ui)
 UPLOADED_NETWORKS = "uploaded_networks"  # labels of this session's networks that came from a file
+LEARN_STEPS = tuple(f"learn_step_{i}" for i in range(1, 8))  # Learn's steps, open or closed
 LANG = "ui_language"  # "en" or "zh" (explorer.i18n.LANGUAGES)
 DEVICE = "net_device"  # where views run: "cuda", "mps" or "cpu" (explorer.devices)
 

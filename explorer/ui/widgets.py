@@ -150,6 +150,22 @@ def show_chart(fig: go.Figure | dict, key: str) -> None:
     st.plotly_chart(_Spec(fig) if isinstance(fig, dict) else fig, theme=None, config=PLOT_CONFIG, key=key)
 
 
+def lesson_step(title: str, key: str):
+    """One step of a lesson, drawn as a timeline entry that opens in place (``st.expander(type="step")``).
+
+    Its title is always shown and the text inside is always sent; its figures are drawn only while it is open
+    (``step.open``: opening it reruns the page), so a page of many charts opens as fast as a page of text and a
+    teacher opens the steps one by one. Whether it is open is remembered under ``key + ":open"``: the expander's
+    identity includes its title, so without that a step would fold itself whenever the language changes.
+    """
+    remembered = key + ":open"
+    step = st.expander(
+        f"**{title}**", expanded=st.session_state.get(remembered, False), type="step", key=key, on_change="rerun"
+    )
+    st.session_state[remembered] = bool(step.open)
+    return step
+
+
 def show_table(rows: list[dict], key: str) -> None:
     """Rows of named values as a table without its index column.
 

@@ -86,11 +86,33 @@ class Tab:
         self.tab.goto(url)
         wait_idle(self.tab)
         self.check("on opening")
+        self.open_steps()
+
+    def unfold(self, element) -> None:
+        """Open the folded steps or expanders around ``element`` (innermost first) until it is in view."""
+        fold = element.locator("xpath=ancestor::details[1]/summary")
+        while not element.is_visible() and fold.count():
+            fold.first.click()
+            wait_idle(self.tab)
+
+    def open_steps(self) -> None:
+        """Open every step of a lesson (``st.expander(type="step")``: its figures are drawn only when it is open),
+        so that what the steps hold is walked with the page."""
+        closed = self.tab.locator(
+            '[data-testid="stMain"] [data-testid="stExpander"]:has([data-testid="stExpanderStepIcon"])'
+            ' summary[aria-expanded="false"]'
+        )
+        while closed.count():
+            label = closed.first.inner_text().strip()
+            closed.first.click()
+            wait_idle(self.tab)
+            self.check(f"open the step {label!r}")
 
     def check(self, action: str) -> None:
         """No exception box, no traceback, no exception class name and no server path on the page."""
-        if self.tab.locator('[data-testid="stException"]').count():
-            self.problems.append(f"{self.page}: {action} -> an exception box")
+        boxes = self.tab.locator('[data-testid="stException"]')
+        if boxes.count():
+            self.problems.append(f"{self.page}: {action} -> an exception box: {boxes.first.inner_text()[:600]!r}")
         body = self.tab.inner_text("body")
         for p in LEAKS:
             if m := p.search(body):
@@ -125,10 +147,11 @@ def follow_links(server, browser, page: str, links: int, problems: list[str]) ->
     t = Tab(browser, page_url(server, page), page, problems)
     try:
         for i in range(links):
+            link = t.main("stPageLink").nth(i)
             if i:
                 t.tab.goto(page_url(server, page))
                 wait_idle(t.tab)
-            link = t.main("stPageLink").nth(i)
+                t.unfold(link)  # a fresh session: the step that holds the link is closed again
             name = link.inner_text().strip()
             link.locator("a").click()
             t.tab.wait_for_url(lambda u: not u.rstrip("/").endswith(f"/{page}"))

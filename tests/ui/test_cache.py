@@ -1,6 +1,9 @@
 """The shared caches: figures built once per distinct input, views keyed by what they compute, and the
 check that no view leaves a hook, a mode or a changed weight on a shared model."""
 
+import sys
+import types
+
 import numpy as np
 import torch
 
@@ -29,6 +32,18 @@ def test_figure_is_built_once_per_distinct_input_and_is_plotly_dict():
     assert a == b == block_figure("basic", "identity").to_dict()
     assert a != c
     assert _Spec(a).to_dict() is a  # st.plotly_chart takes it as it is, without re-validating
+
+
+def test_figure_keys_need_no_torch_and_survive_a_half_imported_one(monkeypatch):
+    """While the preload thread imports torch, sys.modules holds it half initialised (no Tensor yet): another
+    session's page, drawing a figure of a training history, must not trip over it."""
+    history = {"loss": [2.3, 1.1]}  # any argument that is not a plain value is keyed by its pickle
+    expected = cache._key(history)
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))  # torch mid-import: no attributes yet
+    assert cache._key(history) == expected
+    monkeypatch.undo()
+    t = torch.arange(6.0).reshape(2, 3)
+    assert cache._key(t) == cache._key(t.numpy()) == cache._key(torch.nn.Parameter(t))
 
 
 def test_view_keys_on_the_image_and_options_and_leaves_the_shared_model_clean():

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support.steps import open_steps
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments", "landscape"]
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -48,7 +50,7 @@ def test_english_is_the_default():
 
 
 def test_learn_charts_and_text_switch_to_chinese_and_back():
-    at = open_page("learn", "zh")
+    at = open_steps(open_page("learn", "zh"))
     text = page_text(at)
     assert "基本块" in text and "瓶颈块" in text  # the block diagrams' titles
     at.radio(key="ui_language").set_value("en").run()
@@ -64,8 +66,8 @@ def test_an_unknown_language_in_the_link_falls_back_to_english():
 
 
 def test_chinese_learn_answers_the_three_myths_with_measured_figures():
-    at = open_page("learn", "zh")
-    headers = [h.value for h in at.header]
+    at = open_steps(open_page("learn", "zh"))
+    headers = [e.label.strip("*") for e in at.expander]
     assert "常见误解" in headers
     myths = [s.value for s in at.subheader]
     assert [m[:3] for m in myths if m.startswith("误解")] == ["误解一", "误解二", "误解三"]
@@ -74,8 +76,8 @@ def test_chinese_learn_answers_the_three_myths_with_measured_figures():
     assert "70,400" in body and "73,984" in body  # the bottleneck and basic blocks' parameters, counted
     keys = {c.proto.id for c in at.get("plotly_chart")}
     assert sum("learn_myth" in k for k in keys) == 3, keys
-    english = open_page("learn")  # English readers need the myths as much
-    assert "Common misconceptions" in [h.value for h in english.header]
+    english = open_steps(open_page("learn"))  # English readers need the myths as much
+    assert "Common misconceptions" in [e.label.strip("*") for e in english.expander]
     assert [m.value[:7] for m in english.subheader if m.value.startswith("Myth")] == ["Myth 1:", "Myth 2:", "Myth 3:"]
     assert sum("learn_myth" in c.proto.id for c in english.get("plotly_chart")) == 3
 

@@ -10,6 +10,9 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from explorer.ui import state
+from tests.support.steps import open_steps
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["learn", "build", "train", "inside", "gradients", "explain", "experiments"]
 
@@ -30,7 +33,7 @@ def texts(at) -> str:
 
 # what each page draws on its defaults: plotly charts (each with data), and what else it must show
 DEFAULT_VIEW = {
-    "learn": (10, lambda at: len(at.header) == 7),  # the six steps and the myths, in every language
+    "learn": (0, lambda at: len(at.expander) == 7),  # the six steps and the myths, closed: no chart until opened
     "build": (1, lambda at: at.metric[0].value == "269,722"),  # ResNet-20's parameters
     "train": (2, lambda at: at.button(key="train_start") is not None),  # the built-in run reopened: curves, heat-map
     "inside": (6, lambda at: "Feature maps at layer2.1" in [h.value for h in at.header]),
@@ -59,9 +62,20 @@ def test_every_page_renders_on_defaults(page):
     assert shows(at), page
 
 
-def test_learn_tells_the_story_with_measured_numbers():
+def test_learn_opens_with_its_steps_closed_and_draws_a_step_s_figures_when_it_opens():
     at = open_page("learn")
-    headers = [h.value for h in at.header]
+    assert not at.get("plotly_chart") and not at.dataframe  # the first page a class opens draws no chart
+    assert "in six short steps" in texts(at)  # the text of every step is there, folded away
+    open_steps(at, (state.LEARN_STEPS[2],))  # 3. Basic and bottleneck blocks
+    assert not at.exception
+    assert [c.proto.id.endswith("learn_bottleneck") for c in at.get("plotly_chart")] == [True]
+    contents = chart_contents(open_steps(at))
+    assert len(contents) >= 10 and all(contents)
+
+
+def test_learn_tells_the_story_with_measured_numbers():
+    at = open_steps(open_page("learn"))
+    headers = [e.label.strip("*") for e in at.expander]
     assert len(headers) == 7 and headers[0].startswith("1. Deeper was worse")
     assert headers[6] == "Common misconceptions"  # in English too
     assert not at.columns  # block diagrams full width, one under the other: side by side they squeeze at 1024 px

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tests.support.steps import open_steps
+
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
@@ -87,7 +89,7 @@ def test_gradients_compares_the_2015_and_2016_blocks_with_the_sweep_numbers():
 
 
 def test_learn_and_inside_in_both_languages():
-    at = open_page("learn")
+    at = open_steps(open_page("learn"))
     assert "The 2016 follow-up: where the ReLU goes" in [s.value for s in at.subheader]
     text = page_text(at)
     assert "Measured on 3 seeds" in text and "section 4.3" not in text and "section 4.2 and Figs. 1 and 6" in text
@@ -95,7 +97,7 @@ def test_learn_and_inside_in_both_languages():
         "4.92% with their usual mini-batch of 128 (Table 3" in text and "4.62% with a mini-batch of 64 (Table 4" in text
     )
     assert "cannot vanish" not in text and "as eq. 5 predicts" not in text and "e+0" not in text
-    zh = open_page("learn", {"lang": "zh"})
+    zh = open_steps(open_page("learn", {"lang": "zh"}))
     assert "第 4.2 节" in page_text(zh) and "第 4.3 节" not in page_text(zh) and "式 (5)" in page_text(zh)
     assert "2016 年的后续工作：ReLU 放在哪里" in [s.value for s in zh.subheader]
     picked = {"network": "The network in the sidebar, untrained", "preact": "true", "twins": "false"}

@@ -11,7 +11,8 @@ later is walked without anyone listing it. What each kind of widget gets (``acti
 - a multiselect: all its options; none (when some are chosen);
 - a text input or area: a short text, then empty;
 - a file uploader: a good file and bad ones, chosen by the types it accepts (tests/ui/walk_files.py);
-- a camera input: a good JPEG and bytes that are no picture.
+- a camera input: a good JPEG and bytes that are no picture;
+- an expander that tracks its state (a lesson's step, ``widgets.lesson_step``): opened.
 
 A widget of a kind with no action here fails the walk, so a new kind of widget is noticed. After each step the
 page must show no exception and no text naming a Python exception class, a traceback or a server path
@@ -78,11 +79,44 @@ class Step:
 Action = tuple[Step, ...]
 
 
-def widgets(at: AppTest) -> Iterator[Widget]:
-    """Every widget the page drew, main area and sidebar, in order."""
+@dataclass
+class Fold:
+    """An expander that tracks whether it is open (``on_change="rerun"``, a key): a user opens it like a widget,
+    and what it draws only while open is walked as what that action reveals."""
+
+    block: Any  # AppTest's Expander
+
+    type = "expander"
+
+    @property
+    def id(self) -> str:
+        return self.block.proto.id
+
+    @property
+    def key(self) -> str:
+        return self.block.key
+
+    @property
+    def label(self) -> str:
+        return self.block.label
+
+    @property
+    def proto(self):
+        return self.block.proto
+
+    @property
+    def value(self) -> bool:
+        return bool(self.block.proto.expanded)
+
+
+def widgets(at: AppTest) -> Iterator[Widget | Fold]:
+    """Every widget the page drew, main area and sidebar, in order; then the expanders that track their state."""
     for node in at:
         if isinstance(node, Widget):
             yield node
+    for block in at.expander:
+        if block.key:
+            yield Fold(block)
 
 
 def ref_of(w: Widget) -> Ref:
@@ -146,6 +180,8 @@ def actions(w: Widget) -> list[Action]:
         return _files(ref, files_for(w.allowed_type))
     if kind == "camera_input":
         return _files(ref, CAMERA_FILES)
+    if kind == "expander":
+        return [one(not w.value, "open it" if not w.value else "fold it")]
     raise NotImplementedError(f"no action for a {kind} widget: teach tests/ui/widget_walk.py to use it")
 
 
@@ -175,7 +211,9 @@ def apply(at: AppTest, step: Step) -> None:
     w = find(at, step.ref)
     if w is None:
         raise LookupError(f"{step.ref.name()} is not on the page any more")
-    if step.value is CLICK:
+    if isinstance(w, Fold):
+        at.session_state[w.key] = step.value  # what the browser's click on its title sends
+    elif step.value is CLICK:
         w.click()
     elif w.type in LABELLED:
         send_labels(w, step.value)

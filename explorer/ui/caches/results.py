@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import os
 import pickle
-import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -114,10 +113,11 @@ def _key(value):
     Streamlit's hasher walking every float of a training history."""
     import numpy as np
 
-    torch = sys.modules.get("torch")  # a tensor means torch is loaded: plain arguments never load it
     if value is None or isinstance(value, str | int | float | bool | ResNetConfig | model_cards.ModelCard):
         return value
-    if torch is not None and isinstance(value, torch.Tensor):
+    # a tensor is known by its type's module, never through sys.modules["torch"]: while the preload thread imports
+    # torch, another session's run would find it there half initialised, without its Tensor class
+    if any(c.__name__ == "Tensor" and c.__module__ == "torch" for c in type(value).__mro__):
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return "sha1:" + hashlib.sha1(value.tobytes() + str((value.shape, value.dtype)).encode()).hexdigest()
