@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.browser import browser_page, no_exception, shot, upload_to_explain, wait_idle
+from tests.support.browser import browser_page, no_exception, open_step, shot, upload_to_explain, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +37,10 @@ def test_every_page_opens_and_draws(server, tall_page, path):
     wait_idle(tall_page)
     no_exception(tall_page)
     assert tall_page.locator("h1").first.inner_text().startswith(PAGES[path])
+    if path == "":  # Learn opens with its steps closed: the first one's figures appear when it is opened
+        assert tall_page.locator(CHART).count() == 0
+        open_step(tall_page, 0)
+        no_exception(tall_page)
     if path != "train":  # every other page draws at least one chart with no upload and no download
         assert tall_page.locator(CHART).count() >= 1
     shot(tall_page, path or "learn")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.support.browser import wait_idle
+from tests.support.browser import STEPS, wait_idle
 from tests.ui.walk_files import files_for
 from tests.ui.widget_walk import LEAKS
 
@@ -98,10 +98,7 @@ class Tab:
     def open_steps(self) -> None:
         """Open every step of a lesson (``st.expander(type="step")``: its figures are drawn only when it is open),
         so that what the steps hold is walked with the page."""
-        closed = self.tab.locator(
-            '[data-testid="stMain"] [data-testid="stExpander"]:has([data-testid="stExpanderStepIcon"])'
-            ' summary[aria-expanded="false"]'
-        )
+        closed = self.tab.locator(f'{STEPS}[aria-expanded="false"]')
         while closed.count():
             label = closed.first.inner_text().strip()
             closed.first.click()

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.support.browser import browser_page, no_exception, shot, wait_idle
+from tests.support.browser import browser_page, no_exception, open_step, shot, wait_idle
 
 pytestmark = pytest.mark.e2e
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -19,6 +19,7 @@ def test_learn_opens_in_chinese_from_the_link(server, browser):
         assert HAN.search(title), title
         assert "lang=zh" in page.url
         assert page.get_by_test_id("stSidebarNav").get_by_text("学习").count() >= 1  # the menu, too
+        open_step(page, 2)  # 3. basic and bottleneck blocks
         page.locator('[data-testid="stPlotlyChart"]').filter(has_text="瓶颈块").first.wait_for()
         path = shot(page, "learn-zh")
         assert path.stat().st_size > 50_000

@@ -91,6 +91,17 @@ def wait_idle(page, timeout: float = 120) -> None:
     raise TimeoutError("the app stayed busy")
 
 
+STEPS = '[data-testid="stMain"] [data-testid="stExpander"]:has([data-testid="stExpanderStepIcon"]) summary'
+
+
+def open_step(page, index: int) -> None:
+    """Open the lesson step at ``index`` (0: the first) of the page, as a reader's click on its title does."""
+    step = page.locator(STEPS).nth(index)
+    if step.get_attribute("aria-expanded") == "false":
+        step.click()
+        wait_idle(page)
+
+
 def upload_to_explain(page, url: str, path: str) -> None:
     """Open Explain on ``url``, pick Upload and give it the file at ``path``; returns once its name shows."""
     page.goto(f"{url}/explain")
