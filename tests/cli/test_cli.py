@@ -4,6 +4,9 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
+
+from tests.support.cli import two_at_a_time
 
 
 def run(*args):
@@ -34,14 +37,22 @@ def test_bad_depth_is_a_clear_error_not_a_traceback():
 
 def test_job_commands_without_a_scheduler_say_so_in_one_line():
     env_free = {k: v for k, v in os.environ.items() if k != "EXPLORER_SCHEDULER"}
-    for args in (("jobs",), ("watch", "0123456789abcdef"), ("stop", "0123456789abcdef")):
-        r = subprocess.run([sys.executable, "-m", "explorer", *args], capture_output=True, text=True, env=env_free,
-                           timeout=300)  # fmt: skip
+
+    def run_free(*args):
+        cmd = [sys.executable, "-m", "explorer", *args]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env_free, timeout=300)
+
+    commands = [
+        ("jobs",),
+        ("watch", "0123456789abcdef"),
+        ("stop", "0123456789abcdef"),
+        ("train", "--steps", "1", "--detach"),
+    ]
+    *answers, detach = two_at_a_time([partial(run_free, *args) for args in commands])  # each in its own interpreter
+    for r in answers:
         assert r.returncode == 4 and r.stderr.strip().startswith("error: no scheduler"), r.stderr
         assert len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run([sys.executable, "-m", "explorer", "train", "--steps", "1", "--detach"], capture_output=True,
-                       text=True, env=env_free, timeout=300)  # fmt: skip
-    assert r.returncode == 2 and "--detach needs a scheduler" in r.stderr and "Traceback" not in r.stderr
+    assert detach.returncode == 2 and "--detach needs a scheduler" in detach.stderr and "Traceback" not in detach.stderr
 
 
 def test_a_missing_or_bad_run_file_or_data_is_one_plain_line(tmp_path):
@@ -58,8 +69,8 @@ def test_a_missing_or_bad_run_file_or_data_is_one_plain_line(tmp_path):
         ("train", "--dataset", "cifar10", "--data-root", str(tmp_path / "data"), "--steps", "1", *runs): "--download",
         ("train", "--dataset", str(tmp_path / "bad.zip"), "--steps", "1", *runs): "bad.zip could not be opened",
     }
-    for args, words in cases.items():
-        r = run(*args)
+    answers = two_at_a_time([partial(run, *args) for args in cases])  # each in its own interpreter
+    for (args, words), r in zip(cases.items(), answers, strict=True):
         lines = r.stderr.strip().splitlines()
         assert r.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: "), (args, r.stderr)
         assert words in lines[0] and "Traceback" not in r.stderr and "Error:" not in lines[0], (args, lines)
