@@ -194,7 +194,7 @@ def new_experiment(
     depths=DEFAULT_DEPTHS,
     steps: int = DEFAULT_STEPS,
     dataset: str = "shapes",
-    recipe: TrainConfig = RECIPE,
+    recipe: TrainConfig | None = None,
 ) -> Experiment:
     """A new, open experiment under ``root`` with a fresh code; its pairs train with ``recipe`` (its steps and
     dataset set to ``steps`` and ``dataset``), kept in its record."""
@@ -204,7 +204,9 @@ def new_experiment(
     for d in depths:
         ResNetConfig(depth=d)  # ValueError for a depth that is not 6n+2
     steps = int(steps)
-    recipe = replace(recipe, steps=steps, eval_every=steps, dataset=str(dataset), seed=0)  # ValueError for steps < 1
+    recipe = replace(
+        recipe or RECIPE, steps=steps, eval_every=steps, dataset=str(dataset), seed=0
+    )  # ValueError for steps < 1
     experiments_dir(root).mkdir(parents=True, exist_ok=True)
     record = {
         "code": "",
