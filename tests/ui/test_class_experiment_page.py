@@ -50,6 +50,12 @@ def test_teacher_starts_and_a_wrong_code_is_one_plain_line(tmp_path, monkeypatch
     assert "20 layers: no pairs yet." in texts(at)
     at.button(key="class_toggle").click().run()
     assert not ce.load(tmp_path, code).open and "closed: no new runs" in texts(at)
+    at.button(key="class_new").click().run()  # back to the form; the same experiment reopens another day by its code
+    assert "class_teacher_code" not in at.session_state and at.button(key="class_start")
+    at.text_input(key="class_reopen").input(code.lower()).run()
+    assert at.session_state["class_teacher_code"] == code and "closed: no new runs" in texts(at)
+    at.button(key="class_toggle").click().run()
+    at.button(key="class_toggle").click().run()
 
     student = page(code=code.lower())
     assert not student.exception and "is closed" in texts(student)

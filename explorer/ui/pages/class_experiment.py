@@ -88,8 +88,7 @@ def teacher_ui() -> str | None:
     exp = _load(code)
     if exp is None:
         if st.button(_("Start a new experiment"), key="class_new_after_error"):
-            st.session_state.pop(TEACHER_CODE, None)
-            st.rerun()
+            _forget_teacher()
         return None
     _show_code(exp)
     c1, c2, c3 = st.columns(3)
@@ -101,9 +100,15 @@ def teacher_ui() -> str | None:
         key="class_csv", width="stretch",
     )  # fmt: skip
     if c3.button(_("Start a new experiment"), key="class_new", width="stretch"):
-        st.session_state.pop(TEACHER_CODE, None)
-        st.rerun()
+        _forget_teacher()
     return exp.code
+
+
+def _forget_teacher() -> None:
+    """Back to the form: forget the experiment shown (and a code typed to reopen it)."""
+    st.session_state.pop(TEACHER_CODE, None)
+    st.session_state.pop(REOPEN, None)
+    st.rerun()
 
 
 def _show_code(exp: ce.Experiment) -> None:
