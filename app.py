@@ -27,6 +27,9 @@ menu = [
     st.Page(pages.EXPERIMENTS, title=_("Experiments"), icon=":material/science:", url_path="experiments"),
     st.Page(pages.LANDSCAPE, title=_("Landscapes"), icon=":material/landscape:", url_path="landscape"),
     st.Page(pages.SALIENCY, title=_("Trust the map?"), icon=":material/fact_check:", url_path="saliency"),
+    st.Page(
+        pages.CLASS_EXPERIMENT, title=_("Class experiment"), icon=":material/groups:", url_path="class_experiment"
+    ),  # the file name: AppTest finds pages by it
     st.Page(pages.LEARN, title=_("Learn"), url_path="learn", visibility="hidden"),  # /learn?lang=zh links
 ]
 if os.environ.get("EXPLORER_DIAGNOSTICS") == "1":  # for load tests: hooks and modes of the shared models

@@ -12,4 +12,5 @@ EXPLAIN = "explorer/ui/pages/explain.py"
 EXPERIMENTS = "explorer/ui/pages/experiments.py"
 LANDSCAPE = "explorer/ui/pages/landscape.py"
 SALIENCY = "explorer/ui/pages/saliency.py"
+CLASS_EXPERIMENT = "explorer/ui/pages/class_experiment.py"
 DIAGNOSTICS = "explorer/ui/pages/diagnostics.py"  # only with EXPLORER_DIAGNOSTICS=1 (load tests)
