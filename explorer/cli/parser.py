@@ -15,6 +15,7 @@ import sys
 
 from explorer.cli.jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_stop, cmd_watch
 from explorer.cli.networks import add_model_args, config_from_args
+from explorer.cli.paths import add_parser as add_paths_parser
 from explorer.cli.train import add_train_args, cmd_train
 from explorer.models.resnet import build_resnet
 from explorer.models.summary import format_summary, summarize
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_commands(sub)
     _add_experiment_commands(sub)
     add_job_commands(sub)
+    add_paths_parser(sub)
     return parser
 
 
