@@ -31,14 +31,15 @@ def run_paths(
 ) -> PathResult | None:
     """The gradient by path length of one network of a saved run, on ``images`` of its training images."""
     from explorer.experiments.landscape import training_subset
-    from explorer.interpret.paths import path_lengths
+    from explorer.interpret.paths import path_lengths, require_residual
     from explorer.training.runs import load_run
 
     run = load_run(run_dir)
     if network not in run.model_configs:
         raise ValueError(f"no network {network!r} in {Path(run_dir).name}; it has {list(run.model_configs)}")
     model = run.load_models()[network]
-    x, y = training_subset(run, images, seed)
+    require_residual(model)  # a plain network is refused before any data is loaded
+    x, y = training_subset(run, min(images, run.train.train_size or images), seed)
     return path_lengths(model, x, y, samples, seed, progress=progress, stop=stop)
 
 
@@ -74,7 +75,7 @@ def run_plain_path(run_dir: str | Path, network: str, seed: int = 0, images: int
     from explorer.training.runs import load_run
 
     run = load_run(run_dir)
-    x, y = training_subset(run, images, seed)
+    x, y = training_subset(run, min(images, run.train.train_size or images), seed)
     return plain_path(run.load_models()[network], x, y)
 
 

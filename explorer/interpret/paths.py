@@ -220,13 +220,19 @@ def path_gates(model: nn.Module, masks: _Masks, inputs: dict) -> Iterator[None]:
             h.remove()
 
 
+def require_residual(model: nn.Module) -> None:
+    """Raise ValueError, in one plain line, for a network without residual blocks."""
+    blocks = list(model.blocks()) if hasattr(model, "blocks") else []
+    if not any(b.residual for _, b in blocks):
+        name = getattr(getattr(model, "config", None), "name", type(model).__name__)
+        raise ValueError(NO_PATHS.format(name=name))
+
+
 def _prepared(model: nn.Module, plain: bool = False) -> nn.Module:
     """A shadow copy in eval mode, its parameters detached (no weight gradients), no block bypassed; a network
     without residual blocks is refused unless ``plain`` (its one path, ``plain_path``)."""
-    blocks = list(model.blocks()) if hasattr(model, "blocks") else []
-    if not plain and not any(b.residual for _, b in blocks):
-        name = getattr(getattr(model, "config", None), "name", type(model).__name__)
-        raise ValueError(NO_PATHS.format(name=name))
+    if not plain:
+        require_residual(model)
     work = shadow_copy(model).eval()
     for m in work.modules():
         m._parameters.update({k: p.detach() for k, p in m._parameters.items() if p is not None})
@@ -296,7 +302,7 @@ def path_lengths(
     Raises:
         ValueError: a network without residual blocks.
     """
-    _prepared(model)  # refuses a plain network before any work
+    require_residual(model)
     n = sum(1 for _ in model.blocks())
     lengths, masks = _schedule(n, samples, seed)
     per = min(batch, len(x))
