@@ -49,7 +49,7 @@ def path_lengths_figure(results: list[PathResult], plain: list[PathResult] | Non
         label = _("{name}: 90% of the gradient in paths of {lo} to {hi} blocks").format(name=r.network, lo=lo, hi=hi)
         fig.add_trace(
             go.Scatter(
-                x=[lo, hi], y=[top * (1.08 + 0.07 * i)] * 2, mode="lines+markers", name=label,
+                x=[lo, hi], y=[top * (1.05 + 0.06 * i)] * 2, mode="lines+markers", name=label,
                 line={"color": RESIDUAL, "dash": DASHES[i % len(DASHES)], "width": 6}, marker={"symbol": "line-ns-open", "size": 14},
             ),
             row=3, col=1,
@@ -61,10 +61,12 @@ def path_lengths_figure(results: list[PathResult], plain: list[PathResult] | Non
         fig.add_trace(go.Bar(x=[n], y=[1.0], name=name, **bar), row=1, col=1)
         fig.add_trace(go.Bar(x=[n], y=[p.mean[n]], showlegend=False, **bar), row=2, col=1)
         fig.add_trace(go.Bar(x=[n], y=[1.0], showlegend=False, **bar), row=3, col=1)
-        fig.add_annotation(x=n, y=top * 1.3, text="100%", showarrow=False, font={"color": PLAIN}, row=3, col=1)
-    fig.update_yaxes(type="log", title_text=_("paths"), row=1, col=1)
-    fig.update_yaxes(type="log", title_text=_("gradient norm"), row=2, col=1)
-    fig.update_yaxes(range=[0, top * (1.35 + 0.07 * len(results))], title_text=_("share"), row=3, col=1)
+        label_y = top * (1.13 + 0.06 * len(results))  # above every effective-range bar
+        fig.add_annotation(x=n, y=label_y, text="100%", showarrow=False, font={"color": PLAIN}, row=3, col=1)
+    power = {"type": "log", "exponentformat": "power", "dtick": 4}  # 10⁻¹⁶, not plotly's SI "1a"
+    fig.update_yaxes(title_text=_("paths"), **power, row=1, col=1)
+    fig.update_yaxes(title_text=_("gradient norm"), **power, row=2, col=1)
+    fig.update_yaxes(range=[0, top * (1.2 + 0.06 * len(results))], title_text=_("share"), row=3, col=1)
     fig.update_xaxes(title_text=_("path length (residual branches crossed)"), row=3, col=1)
     fig.update_layout(barmode="overlay")
     return apply_style(fig, height=980)

@@ -40,7 +40,7 @@ def path_notes(results: list[PathResult]) -> list[str]:
         text = _(
             "**{name}** ({n} blocks): 90% of the gradient flows through paths of {lo} to {hi} blocks, {plo:.0%} to "
             "{phi:.0%} of its depth; paths shorter than half the network (under {half:g} blocks) carry "
-            "{share:.0%} of it."
+            "{share:.1%} of it."
         )
         notes.append(
             text.format(
@@ -61,7 +61,7 @@ def comparison_table(rows: list[tuple[str, PathResult]]) -> pd.DataFrame:
             _("residual blocks"): r.blocks,
             _("effective range (blocks)"): f"{lo}–{hi}",
             _("as a share of the depth"): f"{lo / r.blocks:.0%}–{hi / r.blocks:.0%}",
-            _("gradient in paths shorter than half"): f"{r.share_shorter_than_half:.0%}",
+            _("gradient in paths shorter than half"): f"{r.share_shorter_than_half:.1%}",
         })  # fmt: skip
     lo, hi = VEIT_RANGE
     out.append({

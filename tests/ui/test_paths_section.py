@@ -38,7 +38,7 @@ def test_the_figure_and_the_words_show_the_asset_s_numbers():
     assert "Plain-56: one path, of all 27 blocks" in names
     words = " ".join(m.value for m in at.markdown)
     assert f"**ResNet-56** (27 blocks): 90% of the gradient flows through paths of {lo} to {hi} blocks" in words
-    assert f"carry {r56.share_shorter_than_half:.0%} of it" in words
+    assert f"carry {r56.share_shorter_than_half:.1%} of it" in words
     table = next(d.value for d in at.dataframe if "effective range (blocks)" in d.value.columns)
     assert table.iloc[-1]["effective range (blocks)"] == "5–17"  # Veit et al.'s ResNet-110, last
     at.radio(key="paths_weights").set_value("trained (the degradation run)").run()
