@@ -83,6 +83,8 @@ assets: $(STAMP)
 		--responses-runs assets/runs/degradation assets/runs/degradation-full-batch \
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
 	rm -rf $(RELU_SEEDS)
+	# the gradient by path length (Veit et al. 2016, Fig. 6): the degradation run and ResNet-20/56/110 at initialisation
+	$(VENV)/bin/python -m explorer paths-asset --run assets/runs/degradation --out assets/experiments
 	# the shapes pair (Explain's default) and the saliency benchmark of its four networks
 	rm -rf assets/runs/shapes assets/experiments/saliency
 	$(VENV)/bin/python -m explorer train $(SHAPES) --out assets/runs/shapes --name shapes

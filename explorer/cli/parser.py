@@ -16,6 +16,7 @@ import sys
 from explorer.cli import class_experiment
 from explorer.cli.jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_stop, cmd_watch
 from explorer.cli.networks import add_model_args, config_from_args
+from explorer.cli.paths import add_parser as add_paths_parser
 from explorer.cli.train import add_train_args, cmd_train
 from explorer.models.resnet import build_resnet
 from explorer.models.summary import format_summary, summarize
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_commands(sub)
     add_job_commands(sub)
     class_experiment.add_parser(sub)
+    add_paths_parser(sub)
     return parser
 
 

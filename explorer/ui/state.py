@@ -63,6 +63,10 @@ SALIENCY_RUN = "saliency_run"
 SALIENCY_NETS = "saliency_nets"
 SALIENCY_IMAGES = "saliency_images"
 SALIENCY_RANDOM = "saliency_random"
+PATHS_WEIGHTS = "paths_weights"  # the precomputed figure: at initialisation or trained
+PATHS_RUN = "paths_run"
+PATHS_NET = "paths_net"
+PATHS_SAMPLES = "paths_samples"
 
 DEFAULTS = {
     FAMILY: "cifar",

@@ -73,6 +73,14 @@ def precomputed_lesions() -> list | None:
     return load_lesions(ASSET_EXPERIMENTS)
 
 
+@st.cache_data(show_spinner=False)
+def precomputed_path_lengths() -> dict | None:
+    """The gradient by path length of the degradation run's networks and at initialisation, or None."""
+    from explorer.experiments.path_lengths import load_path_lengths
+
+    return load_path_lengths(ASSET_EXPERIMENTS)
+
+
 ZERO_GAMMA_LABELS = {
     "standard": N_("standard initialisation (γ = 1)"),
     "zero_gamma": N_("zero-γ initialisation (γ = 0)"),

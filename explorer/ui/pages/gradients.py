@@ -12,6 +12,7 @@ from explorer.ui.caches.assets import precomputed_gradient_norms
 from explorer.ui.caches.results import cached_probe_batch, figure, view
 from explorer.ui.lesson_sections import depth_sweep_section, shattered_section
 from explorer.ui.models_ui import load_model_ui, model_picker_ui
+from explorer.ui.paths_section import paths_section
 from explorer.ui.preact_sections import preact_gradients_section
 from explorer.ui.widgets import show_chart
 
@@ -58,3 +59,6 @@ preact_gradients_section("grad")
 
 st.header(_("Shattered gradients"))
 shattered_section("grad")
+
+st.header(_("Where the gradient flows: paths of every length"))
+paths_section("grad")

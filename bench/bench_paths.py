@@ -1,0 +1,73 @@
+"""The gradient by path length (explorer.interpret.paths): seconds for every length of a ResNet at initialisation, with
+enough measurements that the standard error is under 10% of the mean at the lengths holding 90% of the gradient.
+
+A pilot run (``--pilot`` measurements per length) estimates each length's spread; the measured run then takes
+ceil((cv / 0.1)^2) per length, the most any length in the pilot's effective range needs. The floor is one backward
+pass per measurement: the seconds of ordinary batched backward passes (no gates) through the same network, per image,
+times the measurements; the ratio to it is what the gates, the masks and the forward passes add. BN statistics from
+one shapes batch (``gradients.calibrate_bn``), 2 threads, built-in shapes of ``--size`` pixels.
+
+    .venv/bin/python -m bench.bench_paths              # ResNet-56
+    .venv/bin/python -m bench.bench_paths --depth 110
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+
+from explorer.interpret.gradients import calibrate_bn, shapes_batch
+from explorer.interpret.paths import PathProbe, path_lengths
+from explorer.models.config import ResNetConfig
+from explorer.models.resnet import build_resnet
+
+TARGET = 0.10  # standard error / mean
+
+
+def worst_se(result) -> float:
+    lo, hi = result.effective_range
+    return max(result.se[k] / result.mean[k] for k in range(lo, hi + 1))
+
+
+def floor_seconds(model, x, y, batch: int, measurements: int) -> float:
+    """Seconds of ``measurements`` ordinary backward passes, one per image, batched as the measurement is."""
+    probe = PathProbe(model, x[:batch], y[:batch])
+    probe.gradient(None)  # warm up
+    t0, reps = time.perf_counter(), 3
+    for _ in range(reps):
+        probe.gradient(None)
+    return (time.perf_counter() - t0) / reps / batch * measurements
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--depth", type=int, default=56)
+    ap.add_argument("--size", type=int, default=24, help="image side (the degradation run's shapes are 24 px)")
+    ap.add_argument("--pilot", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    x, y = shapes_batch(128, size=args.size, seed=0)
+    model = calibrate_bn(build_resnet(ResNetConfig("cifar", args.depth), seed=0), x)
+    pilot = path_lengths(model, x, y, samples=args.pilot, seed=1, batch=args.batch)
+    lo, hi = pilot.effective_range
+    cv = max(pilot.se[k] / pilot.mean[k] * math.sqrt(pilot.count[k]) for k in range(lo, hi + 1))
+    samples = max(args.pilot, math.ceil((cv / TARGET) ** 2))
+    n = pilot.blocks
+    print(f"ResNet-{args.depth}, {n} blocks, {args.size} px, {args.threads} threads: pilot range {lo}-{hi}, "
+          f"largest cv {cv:.2f} -> {samples} measurements per length, {samples * (n + 1)} in all")  # fmt: skip
+    t0 = time.perf_counter()
+    result = path_lengths(model, x, y, samples=samples, seed=0, batch=args.batch)
+    wall = time.perf_counter() - t0
+    floor = floor_seconds(model, x, y, args.batch, samples * (n + 1))
+    lo, hi = result.effective_range
+    print(f"effective range {lo}-{hi} of {n}; largest SE/mean there {worst_se(result):.3f}")
+    print(f"{wall:.1f} s; floor (one backward pass per measurement) {floor:.1f} s; ratio {wall / floor:.2f}")
+
+
+if __name__ == "__main__":
+    main()
