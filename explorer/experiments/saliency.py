@@ -1,8 +1,8 @@
 """Which saliency map can you trust? Every method scored on held-out shapes with their true outlines.
 
 For one network of a saved run (trained, or with every weight randomised as in Adebayo et al. 2018), on
-``images`` held-out shapes: the maps of Explain's five methods and of two maps that explain nothing
-(``saliency_maps``), each scored by the pointing game, the mass in the outline, and the deletion and
+``images`` held-out shapes: the maps of Explain's methods (``saliency_maps``) and of two maps that explain nothing,
+each scored by the pointing game, the mass in the outline, and the deletion and
 insertion areas (``saliency_metrics``), with removed pixels set to the mean colour and, apart, filled in by
 ROAD's noisy linear imputation (``saliency_road``). Every map explains the image's true class. Scores are averaged over
 all images and, apart, over the images the network classifies correctly.
@@ -43,7 +43,7 @@ from explorer.progress import ProgressFn
 METRICS = ("pointing_game", "mass_in_mask", "deletion_auc", "insertion_auc", "road_deletion_auc", "road_insertion_auc")
 CURVE_STEPS = 12  # steps from the image to the baseline, 48 pixels each at 24 x 24 (RISE: 224 steps at 224 x 224)
 CHUNK = 64  # images per chunk: the unit of progress and of Stop
-EXAMPLES = 4  # images where the five methods disagree most, kept with their maps (0..255, as the image)
+EXAMPLES = 4  # images where the real methods disagree most, kept with their maps (0..255, as the image)
 WEIGHTS = ("trained", "randomised")
 
 

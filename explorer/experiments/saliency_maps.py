@@ -1,8 +1,8 @@
-"""The maps the saliency benchmark scores: Explain's five methods on a whole batch, and two that explain nothing.
+"""The maps the saliency benchmark scores: Explain's methods on a whole batch, and two that explain nothing.
 
-Each method is ``explorer.interpret.methods.METHODS``' own, made by the same captum class with the same settings
-(layer, integration steps, occlusion window, baselines, scaling to [0, 1]), but for a batch of images and
-one target per image, so 256 images cost a few batched passes instead of 256 single ones. The tests check
+Each method is ``explorer.interpret.methods.METHODS``' own, made by the same captum class (or, for the CAM family
+beside Grad-CAM, the same ``explorer.interpret.cams`` function) with the same settings (layer, integration steps,
+occlusion window, baselines, scaling to [0, 1]), but for a batch of images and one target per image, so 256 images cost a few batched passes instead of 256 single ones. The tests check
 each batched map equal to ``METHODS`` on single images.
 
 The two honest baselines: ``random`` (a fresh uniform map per image) and ``center``
@@ -19,12 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from explorer.interpret.cams import cam_maps
 from explorer.interpret.gradcam import eval_view, resolve_layer
 from explorer.interpret.methods import ig_steps, occlusion_window
 
 # the CLI's and the JSON's method names -> explorer.interpret.methods.METHODS' names (None: a baseline map)
 METHOD_KEYS = {
     "grad-cam": "gradcam",
+    "grad-cam++": "gradcam_pp",
+    "score-cam": "scorecam",
+    "layercam": "layercam",
     "guided-grad-cam": "guided_gradcam",
     "saliency": "saliency",
     "integrated-gradients": "integrated_gradients",
@@ -56,6 +60,15 @@ def grad_cam_maps(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, laye
     up = F.interpolate(low, tuple(x.shape[-2:]), mode="bilinear")[:, 0]
     positive = low.flatten(1).amax(1) > 0  # judged at the layer's resolution, as attribution._cam_results
     return _scale_each(up * positive.view(-1, 1, 1))
+
+
+def cam_family_maps(method: str):
+    """``BATCHED``' signature for a method of ``explorer.interpret.cams`` (Grad-CAM++, Score-CAM, LayerCAM)."""
+
+    def maps(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, layer: str | None = None) -> np.ndarray:
+        return cam_maps(model, x, method, layer, targets)
+
+    return maps
 
 
 def guided_grad_cam_maps(model, x, targets, layer=None) -> np.ndarray:
@@ -109,6 +122,9 @@ def occlusion_maps(model, x, targets, layer=None) -> np.ndarray:
 
 BATCHED = {
     "gradcam": grad_cam_maps,
+    "gradcam_pp": cam_family_maps("gradcam_pp"),
+    "scorecam": cam_family_maps("scorecam"),
+    "layercam": cam_family_maps("layercam"),
     "guided_gradcam": guided_grad_cam_maps,
     "saliency": saliency_maps,
     "integrated_gradients": integrated_gradients_maps,

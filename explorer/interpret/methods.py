@@ -1,5 +1,6 @@
-"""Attribution methods side by side: Grad-CAM, Guided Grad-CAM, Integrated Gradients, Saliency and Occlusion,
-each computed by captum under one signature (``METHODS``), and ``compare_methods`` for one image and one target.
+"""Attribution methods side by side: Grad-CAM, Grad-CAM++, Score-CAM, LayerCAM, Guided Grad-CAM, Integrated
+Gradients, Saliency and Occlusion under one signature (``METHODS``), and ``compare_methods`` for one image and one
+target. The CAM family beside Grad-CAM is ``explorer.interpret.cams``; the others are captum's.
 
 Every method runs as ``explorer.interpret.gradcam``'s Grad-CAM does: eval mode, frozen parameters, the model's lock held,
 ``model.training`` and every ``requires_grad`` put back; each returns an (H, W) map in [0, 1] as a numpy array.
@@ -17,6 +18,7 @@ from torch import nn
 
 from explorer.data.images import as_batch
 from explorer.i18n import N_
+from explorer.interpret.cams import single
 from explorer.interpret.gradcam import _check_target, _Head, eval_view, grad_cam, resolve_layer
 from explorer.progress import ProgressFn
 
@@ -112,6 +114,9 @@ def _occlusion_method(model, x, layer, target) -> np.ndarray:
 # name -> (model, x, layer, target) -> (H, W) map in [0, 1]; ``layer`` is used by the CAM methods only
 METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
     "gradcam": _gradcam_method,
+    "gradcam_pp": single("gradcam_pp"),
+    "scorecam": single("scorecam"),
+    "layercam": single("layercam"),
     "guided_gradcam": _guided_gradcam_method,
     "integrated_gradients": _integrated_gradients_method,
     "saliency": _saliency_method,
@@ -120,6 +125,9 @@ METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], n
 
 METHOD_LABELS = {  # English; show them through explorer.i18n._()
     "gradcam": "Grad-CAM",
+    "gradcam_pp": N_("Grad-CAM++"),
+    "scorecam": N_("Score-CAM"),
+    "layercam": N_("LayerCAM"),
     "guided_gradcam": N_("Guided Grad-CAM"),
     "integrated_gradients": N_("Integrated Gradients"),
     "saliency": N_("Saliency"),

@@ -27,6 +27,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, Saliency
 from torch import nn
 
 from explorer.data.images import as_batch
+from explorer.interpret.cams import signed
 from explorer.interpret.gradcam import _Head, eval_view, grad_cam, resolve_layer
 from explorer.interpret.methods import METHODS, ig_steps
 from explorer.models.resnet import block_names
@@ -190,10 +191,13 @@ def _signed_integrated_gradients(model, x, layer, target) -> np.ndarray:
 
 
 # The signed maps the randomisation check compares (Adebayo et al. rank them with and without absolute
-# values): raw Grad-CAM (no ReLU, no scaling), Guided Grad-CAM, the gradient, Integrated Gradients; each
+# values): raw Grad-CAM, Grad-CAM++, Score-CAM and LayerCAM (no ReLU, no scaling), Guided Grad-CAM, the gradient, Integrated Gradients; each
 # summed over colour channels. (H, W) arrays; ``layer`` is used by the CAM methods only.
 SIGNED_METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
     "gradcam": _signed_gradcam,
+    "gradcam_pp": signed("gradcam_pp"),
+    "scorecam": signed("scorecam"),
+    "layercam": signed("layercam"),
     "guided_gradcam": _signed_guided_gradcam,
     "saliency": _signed_saliency,
     "integrated_gradients": _signed_integrated_gradients,
