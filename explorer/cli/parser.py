@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from explorer.cli.explain import add_parser as add_explain_parser
 from explorer.cli.jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_stop, cmd_watch
 from explorer.cli.networks import add_model_args, config_from_args
 from explorer.cli.train import add_train_args, cmd_train
@@ -158,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_commands(sub)
     _add_experiment_commands(sub)
     add_job_commands(sub)
+    add_explain_parser(sub)
     return parser
 
 

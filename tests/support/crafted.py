@@ -7,6 +7,7 @@ JPEG, a zip bomb (an entry declaring 2 GB) and a zip whose entries climb out of 
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -91,8 +92,9 @@ def climbing_zip() -> bytes:
     return zip_of({"ok.png": photo(8), "../../evil.png": photo(9)})
 
 
-# name -> (bytes, whether it is a picture that should be explained)
+@functools.cache
 def corpus() -> dict[str, tuple[bytes, bool]]:
+    """name -> (bytes, whether it is a picture that should be explained); made once per test process."""
     return {
         "good.png": (photo(0), True),
         "second.jpg": (save(Image.new("RGB", (40, 40), (200, 30, 30)), "JPEG"), True),
