@@ -52,13 +52,15 @@ def unique_stems(names: Sequence[str]) -> list[str]:
     return out
 
 
-def _png(rgb: np.ndarray) -> bytes:
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An (H, W, 3) uint8 picture as PNG bytes."""
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     return buf.getvalue()
 
 
-def _npy(a: np.ndarray) -> bytes:
+def npy_bytes(a: np.ndarray) -> bytes:
+    """A map as .npy bytes, float32, no pickle."""
     buf = io.BytesIO()
     np.save(buf, np.asarray(a, dtype=np.float32), allow_pickle=False)
     return buf.getvalue()
@@ -89,8 +91,8 @@ def bundle_entries(
     """(path inside the bundle, bytes) for every file of the bundle, the CSVs last."""
     stems = unique_stems([r.name for r in results])
     for r, stem in zip(results, stems, strict=True):
-        yield f"overlays/{stem}.png", _png(overlay(r.display, r.map))
-        yield f"maps/{stem}.npy", _npy(r.map)
+        yield f"overlays/{stem}.png", png_bytes(overlay(r.display, r.map))
+        yield f"maps/{stem}.npy", npy_bytes(r.map)
     header = ["file"] + [f"top{k}_{w}" for k in range(1, TOP + 1) for w in ("class", "probability")]
     header += ["explained_class", "method", "layer", "network", "share_inside_outline", "overlay"]
     rows = [_prediction_row(r, stem, classes, network) for r, stem in zip(results, stems, strict=True)]
