@@ -166,6 +166,8 @@ def _job_grid_ui(card: ModelCard, pictures: list[Picture], sort: str, view: tupl
             status_ui(s, _("Gallery"))
         if s.active and c2.button(_("Stop"), key=f"{JOB}_stop", width="stretch"):
             engine.stop(job)
+        if s.state in (engine_records.FAILED, engine_records.LOST):
+            st.session_state.pop(VIEW, None)  # the next run offers the start button again
         if not s.active and s.state in (engine_records.DONE, engine_records.STOPPED):
             results = engine.result(job)
             if results is not None:
