@@ -14,6 +14,7 @@ import json
 import sys
 
 from explorer.cli import class_experiment
+from explorer.cli.explain import add_parser as add_explain_parser
 from explorer.cli.jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_stop, cmd_watch
 from explorer.cli.networks import add_model_args, config_from_args
 from explorer.cli.paths import add_parser as add_paths_parser
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     class_experiment.add_parser(sub)
     add_paths_parser(sub)
+    add_explain_parser(sub)
     return parser
 
 

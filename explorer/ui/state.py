@@ -49,6 +49,14 @@ CAM_METHODS_CHART = "explain_methods_chart"  # the methods' results: not CAM_MET
 CAM_COMPARE = "explain_compare"
 CAM_FILMSTRIP = "explain_filmstrip"
 CAM_RANDOMISE = "explain_randomise"
+EXPLAIN_MODE = "explain_mode"  # one image, or a gallery of many
+GALLERY_FILES, GALLERY_METHOD, GALLERY_LAYER, GALLERY_SORT = (
+    "gallery_files",
+    "gallery_method",
+    "gallery_layer",
+    "gallery_sort",
+)
+GALLERY_START, GALLERY_OPEN, GALLERY_BACK, GALLERY_ZIP = "gallery_start", "gallery_open", "gallery_back", "gallery_zip"
 LANDSCAPE_VIEW = "landscape_view"  # "Contour" or "3-D surface"
 LANDSCAPE_LOG = "landscape_log"
 LANDSCAPE_RUN = "landscape_run"

@@ -12,13 +12,15 @@ from explorer.charts.attribution import (
     overlay_spec,
     randomisation_methods_figure,
 )
+from explorer.charts.colors import overlay_rgb
 from explorer.i18n import _
 from explorer.interpret import gradcam as attr
 from explorer.interpret import methods as attribution_methods
 from explorer.interpret import trust
+from explorer.interpret.bundle import npy_bytes, png_bytes, safe_stem
 from explorer.interpret.probes import probe_batch
 from explorer.tasks import experiments as tasks_experiments
-from explorer.ui import state
+from explorer.ui import gallery, state
 from explorer.ui.caches import results as cache
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.models_ui import (
@@ -34,6 +36,28 @@ from explorer.ui.widgets import show_chart
 
 RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
 
+
+def downloads_ui(c, image_name: str, disp, res, opacity: float, raw: bool, vmax: float | None) -> None:
+    """The overlay as shown (PNG) and the raw map (.npy) of one network's view."""
+    stem = f"{safe_stem(image_name)}-{safe_stem(c.config.name)}-{res.layer}"
+    d1, d2 = st.columns(2)
+    d1.download_button(
+        _("Overlay (PNG)"),
+        png_bytes(overlay_rgb(disp, res.map, opacity, signed=raw, vmax=vmax)),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        key=f"explain_png_{c.label}",
+    )
+    d2.download_button(
+        _("Map (.npy)"),
+        npy_bytes(res.map),
+        file_name=f"{stem}.npy",
+        mime="application/octet-stream",
+        key=f"explain_npy_{c.label}",
+        help=_("The map as numbers: (height, width) float32, in [0, 1] unless the raw map is on."),
+    )
+
+
 st.title(_("Explain a prediction"))
 st.caption(
     _(
@@ -45,10 +69,21 @@ URL = (*state.PICKED, *state.image_params(), "cam_layer", "target", "raw")
 pairs = model_picker_ui(url=URL)  # the link names the network even when its weights are not here
 card, model = pairs[0]
 
-picked = image_ui(card)
-if picked is None:
+MODES = {"one": _("One image"), "gallery": _("Many images: a gallery")}
+state.keep_valid(state.EXPLAIN_MODE, list(MODES), "one")
+mode = st.radio(_("Explain"), list(MODES), format_func=MODES.get, horizontal=True, key=state.EXPLAIN_MODE)
+opened = gallery.opened_picture() if mode == "gallery" else None
+if mode == "gallery" and opened is None:
+    gallery.gallery_ui(card, model)
     st.stop()
-img, mask, name = picked
+if opened is not None:
+    gallery.back_ui()
+    img, mask, name = opened.image, opened.mask, opened.name
+else:
+    picked = image_ui(card)
+    if picked is None:
+        st.stop()
+    img, mask, name = picked
 prediction_note_ui(card, photo=mask is None)
 
 layers = attr.target_layers(model)
@@ -113,6 +148,7 @@ for col, (c, m, xi, disp, res) in zip(cols, results, strict=True):
             cache.figure(overlay_spec, disp, res.map, opacity, title, signed=raw, vmax=vmax if raw else None),
             key=f"explain_overlay_{c.label}",
         )
+        downloads_ui(c, name, disp, res, opacity, raw, vmax if raw else None)
         if not res.has_positive_evidence:
             st.warning(
                 _(
