@@ -2,12 +2,17 @@
 
 import json
 from math import comb
+from pathlib import Path
+
+import pytest
 
 from explorer.engine import worker as engine_worker
-from explorer.experiments.path_lengths import run_paths
+from explorer.experiments.path_lengths import load_path_lengths, run_paths, untrained_paths
 from explorer.interpret.paths import PathResult
 from explorer.tasks.paths import paths_job, paths_task
 from tests.support.cli import run_cli
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "experiments"
 
 
 def test_the_cli_writes_the_contract_and_the_same_seed_gives_the_same_numbers(tiny_run, tmp_path):
@@ -46,3 +51,17 @@ def test_the_job_names_what_it_computes_returns_the_cli_s_numbers_and_stops(tiny
     stopped = engine_worker.LocalContext()
     stopped.stop.set()
     assert paths_task(job.spec, stopped) == []
+
+
+@pytest.mark.slow
+def test_the_shipped_asset_is_what_the_code_computes():
+    data = load_path_lengths(ASSETS)
+    if data is None:
+        pytest.skip("assets/experiments/path_lengths.json is missing (make assets)")
+    shipped = data["init"]["ResNet-20"]
+    again = untrained_paths(20, data["samples"], data["seed"], size=data["size"])
+    assert again.paths == shipped.paths and again.effective_range == shipped.effective_range
+    assert again.mean == pytest.approx(shipped.mean, rel=1e-4)  # torch's threads may split sums differently
+    for name, r in {**data["init"], **data["trained"]}.items():
+        lo, hi = r.effective_range
+        assert sum(r.total) == pytest.approx(1.0) and sum(r.total[lo : hi + 1]) >= 0.9, name
