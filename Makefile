@@ -84,6 +84,7 @@ assets: $(STAMP)
 		--relu-runs assets/runs/preact $(RELU_SEEDS)/seed1 $(RELU_SEEDS)/seed2
 	rm -rf $(RELU_SEEDS)
 	# the gradient by path length (Veit et al. 2016, Fig. 6): the degradation run and ResNet-20/56/110 at initialisation
+	# (about 6 minutes on 2 shared cores)
 	$(VENV)/bin/python -m explorer paths-asset --run assets/runs/degradation --out assets/experiments
 	# the shapes pair (Explain's default) and the saliency benchmark of its four networks
 	rm -rf assets/runs/shapes assets/experiments/saliency

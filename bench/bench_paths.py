@@ -32,14 +32,15 @@ def worst_se(result) -> float:
     return max(result.se[k] / result.mean[k] for k in range(lo, hi + 1))
 
 
-def floor_seconds(model, x, y, batch: int, measurements: int) -> float:
-    """Seconds of ``measurements`` ordinary backward passes, one per image, batched as the measurement is."""
+def floor_seconds(model, x, y, batch: int, measurements: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``measurements`` ordinary backward passes, one per image, batched as the measurement is."""
     probe = PathProbe(model, x[:batch], y[:batch])
     probe.gradient(None)  # warm up
-    t0, reps = time.perf_counter(), 3
+    t0, c0, reps = time.perf_counter(), time.process_time(), 5
     for _ in range(reps):
         probe.gradient(None)
-    return (time.perf_counter() - t0) / reps / batch * measurements
+    scale = measurements / (reps * batch)
+    return (time.perf_counter() - t0) * scale, (time.process_time() - c0) * scale
 
 
 def main() -> None:
@@ -60,13 +61,16 @@ def main() -> None:
     n = pilot.blocks
     print(f"ResNet-{args.depth}, {n} blocks, {args.size} px, {args.threads} threads: pilot range {lo}-{hi}, "
           f"largest cv {cv:.2f} -> {samples} measurements per length, {samples * (n + 1)} in all")  # fmt: skip
-    t0 = time.perf_counter()
+    before = floor_seconds(model, x, y, args.batch, samples * (n + 1))
+    t0, c0 = time.perf_counter(), time.process_time()
     result = path_lengths(model, x, y, samples=samples, seed=0, batch=args.batch)
-    wall = time.perf_counter() - t0
-    floor = floor_seconds(model, x, y, args.batch, samples * (n + 1))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    after = floor_seconds(model, x, y, args.batch, samples * (n + 1))
+    floor_wall, floor_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2  # around the run: a shared machine
     lo, hi = result.effective_range
     print(f"effective range {lo}-{hi} of {n}; largest SE/mean there {worst_se(result):.3f}")
-    print(f"{wall:.1f} s; floor (one backward pass per measurement) {floor:.1f} s; ratio {wall / floor:.2f}")
+    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s; floor (one backward pass per measurement) wall {floor_wall:.1f} s, "
+          f"CPU {floor_cpu:.1f} s; ratio {wall / floor_wall:.2f} (wall), {cpu / floor_cpu:.2f} (CPU)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -2,22 +2,27 @@
 
 import json
 from math import comb
+from pathlib import Path
+
+import pytest
 
 from explorer.engine import worker as engine_worker
-from explorer.experiments.path_lengths import run_paths
+from explorer.experiments.path_lengths import load_path_lengths, run_paths, untrained_paths
 from explorer.interpret.paths import PathResult
 from explorer.tasks.paths import paths_job, paths_task
 from tests.support.cli import run_cli
 
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "experiments"
+
 
 def test_the_cli_writes_the_contract_and_the_same_seed_gives_the_same_numbers(tiny_run, tmp_path):
-    outs = [tmp_path / "a.json", tmp_path / "b.json"]
-    for out in outs:
-        args = ("--run", str(tiny_run), "--network", "ResNet-8", "--samples", "4", "--images", "16", "--seed", "5")
-        r = run_cli("paths", *args, "--threads", "1", "--out", str(out))
-        assert r.returncode == 0, r.stderr
-    a, b = (json.loads(p.read_text()) for p in outs)
-    assert a == b
+    out = tmp_path / "a.json"
+    args = ("--run", str(tiny_run), "--network", "ResNet-8", "--samples", "4", "--images", "16", "--seed", "5")
+    r = run_cli("paths", *args, "--threads", "1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    a = json.loads(out.read_text())
+    assert a == run_paths(tiny_run, "ResNet-8", samples=4, seed=5, images=16).to_dict()  # another process, same seed
+    assert a != run_paths(tiny_run, "ResNet-8", samples=4, seed=6, images=16).to_dict()
     assert (a["network"], a["blocks"], a["samples"], a["seed"]) == ("ResNet-8", 3, 4, 5)
     assert [row["paths"] for row in a["lengths"]] == [comb(3, k) for k in range(4)]
     assert all(row["grad_per_path"]["mean"] > 0 and row["grad_per_path"]["se"] >= 0 for row in a["lengths"])
@@ -46,3 +51,17 @@ def test_the_job_names_what_it_computes_returns_the_cli_s_numbers_and_stops(tiny
     stopped = engine_worker.LocalContext()
     stopped.stop.set()
     assert paths_task(job.spec, stopped) == []
+
+
+@pytest.mark.slow
+def test_the_shipped_asset_is_what_the_code_computes():
+    data = load_path_lengths(ASSETS)
+    if data is None:
+        pytest.skip("assets/experiments/path_lengths.json is missing (make assets)")
+    shipped = data["init"]["ResNet-20"]
+    again = untrained_paths(20, data["samples"], data["seed"], size=data["size"])
+    assert again.paths == shipped.paths and again.effective_range == shipped.effective_range
+    assert again.mean == pytest.approx(shipped.mean, rel=1e-4)  # torch's threads may split sums differently
+    for name, r in {**data["init"], **data["trained"]}.items():
+        lo, hi = r.effective_range
+        assert sum(r.total) == pytest.approx(1.0) and sum(r.total[lo : hi + 1]) >= 0.9, name

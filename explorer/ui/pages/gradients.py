@@ -1,4 +1,4 @@
-"""Gradients: per-layer gradient norms, the depth sweep, and the shattered-gradients probe."""
+"""Gradients: per-layer gradient norms, the depth sweep, the shattered-gradients probe, and the gradient by path length."""
 
 import streamlit as st
 
