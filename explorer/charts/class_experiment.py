@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from explorer.charts.style import apply_style, colour
-from explorer.experiments.class_experiment import quantile
+from explorer.experiments.class_verdict import quantile
 from explorer.i18n import _
 
 OFFSET = 0.18  # plain left of the depth, residual right, in units of one depth's slot

@@ -92,7 +92,7 @@ def as_json(exp: ce.Experiment) -> dict:
     runs = [{**r, "final_loss": _number(r["final_loss"]), "heldout_acc": _number(r["heldout_acc"])} for r in exp.rows()]
     summary = {
         str(d): {k: {f: (v if f == "n" else _number(v)) for f, v in s.items()} for k, s in kinds.items()}
-        for d, kinds in ce.summary(exp).items()
+        for d, kinds in cv.summary(exp).items()
     }
     return {
         "code": exp.code,
@@ -114,7 +114,7 @@ def _print_table(exp: ce.Experiment) -> int:
     state = "open" if exp.open else "closed"
     print(f"class experiment {exp.code} ({state}): {exp.steps} steps on {exp.dataset}")
     print(f"{'depth':>5} {'kind':<9} {'n':>3} {'median loss':>11} {'q25':>7} {'q75':>7}")
-    for d, kinds in ce.summary(exp).items():
+    for d, kinds in cv.summary(exp).items():
         for kind, s in kinds.items():
             cells = " ".join(f"{_cell(s[f]):>{w}}" for f, w in (("median_loss", 11), ("q25", 7), ("q75", 7)))
             print(f"{d:>5} {kind:<9} {s['n']:>3} {cells}")

@@ -393,33 +393,3 @@ def record_result(root_or_dir: str | Path, result: PairResult, code: str | None 
     target = path / "results" / _result_name(result.depth, result.seed)
     _create_json(target, asdict(result))
     return target
-
-
-# ---- what the numbers say ---------------------------------------------------------------------------
-
-
-def quantile(values: list[float], q: float) -> float:
-    """The ``q`` quantile by linear interpolation between order statistics (numpy's default, Hyndman and Fan's
-    type 7): the position ``q * (n - 1)`` in the sorted values."""
-    xs = sorted(values)
-    if not xs:
-        return float("nan")
-    pos = q * (len(xs) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
-def spread(values: list[float]) -> dict:
-    """``n, median_loss, q25, q75`` of some final losses."""
-    return {
-        "n": len(values),
-        "median_loss": quantile(values, 0.5),
-        "q25": quantile(values, 0.25),
-        "q75": quantile(values, 0.75),
-    }
-
-
-def summary(exp: Experiment) -> dict[int, dict[str, dict]]:
-    """Per depth and kind (``plain``, ``residual``): ``n, median_loss, q25, q75`` of the final training losses."""
-    return {d: {k: spread([r.final_loss[k] for r in exp.results if r.depth == d]) for k in KINDS} for d in exp.depths}

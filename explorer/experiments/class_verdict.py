@@ -1,4 +1,5 @@
-"""What a class experiment's numbers say, in plain words, and its table as CSV.
+"""What a class experiment's numbers say: the summary per depth and kind (median and quartiles), the verdict in
+plain words, and the table as CSV.
 
 Per depth: is the gap between the plain and the residual medians of the final training loss larger than the spread
 across seeds (the wider of the two interquartile ranges), and after how many seeds it became so and stayed so,
@@ -13,7 +14,7 @@ import io
 import math
 from dataclasses import dataclass
 
-from explorer.experiments.class_experiment import KINDS, MIN_SEEDS, Experiment, PairResult, spread
+from explorer.experiments.class_experiment import KINDS, MIN_SEEDS, Experiment, PairResult
 from explorer.i18n import N_, message
 
 HEAD = N_("Runs so far: {runs}, each pair a plain and a residual network.")
@@ -38,6 +39,33 @@ SCOPE = N_(
     "of this recipe; it says nothing of longer training or other data."
 )
 CSV_HEADER = ("depth", "kind", "seed", "final_loss", "heldout_acc", "steps", "student")
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile by linear interpolation between order statistics (numpy's default, Hyndman and Fan's
+    type 7): the position ``q * (n - 1)`` in the sorted values."""
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    pos = q * (len(xs) - 1)
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def spread(values: list[float]) -> dict:
+    """``n, median_loss, q25, q75`` of some final losses."""
+    return {
+        "n": len(values),
+        "median_loss": quantile(values, 0.5),
+        "q25": quantile(values, 0.25),
+        "q75": quantile(values, 0.75),
+    }
+
+
+def summary(exp: Experiment) -> dict[int, dict[str, dict]]:
+    """Per depth and kind (``plain``, ``residual``): ``n, median_loss, q25, q75`` of the final training losses."""
+    return {d: {k: spread([r.final_loss[k] for r in exp.results if r.depth == d]) for k in KINDS} for d in exp.depths}
 
 
 @dataclass(frozen=True)

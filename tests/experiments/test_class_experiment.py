@@ -36,7 +36,7 @@ def test_a_new_experiment_is_on_disk_and_reloads(tmp_path, exp):
     [([5.0], 5.0, 5.0, 5.0), ([3.0, 1.0, 2.0], 2.0, 1.5, 2.5), ([4.0, 1.0, 3.0, 2.0], 2.5, 1.75, 3.25)],
 )
 def test_spread_matches_hand_computed_quartiles(values, median, q25, q75):
-    assert ce.spread(values) == pytest.approx({"n": len(values), "median_loss": median, "q25": q25, "q75": q75})
+    assert cv.spread(values) == pytest.approx({"n": len(values), "median_loss": median, "q25": q25, "q75": q75})
 
 
 def test_assignments_give_every_depth_its_share_and_distinct_numbers(tmp_path, exp):
@@ -61,7 +61,7 @@ def test_summary_and_verdict_by_hand(tmp_path, exp):
     for i, (p, r) in enumerate([(1.0, 1.5), (2.0, 2.5), (3.0, 0.5)]):
         ce.record_result(exp.path, pair(32, i, p, r, when=10 + i))
     e = ce.load(tmp_path, exp.code)
-    s = ce.summary(e)
+    s = cv.summary(e)
     assert s[20]["plain"] == pytest.approx({"n": 4, "median_loss": 1.15, "q25": 1.075, "q75": 1.225})
     assert s[20]["residual"] == pytest.approx({"n": 4, "median_loss": 0.65, "q25": 0.575, "q75": 0.725})
     assert s[32]["residual"] == pytest.approx({"n": 3, "median_loss": 1.5, "q25": 1.0, "q75": 2.0})

@@ -46,7 +46,7 @@ def _link(code: str) -> str:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _qr_png(text: str) -> bytes:
-    """A QR code of ``text`` as PNG: 12 pixels a module, so about 450 pixels a side for a link."""
+    """A QR code of ``text`` as PNG, 12 pixels a module (about 450 pixels a side for a link), shown scaled to its column."""
     import segno
 
     buf = io.BytesIO()
@@ -113,7 +113,7 @@ def _forget_teacher() -> None:
 
 def _show_code(exp: ce.Experiment) -> None:
     link = _link(exp.code)
-    c1, c2 = st.columns([3, 2])
+    c1, c2 = st.columns(2)
     with c1:
         st.markdown(_("Code: **{code}**").format(code=exp.code))
         st.markdown(f"## `{exp.code}`")
@@ -126,7 +126,7 @@ def _show_code(exp: ce.Experiment) -> None:
                 depths=depths, steps=exp.steps, dataset=exp.dataset, state=state_text
             )
         )
-    c2.image(_qr_png(link), caption=_("Scan to join"), width=360)
+    c2.image(_qr_png(link), caption=_("Scan to join"), width="stretch")  # as large as half the page
 
 
 def student_ui() -> str | None:
