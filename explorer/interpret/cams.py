@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.data.images import as_batch
+from explorer.i18n import N_
 from explorer.interpret.gradcam import eval_view, resolve_layer
 from explorer.interpret.probes import forward_hooks
 from explorer.progress import ProgressFn
@@ -33,6 +34,11 @@ from explorer.progress import ProgressFn
 CAM_METHODS = ("gradcam_pp", "scorecam", "layercam")
 PIXEL_BUDGET = 2**21  # Score-CAM: masked images per forward times their pixels (41 images at 224 x 224)
 PROBE_SIZE = 32  # side of the blank image that finds a layer's channel count; every ResNet accepts it
+# what a page says before Score-CAM runs: _(SCORECAM_COST).format(passes=scorecam_passes(model, layer, images))
+SCORECAM_COST = N_(
+    "Score-CAM runs the network once for each channel of the layer, on the image masked by that channel: "
+    "{passes:,} forward passes here, where the other CAM methods need one forward and one backward pass."
+)
 
 
 def _targets(logits: torch.Tensor, targets: Sequence[int] | torch.Tensor | None) -> torch.Tensor:
@@ -44,7 +50,7 @@ def _targets(logits: torch.Tensor, targets: Sequence[int] | torch.Tensor | None)
         raise ValueError(f"one target per image: {len(logits)} images, {len(t)} targets")
     n = logits.shape[1]
     if bool(((t < 0) | (t >= n)).any()):
-        raise ValueError(f"targets must be class indices in [0, {n - 1}], got {t.tolist()}")
+        raise ValueError(f"each target must be a class index in [0, {n - 1}], got {t.tolist()}")
     return t
 
 
