@@ -201,7 +201,7 @@ def scorecam_passes(model: nn.Module, layer: str | None = None, images: int = 1)
     return images * (layer_channels(model, layer) + 1)
 
 
-def single(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
+def one_image_method(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
     """``methods.METHODS``' signature for one image: (model, x, layer, target) -> (H, W) map in [0, 1]."""
 
     def run(model: nn.Module, x: torch.Tensor, layer: str | None, target: int | None) -> np.ndarray:
@@ -211,7 +211,7 @@ def single(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | 
     return run
 
 
-def signed(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
+def signed_method(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
     """``trust.SIGNED_METHODS``' signature: the signed, unscaled (H, W) map of one image."""
 
     def run(model: nn.Module, x: torch.Tensor, layer: str | None, target: int | None) -> np.ndarray:
