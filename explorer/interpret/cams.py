@@ -28,7 +28,7 @@ from torch import nn
 from explorer.data.images import as_batch
 from explorer.i18n import N_
 from explorer.interpret.gradcam import eval_view, resolve_layer
-from explorer.interpret.probes import forward_hooks
+from explorer.interpret.probes import forward_hooks, record_activations
 from explorer.progress import ProgressFn
 
 CAM_METHODS = ("gradcam_pp", "scorecam", "layercam")
@@ -114,6 +114,7 @@ def score_cam_weights(
         for lo, hi in _chunks(b * c, step):
             if stop is not None and stop.is_set():
                 return None
+            # corners aligned, as pytorch-grad-cam's UpsamplingBilinear2d: the masks, not the map shown
             m = F.interpolate(flat[lo:hi], size, mode="bilinear", align_corners=True)  # (k, 1, H, W)
             low, high = m.amin(dim=(2, 3), keepdim=True), m.amax(dim=(2, 3), keepdim=True)
             m = (m - low) / (high - low + 1e-8)  # each mask in [0, 1]
@@ -130,10 +131,9 @@ def _low_res(
 ) -> torch.Tensor | None:
     """The signed map at the layer's resolution, (B, h, w), before the relu."""
     if method == "scorecam":
-        acts: list[torch.Tensor] = []
-        with eval_view(model), torch.no_grad(), forward_hooks(model, {layer: lambda m, i, o: acts.append(o)}):
+        with eval_view(model), torch.no_grad(), record_activations(model, [layer]) as acts:
             t = _targets(model(x), targets)
-        a = acts[-1]
+        a = acts[layer]  # (B, C, h, w)
         w = score_cam_weights(model, x, a, t, batch_size, progress, stop)
         return None if w is None else torch.einsum("bc,bchw->bhw", w, a)
     a, g, _, _ = activations_and_gradients(model, x, layer, targets)
