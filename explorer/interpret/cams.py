@@ -26,13 +26,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.data.images import as_batch
+from explorer.i18n import N_
 from explorer.interpret.gradcam import eval_view, resolve_layer
-from explorer.interpret.probes import forward_hooks
+from explorer.interpret.probes import forward_hooks, record_activations
 from explorer.progress import ProgressFn
 
 CAM_METHODS = ("gradcam_pp", "scorecam", "layercam")
 PIXEL_BUDGET = 2**21  # Score-CAM: masked images per forward times their pixels (41 images at 224 x 224)
 PROBE_SIZE = 32  # side of the blank image that finds a layer's channel count; every ResNet accepts it
+# what a page says before Score-CAM runs: _(SCORECAM_COST).format(passes=scorecam_passes(model, layer, images))
+SCORECAM_COST = N_(
+    "Score-CAM runs the network once for each channel of the layer, on the image masked by that channel: "
+    "{passes:,} forward passes here, where the other CAM methods need one forward and one backward pass."
+)
 
 
 def _targets(logits: torch.Tensor, targets: Sequence[int] | torch.Tensor | None) -> torch.Tensor:
@@ -44,7 +50,7 @@ def _targets(logits: torch.Tensor, targets: Sequence[int] | torch.Tensor | None)
         raise ValueError(f"one target per image: {len(logits)} images, {len(t)} targets")
     n = logits.shape[1]
     if bool(((t < 0) | (t >= n)).any()):
-        raise ValueError(f"targets must be class indices in [0, {n - 1}], got {t.tolist()}")
+        raise ValueError(f"each target must be a class index in [0, {n - 1}], got {t.tolist()}")
     return t
 
 
@@ -108,6 +114,7 @@ def score_cam_weights(
         for lo, hi in _chunks(b * c, step):
             if stop is not None and stop.is_set():
                 return None
+            # corners aligned, as pytorch-grad-cam's UpsamplingBilinear2d: the masks, not the map shown
             m = F.interpolate(flat[lo:hi], size, mode="bilinear", align_corners=True)  # (k, 1, H, W)
             low, high = m.amin(dim=(2, 3), keepdim=True), m.amax(dim=(2, 3), keepdim=True)
             m = (m - low) / (high - low + 1e-8)  # each mask in [0, 1]
@@ -124,10 +131,9 @@ def _low_res(
 ) -> torch.Tensor | None:
     """The signed map at the layer's resolution, (B, h, w), before the relu."""
     if method == "scorecam":
-        acts: list[torch.Tensor] = []
-        with eval_view(model), torch.no_grad(), forward_hooks(model, {layer: lambda m, i, o: acts.append(o)}):
+        with eval_view(model), torch.no_grad(), record_activations(model, [layer]) as acts:
             t = _targets(model(x), targets)
-        a = acts[-1]
+        a = acts[layer]  # (B, C, h, w)
         w = score_cam_weights(model, x, a, t, batch_size, progress, stop)
         return None if w is None else torch.einsum("bc,bchw->bhw", w, a)
     a, g, _, _ = activations_and_gradients(model, x, layer, targets)
@@ -195,7 +201,7 @@ def scorecam_passes(model: nn.Module, layer: str | None = None, images: int = 1)
     return images * (layer_channels(model, layer) + 1)
 
 
-def single(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
+def one_image_method(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
     """``methods.METHODS``' signature for one image: (model, x, layer, target) -> (H, W) map in [0, 1]."""
 
     def run(model: nn.Module, x: torch.Tensor, layer: str | None, target: int | None) -> np.ndarray:
@@ -205,7 +211,7 @@ def single(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | 
     return run
 
 
-def signed(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
+def signed_method(method: str) -> Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]:
     """``trust.SIGNED_METHODS``' signature: the signed, unscaled (H, W) map of one image."""
 
     def run(model: nn.Module, x: torch.Tensor, layer: str | None, target: int | None) -> np.ndarray:

@@ -18,7 +18,7 @@ from torch import nn
 
 from explorer.data.images import as_batch
 from explorer.i18n import N_
-from explorer.interpret.cams import single
+from explorer.interpret.cams import one_image_method
 from explorer.interpret.gradcam import _check_target, _Head, eval_view, grad_cam, resolve_layer
 from explorer.progress import ProgressFn
 
@@ -114,9 +114,9 @@ def _occlusion_method(model, x, layer, target) -> np.ndarray:
 # name -> (model, x, layer, target) -> (H, W) map in [0, 1]; ``layer`` is used by the CAM methods only
 METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
     "gradcam": _gradcam_method,
-    "gradcam_pp": single("gradcam_pp"),
-    "scorecam": single("scorecam"),
-    "layercam": single("layercam"),
+    "gradcam_pp": one_image_method("gradcam_pp"),
+    "scorecam": one_image_method("scorecam"),
+    "layercam": one_image_method("layercam"),
     "guided_gradcam": _guided_gradcam_method,
     "integrated_gradients": _integrated_gradients_method,
     "saliency": _saliency_method,

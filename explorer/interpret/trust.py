@@ -27,7 +27,7 @@ from captum.attr import GuidedGradCam, IntegratedGradients, Saliency
 from torch import nn
 
 from explorer.data.images import as_batch
-from explorer.interpret.cams import signed
+from explorer.interpret.cams import signed_method
 from explorer.interpret.gradcam import _Head, eval_view, grad_cam, resolve_layer
 from explorer.interpret.methods import METHODS, ig_steps
 from explorer.models.resnet import block_names
@@ -195,9 +195,9 @@ def _signed_integrated_gradients(model, x, layer, target) -> np.ndarray:
 # summed over colour channels. (H, W) arrays; ``layer`` is used by the CAM methods only.
 SIGNED_METHODS: dict[str, Callable[[nn.Module, torch.Tensor, str | None, int | None], np.ndarray]] = {
     "gradcam": _signed_gradcam,
-    "gradcam_pp": signed("gradcam_pp"),
-    "scorecam": signed("scorecam"),
-    "layercam": signed("layercam"),
+    "gradcam_pp": signed_method("gradcam_pp"),
+    "scorecam": signed_method("scorecam"),
+    "layercam": signed_method("layercam"),
     "guided_gradcam": _signed_guided_gradcam,
     "saliency": _signed_saliency,
     "integrated_gradients": _signed_integrated_gradients,

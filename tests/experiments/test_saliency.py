@@ -214,6 +214,15 @@ def test_cli_json_contract_and_same_numbers_as_the_function(tiny_run, tmp_path):
             assert same["methods"][name][metric] == pytest.approx(v, abs=2e-3), (name, metric)
 
 
+def test_the_cam_family_is_scored_with_randomised_weights(tiny_run):
+    """The trained network's scores of every method are checked by the CLI's JSON contract test."""
+    got = run_saliency(tiny_run, "Plain-8", images=6, seed=5, weights="randomised")
+    assert got["weights"] == "randomised"
+    for name in ("grad-cam++", "score-cam", "layercam"):
+        scores = got["methods"][name]
+        assert set(scores) == set(METRICS) and all(0 <= v <= 1 for v in scores.values()), name
+
+
 def test_same_seed_same_numbers_other_seed_other_images(tiny_run):
     a = run_saliency(tiny_run, "Plain-8", images=8, seed=1, weights="randomised")
     b = run_saliency(tiny_run, "Plain-8", images=8, seed=1, weights="randomised")

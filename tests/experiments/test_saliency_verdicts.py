@@ -59,7 +59,7 @@ def test_centre_against_a_method_with_its_interval_by_hand():
 
 def test_centre_verdicts_leave_out_networks_near_chance():
     learned = result(grad_cam=0.6, guided_grad_cam=0.99, saliency=0.99, integrated_gradients=0.99, occlusion=0.99,
-                     center=0.85)  # fmt: skip
+                     score_cam=0.99, layercam=0.99, center=0.85, **{"grad-cam++": 0.99})  # fmt: skip
     assert [v.method for v in centre_wins(learned)] == ["grad-cam"]
     assert centre_wins({**learned, "accuracy": 0.135}) == []  # the same scores from a network that never learned
 

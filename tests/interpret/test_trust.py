@@ -99,7 +99,7 @@ def test_randomisation_steps_top_down(tiny_model):
     assert [s for s, _ in randomisation_steps(tiny_model)] == ["fc", "layer3.0", "layer2.0", "layer1.0", "stem"]
 
 
-@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+@pytest.mark.parametrize("method", ["gradcam", "saliency", "gradcam_pp", "scorecam", "layercam"])
 def test_randomisation_curve_falls_and_model_untouched(cifar_batch, method):
     model = build_resnet(depth=14, width=8)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.engine import jobs as engine
+from explorer.experiments.saliency_maps import METHOD_KEYS
 from tests.engine.cluster import START_TIMEOUT
 from tests.support.cli import run_cli
 
@@ -40,7 +41,7 @@ def test_page_shows_the_precomputed_benchmark():
     assert at.title[0].value == "Can you trust the map?"
     results = _shipped()
     table = at.dataframe[0].value
-    assert len(table) == 7 * len(results)  # every method of every network and weights
+    assert len(table) == len(METHOD_KEYS) * len(results)  # every method of every network and weights
     assert set(table["network"]) == {r["network"] for r in results}
     body = "\n".join(m.value for m in at.markdown)
     for source in ("Zhang et al. 2018", "Arras, Osman and Samek 2022", "Petsiuk, Das and Saenko 2018"):
