@@ -133,7 +133,9 @@ def _order(pictures: list[Picture], rows: dict, sort: str) -> list[int]:
     return sorted(order, key=lambda i: (i not in rows, sign * rows[i][0][0][1] if i in rows else 0, i))
 
 
-def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str) -> None:
+def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str, live: bool = False) -> None:
+    """The thumbnails, with class and confidence where known; ``live``: drawn by the job's fragment, whose
+    buttons take keys of their own (a fragment's widget and the full run's must not share one)."""
     cols = st.columns(COLUMNS)
     for k, i in enumerate(_order(pictures, rows, sort)):
         p = pictures[i]
@@ -145,7 +147,7 @@ def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str) ->
                 st.markdown(f"**{_(card.classes[int(best)])}** {prob:.0%}")
             else:
                 st.caption(_("map on its way…"))
-            if st.button(_("Open"), key=f"{state.GALLERY_OPEN}_{i}"):
+            if st.button(_("Open"), key=f"{state.GALLERY_OPEN}_{'live_' if live else ''}{i}"):
                 st.session_state[OPENED] = i
                 st.rerun(scope="app")
 
@@ -173,7 +175,7 @@ def _job_grid_ui(card: ModelCard, pictures: list[Picture], sort: str, view: tupl
             if results is not None:
                 st.session_state.setdefault(RESULTS, {})[view] = results
                 st.rerun(scope="app")
-        _grid_ui(card, pictures, _rows_from_points(engine.points(job)), sort)
+        _grid_ui(card, pictures, _rows_from_points(engine.points(job)), sort, live=True)
 
     panel()
 
