@@ -2,8 +2,10 @@
 
 The files go through ``explorer.data.gather`` once per upload (every file checked; the skipped ones listed with
 their reasons). Thumbnails come first; the maps are ONE job per session on the engine (``explorer.tasks.gallery``),
-filled in batch by batch as the job's points arrive, with progress and Stop. Results are kept per view (network,
-method, layer), so going back to a view computed before costs nothing and a new view computes only its own maps.
+filled in batch by batch as the job's points arrive, with progress and Stop. The first job starts on a click; after
+that, a new method or layer starts its own job at once (stopping the session's earlier one). Results are kept per
+view (network, method, layer), so going back to a view computed before costs nothing and a new view computes only
+its own maps.
 One click opens a picture in the page's detailed view; the whole gallery downloads as one .zip (``interpret.bundle``).
 """
 
@@ -204,6 +206,9 @@ def gallery_ui(card: ModelCard, model) -> None:
         _download_ui(card, done, found, method)
         _grid_ui(card, found.pictures, _rows_from_results(done), sort)
         return
+    earlier = st.session_state.get(VIEW)
+    if earlier is not None and earlier != view and earlier[:2] == view[:2]:  # these pictures were explained
+        _submit(card, model, found.pictures, method, layer, view)  # before: the new method or layer follows
     if st.session_state.get(VIEW) == view and st.session_state.get(JOB):
         try:
             _job_grid_ui(card, found.pictures, sort, view)
