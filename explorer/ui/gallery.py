@@ -2,8 +2,10 @@
 
 The files go through ``explorer.data.gather`` once per upload (every file checked; the skipped ones listed with
 their reasons). Thumbnails come first; the maps are ONE job per session on the engine (``explorer.tasks.gallery``),
-filled in batch by batch as the job's points arrive, with progress and Stop. Results are kept per view (network,
-method, layer), so going back to a view computed before costs nothing and a new view computes only its own maps.
+filled in batch by batch as the job's points arrive, with progress and Stop. The first job starts on a click; after
+that, a new method or layer starts its own job at once (stopping the session's earlier one). Results are kept per
+view (network, method, layer), so going back to a view computed before costs nothing and a new view computes only
+its own maps.
 One click opens a picture in the page's detailed view; the whole gallery downloads as one .zip (``interpret.bundle``).
 """
 
@@ -133,7 +135,9 @@ def _order(pictures: list[Picture], rows: dict, sort: str) -> list[int]:
     return sorted(order, key=lambda i: (i not in rows, sign * rows[i][0][0][1] if i in rows else 0, i))
 
 
-def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str) -> None:
+def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str, live: bool = False) -> None:
+    """The thumbnails, with class and confidence where known; ``live``: drawn by the job's fragment, whose
+    buttons take keys of their own (a fragment's widget and the full run's must not share one)."""
     cols = st.columns(COLUMNS)
     for k, i in enumerate(_order(pictures, rows, sort)):
         p = pictures[i]
@@ -145,7 +149,7 @@ def _grid_ui(card: ModelCard, pictures: list[Picture], rows: dict, sort: str) ->
                 st.markdown(f"**{_(card.classes[int(best)])}** {prob:.0%}")
             else:
                 st.caption(_("map on its way…"))
-            if st.button(_("Open"), key=f"{state.GALLERY_OPEN}_{i}"):
+            if st.button(_("Open"), key=f"{state.GALLERY_OPEN}_{'live_' if live else ''}{i}"):
                 st.session_state[OPENED] = i
                 st.rerun(scope="app")
 
@@ -173,7 +177,7 @@ def _job_grid_ui(card: ModelCard, pictures: list[Picture], sort: str, view: tupl
             if results is not None:
                 st.session_state.setdefault(RESULTS, {})[view] = results
                 st.rerun(scope="app")
-        _grid_ui(card, pictures, _rows_from_points(engine.points(job)), sort)
+        _grid_ui(card, pictures, _rows_from_points(engine.points(job)), sort, live=True)
 
     panel()
 
@@ -202,6 +206,9 @@ def gallery_ui(card: ModelCard, model) -> None:
         _download_ui(card, done, found, method)
         _grid_ui(card, found.pictures, _rows_from_results(done), sort)
         return
+    earlier = st.session_state.get(VIEW)
+    if earlier is not None and earlier != view and earlier[:2] == view[:2]:  # these pictures were explained
+        _submit(card, model, found.pictures, method, layer, view)  # before: the new method or layer follows
     if st.session_state.get(VIEW) == view and st.session_state.get(JOB):
         try:
             _job_grid_ui(card, found.pictures, sort, view)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
+from explorer.data.images import sample_images
 from tests.support.browser import no_exception, shot, wait_idle
 from tests.support.crafted import corpus, photo
 
@@ -22,9 +24,10 @@ WORDS = {
 
 
 def ten_files(folder) -> list[str]:
+    """The built-in sample photos, seeded noise up to nine, and a truncated PNG."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(9):
+    paths = [str(p) for p in sorted(sample_images().values())][:9]
+    for i in range(9 - len(paths)):
         (folder / f"photo{i}.png").write_bytes(photo(i, (64 + 8 * i, 48)))
         paths.append(str(folder / f"photo{i}.png"))
     (folder / "broken.png").write_bytes(corpus()["truncated.png"][0])
@@ -48,11 +51,12 @@ def gallery(page, server: str, lang: str, files: list[str]) -> None:
 
 
 def test_ten_images_one_broken_open_one_and_download_the_zip(server, browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1024, "height": 900}, accept_downloads=True)
+    context = browser.new_context(viewport={"width": 1024, "height": 1700}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(120_000)
     try:
-        gallery(page, server, "en", ten_files(tmp_path / "in"))
+        files = ten_files(tmp_path / "in")
+        gallery(page, server, "en", files)
         assert page.get_by_text("broken.png").count() >= 1  # listed as skipped, with its reason
         assert page.get_by_text("truncated or corrupt").count() >= 1
         shot(page, "explain-gallery")
@@ -60,15 +64,16 @@ def test_ten_images_one_broken_open_one_and_download_the_zip(server, browser, tm
             page.get_by_role("button", name="Download the gallery (.zip)").click()
         zf = zipfile.ZipFile(got.value.path())
         names = set(zf.namelist())
-        assert {f"overlays/photo{i}.png" for i in range(9)} <= names and {
-            f"maps/photo{i}.npy" for i in range(9)
-        } <= names
+        stems = sorted(Path(p).stem for p in files[:9])
+        assert {f"overlays/{s}.png" for s in stems} <= names and {f"maps/{s}.npy" for s in stems} <= names
         rows = list(csv.DictReader(io.StringIO(zf.read("predictions.csv").decode())))
-        assert sorted(r["file"] for r in rows) == [f"photo{i}.png" for i in range(9)]
+        assert sorted(r["file"] for r in rows) == sorted(Path(p).name for p in files[:9])
         assert all(r["top1_class"] and float(r["top1_probability"]) > 0 for r in rows)
         assert [r["file"] for r in csv.DictReader(io.StringIO(zf.read("skipped.csv").decode()))] == ["broken.png"]
 
-        page.get_by_role("button", name="Open").first.click()
+        page.get_by_test_id("stButton").get_by_role(
+            "button", name="Open", exact=True
+        ).first.click()  # not an image's own tools
         page.get_by_role("button", name="Back to the gallery").wait_for()
         page.get_by_role("button", name="Overlay (PNG)").first.wait_for()
         wait_idle(page)
@@ -79,7 +84,7 @@ def test_ten_images_one_broken_open_one_and_download_the_zip(server, browser, tm
 
 
 def test_the_gallery_in_chinese(server, browser, tmp_path):
-    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    context = browser.new_context(viewport={"width": 1024, "height": 1700})
     page = context.new_page()
     page.set_default_timeout(120_000)
     try:

@@ -72,9 +72,13 @@ def test_the_gallery_job_fills_in_opens_a_picture_and_downloads(cluster):
     at.selectbox(key=state.GALLERY_SORT).set_value("high").run()
     assert not at.exception, at.exception
     at.selectbox(key=state.GALLERY_METHOD).set_value("saliency").run()
-    assert at.button(key=state.GALLERY_START) is not None  # a new view: its own maps, on request
+    assert not at.exception, at.exception
+    assert at.session_state[gallery.VIEW][2] == "saliency" and at.session_state[gallery.JOB] != job  # its own job
+    engine.wait(at.session_state[gallery.JOB], poll_s=0.2, timeout=120)
+    started = engine.job_count("gallery")
     at.selectbox(key=state.GALLERY_METHOD).set_value("gradcam").run()
-    assert at.get("download_button") and len(at.session_state[gallery.RESULTS]) == 1  # kept, not recomputed
+    assert at.get("download_button"), "the Grad-CAM view was not kept"
+    assert engine.job_count("gallery") == started  # kept, not recomputed
 
     at.button(key=f"{state.GALLERY_OPEN}_2").click().run()  # pets.zip/cat/1.png in the detailed view
     assert not at.exception, at.exception
