@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from explorer.charts.style import DASHES, PLAIN, RESIDUAL, apply_style
 from explorer.i18n import _
-from explorer.interpret.paths import PathResult
+from explorer.interpret.paths import SHARE, PathResult
 
 
 def _lengths(r: PathResult) -> list[int]:
@@ -46,7 +46,9 @@ def path_lengths_figure(results: list[PathResult], plain: list[PathResult] | Non
     top = max(max(r.total) for r in results)
     for i, r in enumerate(results):  # the effective range, one bar per network above the curves
         lo, hi = r.effective_range
-        label = _("{name}: 90% of the gradient in paths of {lo} to {hi} blocks").format(name=r.network, lo=lo, hi=hi)
+        label = _("{name}: {pct:.0%} of the gradient in paths of {lo} to {hi} blocks").format(
+            name=r.network, pct=SHARE, lo=lo, hi=hi
+        )
         fig.add_trace(
             go.Scatter(
                 x=[lo, hi], y=[top * (1.05 + 0.06 * i)] * 2, mode="lines+markers", name=label,

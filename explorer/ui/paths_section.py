@@ -8,7 +8,7 @@ import streamlit as st
 
 from explorer.charts.paths import path_lengths_figure
 from explorer.i18n import N_, _
-from explorer.interpret.paths import PathResult
+from explorer.interpret.paths import SHARE, PathResult
 from explorer.tasks.paths import paths_job
 from explorer.ui import state
 from explorer.ui.caches.assets import ASSET_RUNS, found_runs, precomputed_path_lengths
@@ -38,13 +38,13 @@ def path_notes(results: list[PathResult]) -> list[str]:
     for r in results:
         lo, hi = r.effective_range
         text = _(
-            "**{name}** ({n} blocks): 90% of the gradient flows through paths of {lo} to {hi} blocks, {plo:.0%} to "
+            "**{name}** ({n} blocks): {pct:.0%} of the gradient flows through paths of {lo} to {hi} blocks, {plo:.0%} to "
             "{phi:.0%} of its depth; paths shorter than half the network (under {half:g} blocks) carry "
             "{share:.1%} of it."
         )
         notes.append(
             text.format(
-                name=r.network, n=r.blocks, lo=lo, hi=hi, plo=lo / r.blocks, phi=hi / r.blocks, half=r.blocks / 2,
+                name=r.network, n=r.blocks, pct=SHARE, lo=lo, hi=hi, plo=lo / r.blocks, phi=hi / r.blocks, half=r.blocks / 2,
                 share=r.share_shorter_than_half,
             )
         )  # fmt: skip
@@ -104,11 +104,11 @@ def _meaning(results: list[PathResult]) -> None:
     lo, hi = VEIT_RANGE
     st.markdown(
         _(
-            "Veit et al. measured a ResNet-110 (54 blocks) trained on CIFAR-10: 90% of its gradient in paths of {lo} "
+            "Veit et al. measured a ResNet-110 (54 blocks) trained on CIFAR-10: {pct:.0%} of its gradient in paths of {lo} "
             "to {hi} blocks, {plo:.0%} to {phi:.0%} of its depth. Ours are networks at initialisation and a short CPU "
             "run on the built-in shapes, not their CIFAR-10 run: compare the shape of the curves, not the exact "
             "ranges."
-        ).format(lo=lo, hi=hi, plo=lo / VEIT_BLOCKS, phi=hi / VEIT_BLOCKS)
+        ).format(pct=SHARE, lo=lo, hi=hi, plo=lo / VEIT_BLOCKS, phi=hi / VEIT_BLOCKS)
     )
     st.markdown(
         _(
