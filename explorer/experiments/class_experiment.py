@@ -391,5 +391,6 @@ def record_result(root_or_dir: str | Path, result: PairResult, code: str | None 
     keeps its first record (the same inputs gave the same numbers)."""
     path = Path(root_or_dir) if code is None else load(root_or_dir, code).path
     target = path / "results" / _result_name(result.depth, result.seed)
-    _create_json(target, asdict(result))
+    if not target.exists():  # a page records its finished pair on every run: a stat, not a write, once it is there
+        _create_json(target, asdict(result))
     return target

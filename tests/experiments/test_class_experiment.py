@@ -93,8 +93,10 @@ def test_too_few_seeds_claim_nothing(tmp_path, exp):
 
 def test_a_pair_is_recorded_once(tmp_path, exp):
     ce.record_result(exp.path, pair(20, 1, 2.0, 1.0, when=1))
+    stamp = (exp.path / "results").stat().st_mtime_ns
     ce.record_result(exp.path, pair(20, 1, 9.0, 9.0, when=2))
     assert ce.load(tmp_path, exp.code).results[0].final_loss["plain"] == 2.0
+    assert (exp.path / "results").stat().st_mtime_ns == stamp  # nothing written: polls keep the cache valid
 
 
 def test_csv_opens_as_a_table(tmp_path, exp):
