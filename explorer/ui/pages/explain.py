@@ -18,6 +18,7 @@ from explorer.interpret import gradcam as attr
 from explorer.interpret import methods as attribution_methods
 from explorer.interpret import trust
 from explorer.interpret.bundle import npy_bytes, png_bytes, safe_stem
+from explorer.interpret.cams import SCORECAM_COST, scorecam_passes
 from explorer.interpret.probes import probe_batch
 from explorer.tasks import experiments as tasks_experiments
 from explorer.ui import gallery, state
@@ -33,6 +34,8 @@ from explorer.ui.models_ui import (
     target_from_link,
 )
 from explorer.ui.widgets import show_chart
+
+SCORECAM_MAX_PASSES = 513  # ResNet-18's last block (512 channels): about a minute on 2 cores; more is left out
 
 RANDOMISE_JOB, RANDOMISE_VIEW = "explain_randomise_job", "explain_randomise_view"
 
@@ -213,21 +216,39 @@ st.caption(
         "after the method they are on."
     )
 )
+too_long = set()  # networks on which Score-CAM would take minutes here: left out, with the reason
+if "scorecam" in methods:
+    for c, m, _xi, _disp, res in results:
+        passes = scorecam_passes(m, res.layer)
+        st.caption(f"{c.config.name}: " + _(SCORECAM_COST).format(passes=passes))
+        if passes > SCORECAM_MAX_PASSES:
+            too_long.add(c.label)
+            st.info(
+                _(
+                    "{name}: Score-CAM at {layer} needs {passes:,} forward passes, minutes on this server: it is left "
+                    "out here. Pick an earlier layer, or run it from the command line: python -m explorer explain "
+                    "--method score-cam."
+                ).format(name=c.config.name, layer=res.layer, passes=passes)
+            )
 if methods and st.button(_("Compare methods"), key=state.CAM_COMPARE):
     rows = {}
     for c, m, xi, disp, res in results:
-        bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(methods)))
+        mine = [k for k in methods if not (k == "scorecam" and c.label in too_long)]
+        if not mine:
+            continue
+        bar = st.progress(0.0, text=_("{name}: running {n} methods…").format(name=c.config.name, n=len(mine)))
         with cache.model_lock(m):
             rows[c.config.name] = attribution_methods.compare_methods(
                 m,
                 xi,
                 layer=res.layer,
                 target=res.target,
-                methods=methods,
+                methods=mine,
                 progress=lambda i, n, bar=bar: bar.progress(i / n, text=_("method {i} of {n}").format(i=i, n=n)),
             )
         bar.empty()
-    show_chart(method_grid_figure(results[0][3], rows), key=state.CAM_METHODS_CHART)
+    if rows:
+        show_chart(method_grid_figure(results[0][3], rows), key=state.CAM_METHODS_CHART)
 
 st.header(_("Can we trust the map?"))
 st.markdown(

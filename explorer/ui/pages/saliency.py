@@ -18,7 +18,7 @@ from explorer.ui.widgets import show_chart
 
 ADEBAYO = text.ADEBAYO
 LIVE_JOB = "saliency_job"  # this session's live computation on the engine
-PER_IMAGE_S = {20: 0.34, 56: 0.69}  # CPU-s per image, every method and metric, one thread (`make assets`)
+PER_IMAGE_S = {20: 0.50, 56: 1.0}  # CPU-s per image, every method and metric, one thread (`make assets`)
 
 
 def subset_results(results: list[dict], correct: bool) -> list[dict]:
@@ -54,9 +54,9 @@ def show_examples(results: list[dict], key: str) -> None:
     st.subheader(_("Where the methods disagree most"))
     st.caption(
         _(
-            "For each trained network, the correctly classified image whose five maps share the fewest of "
+            "For each trained network, the correctly classified image whose {n} maps share the fewest of "
             "their top 10% pixels. The true outline is the second panel."
-        )
+        ).format(n=len(examples[0][1]["maps"]))
     )
     for i, (network, e) in enumerate(examples):
         st.markdown(
