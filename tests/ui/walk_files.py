@@ -2,11 +2,12 @@
 camera photos. Each entry is (what it is, file name, make() -> bytes, MIME type)."""
 
 import io
-import zipfile
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from tests.support.crafted import zip_of
 
 
 def png(size: tuple[int, int] = (40, 30)) -> bytes:
@@ -19,14 +20,6 @@ def png(size: tuple[int, int] = (40, 30)) -> bytes:
 def jpeg() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, format="JPEG")
-    return buf.getvalue()
-
-
-def zip_of(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
     return buf.getvalue()
 
 
