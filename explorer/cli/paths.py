@@ -29,10 +29,18 @@ def cmd_paths(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     if args.run:
-        result = run_paths(args.run, args.network, args.samples, args.seed, args.images, progress)
+        result = run_paths(
+            args.run, args.network, args.samples, args.seed, args.images, progress, target_se=args.target_se
+        )
     else:
         result = untrained_paths(
-            args.depth, args.samples, args.seed, preact=args.preact, images=args.images, progress=progress
+            args.depth,
+            args.samples,
+            args.seed,
+            preact=args.preact,
+            images=args.images,
+            progress=progress,
+            target_se=args.target_se,
         )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +77,14 @@ def add_parser(sub) -> None:
     p.add_argument("--depth", type=int, default=20, help="with --untrained: 6n+2")
     p.add_argument("--preact", action="store_true", help="with --untrained: the 2016 pre-activation block")
     p.add_argument("--samples", type=int, default=32, help="measurements per path length")
+    p.add_argument(
+        "--target-se",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="then measure the lengths of the effective range more, until each standard error is under SHARE of "
+        "its mean (e.g. 0.1; --samples is then the first round's)",
+    )
     p.add_argument("--images", type=int, default=128, help="images the measurements cycle through")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")

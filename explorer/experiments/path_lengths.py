@@ -28,8 +28,10 @@ def run_paths(
     images: int = IMAGES,
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
+    target_se: float | None = None,
 ) -> PathResult | None:
-    """The gradient by path length of one network of a saved run, on ``images`` of its training images."""
+    """The gradient by path length of one network of a saved run, on ``images`` of its training images
+    (``target_se``: ``path_lengths``'s)."""
     from explorer.experiments.landscape import training_subset
     from explorer.interpret.paths import path_lengths, require_residual
     from explorer.training.runs import load_run
@@ -40,7 +42,7 @@ def run_paths(
     model = run.load_models()[network]
     require_residual(model)  # a plain network is refused before any data is loaded
     x, y = training_subset(run, min(images, run.train.train_size or images), seed)
-    return path_lengths(model, x, y, samples, seed, progress=progress, stop=stop)
+    return path_lengths(model, x, y, samples, seed, target_se=target_se, progress=progress, stop=stop)
 
 
 def untrained_paths(
@@ -53,6 +55,7 @@ def untrained_paths(
     size: int = 32,
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
+    target_se: float | None = None,
 ) -> PathResult | None:
     """The gradient by path length of a CIFAR ResNet-``depth`` at initialisation (seed ``seed``), on built-in shapes;
     ``residual=False``: the plain twin's one path."""
@@ -65,7 +68,7 @@ def untrained_paths(
     model = calibrate_bn(build_resnet(ResNetConfig("cifar", depth, residual=residual, preact=preact), seed=seed), x)
     if not residual:
         return plain_path(model, x, y)
-    return path_lengths(model, x, y, samples, seed, progress=progress, stop=stop)
+    return path_lengths(model, x, y, samples, seed, target_se=target_se, progress=progress, stop=stop)
 
 
 def run_plain_path(run_dir: str | Path, network: str, seed: int = 0, images: int = IMAGES) -> PathResult:

@@ -267,15 +267,69 @@ class PathProbe:
         return g
 
 
-def _schedule(n: int, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _schedule(n: int, samples: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Every length 0..n ``samples`` times in a seeded order, each with a random set of k of the n blocks:
     (lengths (M,), masks (M, n))."""
-    g = torch.Generator().manual_seed(int(seed))
     lengths = torch.arange(n + 1).repeat(samples)
     lengths = lengths[torch.randperm(len(lengths), generator=g)]
+    return lengths, _random_masks(n, lengths, g)
+
+
+def _random_masks(n: int, lengths: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     ranks = torch.rand(len(lengths), n, generator=g).argsort(dim=1).argsort(dim=1)  # a random permutation per row
-    masks = (ranks < lengths[:, None]).to(torch.float32)  # k ones at random places
-    return lengths, masks
+    return (ranks < lengths[:, None]).to(torch.float32)  # k ones at random places
+
+
+def _more(n: int, count: list[int], need: list[int], g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``need[k] - count[k]`` more measurements of each length k, in a seeded order."""
+    lengths = torch.cat([torch.full((max(0, w - c),), k) for k, (c, w) in enumerate(zip(count, need, strict=True))])
+    lengths = lengths[torch.randperm(len(lengths), generator=g)]
+    return lengths, _random_masks(n, lengths, g)
+
+
+def measurements_needed(result: PathResult, target_se: float, most: int) -> list[int]:
+    """Per length, the measurements that bring its standard error under ``target_se`` of its mean, from its spread so
+    far: more only at the lengths of the effective range (the others' share is already known well enough to place
+    the range), at most ``most`` per length."""
+    lo, hi = result.effective_range
+    need = list(result.count)
+    for k in range(lo, hi + 1):
+        c, m, se = result.count[k], result.mean[k], result.se[k]
+        if m > 0 and np.isfinite(se) and se > target_se * m:
+            need[k] = min(most, max(c + 1, int(np.ceil(1.1 * c * (se / (target_se * m)) ** 2))))
+    return need
+
+
+class _Sampler:
+    """Masked backward passes in batches of ``per`` images cycling through x, a fresh forward pass every ``rounds``."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, rounds: int) -> None:
+        self.model, self.x, self.y, self.rounds = model, x, y, rounds
+        self.per = min(batch, len(x))
+        self.n = sum(1 for _ in model.blocks())
+        self.probe: PathProbe | None = None
+        self.chunks = self.start = 0
+
+    def measure(self, masks: torch.Tensor, stop=None, progress=None) -> torch.Tensor | None:
+        """The gradient norm per row of ``masks``, or None once ``stop`` is set; ``progress(chunk done, chunks)``."""
+        per = self.per
+        chunks = (len(masks) + per - 1) // per
+        norms = torch.empty(len(masks))
+        for c in range(chunks):
+            if stop is not None and stop.is_set():
+                return None
+            if self.probe is None or self.chunks % self.rounds == 0:
+                idx = (torch.arange(per) + self.start) % len(self.x)
+                self.start += per
+                self.probe = PathProbe(self.model, self.x[idx], self.y[idx])
+            self.chunks += 1
+            lo, hi = c * per, min((c + 1) * per, len(masks))
+            m = torch.zeros(per, self.n)
+            m[: hi - lo] = masks[lo:hi]
+            norms[lo:hi] = self.probe.gradient(m).flatten(1).norm(dim=1)[: hi - lo]
+            if progress:
+                progress(c + 1, chunks)
+        return norms
 
 
 def path_lengths(
@@ -286,6 +340,8 @@ def path_lengths(
     seed: int = 0,
     batch: int = 32,
     rounds: int = 4,
+    target_se: float | None = None,
+    most: int = 2048,
     progress: ProgressFn | None = None,
     stop: threading.Event | None = None,
 ) -> PathResult | None:
@@ -296,7 +352,10 @@ def path_lengths(
             should come calibrated, ``gradients.calibrate_bn``).
         x, y: normalised images (N, C, H, W) and labels (N,); batches of ``batch`` are taken from them in turn.
         rounds: masked backward passes per forward pass (each with fresh masks for every image).
-        progress: called with (backward passes done, in all). stop: when set, returns None.
+        target_se: then keep measuring the lengths of the effective range whose standard error is above this share
+            of their mean (``samples`` is the first round's count per length; at most ``most`` per length). The
+            lengths outside the range need fewer: their share only has to place the range.
+        progress: called with (backward passes done, in all so far). stop: when set, returns None.
     Returns:
         a ``PathResult``; the same seed gives the same numbers.
     Raises:
@@ -304,25 +363,36 @@ def path_lengths(
     """
     require_residual(model)
     n = sum(1 for _ in model.blocks())
-    lengths, masks = _schedule(n, samples, seed)
-    per = min(batch, len(x))
-    chunks = (len(lengths) + per - 1) // per
-    norms = torch.empty(len(lengths))
-    probe, start = None, 0
-    for c in range(chunks):
-        if stop is not None and stop.is_set():
+    g = torch.Generator().manual_seed(int(seed))
+    lengths, masks = _schedule(n, samples, g)
+    sampler = _Sampler(model, x, y, batch, rounds)
+    done = [0]
+
+    def step(total_chunks: int):
+        base = done[0]
+        return lambda c, _chunks: progress(base + c, base + total_chunks) if progress else None
+
+    def measure(m: torch.Tensor) -> torch.Tensor | None:
+        chunks = (len(m) + sampler.per - 1) // sampler.per
+        norms = sampler.measure(m, stop, step(chunks))
+        done[0] += chunks
+        return norms
+
+    norms = measure(masks)
+    if norms is None:
+        return None
+    result = _summarise(model, n, samples, seed, lengths, norms)
+    while target_se is not None:
+        need = measurements_needed(result, target_se, most)
+        if need == result.count:
+            break
+        more_lengths, more_masks = _more(n, result.count, need, g)
+        more = measure(more_masks)
+        if more is None:
             return None
-        if c % rounds == 0:
-            idx = (torch.arange(per) + start) % len(x)
-            start += per
-            probe = PathProbe(model, x[idx], y[idx])
-        lo, hi = c * per, min((c + 1) * per, len(lengths))
-        m = torch.zeros(per, n)
-        m[: hi - lo] = masks[lo:hi]
-        norms[lo:hi] = probe.gradient(m).flatten(1).norm(dim=1)[: hi - lo]
-        if progress:
-            progress(c + 1, chunks)
-    return _summarise(model, n, samples, seed, lengths, norms)
+        lengths, norms = torch.cat([lengths, more_lengths]), torch.cat([norms, more])
+        result = _summarise(model, n, samples, seed, lengths, norms)
+    return result
 
 
 def _summarise(model, n: int, samples: int, seed: int, lengths: torch.Tensor, norms: torch.Tensor) -> PathResult:

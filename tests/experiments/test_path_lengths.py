@@ -30,6 +30,12 @@ def test_the_cli_writes_the_contract_and_the_same_seed_gives_the_same_numbers(ti
     lo, hi = a["effective_range"]
     assert sum(row["total"] for row in a["lengths"][lo : hi + 1]) >= 0.9
     assert PathResult.from_dict(a).to_dict() == a
+    r = run_cli("paths", *args, "--threads", "1", "--target-se", "0.1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    b = json.loads(out.read_text())
+    assert b == run_paths(tiny_run, "ResNet-8", samples=4, seed=5, images=16, target_se=0.1).to_dict()
+    lo, hi = b["effective_range"]
+    assert all(row["grad_per_path"]["se"] <= 0.1 * row["grad_per_path"]["mean"] for row in b["lengths"][lo : hi + 1])
 
 
 def test_a_plain_network_gets_one_plain_line_and_a_non_zero_exit(tiny_run, tmp_path):

@@ -99,6 +99,28 @@ def test_same_seed_same_numbers_and_the_contract(batch):
     assert sum(r["total"] for r in d["lengths"][lo : hi + 1]) >= 0.9
 
 
+def test_a_target_error_measures_the_effective_range_until_it_is_met_and_keeps_the_first_round(batch):
+    """target_se: the first round is the uniform run's; then only lengths in the effective range get more, until
+    each one's standard error is under the target (or at the cap); the same seed gives the same numbers."""
+    x, y = batch
+    model = _net(ResNetConfig("cifar", 14, width=8), batch)  # 6 blocks
+    uniform = path_lengths(model, x, y, samples=6, seed=2, batch=8)
+    seen = []
+    a = path_lengths(model, x, y, samples=6, seed=2, batch=8, target_se=0.05, progress=lambda d, t: seen.append(d))
+    b = path_lengths(model, x, y, samples=6, seed=2, batch=8, target_se=0.05)
+    assert a.to_dict() == b.to_dict() and seen == list(range(1, len(seen) + 1))
+    lo, hi = a.effective_range
+    assert max(a.count) > 6, "a 5% target from 6 measurements needs more"
+    for k in range(lo, hi + 1):
+        assert a.se[k] <= 0.05 * a.mean[k] or a.count[k] == 2048
+    assert sum(a.count) < max(a.count) * (a.blocks + 1), "the lengths outside the range were not all measured as often"
+    assert [a.mean[k] for k in range(a.blocks + 1) if a.count[k] == 6] == [
+        uniform.mean[k] for k in range(a.blocks + 1) if a.count[k] == 6
+    ], "the first round is the uniform run's"
+    capped = path_lengths(model, x, y, samples=6, seed=2, batch=8, target_se=1e-6, most=40)
+    assert max(capped.count) == 40
+
+
 def test_a_plain_network_is_refused_and_its_one_path_measured(batch):
     x, y = batch
     plain = _net(ResNetConfig("cifar", 8, width=8, residual=False), batch)
