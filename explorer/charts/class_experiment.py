@@ -56,13 +56,13 @@ def class_figure(
                 row=1,
                 col=col,
             )
-    ticks = {"tickvals": list(range(len(depths))), "ticktext": [_("{n} layers").format(n=d) for d in depths]}
-    for col in (1, 2):
-        fig.update_xaxes(range=[-0.6, len(depths) - 0.4], **ticks, row=1, col=col)
+    ticks = {"tickvals": list(range(len(depths))), "ticktext": [str(d) for d in depths], "tickangle": 0}
+    for col in (1, 2):  # the depths alone under each panel: "56 layers" slanted ran into the next panel's labels
+        fig.update_xaxes(range=[-0.6, len(depths) - 0.4], **ticks, title_text=_("layers"), row=1, col=col)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     apply_style(fig, height=height)
-    fig.update_layout(legend={"orientation": "h", "y": -0.12, "x": 0.5, "xanchor": "center"})
+    fig.update_layout(legend={"orientation": "h", "y": -0.2, "x": 0.5, "xanchor": "center"})
     return fig
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.deploy.ports import free_port
-from explorer.engine.client import SCHEDULER_ENV, worker_environ
+from explorer.engine.client import SCHEDULER_ENV, worker_environ, worker_threads
 
 ROOT = Path(__file__).resolve().parents[2]  # the clone: app.py and .streamlit/config.toml
 TEMPLATE = Path(__file__).with_name("nginx.conf")
@@ -139,7 +139,8 @@ class Classroom:
         if self.workers > 0:
             cmd = [DASK, "worker", self.scheduler, "--nthreads", "1"]
             cmd += ["--nworkers", str(self.workers), "--no-dashboard"]
-            self._spawn("workers", cmd, {**env, **worker_environ()}, cwd=ROOT)  # Dask's knob: no malloc trimming
+            environ = {**env, **worker_environ(), **worker_threads(self.workers)}  # Dask's knob: no malloc trimming
+            self._spawn("workers", cmd, environ, cwd=ROOT)
         env["STREAMLIT_SERVER_COOKIE_SECRET"] = secrets.token_hex(32)  # the same on every server process
         for i in range(1, self.servers + 1):
             port = free_port()

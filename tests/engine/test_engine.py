@@ -602,3 +602,17 @@ def test_an_unreachable_scheduler_is_explained_in_plain_words():
         )
     assert "is not known" in engine_client.unreachable_reason("tcp://no-such-host.invalid:8786")
     assert "is not an address" in engine_client.unreachable_reason("tcp://localhost")
+
+
+def test_several_workers_on_one_machine_share_its_cores_out(monkeypatch):
+    """Each one-job worker alone would take every core: with W of them, each job gets cores // W torch threads."""
+    from explorer.engine.client import worker_threads
+    from explorer.engine.worker import THREADS_ENV, torch_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert worker_threads(1) == {} and worker_threads(2) == {THREADS_ENV: "4"}
+    assert worker_threads(16) == {THREADS_ENV: "1"}
+    monkeypatch.setenv(THREADS_ENV, worker_threads(4)[THREADS_ENV])  # what a worker started with it reads
+    assert torch_threads(slots=1) == 2
+    assert worker_threads(4) == {}  # set by hand: kept

@@ -4,6 +4,7 @@ Tiny: ResNet-8 pairs, 16-pixel shapes, 3 steps."""
 
 import json
 import math
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,7 +14,8 @@ import pytest
 from explorer.engine import jobs as engine
 from explorer.experiments import class_experiment as ce
 from explorer.tasks import class_experiment as tasks
-from tests.engine.cluster import ROOT, START_TIMEOUT, clean_env
+from explorer.training.runs import load_run
+from tests.engine.cluster import ROOT, START_TIMEOUT, clean_env, kill, wait_until
 
 TINY = replace(ce.RECIPE, batch_size=8, train_size=64, eval_size=16, image_size=16)
 
@@ -39,6 +41,31 @@ def test_a_pair_trains_once_however_often_pressed_and_is_recorded(cluster, tmp_p
     assert tasks.record_from(tmp_path, exp.code, engine.result(job.key))  # the page's record: the same pair, once
     assert ce.load(tmp_path, exp.code).results == (pair,)
     engine.release(job.key)
+
+
+def test_a_pair_whose_worker_is_lost_resumes_from_its_checkpoint_and_is_recorded_once(cluster, tmp_path):
+    """The machine training a student's pair goes away mid-run: the job is reported lost with its checkpoint, and
+    when a worker comes back the pair goes on from there and is recorded, with its whole history."""
+    steps = 400
+    exp = ce.new_experiment(tmp_path, depths=(8,), steps=steps, recipe=TINY)
+    job = tasks.contribution_job(exp, 8, seed=3, checkpoint_every=20)
+    engine.submit(job)
+    try:
+        running = wait_until(lambda: (s := engine.status(job.key)).checkpoint_step >= 20 and s, poll=0.05)
+        assert running.state == engine.RUNNING and running.step < steps - 100, running
+        for w in [w for w in cluster.workers if w.poll() is None]:
+            kill(w, signal.SIGKILL)
+        lost = wait_until(lambda: (s := engine.status(job.key)).state == engine.LOST and s)
+        assert "checkpoint at step" in lost.message and not ce.load(tmp_path, exp.code).results
+        cluster.add_worker()
+        st = engine.wait(job.key, timeout=START_TIMEOUT * 4)
+        assert st.state == "done", st.message
+    finally:
+        engine.release(job.key)
+    (pair,) = ce.load(tmp_path, exp.code).results
+    assert (pair.depth, pair.seed, pair.steps) == (8, 3, steps)
+    (run,) = [load_run(d) for d in (exp.path / "pairs").iterdir() if d.is_dir()]
+    assert run.history.finished and run.history.models["ResNet-8"].step == list(range(1, steps + 1))
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
