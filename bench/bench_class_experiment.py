@@ -1,20 +1,23 @@
-"""A class experiment under load: N simulated students (default 30) on one `streamlit run app.py`, one worker.
+"""A class experiment under load: N simulated students (default 30) on one `streamlit run app.py` and its embedded
+engine: one worker, or ``EXPLORER_WORKERS`` one-job workers sharing the machine's cores out.
 
 Each student is a WebSocket session speaking Streamlit's protocol (tests/support/session_client.py): it opens the
 teacher's link (``/class_experiment?code=...``), gets an assignment, and all press "Train my pair" at the same
-moment. While the pairs train on the server's one embedded worker (one job at a time), every session reruns its
+moment. While the pairs train on the server's embedded workers (one job at a time each), every session reruns its
 page every --poll seconds, as a browser polling the class chart would (a whole-page rerun: more than the chart's
 fragment costs). Prints the time from the presses to the first pair recorded (the first dots), to all of them,
 the page time p50/p95 meanwhile, the server's CPU-seconds per page run, and the errors.
 
-    nice -n 10 python bench/bench_class_experiment.py                        # 30 students, the default recipe
-    nice -n 10 python bench/bench_class_experiment.py --students 6 --steps 20 --depths 20 32
+    .venv/bin/python -m bench.bench_class_experiment                        # 30 students, the default recipe
+    EXPLORER_WORKERS=2 .venv/bin/python -m bench.bench_class_experiment     # two one-thread workers on 2 cores
+    .venv/bin/python -m bench.bench_class_experiment --students 6 --steps 20 --depths 20 32
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import psutil
 
+from explorer.engine.client import WORKERS_ENV
 from explorer.experiments import class_experiment as ce
 from tests.support.server import start_server, stop_server
 from tests.support.session_client import StreamlitSession
@@ -94,7 +98,8 @@ def main() -> int:
         finally:
             stop_server(proc)
     times, n = out["times"], ARGS.students
-    print(f"{n} students, depths {' '.join(map(str, exp.depths))}, {exp.steps} steps a pair, one worker")
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    print(f"{n} students, depths {' '.join(map(str, exp.depths))}, {exp.steps} steps a pair, {workers} worker(s)")
     print(f"first pair recorded (the first dots): {out.get('first', float('nan')):.1f} s after the presses")
     print(f"all {n} pairs recorded: {out.get('all', float('nan')):.1f} s")
     print(f"page runs meanwhile: {len(times)}, p50 {percentile(times, 0.5):.2f} s, p95 {percentile(times, 0.95):.2f} s")

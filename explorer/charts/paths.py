@@ -63,12 +63,14 @@ def path_lengths_figure(results: list[PathResult], plain: list[PathResult] | Non
         fig.add_trace(go.Bar(x=[n], y=[1.0], name=name, **bar), row=1, col=1)
         fig.add_trace(go.Bar(x=[n], y=[p.mean[n]], showlegend=False, **bar), row=2, col=1)
         fig.add_trace(go.Bar(x=[n], y=[1.0], showlegend=False, **bar), row=3, col=1)
-        label_y = top * (1.13 + 0.06 * len(results))  # above every effective-range bar
-        fig.add_annotation(x=n, y=label_y, text="100%", showarrow=False, font={"color": PLAIN}, row=3, col=1)
+        fig.add_annotation(  # beside its bar, below the range bars (above them it ran into the panel's title)
+            x=n, y=top * 0.75, xanchor="right", xshift=-6, text="100%", showarrow=False, font={"color": PLAIN},
+            row=3, col=1,
+        )  # fmt: skip
     power = {"type": "log", "exponentformat": "power", "dtick": 4}  # 10⁻¹⁶, not plotly's SI "1a"
     fig.update_yaxes(title_text=_("paths"), **power, row=1, col=1)
     fig.update_yaxes(title_text=_("gradient norm"), **power, row=2, col=1)
-    fig.update_yaxes(range=[0, top * (1.2 + 0.06 * len(results))], title_text=_("share"), row=3, col=1)
+    fig.update_yaxes(range=[0, top * (1.12 + 0.06 * len(results))], title_text=_("share"), row=3, col=1)
     fig.update_xaxes(title_text=_("path length (residual branches crossed)"), row=3, col=1)
     fig.update_layout(barmode="overlay")
     return apply_style(fig, height=980)

@@ -63,7 +63,9 @@ def cmd_paths_asset(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     print(f"gradient by path length: the networks of {args.run} and CIFAR ResNets {args.depths} at initialisation")
-    path = save_path_lengths(args.out, args.run, args.samples, args.seed, tuple(args.depths))
+    path = save_path_lengths(
+        args.out, args.run, args.samples, args.seed, tuple(args.depths), target_se=args.target_se or None
+    )
     print(f"wrote {path} in {time.perf_counter() - start:.0f} s")
     return 0
 
@@ -93,7 +95,15 @@ def add_parser(sub) -> None:
     p = sub.add_parser("paths-asset", help="the Gradients page's precomputed gradient by path length")
     p.add_argument("--run", default=None, metavar="RUN_DIR", help="a saved run whose networks are measured trained")
     p.add_argument("--depths", type=int, nargs="+", default=[20, 56, 110], help="CIFAR ResNets at initialisation")
-    p.add_argument("--samples", type=int, default=32, help="measurements per path length")
+    p.add_argument("--samples", type=int, default=32, help="measurements of every path length")
+    p.add_argument(
+        "--target-se",
+        type=float,
+        default=0.1,
+        metavar="SHARE",
+        help="then more at the lengths of the effective range, until each standard error is under SHARE of its "
+        "mean (0: none)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--out", default="assets/experiments", help="folder to write")

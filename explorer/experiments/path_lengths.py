@@ -18,6 +18,7 @@ from explorer.progress import ProgressFn
 PATHS_FILE = "path_lengths.json"
 INIT_DEPTHS = (20, 56, 110)
 IMAGES = 128
+TARGET_SE = 0.1  # the asset's: the lengths of the effective range measured until their standard error is under 10%
 
 
 def run_paths(
@@ -90,26 +91,29 @@ def save_path_lengths(
     depths=INIT_DEPTHS,
     size: int = 24,
     log=print,
+    target_se: float | None = TARGET_SE,
 ) -> Path:
     """Every network of ``run_dir`` (trained) and CIFAR ResNets of ``depths`` with their plain twins (at
     initialisation, on shapes of ``size`` pixels: the degradation run's), as JSON under ``out``:
-    {"trained": {network: result}, "init": {network: result}, ...}."""
+    {"trained": {network: result}, "init": {network: result}, ...}; ``samples`` of every length, then more until
+    ``target_se`` (``path_lengths``)."""
     from explorer.training.runs import load_run
 
-    data = {"samples": samples, "seed": seed, "size": size, "run": None, "trained": {}, "init": {}}
+    data = {"samples": samples, "target_se": target_se, "seed": seed, "size": size, "run": None}
+    data.update(trained={}, init={})
     if run_dir is not None:
         run = load_run(run_dir)
         data["run"] = Path(run_dir).name
         for name, config in run.model_configs.items():
             if config.residual:
-                r = run_paths(run_dir, name, samples, seed)
+                r = run_paths(run_dir, name, samples, seed, target_se=target_se)
             else:
                 r = run_plain_path(run_dir, name, seed)
             data["trained"][name] = r.to_dict()
             log(f"  {name} (trained): effective range {r.effective_range} of {r.blocks} blocks")
     for depth in depths:
         for residual in (True, False):
-            r = untrained_paths(depth, samples, seed, residual=residual, size=size)
+            r = untrained_paths(depth, samples, seed, residual=residual, size=size, target_se=target_se)
             data["init"][r.network] = r.to_dict()
             log(f"  {r.network} (initialisation): effective range {r.effective_range} of {r.blocks} blocks")
     path = Path(out) / PATHS_FILE

@@ -132,13 +132,15 @@ def precomputed_paths_ui(key: str) -> None:
     part = "init" if weights == WEIGHTS[0] else "trained"
     residual, plain = _split(data[part])
     show_chart(figure(path_lengths_figure, residual, plain), key=f"{key}_paths_{part}")
-    st.caption(
-        _("{samples} measurements per length, seed {seed}, on {what}.").format(
-            samples=data["samples"],
-            seed=data["seed"],
-            what=_("the built-in shapes") if part == "init" else _("the run's training images"),
+    what = _("the built-in shapes") if part == "init" else _("the run's training images")
+    if data.get("target_se"):
+        text = _(
+            "{samples} measurements of every length, then more of the lengths in the effective range until each "
+            "standard error is under {pct:.0%} of its mean; seed {seed}, on {what}."
         )
-    )
+    else:
+        text = _("{samples} measurements per length, seed {seed}, on {what}.")
+    st.caption(text.format(samples=data["samples"], pct=data.get("target_se") or 0, seed=data["seed"], what=what))
     _meaning(residual)
     rows = [(_("initialisation"), r) for r in _split(data["init"])[0]]
     rows += [(_("trained"), r) for r in _split(data["trained"])[0]]

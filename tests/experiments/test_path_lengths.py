@@ -65,7 +65,7 @@ def test_the_shipped_asset_is_what_the_code_computes():
     if data is None:
         pytest.skip("assets/experiments/path_lengths.json is missing (make assets)")
     shipped = data["init"]["ResNet-20"]
-    again = untrained_paths(20, data["samples"], data["seed"], size=data["size"])
+    again = untrained_paths(20, data["samples"], data["seed"], size=data["size"], target_se=data.get("target_se"))
     assert again.paths == shipped.paths and again.effective_range == shipped.effective_range
     assert again.mean == pytest.approx(shipped.mean, rel=1e-4)  # torch's threads may split sums differently
     for name, r in {**data["init"], **data["trained"]}.items():
