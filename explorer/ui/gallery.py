@@ -25,6 +25,7 @@ from explorer.interpret import gradcam
 from explorer.interpret import methods as attribution_methods
 from explorer.interpret.batch import Explained
 from explorer.interpret.bundle import bundle_entries, bundle_zip
+from explorer.interpret.cams import SCORECAM_COST, scorecam_passes
 from explorer.interpret.model_cards import ModelCard, prepare_image
 from explorer.ui import state
 from explorer.ui.job_view import POLL_S, engine_down_text, status_ui
@@ -74,7 +75,7 @@ def _skipped_ui(found: Gathered) -> None:
         st.markdown("\n".join(f"- **{s.name}**: {translate(s.text) if s.text else s.message}" for s in found.skipped))
 
 
-def _controls_ui(model) -> tuple[str, str, str]:
+def _controls_ui(model, images: int) -> tuple[str, str, str]:
     names = list(attribution_methods.METHODS)
     state.keep_valid(state.GALLERY_METHOD, names, "gradcam")
     layers = gradcam.target_layers(model)
@@ -86,6 +87,8 @@ def _controls_ui(model) -> tuple[str, str, str]:
     )
     layer = c2.selectbox(_("Layer"), layers, key=state.GALLERY_LAYER, help=_("Used by the CAM methods."))
     sort = c3.selectbox(_("Sort"), list(SORTS), format_func=lambda k: _(SORTS[k]), key=state.GALLERY_SORT)
+    if method == "scorecam":  # its cost before it runs: the gallery's job takes this many forward passes
+        st.caption(_(SCORECAM_COST).format(passes=scorecam_passes(model, layer, images)))
     return method, layer, sort
 
 
@@ -199,7 +202,7 @@ def gallery_ui(card: ModelCard, model) -> None:
     if not found.pictures:
         st.error(_("None of these files is a picture that can be explained."))
         return
-    method, layer, sort = _controls_ui(model)
+    method, layer, sort = _controls_ui(model, len(found.pictures))
     view = (card.label, digest, method, layer)
     done = st.session_state.get(RESULTS, {}).get(view)
     if done is not None:

@@ -2,6 +2,7 @@
 one job on a real engine, a picture opened in the detailed view, the downloads."""
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def test_thumbnails_first_and_the_skipped_files_with_reasons(lang, skipped):
     listed = "\n".join(m.value for m in at.markdown)
     assert "**cut.png**" in listed and "**climb.zip**" in listed
     assert at.button(key=state.GALLERY_START) is not None
+
+
+def test_score_cam_s_cost_is_stated_before_the_gallery_runs_it():
+    """One forward pass per channel of the layer per picture, plus one each: said as soon as Score-CAM is picked."""
+    at = gallery_page([("a.png", photo(1)), ("b.png", photo(2))])
+    assert not any("forward passes" in c.value for c in at.caption)
+    at.selectbox(key=state.GALLERY_METHOD).set_value("scorecam").run()
+    said = [c.value for c in at.caption if "forward passes" in c.value]
+    assert len(said) == 1 and not at.exception, (said, at.exception)
+    passes = int(re.search(r"([\d,]+) forward passes", said[0]).group(1).replace(",", ""))
+    assert passes % 2 == 0 and passes // 2 - 1 in (16, 32, 64, 128, 256, 512, 1024, 2048), passes  # 2 x (C + 1)
 
 
 @pytest.mark.slow
