@@ -311,9 +311,11 @@ class _Sampler:
         self.chunks = self.start = 0
 
     def measure(self, masks: torch.Tensor, stop=None, progress=None) -> torch.Tensor | None:
-        """The gradient norm per row of ``masks``, or None once ``stop`` is set; ``progress(chunk done, chunks)``."""
+        """The gradient norm per row of ``masks``, or None once ``stop`` is set; ``progress(backward passes done,
+        in all so far)``, counted over every call."""
         per = self.per
         chunks = (len(masks) + per - 1) // per
+        total = self.chunks + chunks
         norms = torch.empty(len(masks))
         for c in range(chunks):
             if stop is not None and stop.is_set():
@@ -328,7 +330,7 @@ class _Sampler:
             m[: hi - lo] = masks[lo:hi]
             norms[lo:hi] = self.probe.gradient(m).flatten(1).norm(dim=1)[: hi - lo]
             if progress:
-                progress(c + 1, chunks)
+                progress(self.chunks, total)
         return norms
 
 
@@ -366,19 +368,7 @@ def path_lengths(
     g = torch.Generator().manual_seed(int(seed))
     lengths, masks = _schedule(n, samples, g)
     sampler = _Sampler(model, x, y, batch, rounds)
-    done = [0]
-
-    def step(total_chunks: int):
-        base = done[0]
-        return lambda c, _chunks: progress(base + c, base + total_chunks) if progress else None
-
-    def measure(m: torch.Tensor) -> torch.Tensor | None:
-        chunks = (len(m) + sampler.per - 1) // sampler.per
-        norms = sampler.measure(m, stop, step(chunks))
-        done[0] += chunks
-        return norms
-
-    norms = measure(masks)
+    norms = sampler.measure(masks, stop, progress)
     if norms is None:
         return None
     result = _summarise(model, n, samples, seed, lengths, norms)
@@ -387,7 +377,7 @@ def path_lengths(
         if need == result.count:
             break
         more_lengths, more_masks = _more(n, result.count, need, g)
-        more = measure(more_masks)
+        more = sampler.measure(more_masks, stop, progress)
         if more is None:
             return None
         lengths, norms = torch.cat([lengths, more_lengths]), torch.cat([norms, more])
