@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from explorer.charts.paths import path_lengths_figure
+from explorer.experiments.path_lengths import TARGET_SE
 from explorer.i18n import N_, _
 from explorer.interpret.paths import SHARE, PathResult
 from explorer.tasks.paths import paths_job
@@ -161,15 +162,17 @@ def live_paths_ui(key: str) -> None:
     state.keep_valid(state.PATHS_NET, names, names[-1])
     c1, c2 = st.columns(2)
     network = c1.selectbox(_("Network"), names, key=state.PATHS_NET)
-    samples = c2.select_slider(_("Measurements per length"), [8, 16, 32, 64], value=16, key=state.PATHS_SAMPLES)
+    samples = c2.select_slider(_("First measurements per length"), [8, 16, 32, 64], value=16, key=state.PATHS_SAMPLES)
     blocks = sum(run.model_configs[network].stage_blocks)
     st.caption(
-        _("{m} masked backward passes, one per image and length; more measurements, smaller error bars.").format(
-            m=samples * (blocks + 1)
-        )
+        _(
+            "{m} masked backward passes first, one per image and length; then more at the lengths of the effective "
+            "range, until each standard error is under {pct:.0%} of its mean."
+        ).format(m=samples * (blocks + 1), pct=TARGET_SE)
     )
     if st.button(_("Compute"), key=f"{key}_paths_compute", type="primary"):
-        submit_ui(LIVE_JOB, paths_job(run.path, [network], samples), _("Gradient by path length"))
+        job = paths_job(run.path, [network], samples, target_se=TARGET_SE)
+        submit_ui(LIVE_JOB, job, _("Gradient by path length"))
     results = job_panel(LIVE_JOB, _("Gradient by path length"))
     if results:
         show_chart(figure(path_lengths_figure, results), key=f"{key}_paths_live")
