@@ -3,9 +3,8 @@ engine: one worker, or ``EXPLORER_WORKERS`` one-job workers sharing the machine'
 
 Each student is a WebSocket session speaking Streamlit's protocol (tests/support/session_client.py): it opens the
 teacher's link (``/class_experiment?code=...``), gets an assignment, and all press "Train my pair" at the same
-moment. While the pairs train on the server's embedded workers (one job at a time each), every session reruns its
-page every --poll seconds, as a browser polling the class chart would (a whole-page rerun: more than the chart's
-fragment costs). Prints the time from the presses to the first pair recorded (the first dots), to all of them,
+moment. While the pairs train on the server's embedded workers (one job at a time each), every session reruns the
+class chart's fragment every --poll seconds, as the browser does (``--whole-page``: the whole page instead). Prints the time from the presses to the first pair recorded (the first dots), to all of them,
 the page time p50/p95 meanwhile, the server's CPU-seconds per page run, and the errors.
 
     .venv/bin/python -m bench.bench_class_experiment                        # 30 students, the default recipe
@@ -51,7 +50,7 @@ async def student(url: str, code: str, gate: asyncio.Barrier, times: list[float]
         errors += r.exceptions + r.errors
         while not done.is_set():
             await asyncio.sleep(ARGS.poll)
-            r = await s._rerun()
+            r = await (s._rerun() if ARGS.whole_page else s.poll_fragment())
             times.append(r.seconds)
             errors += r.exceptions + r.errors
 
@@ -102,7 +101,9 @@ def main() -> int:
     print(f"{n} students, depths {' '.join(map(str, exp.depths))}, {exp.steps} steps a pair, {workers} worker(s)")
     print(f"first pair recorded (the first dots): {out.get('first', float('nan')):.1f} s after the presses")
     print(f"all {n} pairs recorded: {out.get('all', float('nan')):.1f} s")
-    print(f"page runs meanwhile: {len(times)}, p50 {percentile(times, 0.5):.2f} s, p95 {percentile(times, 0.95):.2f} s")
+    polls = "whole pages" if ARGS.whole_page else "chart fragments"
+    p50, p95 = percentile(times, 0.5), percentile(times, 0.95)
+    print(f"page runs meanwhile (the press, then {polls}): {len(times)}, p50 {p50:.2f} s, p95 {p95:.2f} s")
     print(f"server CPU-seconds per page run: {out['cpu_s'] / max(1, len(times)):.3f} (the worker's not counted)")
     print(f"errors: {len(out['errors'])}" + (f" (first: {out['errors'][0]})" if out["errors"] else ""))
     if len(times) > 1:
@@ -115,7 +116,10 @@ if __name__ == "__main__":
     p.add_argument("--students", type=int, default=30)
     p.add_argument("--depths", type=int, nargs="+", default=list(ce.DEFAULT_DEPTHS))
     p.add_argument("--steps", type=int, default=ce.DEFAULT_STEPS)
-    p.add_argument("--poll", type=float, default=2.0, help="seconds between a session's page reruns")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between a session's chart polls")
+    p.add_argument(
+        "--whole-page", action="store_true", help="poll by rerunning the whole page, not the chart's fragment"
+    )
     p.add_argument("--timeout", type=float, default=1800, help="give up after this many seconds")
     ARGS = p.parse_args()
     sys.exit(main())

@@ -58,6 +58,7 @@ class StreamlitSession:
         self.query_string = ""
         self.page_name = ""
         self.page_hash = ""
+        self.auto_fragments: dict[str, float] = {}  # fragment id -> seconds: the fragments a browser reruns itself
         self.session_id = ""
         self._ws = None
 
@@ -122,17 +123,25 @@ class StreamlitSession:
 
         return dict(parse_qsl(self.query_string))
 
-    async def _rerun(self, extra: list[WidgetState] = ()) -> RunResult:
+    async def poll_fragment(self, fragment_id: str | None = None) -> RunResult:
+        """What the browser does every ``run_every`` of a fragment: rerun only that fragment (the first one the
+        page asked to be rerun, by default)."""
+        return await self._rerun(fragment_id=fragment_id or next(iter(self.auto_fragments)))
+
+    async def _rerun(self, extra: list[WidgetState] = (), fragment_id: str = "") -> RunResult:
         msg = BackMsg()
         rs = msg.rerun_script
         rs.query_string = self.query_string
         rs.page_script_hash = self.page_hash
         rs.page_name = "" if self.page_hash else self.page_name
         rs.widget_states.widgets.extend(list(self.states.values()) + list(extra))
+        if fragment_id:
+            rs.fragment_id, rs.is_auto_rerun = fragment_id, True
         t0 = time.perf_counter()
         await self._ws.send(msg.SerializeToString())
         result = RunResult(0.0)
-        self.widgets = {}
+        if not fragment_id:  # a fragment's run redraws only its own widgets
+            self.widgets, self.auto_fragments = {}, {}
         await asyncio.wait_for(self._read_until_finished(result), self.timeout)
         result.seconds = time.perf_counter() - t0
         return result
@@ -150,6 +159,8 @@ class StreamlitSession:
                 self.query_string = fwd.page_info_changed.query_string
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 self._element(fwd.delta.new_element, result)
+            elif kind == "auto_rerun":
+                self.auto_fragments[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
             elif kind == "page_not_found":
                 result.exceptions.append(f"page not found: {fwd.page_not_found.page_name}")
             elif kind == "script_finished" and fwd.script_finished in FINISHED:
