@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.engine import jobs as engine
 from explorer.experiments import class_experiment as ce
 from tests.engine.cluster import START_TIMEOUT
+from tests.support.apptest import texts
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 TINY = replace(ce.RECIPE, batch_size=8, train_size=64, eval_size=16, image_size=16)
@@ -21,12 +22,6 @@ def page(**params) -> AppTest:
     at.query_params.update(params)
     at.switch_page("explorer/ui/pages/class_experiment.py")
     return at.run()
-
-
-def texts(at) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
-    return "\n".join(str(p) for p in parts)
 
 
 def chart_points(at) -> list[dict]:

@@ -11,6 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from explorer.ui import state
+from tests.support.apptest import texts
 from tests.support.steps import open_steps
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -23,12 +24,6 @@ def open_page(name: str, **params: str) -> AppTest:
     at.query_params.update(params)
     at.switch_page(f"explorer/ui/pages/{name}.py")
     return at.run()
-
-
-def texts(at) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
-    return "\n".join(str(p) for p in parts)
 
 
 # what each page draws on its defaults: plotly charts (each with data), and what else it must show

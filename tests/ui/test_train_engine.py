@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from explorer.engine import client as engine_client
 from explorer.engine import jobs as engine
 from tests.engine.cluster import START_TIMEOUT, wait_until
+from tests.support.apptest import texts
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -20,12 +21,6 @@ def train_page(**params) -> AppTest:
     at.query_params.update(params)
     at.switch_page("explorer/ui/pages/train.py")
     return at.run()
-
-
-def texts(at) -> str:
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
-    parts += [e.value for kind in (at.error, at.warning, at.info, at.success) for e in kind]
-    return "\n".join(str(p) for p in parts)
 
 
 def test_train_page_trains_on_the_worker_shares_a_link_and_stops(cluster, tmp_path, monkeypatch):
