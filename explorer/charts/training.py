@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from explorer.charts import spec
 from explorer.charts.style import FONT_SIZE, apply_style, colour
 from explorer.i18n import _
 from explorer.training.history import History, ModelHistory
@@ -75,61 +75,69 @@ def loss_curves(history: History | dict, smooth: int = 10, title: str | None = N
 KEY_COLOUR = "#555555"  # the grey of the legend's key to line and marker
 
 
-def training_curves(history: History | dict, smooth: int = 10) -> go.Figure:
+def training_curves_spec(history: History | dict, smooth: int = 10) -> dict:
     """Training loss and accuracy side by side with one legend for both: one entry per network (a click hides
     it in both plots) and a key to what lines and markers mean. The legend sits under both plots, in the
-    figure's own space (``yref="container"``), so it never shrinks a plot or runs into an axis title."""
+    figure's own space (``yref="container"``), so it never shrinks a plot or runs into an axis title.
+
+    Built as plotly's dict (``explorer.charts.spec``): a live run's curves are drawn anew at every poll of every
+    page watching it, and a ``go.Figure`` of the degradation preset's four networks cost about 35 ms of the
+    server's CPU a poll (``bench/bench_poll.py``).
+    """
     models = _models(history)
     styles = _styles(models)
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=(_("Training loss"), _("Accuracy")), horizontal_spacing=0.15
-    )  # fmt: skip
+    layout = spec.subplot_grid(1, 2, [_("Training loss"), _("Accuracy")], hspace=0.15, title_size=FONT_SIZE + 2)
+    loss_axes, acc_axes = spec.axis_names(0), spec.axis_names(1)
+    data, stopped = [], []
     for name, m in models.items():
         n = len(m.step)  # align on step: the lists may be growing in another thread
         line = {"x": m.step[:n], "mode": "lines", "line": styles[name], "legendgroup": name, "name": name}
-        fig.add_trace(go.Scatter(y=_smooth(m.loss[:n], smooth), **line), row=1, col=1)
-        fig.add_trace(go.Scatter(y=100 * _smooth(m.accuracy[:n], smooth), showlegend=False, **line), row=1, col=2)
+        data.append({"type": "scatter", "y": _smooth(m.loss[:n], smooth), **line, **loss_axes})
+        data.append(
+            {"type": "scatter", "y": 100 * _smooth(m.accuracy[:n], smooth), "showlegend": False, **line, **acc_axes}
+        )
         k = len(m.eval_step)
         if k:
             marker = {"color": styles[name]["color"], "size": 12, "symbol": "circle" if m.residual else "x"}
-            fig.add_trace(
-                go.Scatter(
-                    x=m.eval_step[:k], y=[100 * a for a in m.eval_accuracy[:k]], mode="markers", marker=marker,
-                    legendgroup=name, showlegend=False, name=_("{name} held-out").format(name=name),
-                ),
-                row=1, col=2,
+            data.append(
+                {
+                    "type": "scatter", "x": m.eval_step[:k], "y": [100 * a for a in m.eval_accuracy[:k]],
+                    "mode": "markers", "marker": marker, "legendgroup": name, "showlegend": False,
+                    "name": _("{name} held-out").format(name=name), **acc_axes,
+                }
             )  # fmt: skip
         if m.stopped_reason:
-            fig.add_annotation(
-                x=m.stopped_step or 0, y=0, text=_("{name} stopped").format(name=name), showarrow=False,
-                yanchor="bottom", row=1, col=1,
+            stopped.append(
+                {
+                    "showarrow": False, "text": _("{name} stopped").format(name=name), "x": m.stopped_step or 0,
+                    "xref": "x", "y": 0, "yanchor": "bottom", "yref": "y",
+                }
             )  # fmt: skip
-    _add_key(fig, any(m.eval_step for m in models.values()), smooth)
-    fig.update_xaxes(title_text=_("step"))
-    fig.update_yaxes(title_text=_("cross-entropy loss"), rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title_text=_("accuracy (%)"), range=[0, 100], row=1, col=2)
-    apply_style(fig, height=520)
-    fig.update_layout(
-        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
-        margin={"t": 50, "b": 150},
-    )
-    fig.update_annotations(selector={"text": _("Training loss")}, font_size=FONT_SIZE + 2)
-    fig.update_annotations(selector={"text": _("Accuracy")}, font_size=FONT_SIZE + 2)
+    data += _key_traces(any(m.eval_step for m in models.values()), smooth)
+    layout["annotations"] += stopped
+    layout["xaxis"]["title"] = layout["xaxis2"]["title"] = {"text": _("step")}
+    layout["yaxis"].update({"title": {"text": _("cross-entropy loss")}, "rangemode": "tozero"})
+    layout["yaxis2"].update({"title": {"text": _("accuracy (%)")}, "range": [0, 100]})
+    fig = spec.spec(data, layout, height=520)
+    fig["layout"]["legend"].update({"yref": "container", "y": 0, "yanchor": "bottom"})
+    fig["layout"]["margin"].update({"t": 50, "b": 150})
     return fig
 
 
-def _add_key(fig: go.Figure, held_out: bool, smooth: int) -> None:
+def training_curves(history: History | dict, smooth: int = 10) -> go.Figure:
+    """``training_curves_spec`` as a ``go.Figure``."""
+    return spec.as_figure(training_curves_spec(history, smooth))
+
+
+def _key_traces(held_out: bool, smooth: int) -> list[dict]:
     """Legend entries that say what a line and a marker are (grey: they hold for every network)."""
     grey = {"color": KEY_COLOUR}
     text = _("line: training, mean of {n} steps").format(n=smooth) if smooth > 1 else _("line: training")
-    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=grey, name=text, legendgroup="key"))
+    key = {"type": "scatter", "x": [None], "y": [None], "legendgroup": "key"}
+    traces = [{**key, "mode": "lines", "line": grey, "name": text}]
     if held_out:
-        fig.add_trace(
-            go.Scatter(
-                x=[None], y=[None], mode="markers", marker={**grey, "size": 12}, name=_("marker: held-out images"),
-                legendgroup="key",
-            )
-        )  # fmt: skip
+        traces.append({**key, "mode": "markers", "marker": {**grey, "size": 12}, "name": _("marker: held-out images")})
+    return traces
 
 
 def _layer_ticks(layers: list[str], height: int) -> list[str]:

@@ -52,3 +52,83 @@ def test_heatmap_labels_the_first_and_the_output_layer(name):
     assert ticks[0] == "conv1" and ticks[-1] == "fc"
     rows = fig.layout.height - 140
     assert rows / len(m.layers) * (len(m.layers) / len(ticks)) >= 16  # labels never closer than 16 px
+
+
+def _curves_as_go_figure(history: History, smooth: int = 10):
+    """The curves as they were built before, through make_subplots and go.Scatter: the reference for the spec."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from explorer.charts.style import FONT_SIZE, TEMPLATE, apply_style
+    from explorer.charts.training import KEY_COLOUR, _smooth, _styles
+
+    models, styles = history.models, _styles(history.models)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Accuracy"), horizontal_spacing=0.15)
+    for name, m in models.items():
+        line = {"x": m.step, "mode": "lines", "line": styles[name], "legendgroup": name, "name": name}
+        fig.add_trace(go.Scatter(y=_smooth(m.loss, smooth), **line), row=1, col=1)
+        fig.add_trace(go.Scatter(y=100 * _smooth(m.accuracy, smooth), showlegend=False, **line), row=1, col=2)
+        if m.eval_step:
+            marker = {"color": styles[name]["color"], "size": 12, "symbol": "circle" if m.residual else "x"}
+            fig.add_trace(
+                go.Scatter(
+                    x=m.eval_step, y=[100 * a for a in m.eval_accuracy], mode="markers", marker=marker,
+                    legendgroup=name, showlegend=False, name=f"{name} held-out",
+                ),
+                row=1, col=2,
+            )  # fmt: skip
+        if m.stopped_reason:
+            fig.add_annotation(
+                x=m.stopped_step or 0, y=0, text=f"{name} stopped", showarrow=False, yanchor="bottom", row=1, col=1
+            )
+    grey = {"color": KEY_COLOUR}
+    fig.add_trace(
+        go.Scatter(
+            x=[None], y=[None], mode="lines", line=grey, name="line: training, mean of 10 steps", legendgroup="key"
+        )
+    )
+    if any(m.eval_step for m in models.values()):
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker={**grey, "size": 12},
+                name="marker: held-out images",
+                legendgroup="key",
+            )
+        )
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="cross-entropy loss", rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy (%)", range=[0, 100], row=1, col=2)
+    fig.update_layout(template=TEMPLATE)
+    apply_style(fig, height=520)
+    fig.update_layout(
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0, "xanchor": "left"},
+        margin={"t": 50, "b": 150},
+    )
+    fig.update_annotations(selector={"text": "Training loss"}, font_size=FONT_SIZE + 2)
+    fig.update_annotations(selector={"text": "Accuracy"}, font_size=FONT_SIZE + 2)
+    return fig
+
+
+@pytest.mark.parametrize("variant", ["held-out", "no held-out", "stopped"])
+def test_the_curves_spec_is_what_the_go_figure_drew(variant):
+    """The live curves are sent as a dict (no go.Figure per poll): validating it changes nothing, and it is the
+    same JSON, number for number, as the figure built through make_subplots before."""
+    from explorer.charts import spec
+    from explorer.charts.training import training_curves_spec
+    from tests.charts.test_chart_specs import as_json, assert_valid_as_is
+
+    h = _history()
+    for i, m in enumerate(h.models.values()):
+        m.loss = [2.0 / (1 + 0.1 * s + 0.05 * i) for s in m.step]
+        m.accuracy = [min(1.0, 0.1 + 0.02 * s + 0.01 * i) for s in m.step]
+        if variant == "no held-out":
+            m.eval_step, m.eval_accuracy, m.eval_loss = [], [], []
+        if variant == "stopped" and i == 1:
+            m.stopped_reason, m.stopped_step = "diverged", 30
+    assert_valid_as_is(training_curves_spec(h))
+    before = as_json(_curves_as_go_figure(h))
+    assert before["layout"].pop("title") == {}  # apply_style's "no title" left an empty one
+    assert as_json(spec.to_dict(training_curves_spec(h))) == before
