@@ -8,8 +8,9 @@ thirty on one server, that cost is paid thirty times every two seconds. This ben
 - the Train page's live loss and accuracy curves while the degradation preset trains, the same N sessions
   watching the one job (they all pressed Start, so they joined it).
 
-The two are polled in alternating rounds after the server's background imports are done, and each poll's
-answer is checked (one chart drawn, no error), so a poll that drew nothing cannot pass for a cheap one.
+The two are polled in alternating rounds (the first of each not counted) after the server's background imports are
+done, and each poll's answer is checked (one chart drawn, no error), so a poll that drew nothing cannot pass for a
+cheap one.
 
     .venv/bin/python -m bench.bench_poll                               # trains a class of 30 small pairs first
     .venv/bin/python -m bench.bench_poll --runs DIR --code CODE        # an experiment already there
@@ -98,6 +99,8 @@ async def measure(url: str, proc: psutil.Process, code: str) -> dict:
             if not s.auto_fragments:
                 await s._rerun()
         await asyncio.sleep(1.0)
+    await poll_round(classes, ARGS.polls, proc, bad)  # a first round of each, not counted: warm caches and sockets
+    await poll_round(trainers, ARGS.polls, proc, bad)
     rounds: dict[str, list[float]] = {"class": [], "train": []}
     for _ in range(ARGS.rounds):
         rounds["class"].append(await poll_round(classes, ARGS.polls, proc, bad))
@@ -144,7 +147,7 @@ if __name__ == "__main__":
     p.add_argument("--size", type=int, default=16, help="image size of that class's shapes")
     p.add_argument("--sessions", type=int, default=10, help="sessions polling each page")
     p.add_argument("--polls", type=int, default=20, help="polls a session in a round")
-    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=5, help="rounds counted (after one not counted)")
     ARGS = p.parse_args()
     if bool(ARGS.runs) != bool(ARGS.code):
         p.error("--runs and --code go together")

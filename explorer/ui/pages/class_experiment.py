@@ -2,25 +2,22 @@
 
 The teacher starts an experiment and shows its code, link and QR code; each student opens the link, gets an
 assignment (a depth and a seed) and trains their plain-and-residual pair as a job on the engine. The class chart
-fills in as pairs finish, on every page: it polls the experiment's folder (three ``stat`` calls while nothing
-changed) and draws from the figure cache every session shares.
+fills in as pairs finish, on every page (``explorer.ui.class_chart``).
 """
 
 import io
 
 import streamlit as st
 
-from explorer.charts.class_experiment import class_figure
 from explorer.engine import records as engine_records
 from explorer.errors import PlainError
 from explorer.experiments import class_experiment as ce
 from explorer.experiments import class_verdict as cv
 from explorer.i18n import _, message, translate
 from explorer.ui import state
-from explorer.ui.caches.results import figure
+from explorer.ui.class_chart import chart_ui, load_experiment
 from explorer.ui.job_view import job_panel, submit_ui
 from explorer.ui.training_view import runs_root
-from explorer.ui.widgets import show_chart
 
 ROLE = "class_role"
 DEPTHS = "class_depths"
@@ -32,7 +29,6 @@ ME = "class_me"  # this session's assignment: (code, number, depth, seed)
 PICK_DEPTH = "class_pick_depth"
 PICK_SEED = "class_pick_seed"
 JOB = "class_job"
-POLL_S = 2.0
 URL_PATH = "class_experiment"  # app.py's url_path for this page
 ROLES = {"student": _("I am a student"), "teacher": _("I am the teacher")}
 
@@ -54,15 +50,6 @@ def _qr_png(text: str) -> bytes:
     return buf.getvalue()
 
 
-def _load(code: str) -> ce.Experiment | None:
-    """The experiment, or None with its plain message shown."""
-    try:
-        return ce.load(runs_root(), code)
-    except PlainError as e:
-        st.error(translate(e.message))
-        return None
-
-
 def teacher_ui() -> str | None:
     """Start an experiment (or reopen one by its code), then show its code, link and QR code, and its controls."""
     code = st.session_state.get(TEACHER_CODE)
@@ -81,11 +68,11 @@ def teacher_ui() -> str | None:
             st.session_state[TEACHER_CODE] = ce.new_experiment(runs_root(), depths=depths, steps=steps).code
             st.rerun()
         typed = st.text_input(_("Or reopen an experiment by its code"), key=REOPEN, max_chars=12)
-        if typed and _load(typed) is not None:
+        if typed and load_experiment(typed) is not None:
             st.session_state[TEACHER_CODE] = ce.normal_code(typed)
             st.rerun()
         return None
-    exp = _load(code)
+    exp = load_experiment(code)
     if exp is None:
         if st.button(_("Start a new experiment"), key="class_new_after_error"):
             _forget_teacher()
@@ -137,7 +124,7 @@ def student_ui() -> str | None:
     if not typed:
         st.info(_("Type the code the teacher shows, or open the link they give."))
         return None
-    exp = _load(typed)
+    exp = load_experiment(typed)
     if exp is None:
         return None
     st.query_params["code"] = exp.code
@@ -203,27 +190,6 @@ def _press(exp: ce.Experiment, depth: int, seed: int) -> None:
         st.error(translate(e.message))
     else:
         st.rerun()
-
-
-def chart_ui(code: str, mine: tuple[int, int] | None) -> None:
-    """The class chart and what it says, redrawn every POLL_S while the experiment is open."""
-    exp = _load(code)
-    if exp is None:
-        return
-
-    @st.fragment(run_every=POLL_S if exp.open else None)
-    def chart() -> None:
-        state.apply_language()  # a fragment rerun does not run app.py, which sets it for full runs
-        exp = _load(code)
-        if exp is None:
-            return
-        rows = tuple((r["depth"], r["residual"], r["seed"], r["final_loss"], r["heldout_acc"]) for r in exp.rows())
-        show_chart(figure(class_figure, exp.depths, rows, mine), key="class_chart")
-        for line in cv.verdict(exp):
-            st.markdown(translate(line))
-
-    st.subheader(_("The class chart"))
-    chart()
 
 
 st.title(_("Class experiment: thirty seeds, one chart"))
