@@ -30,7 +30,7 @@ from explorer.engine import client as engine_client
 from explorer.engine import jobs as engine
 from explorer.engine import worker as engine_worker
 from explorer.tasks import training as tasks
-from explorer.training.lockstep import PRESET_MODELS, PRESETS
+from explorer.training.presets import PRESET_MODELS, PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,11 +19,12 @@ from explorer.cli.jobs import EXIT_NO_ENGINE, add_job_commands, cmd_jobs, cmd_st
 from explorer.cli.networks import add_model_args, config_from_args
 from explorer.cli.paths import add_parser as add_paths_parser
 from explorer.cli.train import add_train_args, cmd_train
-from explorer.models.resnet import build_resnet
-from explorer.models.summary import format_summary, summarize
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from explorer.models.resnet import build_resnet
+    from explorer.models.summary import format_summary, summarize
+
     model = build_resnet(config_from_args(args))
     s = summarize(model, args.input_size)
     print(json.dumps(s.to_dict(), indent=2) if args.json else format_summary(s))

@@ -8,8 +8,6 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import torch
-
 from explorer.cli.jobs import (
     EXIT_DONE,
     EXIT_FAILED,
@@ -20,14 +18,12 @@ from explorer.cli.jobs import (
     scheduler_of,
 )
 from explorer.cli.networks import add_model_args, config_from_args
-from explorer.devices import pick_device
 from explorer.engine.records import Job
 from explorer.models.config import ResNetConfig, replace_config
-from explorer.tasks import training as tasks
 from explorer.training import runs
 from explorer.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from explorer.training.history import History
-from explorer.training.lockstep import PRESET_MODELS, PRESETS
+from explorer.training.presets import PRESET_MODELS, PRESETS
 
 
 def _print_results(history) -> None:
@@ -58,7 +54,13 @@ TRAIN_FLAGS = {  # flag -> TrainConfig field; unset flags keep the preset's (or 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train in one of four modes: more steps for a saved run (``--extend``), submit and exit (``--detach``),
-    a job on the engine followed here (``--scheduler``), or in this process."""
+    a job on the engine followed here (``--scheduler``), or in this process. Torch is imported here, not when the
+    command line is parsed: the commands that train nothing start without it."""
+    import torch
+
+    from explorer.devices import pick_device
+    from explorer.tasks import training as tasks
+
     if args.threads:
         torch.set_num_threads(args.threads)
     scheduler = scheduler_of(args)
@@ -103,6 +105,7 @@ def _recipe(args: argparse.Namespace) -> tuple[list[ResNetConfig], TrainConfig]:
 def _extend(args: argparse.Namespace) -> int:
     """``--extend RUN_DIR``: more steps for a saved run, in this process."""
     from explorer.engine.worker import LocalContext
+    from explorer.tasks import training as tasks
 
     job = tasks.extend_job(args.extend, args.steps or 100, data_root=args.data_root, device=args.device)
     result = job.fn(job.spec, LocalContext(on_report=progress_bar))

@@ -29,7 +29,7 @@ from explorer.i18n import language
 from explorer.models.config import ResNetConfig
 from explorer.tasks import training as tasks
 from explorer.tasks.count import count_job
-from explorer.training.lockstep import PRESETS
+from explorer.training.presets import PRESETS
 from explorer.training.runs import load_run
 from tests.engine.cluster import ROOT, START_TIMEOUT, Cluster, clean_env, kill, spawn, wait_until
 from tests.support.cli import two_at_a_time

@@ -9,7 +9,8 @@ from explorer.data.datasets import load_dataset
 from explorer.experiments.relu_place import load_relu_place, save_relu_place, seed_rows, verdict
 from explorer.models.config import ResNetConfig
 from explorer.training.config import TrainConfig
-from explorer.training.lockstep import PRESET_MODELS, PRESETS, build_models, train_lockstep
+from explorer.training.lockstep import build_models, train_lockstep
+from explorer.training.presets import PRESET_MODELS, PRESETS
 from explorer.training.runs import load_run, save_run
 
 CFG = TrainConfig(steps=3, batch_size=8, eval_every=3, record_every=2, train_size=32, eval_size=8, image_size=16)

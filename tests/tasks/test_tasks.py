@@ -82,7 +82,7 @@ def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_th
 
     from PIL import Image
 
-    from explorer.training.lockstep import PRESETS
+    from explorer.training.presets import PRESETS
     from explorer.training.runs import load_run
 
     buf = io.BytesIO()
@@ -112,7 +112,7 @@ def test_an_uploaded_zip_trains_reports_refused_files_and_the_result_rebuilds_th
 def test_a_stopped_training_job_resumes_from_its_run_folder_and_its_points_rebuild_the_curves(tmp_path):
     from dataclasses import replace
 
-    from explorer.training.lockstep import PRESETS
+    from explorer.training.presets import PRESETS
     from explorer.training.runs import load_run
 
     train = replace(PRESETS["quick"], steps=8, batch_size=8, train_size=32, eval_size=8, eval_every=4, image_size=16)
@@ -161,7 +161,7 @@ def test_a_damaged_upload_is_named_as_the_user_named_it_in_plain_words(tmp_path,
     from explorer.engine import records as engine_records
     from explorer.errors import PlainError
     from explorer.i18n import language, translate
-    from explorer.training.lockstep import PRESETS
+    from explorer.training.presets import PRESETS
 
     configs = [ResNetConfig(depth=8, width=4)]
     job = tasks.training_job("t", configs, PRESETS["quick"], tmp_path, upload=upload, upload_name="class photos.zip")

@@ -13,7 +13,8 @@ from explorer.data.datasets import load_dataset
 from explorer.models.config import ResNetConfig
 from explorer.models.resnet import build_resnet
 from explorer.training.config import TrainConfig
-from explorer.training.lockstep import PRESETS, batch_indices, build_models, lr_at, train_lockstep
+from explorer.training.lockstep import batch_indices, build_models, lr_at, train_lockstep
+from explorer.training.presets import PRESETS
 
 CFG = TrainConfig(steps=4, batch_size=8, lr=1e-3, warmup=0, eval_every=2, record_every=2, eval_size=16)
 

@@ -173,7 +173,7 @@ def _saved_run(root, title: str, nets, steps: int) -> str:
 
     from explorer.engine import worker as engine_worker
     from explorer.tasks import training as tasks
-    from explorer.training.lockstep import PRESETS
+    from explorer.training.presets import PRESETS
 
     train = replace(
         PRESETS["quick"], steps=steps, batch_size=8, train_size=32, eval_size=8, eval_every=10, image_size=16

@@ -6,7 +6,7 @@ from explorer.charts.lesion import lesion_figure, removal_curve_figure
 from explorer.engine import records as engine_records
 from explorer.i18n import LANGUAGES, N_, _, language
 from explorer.tasks import experiments as tasks_experiments
-from explorer.training.lockstep import PRESET_MODELS, PRESETS
+from explorer.training.presets import PRESET_MODELS, PRESETS
 from explorer.ui import state
 from explorer.ui.caches.assets import precomputed_cards, precomputed_lesions, precomputed_run
 from explorer.ui.caches.models import cached_card_model

@@ -13,7 +13,7 @@ from explorer.data.upload_limits import ZIP_MB
 from explorer.engine import jobs as engine
 from explorer.engine import records as engine_records
 from explorer.i18n import _
-from explorer.training.lockstep import PRESET_MODELS, PRESETS
+from explorer.training.presets import PRESET_MODELS, PRESETS
 from explorer.training.runs import list_runs
 from explorer.ui import state
 from explorer.ui.caches.assets import ASSET_RUNS
