@@ -33,6 +33,7 @@ from explorer.i18n import N_, message
 from explorer.models.config import ResNetConfig
 from explorer.training.config import TrainConfig
 from explorer.training.history import History
+from explorer.training.presets import PRESETS
 
 DEFAULT_DEPTHS = (20, 32, 44, 56)
 DEPTH_CHOICES = (8, 14, 20, 26, 32, 44, 56, 110)  # 6n+2 depths of the CIFAR family
@@ -40,21 +41,8 @@ DEPTH_CHOICES = (8, 14, 20, 26, 32, 44, 56, 110)  # 6n+2 depths of the CIFAR fam
 # default depths (10 at 20 layers, 27 at 56; measured with one torch thread), so thirty pairs take about 4.6
 # minutes of a 2-core machine.
 DEFAULT_STEPS = 60
-RECIPE = TrainConfig(
-    steps=DEFAULT_STEPS,
-    batch_size=32,
-    optimizer="adamw",
-    lr=3e-3,
-    schedule="cosine",
-    warmup=5,
-    weight_decay=5e-4,
-    eval_every=DEFAULT_STEPS,  # held-out accuracy once, at the last step (``new_experiment`` keeps it so)
-    record_every=0,
-    dataset="shapes",
-    train_size=6_000,
-    eval_size=500,
-    image_size=24,
-)
+# held-out accuracy once, at the last step (``new_experiment`` keeps it so); no block responses recorded
+RECIPE = replace(PRESETS["degradation"], steps=DEFAULT_STEPS, warmup=5, eval_every=DEFAULT_STEPS, record_every=0)
 LOSS_WINDOW = 10  # "final training loss": the mean over this many last steps
 MIN_SEEDS = 3  # pairs per depth before the spread across seeds is worth comparing with anything
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a projector
