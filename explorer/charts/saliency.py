@@ -3,6 +3,8 @@ the two maps that explain nothing (random, centre) drawn as lines; and the image
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -148,20 +150,28 @@ def _legend_line(name: str, line_colour: str, dash: str) -> go.Scatter:
     )
 
 
+EXAMPLE_COLUMNS = 5  # panels a row: ten in one row were 80 px wide and their titles ran into each other
+
+
 def examples_figure(example: dict) -> go.Figure:
-    """One image where the methods disagree: the image, its true outline, then each method's map over it."""
+    """One image where the methods disagree: the image, its true outline, then each method's map over it, in rows
+    of ``EXAMPLE_COLUMNS`` panels, each wide enough for its title."""
     image = np.asarray(example["image"], dtype=np.uint8)
     maps = {m: np.asarray(v, dtype=np.float32) / 255 for m, v in example["maps"].items() if m not in BASELINES}
     titles = [_("image"), _("true outline")] + [method_label(m) for m in maps]
-    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles, horizontal_spacing=0.01)
-    fig.add_trace(image_trace(to_rgb_uint8(image)), row=1, col=1)
+    cols = min(EXAMPLE_COLUMNS, len(titles))
+    rows = math.ceil(len(titles) / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.12 / rows
+    )  # fmt: skip
     mask = np.asarray(example["mask"], dtype=np.float32)
-    fig.add_trace(image_trace(overlay_rgb(image, mask, 0.5, colourmap="viridis")), row=1, col=2)
-    for c, m in enumerate(maps.values(), start=3):
-        fig.add_trace(image_trace(overlay_rgb(image, m, 0.6)), row=1, col=c)
+    panels = [to_rgb_uint8(image), overlay_rgb(image, mask, 0.5, colourmap="viridis")]
+    panels += [overlay_rgb(image, m, 0.6) for m in maps.values()]
+    for i, rgb in enumerate(panels):
+        fig.add_trace(image_trace(rgb), row=i // cols + 1, col=i % cols + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_annotations(font_size=14)
-    apply_style(fig, None, height=200)
-    fig.update_layout(margin={"b": 10})
+    fig.update_annotations(font_size=15)
+    apply_style(fig, None, height=40 + 190 * rows)
+    fig.update_layout(margin={"t": 30, "b": 10})
     return fig
