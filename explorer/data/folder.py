@@ -50,7 +50,7 @@ class _Files:
         if zf is None:
             self.names = sorted(f.relative_to(path).as_posix() for f in path.rglob("*") if f.is_file())
         else:
-            self.names = sorted(_safe_zip_names(zf))
+            self.names = sorted(safe_zip_names(zf))
 
     def size(self, name: str) -> int:
         return (self.path / name).stat().st_size if self.zf is None else self.zf.getinfo(name).file_size
@@ -75,7 +75,7 @@ def _opened(path: Path) -> Iterator[_Files]:
         yield _Files(path, zf)
 
 
-def _safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
+def safe_zip_names(zf: zipfile.ZipFile) -> list[str]:
     """Every file entry's name; raises ValueError on absolute paths or '..'."""
     names = []
     for info in zf.infolist():

@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from explorer.data.base import SkippedFile
-from explorer.data.folder import DAMAGED_ZIP, _safe_zip_names
-from explorer.data.images import DAMAGED, MAX_BYTES, TOO_LARGE, ImageError, _too_big, check_min_size, load_image
+from explorer.data.folder import DAMAGED_ZIP, safe_zip_names
+from explorer.data.images import DAMAGED, MAX_BYTES, TOO_LARGE, ImageError, check_min_size, load_image, too_big
 from explorer.errors import PlainError
 from explorer.i18n import N_, message, translate
 
@@ -86,7 +86,7 @@ def _zip_pictures(name: str, source: bytes | Path) -> Iterator[Picture | Skipped
         return
     with zf:
         try:
-            names = _safe_zip_names(zf)
+            names = safe_zip_names(zf)
         except PlainError as e:
             yield _skip(name, UNSAFE_ZIP, e.message)
             return
@@ -100,7 +100,7 @@ def _zip_pictures(name: str, source: bytes | Path) -> Iterator[Picture | Skipped
 def _entry(zf: zipfile.ZipFile, shown: str, entry: str) -> Picture | SkippedFile:
     info = zf.getinfo(entry)
     if info.file_size > MAX_BYTES:
-        return _skip(shown, TOO_LARGE, _too_big(info.file_size, MAX_BYTES))
+        return _skip(shown, TOO_LARGE, too_big(info.file_size, MAX_BYTES))
     try:
         data = zf.read(info)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as e:

@@ -73,12 +73,12 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
             raise ImageError(message(N_("no such file: {path}"), path=path.name), NOT_AN_IMAGE)
         size = path.stat().st_size
         if size > max_bytes:
-            raise ImageError(_too_big(size, max_bytes), TOO_LARGE)
+            raise ImageError(too_big(size, max_bytes), TOO_LARGE)
         raw = path.read_bytes()
     else:
         raise TypeError(f"load_image takes bytes or a path, got {type(data).__name__}")
     if len(raw) > max_bytes:
-        raise ImageError(_too_big(len(raw), max_bytes), TOO_LARGE)
+        raise ImageError(too_big(len(raw), max_bytes), TOO_LARGE)
     if not raw:
         raise ImageError(
             message(N_("the file is empty; please upload a {accepted} image"), accepted=message(ACCEPTED)), EMPTY
@@ -86,7 +86,8 @@ def _read_bytes(data: bytes | str | Path, max_bytes: int) -> bytes:
     return raw
 
 
-def _too_big(size: int, max_bytes: int) -> tuple[str, dict]:
+def too_big(size: int, max_bytes: int) -> tuple[str, dict]:
+    """The plain message for an image file of ``size`` bytes over the ``max_bytes`` limit."""
     return message(
         N_("the file is {mb:.1f} MB, over the {limit:.0f} MB limit; please upload a smaller image"),
         mb=size / 1e6,
