@@ -112,6 +112,11 @@ def to_dict(fig: dict) -> dict:
     return fig
 
 
+def as_dict(fig: dict | go.Figure) -> dict:
+    """What a page sends for a chart function's figure: a spec through ``to_dict``, a ``go.Figure`` as its dict."""
+    return to_dict(fig) if isinstance(fig, dict) else fig.to_dict()
+
+
 def as_figure(fig: dict) -> go.Figure:
     """A spec as a validated ``go.Figure``: for scripts, exports and tests (the pages send the dict)."""
     return go.Figure(fig)

@@ -12,7 +12,6 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -35,9 +34,6 @@ from explorer.ui.caches.results import figure
 from explorer.ui.job_view import engine_down_text, phase_text, waiting_text
 from explorer.ui.models_ui import session_models
 from explorer.ui.widgets import show_chart
-
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
 POLL_S = 2.0  # seconds between redraws of a running job
 
@@ -147,18 +143,13 @@ def skipped_note(skipped: tuple[SkippedFile, ...]) -> str:
     return text.format(n=len(skipped), why=why, name=first.name, message=translate(first.text or first.message))
 
 
-def _drawn(fig: go.Figure | dict) -> go.Figure | dict:
-    """A figure built for this redraw only, ready for ``show_chart`` (a spec's arrays as plotly's typed arrays)."""
-    return spec.to_dict(fig) if isinstance(fig, dict) else fig
-
-
 def history_charts(history: History, key: str, heatmap_choice: bool = True, shared: bool = False) -> None:
     """Loss and accuracy curves (one figure, one legend), and the gradient-norm heat-map of one chosen network.
 
     ``shared``: a finished run every student sees (precomputed or reopened): its figures are built once
     for the class. A live run's history changes at every redraw, so it is drawn directly.
     """
-    chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: _drawn(build(*args)))
+    chart = (lambda build, *args: figure(build, *args)) if shared else (lambda build, *args: spec.as_dict(build(*args)))
     if not history.models or not any(m.step for m in history.models.values()):
         return
     show_chart(chart(training_curves_spec, history), key=f"{key}_curves")  # one legend for loss and accuracy

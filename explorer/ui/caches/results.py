@@ -94,8 +94,7 @@ def _name(fn: Callable) -> str:
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def _figure(_build: Callable, name: str, key: tuple, _args: tuple, _kwargs: dict) -> dict:
-    fig = _build(*_args, **_kwargs)
-    return spec.to_dict(fig) if isinstance(fig, dict) else fig.to_dict()
+    return spec.as_dict(_build(*_args, **_kwargs))
 
 
 def figure(build: Callable, *args, **kwargs) -> dict:
